@@ -1,0 +1,16 @@
+# testino_add_plugin(<name> SOURCES ...)
+# Builds a plugin as a loadable module named <name>.so in the plugin directory, linked
+# against the SDK only (plus whatever the caller adds with target_link_libraries).
+function(testino_add_plugin name)
+  cmake_parse_arguments(ARG "" "OUTPUT_DIR" "SOURCES" ${ARGN})
+  if(NOT ARG_OUTPUT_DIR)
+    set(ARG_OUTPUT_DIR ${TESTINO_PLUGIN_OUTPUT_DIR})
+  endif()
+  add_library(${name} MODULE ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE testino::sdk testino::build_flags)
+  set_target_properties(${name} PROPERTIES
+    PREFIX ""
+    LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIR})
+  # A plugin must resolve every symbol itself, not lean on the host.
+  target_link_options(${name} PRIVATE -Wl,--no-undefined)
+endfunction()

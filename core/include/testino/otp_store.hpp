@@ -1,0 +1,73 @@
+// Testino plugin SDK: the OTP store interface.
+//
+// Operations are domain-level so that each store makes them atomic its own way (a
+// locked map, a Redis script): with many server threads and many server instances,
+// every operation on one key must behave as if it ran alone. A store never sees a
+// code, only its HMAC-SHA256 digest, and compares digests in constant time.
+//
+// Threading: every method is called from many threads at once. None may throw:
+// report failures through the result. A store that cannot reach its backend answers
+// `unavailable` promptly (within its command timeout) instead of blocking.
+#pragma once
+
+#include <boost/config.hpp>
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "testino/health.hpp"
+
+namespace testino::sdk {
+
+using CodeDigest = std::array<std::uint8_t, 32>;
+
+enum class StoreStatus {
+    ok,
+    unavailable,  // the backend could not be reached or failed (HTTP 503)
+    full,         // no room for a new code, and nothing expired to evict (HTTP 503)
+};
+
+struct StoreResult {
+    StoreStatus status = StoreStatus::ok;
+    std::string detail;  // for logs
+};
+
+enum class VerifyOutcome {
+    verified,            // the digest matched; the code is consumed (deleted)
+    mismatch,            // wrong digest; one attempt consumed, `attempts_left` remain
+    not_found,           // no code, or it expired
+    attempts_exhausted,  // the code is dead: every allowed attempt was used
+    unavailable,         // the backend failed (HTTP 503)
+};
+
+struct VerifyResult {
+    VerifyOutcome outcome = VerifyOutcome::not_found;
+    int attempts_left = 0;               // after this call
+    std::chrono::seconds retry_after{0};  // for attempts_exhausted: until the dead code expires
+    std::string detail;                   // for logs
+};
+
+class BOOST_SYMBOL_VISIBLE OtpStore {
+public:
+    virtual ~OtpStore() = default;
+
+    // Stores the digest for `key` (an E.164 number) for `ttl` with `max_attempts`
+    // verify attempts, replacing any code the key had.
+    virtual StoreResult put_code(const std::string& key, const CodeDigest& digest,
+                                 std::chrono::seconds ttl, int max_attempts) = 0;
+
+    // Atomically: compare `candidate` with the stored digest; on a match delete the code
+    // (single use); on a mismatch consume one attempt. Once no attempt is left the code
+    // stays dead until it expires. Exactly one of many concurrent right guesses verifies.
+    virtual VerifyResult verify_and_consume(const std::string& key,
+                                            const CodeDigest& candidate) = 0;
+
+    // Deletes the code of `key` only if it still holds `digest` (so a newer code sent
+    // meanwhile survives). Used when the SMS could not be sent. Missing is `ok`.
+    virtual StoreResult remove_code(const std::string& key, const CodeDigest& digest) = 0;
+
+    virtual HealthReport health() = 0;
+};
+
+}  // namespace testino::sdk

@@ -1,0 +1,45 @@
+// Testino plugin SDK: the SMS provider interface.
+//
+// Threading: send() is called from the server's SMS worker threads, several at once,
+// never from an HTTP thread; it may block, but must return by the deadline (set your
+// HTTP client's timeouts from it). health() may be called at any time from any thread.
+// Neither may throw: report failures through SendResult.
+#pragma once
+
+#include <boost/config.hpp>
+#include <chrono>
+#include <string>
+
+#include "testino/health.hpp"
+
+namespace testino::sdk {
+
+struct SmsMessage {
+    std::string to;          // E.164, e.g. "+12025550123"
+    std::string text;        // the rendered message, ready to send
+    std::string code;        // the OTP inside `text`, for providers that template it themselves
+    std::string request_id;  // the HTTP request's id, for log correlation
+};
+
+enum class SendStatus {
+    sent,               // accepted by the provider
+    invalid_recipient,  // the caller's fault: the number cannot receive this SMS (HTTP 422)
+    misconfigured,      // the operator's fault: bad credentials, sender, account (HTTP 502)
+    unavailable,        // the provider failed or timed out; retrying later may work (HTTP 502)
+};
+
+struct SendResult {
+    SendStatus status = SendStatus::sent;
+    std::string detail;      // for logs and, for invalid_recipient, for the client; no secrets
+    std::string message_id;  // the provider's id for a sent message, if it gives one
+};
+
+class BOOST_SYMBOL_VISIBLE SmsProvider {
+public:
+    virtual ~SmsProvider() = default;
+    virtual SendResult send(const SmsMessage& message,
+                            std::chrono::steady_clock::time_point deadline) = 0;
+    virtual HealthReport health() = 0;
+};
+
+}  // namespace testino::sdk
