@@ -1,0 +1,87 @@
+// The in-process OTP store: sharded hash maps, each under its own mutex, with a
+// background sweeper for expired codes and a global bound on the number of codes.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "testino/otp_store.hpp"
+
+namespace testino::plugins {
+
+struct MemoryStoreOptions {
+    std::size_t max_codes = 1000000;
+    std::chrono::milliseconds sweep_interval{1000};
+    std::size_t shards = 16;
+};
+
+class MemoryStore final : public sdk::OtpStore {
+public:
+    using Clock = std::chrono::steady_clock;
+    // Tests inject a clock to move time without sleeping; the server uses the real one.
+    using Now = std::function<Clock::time_point()>;
+
+    explicit MemoryStore(const MemoryStoreOptions& options, Now now = &Clock::now);
+    ~MemoryStore() override;  // stops and joins the sweeper
+
+    MemoryStore(const MemoryStore&) = delete;
+    MemoryStore& operator=(const MemoryStore&) = delete;
+
+    sdk::StoreResult put_code(const std::string& key, const sdk::CodeDigest& digest,
+                              std::chrono::seconds ttl, int max_attempts) override;
+    sdk::VerifyResult verify_and_consume(const std::string& key,
+                                         const sdk::CodeDigest& candidate) override;
+    sdk::StoreResult remove_code(const std::string& key, const sdk::CodeDigest& digest) override;
+    sdk::HealthReport health() override;
+
+    // Codes held, dead and not yet swept ones included.
+    std::size_t size() const;
+    // Removes every expired code now; returns how many. The sweeper calls this.
+    std::size_t sweep_expired();
+
+private:
+    // Kept small: one of these per pending code (about 120 bytes with the map node).
+    struct Entry {
+        sdk::CodeDigest digest;
+        std::int64_t expires_at;  // Clock ticks (time_since_epoch().count())
+        std::uint16_t attempts_left;
+    };
+    struct Shard {
+        mutable std::mutex mutex;
+        std::unordered_map<std::string, Entry> codes;
+        // No code in this shard expires before this (a lower bound, exact after a sweep),
+        // so sweeps skip shards with nothing to remove without scanning them.
+        std::int64_t earliest_expiry = INT64_MAX;
+    };
+
+    Shard& shard_for(const std::string& key);
+    std::int64_t now_ticks() const;
+    std::size_t sweep_shard(Shard& shard, std::int64_t now);  // caller holds shard.mutex
+    bool make_room();  // sweeps expired codes, oldest first, until one more code fits
+    bool try_reserve_slot();
+    void release_slots(std::size_t count);
+    void run_sweeper();
+
+    const std::size_t max_codes_;
+    const std::chrono::milliseconds sweep_interval_;
+    const Now now_;
+    std::vector<std::unique_ptr<Shard>> shards_;
+    std::atomic<std::size_t> count_{0};
+
+    std::mutex sweeper_mutex_;
+    std::condition_variable sweeper_wake_;
+    bool stopping_ = false;
+    std::thread sweeper_;  // last: starts once everything above exists
+};
+
+}  // namespace testino::plugins

@@ -1,0 +1,87 @@
+// The built store_memory.so: its exports, its config schema, and a store made by its
+// factory, loaded the way the server loads it.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "plugin_doubles.hpp"
+
+namespace {
+
+using testino::sdk::ConfigKey;
+using testino::sdk::OtpStore;
+using testino::sdk::StoreStatus;
+using testino::sdk::ValueType;
+using testino::sdk::VerifyOutcome;
+using testino::test_support::MapConfigView;
+using testino::test_support::PluginLibrary;
+using testino::test_support::RecordingHost;
+using namespace std::chrono_literals;
+
+const ConfigKey* find_key(const std::vector<ConfigKey>& keys, const std::string& name) {
+    auto it = std::find_if(keys.begin(), keys.end(),
+                           [&](const ConfigKey& key) { return key.name == name; });
+    return it == keys.end() ? nullptr : &*it;
+}
+
+TEST(StoreMemoryPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
+    PluginLibrary plugin(STORE_MEMORY_PLUGIN_PATH);
+    EXPECT_EQ(plugin.abi_version(), testino::sdk::kAbiVersion);
+    const auto descriptor = plugin.descriptor();
+    EXPECT_EQ(descriptor.kind, testino::sdk::PluginKind::otp_store);
+    EXPECT_EQ(descriptor.name, "memory");
+    EXPECT_EQ(descriptor.version, "1.0.0");
+    EXPECT_FALSE(descriptor.description.empty());
+}
+
+TEST(StoreMemoryPluginTest, DeclaresItsConfigKeys) {
+    const auto keys = PluginLibrary(STORE_MEMORY_PLUGIN_PATH).descriptor().config_keys;
+    ASSERT_EQ(keys.size(), 3u);
+
+    const ConfigKey* max_codes = find_key(keys, "max_codes");
+    ASSERT_NE(max_codes, nullptr);
+    EXPECT_EQ(max_codes->type, ValueType::integer);
+    EXPECT_EQ(max_codes->default_value, "1000000");
+    EXPECT_EQ(max_codes->env, "STORE_MEMORY_MAX_CODES");
+    EXPECT_EQ(max_codes->min, 1);
+
+    const ConfigKey* sweep = find_key(keys, "sweep_interval_ms");
+    ASSERT_NE(sweep, nullptr);
+    EXPECT_EQ(sweep->type, ValueType::integer);
+    EXPECT_EQ(sweep->default_value, "1000");
+    EXPECT_EQ(sweep->min, 10);
+
+    const ConfigKey* shards = find_key(keys, "shards");
+    ASSERT_NE(shards, nullptr);
+    EXPECT_EQ(shards->default_value, "16");
+    EXPECT_EQ(shards->min, 1);
+    EXPECT_EQ(shards->max, 1024);
+}
+
+TEST(StoreMemoryPluginTest, FactoryMakesAWorkingStoreWithDefaults) {
+    PluginLibrary plugin(STORE_MEMORY_PLUGIN_PATH);
+    const MapConfigView config({}, plugin.descriptor().config_keys);
+    RecordingHost host;
+    auto store = plugin.create<OtpStore>(config, host);
+    ASSERT_NE(store, nullptr);
+
+    testino::sdk::CodeDigest digest{};
+    digest.fill(7);
+    ASSERT_EQ(store->put_code("+12025550123", digest, 60s, 5).status, StoreStatus::ok);
+    EXPECT_EQ(store->health().detail, "1 pending codes");
+    EXPECT_EQ(store->verify_and_consume("+12025550123", digest).outcome, VerifyOutcome::verified);
+}
+
+TEST(StoreMemoryPluginTest, FactoryHonoursMaxCodes) {
+    PluginLibrary plugin(STORE_MEMORY_PLUGIN_PATH);
+    const MapConfigView config({{"max_codes", "1"}, {"shards", "2"}, {"sweep_interval_ms", "10"}},
+                               plugin.descriptor().config_keys);
+    RecordingHost host;
+    auto store = plugin.create<OtpStore>(config, host);
+
+    testino::sdk::CodeDigest digest{};
+    EXPECT_EQ(store->put_code("+12025550123", digest, 60s, 5).status, StoreStatus::ok);
+    EXPECT_EQ(store->put_code("+12025550124", digest, 60s, 5).status, StoreStatus::full);
+}
+
+}  // namespace

@@ -1,0 +1,315 @@
+#include "otp_store_contract.hpp"
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <random>
+#include <thread>
+#include <vector>
+
+namespace testino::sdk {
+
+void PrintTo(VerifyOutcome outcome, std::ostream* out) {
+    switch (outcome) {
+        case VerifyOutcome::verified: *out << "verified"; return;
+        case VerifyOutcome::mismatch: *out << "mismatch"; return;
+        case VerifyOutcome::not_found: *out << "not_found"; return;
+        case VerifyOutcome::attempts_exhausted: *out << "attempts_exhausted"; return;
+        case VerifyOutcome::unavailable: *out << "unavailable"; return;
+    }
+    *out << "VerifyOutcome(" << static_cast<int>(outcome) << ")";
+}
+
+void PrintTo(StoreStatus status, std::ostream* out) {
+    switch (status) {
+        case StoreStatus::ok: *out << "ok"; return;
+        case StoreStatus::unavailable: *out << "unavailable"; return;
+        case StoreStatus::full: *out << "full"; return;
+    }
+    *out << "StoreStatus(" << static_cast<int>(status) << ")";
+}
+
+void PrintTo(const testino::contract::OtpStoreFactory&, std::ostream* out) {
+    *out << "store";
+}
+
+}  // namespace testino::sdk
+
+namespace testino::contract {
+
+using namespace std::chrono_literals;
+using sdk::CodeDigest;
+using sdk::StoreStatus;
+using sdk::VerifyOutcome;
+
+void OtpStoreContract::SetUp() {
+    store_ = GetParam()();
+    ASSERT_NE(store_, nullptr) << "the store factory returned no store";
+}
+
+std::string OtpStoreContract::unique_key() {
+    // A per-process random prefix keeps runs apart in a persistent store; the counter
+    // keeps tests and threads apart within a run.
+    static const std::uint64_t run = std::random_device{}() % 100000;
+    static std::atomic<std::uint64_t> counter{0};
+    std::string digits = std::to_string(run * 100000 + counter.fetch_add(1) % 100000);
+    digits.insert(0, 10 - std::min<std::size_t>(digits.size(), 10), '0');
+    return "+1999" + digits;
+}
+
+CodeDigest OtpStoreContract::digest_of(unsigned seed) {
+    CodeDigest digest{};
+    for (std::size_t i = 0; i < digest.size(); ++i) {
+        digest[i] = static_cast<std::uint8_t>(seed * 31u + i * 7u + (seed >> 8));
+    }
+    digest[0] = static_cast<std::uint8_t>(seed);
+    digest[1] = static_cast<std::uint8_t>(seed >> 8);
+    return digest;
+}
+
+sdk::StoreStatus OtpStoreContract::put(const std::string& key, unsigned seed,
+                                       std::chrono::seconds ttl, int max_attempts) {
+    return store_->put_code(key, digest_of(seed), ttl, max_attempts).status;
+}
+
+sdk::VerifyOutcome OtpStoreContract::verify(const std::string& key, unsigned seed) {
+    return store_->verify_and_consume(key, digest_of(seed)).outcome;
+}
+
+namespace {
+
+// Runs `body(i)` on `count` threads released together, to make the calls overlap.
+template <typename Body>
+void run_concurrently(int count, Body body) {
+    std::atomic<bool> go{false};
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    threads.reserve(static_cast<std::size_t>(count));
+    for (int i = 0; i < count; ++i) {
+        threads.emplace_back([&, i] {
+            ready.fetch_add(1);
+            while (!go.load()) std::this_thread::yield();
+            body(i);
+        });
+    }
+    while (ready.load() < count) std::this_thread::yield();
+    go.store(true);
+    for (auto& thread : threads) thread.join();
+}
+
+}  // namespace
+
+TEST_P(OtpStoreContract, RightCodeVerifiesOnceThenIsGone) {
+    const auto key = unique_key();
+    ASSERT_EQ(put(key, 1, 60s, 5), StoreStatus::ok);
+
+    EXPECT_EQ(verify(key, 1), VerifyOutcome::verified);
+    EXPECT_EQ(verify(key, 1), VerifyOutcome::not_found);
+}
+
+TEST_P(OtpStoreContract, UnknownKeyIsNotFound) {
+    EXPECT_EQ(store_->verify_and_consume(unique_key(), digest_of(1)).outcome,
+              VerifyOutcome::not_found);
+}
+
+TEST_P(OtpStoreContract, WrongCodeConsumesOneAttemptAndReportsTheRest) {
+    const auto key = unique_key();
+    ASSERT_EQ(put(key, 1, 60s, 3), StoreStatus::ok);
+
+    for (int expected_left : {2, 1}) {
+        const auto result = store_->verify_and_consume(key, digest_of(2));
+        EXPECT_EQ(result.outcome, VerifyOutcome::mismatch);
+        EXPECT_EQ(result.attempts_left, expected_left);
+    }
+    // An attempt remains, so the right code still works.
+    EXPECT_EQ(verify(key, 1), VerifyOutcome::verified);
+}
+
+TEST_P(OtpStoreContract, DigestsDifferingInOneByteDoNotMatch) {
+    const auto key = unique_key();
+    auto stored = digest_of(1);
+    auto candidate = stored;
+    candidate.back() ^= 0x01;
+    ASSERT_EQ(store_->put_code(key, stored, 60s, 5).status, StoreStatus::ok);
+
+    EXPECT_EQ(store_->verify_and_consume(key, candidate).outcome, VerifyOutcome::mismatch);
+}
+
+TEST_P(OtpStoreContract, AfterMaxAttemptsTheRightCodeIsRefusedUntilExpiry) {
+    const auto key = unique_key();
+    ASSERT_EQ(put(key, 1, 60s, 3), StoreStatus::ok);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_EQ(verify(key, 2), VerifyOutcome::mismatch);
+    }
+
+    const auto right = store_->verify_and_consume(key, digest_of(1));
+    EXPECT_EQ(right.outcome, VerifyOutcome::attempts_exhausted);
+    EXPECT_EQ(right.attempts_left, 0);
+    EXPECT_GT(right.retry_after.count(), 0);
+    EXPECT_LE(right.retry_after.count(), 60);
+    // Further guesses, right or wrong, stay refused: the dead code is kept, not deleted.
+    EXPECT_EQ(verify(key, 2), VerifyOutcome::attempts_exhausted);
+    EXPECT_EQ(verify(key, 1), VerifyOutcome::attempts_exhausted);
+}
+
+TEST_P(OtpStoreContract, NewCodeReplacesOldOneAndResetsAttempts) {
+    const auto key = unique_key();
+    ASSERT_EQ(put(key, 1, 60s, 3), StoreStatus::ok);
+    ASSERT_EQ(verify(key, 9), VerifyOutcome::mismatch);
+    ASSERT_EQ(verify(key, 9), VerifyOutcome::mismatch);
+
+    ASSERT_EQ(put(key, 2, 60s, 3), StoreStatus::ok);
+
+    const auto old_code = store_->verify_and_consume(key, digest_of(1));
+    EXPECT_EQ(old_code.outcome, VerifyOutcome::mismatch);
+    EXPECT_EQ(old_code.attempts_left, 2);  // counted from the new code's 3, not the old 1
+    EXPECT_EQ(verify(key, 2), VerifyOutcome::verified);
+}
+
+TEST_P(OtpStoreContract, NewCodeRevivesADeadOne) {
+    const auto key = unique_key();
+    ASSERT_EQ(put(key, 1, 60s, 1), StoreStatus::ok);
+    ASSERT_EQ(verify(key, 9), VerifyOutcome::mismatch);
+    ASSERT_EQ(verify(key, 1), VerifyOutcome::attempts_exhausted);
+
+    ASSERT_EQ(put(key, 2, 60s, 1), StoreStatus::ok);
+    EXPECT_EQ(verify(key, 2), VerifyOutcome::verified);
+}
+
+TEST_P(OtpStoreContract, CodeExpiresAfterItsTtl) {
+    const auto key = unique_key();
+    const auto dead_key = unique_key();
+    ASSERT_EQ(put(key, 1, 1s, 5), StoreStatus::ok);
+    ASSERT_EQ(put(dead_key, 1, 1s, 1), StoreStatus::ok);
+    ASSERT_EQ(verify(dead_key, 2), VerifyOutcome::mismatch);
+
+    std::this_thread::sleep_for(1500ms);
+
+    EXPECT_EQ(verify(key, 1), VerifyOutcome::not_found);
+    // A dead code is gone once it expires too.
+    EXPECT_EQ(verify(dead_key, 1), VerifyOutcome::not_found);
+}
+
+TEST_P(OtpStoreContract, RemoveCodeDeletesOnlyTheMatchingDigest) {
+    const auto key = unique_key();
+    ASSERT_EQ(put(key, 1, 60s, 5), StoreStatus::ok);
+
+    // A newer code (digest 1) survives removal of an older one (digest 2).
+    EXPECT_EQ(store_->remove_code(key, digest_of(2)).status, StoreStatus::ok);
+    EXPECT_EQ(verify(key, 1), VerifyOutcome::verified);
+
+    ASSERT_EQ(put(key, 3, 60s, 5), StoreStatus::ok);
+    EXPECT_EQ(store_->remove_code(key, digest_of(3)).status, StoreStatus::ok);
+    EXPECT_EQ(verify(key, 3), VerifyOutcome::not_found);
+}
+
+TEST_P(OtpStoreContract, RemovingAMissingCodeIsOk) {
+    EXPECT_EQ(store_->remove_code(unique_key(), digest_of(1)).status, StoreStatus::ok);
+}
+
+TEST_P(OtpStoreContract, KeysAreIndependent) {
+    const auto first = unique_key();
+    const auto second = unique_key();
+    ASSERT_EQ(put(first, 1, 60s, 1), StoreStatus::ok);
+    ASSERT_EQ(put(second, 2, 60s, 1), StoreStatus::ok);
+
+    // The second key's code is wrong for the first key, and exhausts only the first.
+    EXPECT_EQ(verify(first, 2), VerifyOutcome::mismatch);
+    EXPECT_EQ(store_->remove_code(second, digest_of(1)).status, StoreStatus::ok);
+
+    EXPECT_EQ(verify(second, 2), VerifyOutcome::verified);
+    EXPECT_EQ(verify(first, 1), VerifyOutcome::attempts_exhausted);
+}
+
+TEST_P(OtpStoreContract, ReportsHealthy) {
+    EXPECT_TRUE(store_->health().healthy);
+}
+
+TEST_P(OtpStoreContract, ConcurrentWrongGuessesGetExactlyMaxAttemptsMismatches) {
+    const auto key = unique_key();
+    ASSERT_EQ(put(key, 1, 60s, 5), StoreStatus::ok);
+
+    std::array<std::atomic<int>, 5> outcomes{};              // indexed by VerifyOutcome
+    std::array<std::atomic<int>, 5> mismatches_reporting{};  // indexed by attempts_left
+    std::atomic<int> bad_attempts_left{0};
+    run_concurrently(100, [&](int i) {
+        const auto result =
+            store_->verify_and_consume(key, digest_of(100 + static_cast<unsigned>(i)));
+        outcomes[static_cast<std::size_t>(result.outcome)].fetch_add(1);
+        if (result.outcome == VerifyOutcome::mismatch) {
+            if (result.attempts_left >= 0 && result.attempts_left < 5) {
+                mismatches_reporting[static_cast<std::size_t>(result.attempts_left)].fetch_add(1);
+            } else {
+                bad_attempts_left.fetch_add(1);
+            }
+        }
+    });
+
+    EXPECT_EQ(outcomes[static_cast<std::size_t>(VerifyOutcome::mismatch)].load(), 5);
+    EXPECT_EQ(outcomes[static_cast<std::size_t>(VerifyOutcome::attempts_exhausted)].load(), 95);
+    // Each of 4, 3, 2, 1, 0 attempts left is reported exactly once: no lost update.
+    for (std::size_t left = 0; left < 5; ++left) {
+        EXPECT_EQ(mismatches_reporting[left].load(), 1) << "attempts_left " << left;
+    }
+    EXPECT_EQ(bad_attempts_left.load(), 0);
+}
+
+TEST_P(OtpStoreContract, ConcurrentRightGuessesVerifyExactlyOnce) {
+    const auto key = unique_key();
+    ASSERT_EQ(put(key, 1, 60s, 5), StoreStatus::ok);
+
+    std::array<std::atomic<int>, 5> outcomes{};
+    run_concurrently(50, [&](int) {
+        const auto result = store_->verify_and_consume(key, digest_of(1));
+        outcomes[static_cast<std::size_t>(result.outcome)].fetch_add(1);
+    });
+
+    EXPECT_EQ(outcomes[static_cast<std::size_t>(VerifyOutcome::verified)].load(), 1);
+    EXPECT_EQ(outcomes[static_cast<std::size_t>(VerifyOutcome::not_found)].load(), 49);
+}
+
+TEST_P(OtpStoreContract, ConcurrentMixedOperationsOnManyKeysStayConsistent) {
+    constexpr int kThreads = 8;
+    constexpr int kKeys = 64;
+    constexpr int kOperationsPerThread = 400;
+    std::vector<std::string> keys;
+    for (int i = 0; i < kKeys; ++i) keys.push_back(unique_key());
+
+    std::atomic<int> failures{0};
+    run_concurrently(kThreads, [&](int thread) {
+        std::mt19937 random(static_cast<unsigned>(thread) + 1);
+        for (int op = 0; op < kOperationsPerThread; ++op) {
+            const auto& key = keys[random() % kKeys];
+            const auto digest = digest_of(random() % 4);
+            switch (random() % 4) {
+                case 0:
+                case 1:
+                    if (store_->put_code(key, digest, 60s, 3).status != StoreStatus::ok) {
+                        failures.fetch_add(1);
+                    }
+                    break;
+                case 2: {
+                    const auto result = store_->verify_and_consume(key, digest);
+                    if (result.outcome == VerifyOutcome::unavailable || result.attempts_left < 0 ||
+                        result.attempts_left > 3) {
+                        failures.fetch_add(1);
+                    }
+                    break;
+                }
+                default:
+                    if (store_->remove_code(key, digest).status != StoreStatus::ok) {
+                        failures.fetch_add(1);
+                    }
+            }
+        }
+    });
+    EXPECT_EQ(failures.load(), 0);
+
+    // Every key still behaves: a fresh code verifies once.
+    for (const auto& key : keys) {
+        ASSERT_EQ(put(key, 7, 60s, 3), StoreStatus::ok);
+        EXPECT_EQ(verify(key, 7), VerifyOutcome::verified);
+    }
+}
+
+}  // namespace testino::contract

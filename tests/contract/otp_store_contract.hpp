@@ -1,0 +1,51 @@
+// The contract every OTP store plugin must pass, as a value-parameterised GoogleTest
+// suite. A store's own test instantiates it with a factory for fresh stores:
+//
+//   INSTANTIATE_TEST_SUITE_P(Memory, OtpStoreContract,
+//       ::testing::Values(testino::contract::OtpStoreFactory([] { return make_store(); })));
+//
+// Keys are unique per test and per run, so a store shared between tests (one Redis)
+// works too.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+
+#include "testino/otp_store.hpp"
+
+namespace testino::contract {
+
+using OtpStoreFactory = std::function<std::shared_ptr<sdk::OtpStore>()>;
+
+class OtpStoreContract : public ::testing::TestWithParam<OtpStoreFactory> {
+protected:
+    void SetUp() override;
+
+    // A key no other test (or earlier run) uses, shaped like an E.164 number.
+    static std::string unique_key();
+    // A digest that differs from every other `digest_of` value with another seed.
+    static sdk::CodeDigest digest_of(unsigned seed);
+
+    // Shorthands: store / verify the code `digest_of(seed)`.
+    sdk::StoreStatus put(const std::string& key, unsigned seed, std::chrono::seconds ttl,
+                         int max_attempts);
+    sdk::VerifyOutcome verify(const std::string& key, unsigned seed);
+
+    std::shared_ptr<sdk::OtpStore> store_;
+};
+
+}  // namespace testino::contract
+
+namespace testino::sdk {
+// Readable outcomes in assertion failures.
+void PrintTo(VerifyOutcome outcome, std::ostream* out);
+void PrintTo(StoreStatus status, std::ostream* out);
+// The suite's parameter (found by ADL through OtpStore): a fixed text instead of the
+// std::function's bytes, which hold addresses and would make test names change per run.
+void PrintTo(const testino::contract::OtpStoreFactory& factory, std::ostream* out);
+}  // namespace testino::sdk
