@@ -1,0 +1,582 @@
+#include "config.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include "otp_crypto.hpp"
+
+extern char** environ;
+
+namespace testino {
+namespace {
+
+using sdk::ConfigKey;
+using sdk::ValueType;
+
+ConfigKey key(std::string name, ValueType type, std::string default_value, std::string env,
+              std::string description, std::int64_t min = INT64_MIN,
+              std::int64_t max = INT64_MAX) {
+    ConfigKey k;
+    k.name = std::move(name);
+    k.type = type;
+    k.default_value = std::move(default_value);
+    k.env = std::move(env);
+    k.description = std::move(description);
+    k.min = min;
+    k.max = max;
+    return k;
+}
+
+ConfigKey secret(ConfigKey k) {
+    k.secret = true;
+    return k;
+}
+
+const std::vector<ConfigKey>& server_schema() {
+    static const std::vector<ConfigKey> keys = {
+        key("host", ValueType::string, "0.0.0.0", "HOST", "address to listen on"),
+        key("port", ValueType::integer, "8080", "PORT", "TCP port; 0 picks a free one", 0, 65535),
+        key("threads", ValueType::integer, "2", "SERVER_THREADS", "HTTP reactor threads", 1, 64),
+        key("cors_origins", ValueType::string_list, "", "ALLOWED_ORIGINS",
+            "origins allowed by CORS, exact match; \"*\" allows any without credentials"),
+        key("max_body_bytes", ValueType::integer, "4096", "SERVER_MAX_BODY_BYTES",
+            "largest request body accepted", 64, 1 << 20),
+        key("header_timeout_ms", ValueType::integer, "5000", "SERVER_HEADER_TIMEOUT_MS",
+            "time allowed to receive a request's headers", 100, 3600000),
+        key("body_timeout_ms", ValueType::integer, "10000", "SERVER_BODY_TIMEOUT_MS",
+            "time allowed to receive a whole request", 100, 3600000),
+        key("keepalive_timeout_ms", ValueType::integer, "60000", "SERVER_KEEPALIVE_TIMEOUT_MS",
+            "idle time before a kept-alive connection is closed", 100, 3600000),
+        key("shutdown_grace_ms", ValueType::integer, "10000", "SERVER_SHUTDOWN_GRACE_MS",
+            "time to finish in-flight requests after SIGTERM", 0, 600000),
+        key("debug", ValueType::boolean, "false", "DEBUG",
+            "development mode: a missing token secret is generated"),
+        key("log_level", ValueType::string, "info", "LOG_LEVEL", "debug, info, warn or error"),
+    };
+    return keys;
+}
+
+const std::vector<ConfigKey>& otp_schema() {
+    static const std::vector<ConfigKey> keys = {
+        key("length", ValueType::integer, "6", "OTP_LENGTH", "digits in a code", 4, 10),
+        key("expiry_seconds", ValueType::integer, "300", "OTP_EXPIRY_SECONDS",
+            "how long a code is valid", 1, 86400),
+        key("max_attempts", ValueType::integer, "5", "OTP_MAX_ATTEMPTS",
+            "wrong guesses allowed per code", 1, 1000),
+        secret(key("hmac_secret", ValueType::string, "", "OTP_HMAC_SECRET",
+                   "key for the stored HMAC of codes; derived from token.secret when unset")),
+        key("message_template", ValueType::string,
+            "Your Testino code is {code}. It expires in {minutes} minutes.",
+            "OTP_MESSAGE_TEMPLATE", "SMS text; {code}, {minutes} and {seconds} are replaced"),
+    };
+    return keys;
+}
+
+const std::vector<ConfigKey>& token_schema() {
+    static const std::vector<ConfigKey> keys = {
+        secret(key("secret", ValueType::string, "", "TOKEN_SECRET",
+                   "HS256 signing key, at least 32 bytes; required unless debug")),
+        key("issuer", ValueType::string, "testino-auth", "TOKEN_ISSUER", "the JWT iss claim"),
+        key("ttl_seconds", ValueType::integer, "3600", "TOKEN_TTL_SECONDS",
+            "access token lifetime", 60, 30 * 86400),
+    };
+    return keys;
+}
+
+const std::vector<ConfigKey>& sms_schema() {
+    static const std::vector<ConfigKey> keys = {
+        key("provider", ValueType::string, "console", "SMS_PROVIDER",
+            "SMS provider plugin: a name (console, twilio, sns) or a path to a .so"),
+        key("workers", ValueType::integer, "4", "SMS_WORKERS",
+            "threads that call the provider", 1, 256),
+        key("queue_size", ValueType::integer, "256", "SMS_QUEUE_SIZE",
+            "sends waiting for a worker before SERVICE_BUSY", 1, 1000000),
+        key("timeout_ms", ValueType::integer, "10000", "SMS_TIMEOUT_MS",
+            "deadline for one send, queueing included", 100, 120000),
+    };
+    return keys;
+}
+
+const std::vector<ConfigKey>& store_schema() {
+    static const std::vector<ConfigKey> keys = {
+        key("backend", ValueType::string, "memory", "STORE_BACKEND",
+            "OTP store plugin: a name (memory, redis) or a path to a .so"),
+    };
+    return keys;
+}
+
+const std::vector<ConfigKey>& plugins_schema() {
+    static const std::vector<ConfigKey> keys = {
+        key("dir", ValueType::string, "", "TESTINO_PLUGIN_DIR",
+            "where plugins are found; default <exe dir>/../lib/testino/plugins"),
+    };
+    return keys;
+}
+
+const char* type_name(ValueType type) {
+    switch (type) {
+        case ValueType::string: return "a string";
+        case ValueType::integer: return "an integer";
+        case ValueType::boolean: return "a boolean (true or false)";
+        case ValueType::string_list: return "a list of strings";
+    }
+    return "a value";
+}
+
+const char* node_kind(const YAML::Node& node) {
+    switch (node.Type()) {
+        case YAML::NodeType::Map: return "a mapping";
+        case YAML::NodeType::Sequence: return "a list";
+        case YAML::NodeType::Null: return "nothing";
+        default: return "a scalar";
+    }
+}
+
+std::string lower(std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+}
+
+std::string trim(const std::string& s) {
+    const auto begin = s.find_first_not_of(" \t\r\n");
+    if (begin == std::string::npos) return "";
+    const auto end = s.find_last_not_of(" \t\r\n");
+    return s.substr(begin, end - begin + 1);
+}
+
+bool parse_int(const std::string& text, std::int64_t& out) {
+    const std::string t = trim(text);
+    if (t.empty()) return false;
+    const char* first = t.data();
+    if (*first == '+') ++first;
+    const auto [ptr, ec] = std::from_chars(first, t.data() + t.size(), out);
+    return ec == std::errc() && ptr == t.data() + t.size();
+}
+
+bool parse_bool(const std::string& text, bool& out) {
+    const std::string t = lower(trim(text));
+    if (t == "true" || t == "yes" || t == "on" || t == "1") return out = true, true;
+    if (t == "false" || t == "no" || t == "off" || t == "0") return out = false, true;
+    return false;
+}
+
+std::vector<std::string> split_list(const std::string& text) {
+    std::vector<std::string> items;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        item = trim(item);
+        if (!item.empty()) items.push_back(item);
+    }
+    return items;
+}
+
+std::vector<std::string> names_of(const std::vector<ConfigKey>& schema) {
+    std::vector<std::string> names;
+    for (const auto& k : schema) names.push_back(k.name);
+    return names;
+}
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+    return out;
+}
+
+std::size_t edit_distance(const std::string& a, const std::string& b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1])});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+std::string read_file(const std::string& path, bool& found) {
+    std::ifstream in(path, std::ios::binary);
+    found = static_cast<bool>(in);
+    std::ostringstream text;
+    if (found) text << in.rdbuf();
+    return text.str();
+}
+
+}  // namespace
+
+// --- helpers shared with other units -------------------------------------------------
+
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates) {
+    std::string best;
+    std::size_t best_distance = 3;
+    for (const auto& c : candidates) {
+        const std::size_t d = edit_distance(lower(word), lower(c));
+        if (d < best_distance) {
+            best_distance = d;
+            best = c;
+        }
+    }
+    return best;
+}
+
+std::map<std::string, std::string> parse_dotenv(const std::string& text, const std::string& file) {
+    std::map<std::string, std::string> values;
+    std::istringstream in(text);
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        line = trim(line);
+        if (line.empty() || line[0] == '#') continue;
+        if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
+        const auto eq = line.find('=');
+        const std::string name = eq == std::string::npos ? "" : trim(line.substr(0, eq));
+        const bool valid_name =
+            !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+                return std::isalnum(c) || c == '_';
+            });
+        if (!valid_name) {
+            throw StartupError(file + ":" + std::to_string(number) +
+                               ": expected NAME=value, got \"" + line + "\"");
+        }
+        std::string value = trim(line.substr(eq + 1));
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+            value.back() == value.front()) {
+            value = value.substr(1, value.size() - 2);
+        } else if (const auto hash = value.find(" #"); hash != std::string::npos) {
+            value = trim(value.substr(0, hash));
+        }
+        values[name] = value;
+    }
+    return values;
+}
+
+// --- ConfigSource ----------------------------------------------------------------------
+
+ConfigSource ConfigSource::load(const std::string& path, const std::string& dotenv_path) {
+    bool found = false;
+    const std::string yaml = read_file(path, found);
+    if (!found) {
+        throw StartupError(path + ": cannot read the config file (pass another with --config PATH)");
+    }
+    std::map<std::string, std::string> env;
+    const std::string dotenv = read_file(dotenv_path, found);
+    if (found) env = parse_dotenv(dotenv, dotenv_path);
+    for (char** e = environ; e && *e; ++e) {  // the real environment beats .env
+        const std::string entry(*e);
+        const auto eq = entry.find('=');
+        if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+    }
+    return from_string(yaml, path, std::move(env));
+}
+
+ConfigSource ConfigSource::from_string(const std::string& yaml, const std::string& file_label,
+                                       std::map<std::string, std::string> env) {
+    ConfigSource source;
+    source.file_ = file_label;
+    source.env_ = std::move(env);
+    try {
+        source.root_ = YAML::Load(yaml);
+    } catch (const YAML::Exception& e) {
+        throw StartupError(file_label + ":" + std::to_string(e.mark.line + 1) + ":" +
+                           std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+    }
+    if (source.root_.IsNull()) source.root_ = YAML::Node(YAML::NodeType::Map);
+    if (!source.root_.IsMap()) {
+        throw StartupError(file_label + ": expected a mapping of sections at the top, got " +
+                           node_kind(source.root_));
+    }
+    return source;
+}
+
+YAML::Node ConfigSource::node(const std::string& dotted_path) const {
+    // reset() rebinds; operator= on a YAML::Node would overwrite the node it refers to.
+    YAML::Node current;
+    current.reset(root_);
+    std::stringstream parts(dotted_path);
+    std::string part;
+    while (std::getline(parts, part, '.')) {
+        if (!current.IsMap()) return YAML::Node(YAML::NodeType::Undefined);
+        const YAML::Node& parent = current;  // const indexing never inserts
+        YAML::Node child = parent[part];
+        // A missing key gives an invalid node that throws on use: answer a plain undefined one.
+        if (!child.IsDefined()) return YAML::Node(YAML::NodeType::Undefined);
+        current.reset(child);
+    }
+    return current;
+}
+
+std::optional<std::string> ConfigSource::env(const std::string& name) const {
+    const auto it = env_.find(name);
+    if (it == env_.end()) return std::nullopt;
+    return it->second;
+}
+
+// --- ConfigSection ---------------------------------------------------------------------
+
+ConfigSection::ConfigSection(const ConfigSource& source, std::string path,
+                             std::vector<ConfigKey> schema, bool allow_subsections)
+    : file_(source.file()), path_(std::move(path)), schema_(std::move(schema)) {
+    const YAML::Node node = source.node(path_);
+    const std::string at = file_ + ": " + path_;
+    if (node.IsDefined() && !node.IsNull() && !node.IsMap()) {
+        throw StartupError(at + ": expected a mapping of keys, got " + node_kind(node));
+    }
+    const std::vector<std::string> known = names_of(schema_);
+    if (node.IsMap()) {
+        for (const auto& entry : node) {
+            const std::string name = entry.first.as<std::string>();
+            if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+            if (allow_subsections && (entry.second.IsMap() || entry.second.IsNull())) {
+                subsections_.push_back(name);
+                continue;
+            }
+            const std::string suggestion = nearest(name, known);
+            throw StartupError(at + "." + name + ": unknown key" +
+                               (suggestion.empty() ? "" : " (did you mean \"" + suggestion + "\"?)") +
+                               "; allowed keys: " + (known.empty() ? "none" : join(known)));
+        }
+    }
+    for (const ConfigKey& k : schema_) {
+        Value v;
+        YAML::Node item(YAML::NodeType::Undefined);
+        if (node.IsMap() && node[k.name].IsDefined()) item.reset(node[k.name]);
+        const std::optional<std::string> from_env =
+            k.env.empty() ? std::nullopt : source.env(k.env);
+        const std::string where = from_env ? "environment variable " + k.env : at + "." + k.name;
+        if (from_env) {
+            v.set = true;
+            v.text = *from_env;
+            v.origin = "env " + k.env;
+        } else if (item.IsDefined() && !item.IsNull()) {
+            v.set = true;
+            v.origin = "file";
+            if (k.type == ValueType::string_list && item.IsSequence()) {
+                for (const auto& element : item) {
+                    if (!element.IsScalar()) {
+                        throw StartupError(where + ": expected a list of strings");
+                    }
+                    v.list.push_back(element.as<std::string>());
+                }
+            } else if (item.IsScalar()) {
+                v.text = item.as<std::string>();
+            } else {
+                throw StartupError(where + ": expected " + type_name(k.type) + ", got " +
+                                   node_kind(item));
+            }
+        } else if (!k.default_value.empty()) {
+            v.set = true;
+            v.text = k.default_value;
+            v.origin = "default";
+        }
+        if (k.required && !v.set) {
+            throw StartupError(at + "." + k.name + ": required key is missing (" + k.description +
+                               (k.env.empty() ? "" : "; or set " + k.env) + ")");
+        }
+        if (v.set) {
+            switch (k.type) {
+                case ValueType::string:
+                    break;
+                case ValueType::string_list:
+                    if (v.list.empty()) v.list = split_list(v.text);
+                    break;
+                case ValueType::integer: {
+                    std::int64_t n = 0;
+                    if (!parse_int(v.text, n)) {
+                        throw StartupError(where + ": expected an integer, got \"" + v.text + "\"");
+                    }
+                    if (n < k.min || n > k.max) {
+                        throw StartupError(where + ": " + std::to_string(n) +
+                                           " is out of range [" + std::to_string(k.min) + ", " +
+                                           std::to_string(k.max) + "]");
+                    }
+                    break;
+                }
+                case ValueType::boolean: {
+                    bool b = false;
+                    if (!parse_bool(v.text, b)) {
+                        throw StartupError(where + ": expected true or false, got \"" + v.text + "\"");
+                    }
+                    break;
+                }
+            }
+        }
+        values_[k.name] = std::move(v);
+    }
+}
+
+const ConfigSection::Value& ConfigSection::value(const std::string& key, ValueType type) const {
+    const auto it = values_.find(key);
+    if (it == values_.end()) {
+        throw sdk::ConfigError(path_ + "." + key + ": not declared in the section's schema");
+    }
+    for (const auto& k : schema_) {
+        if (k.name == key && k.type != type) {
+            throw sdk::ConfigError(path_ + "." + key + ": declared as " + type_name(k.type) +
+                                   ", read as " + type_name(type));
+        }
+    }
+    return it->second;
+}
+
+bool ConfigSection::has(const std::string& key) const {
+    const auto it = values_.find(key);
+    return it != values_.end() && it->second.set;
+}
+
+std::string ConfigSection::get_string(const std::string& key) const {
+    return value(key, ValueType::string).text;
+}
+
+std::int64_t ConfigSection::get_int(const std::string& key) const {
+    std::int64_t n = 0;
+    parse_int(value(key, ValueType::integer).text, n);  // validated in the constructor
+    return n;
+}
+
+bool ConfigSection::get_bool(const std::string& key) const {
+    bool b = false;
+    parse_bool(value(key, ValueType::boolean).text, b);
+    return b;
+}
+
+std::vector<std::string> ConfigSection::get_list(const std::string& key) const {
+    return value(key, ValueType::string_list).list;
+}
+
+std::string ConfigSection::where(const std::string& key) const {
+    const auto it = values_.find(key);
+    if (it != values_.end() && it->second.origin.rfind("env ", 0) == 0) {
+        return "environment variable " + it->second.origin.substr(4);
+    }
+    return file_ + ": " + path_ + "." + key;
+}
+
+void ConfigSection::describe(std::ostream& out) const {
+    for (const ConfigKey& k : schema_) {
+        const Value& v = values_.at(k.name);
+        std::string shown;
+        if (!v.set) {
+            shown = "(unset)";
+        } else if (k.secret) {
+            shown = "\"***\"";
+        } else if (k.type == ValueType::string_list) {
+            shown = "[";
+            for (const auto& item : v.list) shown += (shown.size() > 1 ? ", \"" : "\"") + item + "\"";
+            shown += "]";
+        } else if (k.type == ValueType::string) {
+            shown = "\"" + v.text + "\"";
+        } else {
+            shown = trim(v.text);
+        }
+        out << path_ << "." << k.name << ": " << shown << "  # " << (v.set ? v.origin : "unset")
+            << "\n";
+    }
+}
+
+// --- AppConfig -------------------------------------------------------------------------
+
+const ConfigSection& AppConfig::section(const std::string& path) const {
+    for (const auto& s : sections) {
+        if (s.path() == path) return s;
+    }
+    throw StartupError("no config section " + path);
+}
+
+AppConfig load_app_config(const ConfigSource& source,
+                          const std::filesystem::path& default_plugin_dir) {
+    const std::vector<std::string> sections = {"server", "otp", "token", "sms", "store", "plugins"};
+    for (const auto& entry : source.node("")) {
+        const std::string name = entry.first.as<std::string>();
+        if (std::find(sections.begin(), sections.end(), name) == sections.end()) {
+            const std::string suggestion = nearest(name, sections);
+            throw StartupError(source.file() + ": " + name + ": unknown section" +
+                               (suggestion.empty() ? "" : " (did you mean \"" + suggestion + "\"?)") +
+                               "; allowed sections: " + join(sections));
+        }
+    }
+
+    AppConfig config;
+    config.file = source.file();
+    config.sections.emplace_back(source, "server", server_schema());
+    config.sections.emplace_back(source, "otp", otp_schema());
+    config.sections.emplace_back(source, "token", token_schema());
+    config.sections.emplace_back(source, "sms", sms_schema(), true);
+    config.sections.emplace_back(source, "store", store_schema(), true);
+    config.sections.emplace_back(source, "plugins", plugins_schema());
+
+    const ConfigSection& server = config.section("server");
+    ServerConfig& s = config.server;
+    s.host = server.get_string("host");
+    s.port = static_cast<std::uint16_t>(server.get_int("port"));
+    s.threads = static_cast<int>(server.get_int("threads"));
+    s.cors_origins = server.get_list("cors_origins");
+    s.max_body_bytes = static_cast<std::size_t>(server.get_int("max_body_bytes"));
+    s.header_timeout = std::chrono::milliseconds(server.get_int("header_timeout_ms"));
+    s.body_timeout = std::chrono::milliseconds(server.get_int("body_timeout_ms"));
+    s.keepalive_timeout = std::chrono::milliseconds(server.get_int("keepalive_timeout_ms"));
+    s.shutdown_grace = std::chrono::milliseconds(server.get_int("shutdown_grace_ms"));
+    s.debug = server.get_bool("debug");
+    if (!parse_log_level(lower(server.get_string("log_level")), s.log_level)) {
+        throw StartupError(server.where("log_level") + ": expected debug, info, warn or error, got \"" +
+                           server.get_string("log_level") + "\"");
+    }
+
+    const ConfigSection& otp = config.section("otp");
+    OtpConfig& o = config.otp;
+    o.length = static_cast<int>(otp.get_int("length"));
+    o.expiry = std::chrono::seconds(otp.get_int("expiry_seconds"));
+    o.max_attempts = static_cast<int>(otp.get_int("max_attempts"));
+    o.hmac_secret = otp.get_string("hmac_secret");
+    o.message_template = otp.get_string("message_template");
+    if (o.message_template.find("{code}") == std::string::npos) {
+        throw StartupError(otp.where("message_template") +
+                           ": the template must contain {code}, or no code reaches the user");
+    }
+    if (!o.hmac_secret.empty() && o.hmac_secret.size() < 32) {
+        throw StartupError(otp.where("hmac_secret") + ": must be at least 32 bytes long");
+    }
+
+    const ConfigSection& token = config.section("token");
+    TokenConfig& t = config.token;
+    t.secret = token.get_string("secret");
+    t.issuer = token.get_string("issuer");
+    t.ttl = std::chrono::seconds(token.get_int("ttl_seconds"));
+    if (t.secret.empty()) {
+        if (!s.debug) {
+            throw StartupError(token.where("secret") +
+                               ": no token secret is configured; set TOKEN_SECRET (at least 32 "
+                               "bytes, e.g. `openssl rand -hex 32`), or DEBUG=true for a "
+                               "throwaway one in development");
+        }
+        t.secret = random_hex(32);
+        t.secret_generated = true;
+    } else if (t.secret.size() < 32) {
+        throw StartupError(token.where("secret") + ": must be at least 32 bytes long");
+    }
+    if (o.hmac_secret.empty()) o.hmac_secret = derive_key(t.secret, "testino-otp-hmac-v1");
+
+    const ConfigSection& sms = config.section("sms");
+    SmsConfig& m = config.sms;
+    m.provider = sms.get_string("provider");
+    if (m.provider == "aws_sns") m.provider = "sns";  // the seed's SMS_PROVIDER value
+    m.workers = static_cast<int>(sms.get_int("workers"));
+    m.queue_size = static_cast<std::size_t>(sms.get_int("queue_size"));
+    m.timeout = std::chrono::milliseconds(sms.get_int("timeout_ms"));
+
+    config.store.backend = config.section("store").get_string("backend");
+
+    const std::string dir = config.section("plugins").get_string("dir");
+    config.plugin_dir = dir.empty() ? default_plugin_dir : std::filesystem::path(dir);
+    return config;
+}
+
+}  // namespace testino

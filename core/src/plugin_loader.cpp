@@ -1,0 +1,155 @@
+#include "plugin_loader.hpp"
+
+#include <algorithm>
+#include <system_error>
+
+#include "config.hpp"
+
+namespace testino {
+namespace {
+
+namespace dll = boost::dll;
+using sdk::PluginKind;
+
+bool looks_like_path(const std::string& value) {
+    return value.find('/') != std::string::npos ||
+           (value.size() > 3 && value.compare(value.size() - 3, 3, ".so") == 0);
+}
+
+std::string available(const std::vector<LoadedPlugin>& plugins) {
+    std::string names;
+    for (const auto& p : plugins) names += (names.empty() ? "" : ", ") + p.descriptor().name;
+    return names.empty() ? "none" : names;
+}
+
+template <typename Interface>
+std::shared_ptr<Interface> create(const std::shared_ptr<dll::shared_library>& library,
+                                  const sdk::PluginDescriptor& descriptor,
+                                  const sdk::PluginContext& context) {
+    using Factory = std::unique_ptr<Interface>(const sdk::PluginContext&);
+    std::unique_ptr<Interface> object;
+    try {
+        object = library->get_alias<Factory>(TESTINO_PLUGIN_FACTORY_SYMBOL)(context);
+    } catch (const std::exception& e) {
+        throw StartupError("plugin \"" + descriptor.name + "\" refused its configuration: " +
+                           e.what());
+    }
+    if (!object) throw StartupError("plugin \"" + descriptor.name + "\" created nothing");
+    // The deleter owns a reference to the library: the object's code stays mapped until
+    // the object is gone, whatever order the owners are destroyed in.
+    return std::shared_ptr<Interface>(object.release(), [library](Interface* p) { delete p; });
+}
+
+}  // namespace
+
+std::shared_ptr<sdk::SmsProvider> LoadedPlugin::create_sms_provider(
+    const sdk::PluginContext& context) const {
+    return create<sdk::SmsProvider>(library_, descriptor_, context);
+}
+
+std::shared_ptr<sdk::OtpStore> LoadedPlugin::create_otp_store(const sdk::PluginContext& context) const {
+    return create<sdk::OtpStore>(library_, descriptor_, context);
+}
+
+LoadedPlugin load_plugin_file(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) {
+        throw StartupError(path.string() + ": no such plugin file");
+    }
+    LoadedPlugin plugin;
+    plugin.path_ = path;
+    try {
+        // rtld_local: two plugins may bundle the same symbols without clashing.
+        plugin.library_ = std::make_shared<dll::shared_library>(
+            path, dll::load_mode::rtld_now | dll::load_mode::rtld_local);
+    } catch (const std::exception& e) {
+        throw StartupError(path.string() + ": cannot be loaded: " + e.what());
+    }
+    if (!plugin.library_->has(TESTINO_PLUGIN_ABI_SYMBOL) ||
+        !plugin.library_->has(TESTINO_PLUGIN_DESCRIPTOR_SYMBOL) ||
+        !plugin.library_->has(TESTINO_PLUGIN_FACTORY_SYMBOL)) {
+        throw StartupError(path.string() +
+                           ": not a Testino plugin (it does not export " TESTINO_PLUGIN_ABI_SYMBOL
+                           "; build it with TESTINO_SMS_PROVIDER_PLUGIN or TESTINO_OTP_STORE_PLUGIN)");
+    }
+    const int abi = plugin.library_->get<const int>(TESTINO_PLUGIN_ABI_SYMBOL);
+    if (abi != sdk::kAbiVersion) {
+        throw StartupError(path.string() + ": built for plugin ABI " + std::to_string(abi) +
+                           ", but this server speaks ABI " + std::to_string(sdk::kAbiVersion) +
+                           "; rebuild the plugin against this server's SDK");
+    }
+    plugin.descriptor_ =
+        plugin.library_->get_alias<sdk::PluginDescriptor()>(TESTINO_PLUGIN_DESCRIPTOR_SYMBOL)();
+    return plugin;
+}
+
+PluginLoader::PluginLoader(std::filesystem::path directory) : directory_(std::move(directory)) {}
+
+std::vector<PluginListing> PluginLoader::list() const {
+    std::vector<std::filesystem::path> files;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
+        if (entry.path().extension() == ".so") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    std::vector<PluginListing> listings;
+    for (const auto& file : files) {
+        PluginListing listing;
+        listing.path = file;
+        try {
+            LoadedPlugin plugin = load_plugin_file(file);
+            listing.usable = true;
+            listing.abi_version = sdk::kAbiVersion;
+            listing.descriptor = plugin.descriptor();
+        } catch (const StartupError& e) {
+            listing.problem = e.what();
+        }
+        listings.push_back(std::move(listing));
+    }
+    return listings;
+}
+
+std::vector<LoadedPlugin> PluginLoader::all_of_kind(PluginKind kind) const {
+    std::vector<LoadedPlugin> plugins;
+    for (const auto& listing : list()) {
+        if (listing.usable && listing.descriptor.kind == kind) {
+            plugins.push_back(load_plugin_file(listing.path));
+        }
+    }
+    return plugins;
+}
+
+LoadedPlugin PluginLoader::load(const std::string& name_or_path, PluginKind kind,
+                                const std::string& setting) const {
+    const std::string kind_name = sdk::to_string(kind);
+    if (looks_like_path(name_or_path)) {
+        LoadedPlugin plugin;
+        try {
+            plugin = load_plugin_file(name_or_path);
+        } catch (const StartupError& e) {
+            throw StartupError(setting + ": " + e.what());
+        }
+        if (plugin.descriptor().kind != kind) {
+            throw StartupError(setting + ": " + name_or_path + " is an " +
+                               sdk::to_string(plugin.descriptor().kind) + " plugin, not an " +
+                               kind_name + " plugin");
+        }
+        return plugin;
+    }
+    const std::vector<LoadedPlugin> candidates = all_of_kind(kind);
+    for (const auto& plugin : candidates) {
+        if (plugin.descriptor().name == name_or_path) return plugin;
+    }
+    for (const auto& listing : list()) {
+        if (listing.usable && listing.descriptor.name == name_or_path) {
+            throw StartupError(setting + ": \"" + name_or_path + "\" is an " +
+                               sdk::to_string(listing.descriptor.kind) + " plugin, not an " +
+                               kind_name + " plugin; available " + kind_name +
+                               " plugins: " + available(candidates));
+        }
+    }
+    throw StartupError(setting + ": no " + kind_name + " plugin named \"" + name_or_path +
+                       "\" in " + directory_.string() + "; available: " + available(candidates));
+}
+
+}  // namespace testino

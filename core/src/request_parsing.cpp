@@ -1,0 +1,85 @@
+#include "request_parsing.hpp"
+
+#include <rapidjson/document.h>
+#include <rapidjson/error/en.h>
+
+#include <algorithm>
+#include <array>
+#include <optional>
+
+namespace testino {
+namespace {
+
+constexpr std::size_t kMaxFieldBytes = 64;
+// Iterative parsing: deep nesting cannot exhaust the stack. UTF-8 is validated.
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
+
+// Reads `names` from a JSON object body into `out` (same order), or says what is wrong.
+template <std::size_t N>
+std::optional<ApiError> read_string_fields(std::string_view body,
+                                           const std::array<const char*, N>& names,
+                                           std::array<std::string, N>& out) {
+    if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
+        return make_error(ErrorCode::invalid_json, "Request body is empty; expected a JSON object");
+    }
+    rapidjson::Document doc;
+    doc.Parse<kParseFlags>(body.data(), body.size());
+    if (doc.HasParseError()) {
+        return make_error(ErrorCode::invalid_json,
+                          std::string("Request body is not valid JSON: ") +
+                              rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
+                              std::to_string(doc.GetErrorOffset()) + ")");
+    }
+    if (!doc.IsObject()) {
+        return validation_error("body", "Request body must be a JSON object");
+    }
+    std::array<bool, N> seen{};
+    for (const auto& member : doc.GetObject()) {
+        const std::string name(member.name.GetString(), member.name.GetStringLength());
+        const auto it = std::find_if(names.begin(), names.end(),
+                                     [&](const char* n) { return name == n; });
+        if (it == names.end()) {
+            return validation_error(name, "Unknown field \"" + name + "\"");
+        }
+        const auto index = static_cast<std::size_t>(it - names.begin());
+        if (seen[index]) return validation_error(name, "Field \"" + name + "\" appears twice");
+        seen[index] = true;
+        if (!member.value.IsString()) {
+            return validation_error(name, "Field \"" + name + "\" must be a string");
+        }
+        if (member.value.GetStringLength() > kMaxFieldBytes) {
+            return validation_error(name, "Field \"" + name + "\" is too long");
+        }
+        out[index].assign(member.value.GetString(), member.value.GetStringLength());
+    }
+    for (std::size_t i = 0; i < N; ++i) {
+        if (!seen[i]) {
+            return validation_error(names[i], std::string("Field \"") + names[i] + "\" is required");
+        }
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+Expected<SendOtpRequest> parse_send_otp(std::string_view body) {
+    static constexpr std::array<const char*, 2> names = {"country_code", "mobile_number"};
+    std::array<std::string, 2> values;
+    if (auto error = read_string_fields(body, names, values)) return *error;
+    return SendOtpRequest{std::move(values[0]), std::move(values[1])};
+}
+
+Expected<VerifyOtpRequest> parse_verify_otp(std::string_view body, int otp_length) {
+    static constexpr std::array<const char*, 3> names = {"country_code", "mobile_number", "otp"};
+    std::array<std::string, 3> values;
+    if (auto error = read_string_fields(body, names, values)) return *error;
+    const std::string& otp = values[2];
+    const bool digits_only = std::all_of(otp.begin(), otp.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (otp.size() != static_cast<std::size_t>(otp_length) || !digits_only) {
+        return validation_error("otp", "Field \"otp\" must be exactly " + std::to_string(otp_length) +
+                                           " digits (0-9)");
+    }
+    return VerifyOtpRequest{std::move(values[0]), std::move(values[1]), std::move(values[2])};
+}
+
+}  // namespace testino

@@ -1,0 +1,67 @@
+#include "sms_dispatcher.hpp"
+
+namespace testino {
+
+SmsDispatcher::SmsDispatcher(std::shared_ptr<sdk::SmsProvider> provider, int workers,
+                             std::size_t queue_size, std::chrono::milliseconds timeout)
+    : provider_(std::move(provider)), queue_size_(queue_size), timeout_(timeout) {
+    workers_.reserve(static_cast<std::size_t>(workers));
+    for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { run(); });
+}
+
+SmsDispatcher::~SmsDispatcher() { stop(); }
+
+bool SmsDispatcher::submit(sdk::SmsMessage message, Completion done) {
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_ || queue_.size() >= queue_size_) return false;
+        queue_.push_back(Job{std::move(message), Clock::now() + timeout_, std::move(done)});
+    }
+    wake_.notify_one();
+    return true;
+}
+
+std::size_t SmsDispatcher::queued() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return queue_.size();
+}
+
+void SmsDispatcher::run() {
+    for (;;) {
+        Job job;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) return;  // stopping, and nothing left
+            job = std::move(queue_.front());
+            queue_.pop_front();
+        }
+        sdk::SendResult result;
+        if (Clock::now() >= job.deadline) {
+            result = {sdk::SendStatus::unavailable, "timed out waiting for an SMS worker", ""};
+        } else {
+            result = provider_->send(job.message, job.deadline);
+        }
+        job.done(result);
+    }
+}
+
+void SmsDispatcher::stop() {
+    std::deque<Job> abandoned;
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (stopping_ && workers_.empty()) return;
+        stopping_ = true;
+        abandoned.swap(queue_);
+    }
+    wake_.notify_all();
+    for (Job& job : abandoned) {
+        job.done({sdk::SendStatus::unavailable, "the server is shutting down", ""});
+    }
+    for (std::thread& t : workers_) {
+        if (t.joinable()) t.join();
+    }
+    workers_.clear();
+}
+
+}  // namespace testino

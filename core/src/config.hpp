@@ -1,0 +1,150 @@
+// Configuration: one YAML file, overridden by a .env file, overridden by the environment.
+//
+// Every section is checked against a schema (the same sdk::ConfigKey lists plugins
+// declare), so unknown keys, wrong types and out-of-range values stop start-up with a
+// message naming the file and the key.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <yaml-cpp/yaml.h>
+
+#include "logging.hpp"
+#include "testino/config_view.hpp"
+
+namespace testino {
+
+// Any reason the server cannot start; main prints it and exits 2.
+class StartupError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// The raw inputs: the parsed YAML document and the environment (process over .env).
+class ConfigSource {
+public:
+    // Reads `path` and, when present, `dotenv_path`, and takes the process environment.
+    static ConfigSource load(const std::string& path, const std::string& dotenv_path = ".env");
+    // For tests: YAML text and an explicit environment.
+    static ConfigSource from_string(const std::string& yaml, const std::string& file_label,
+                                    std::map<std::string, std::string> env = {});
+
+    const std::string& file() const { return file_; }
+    // The node at a dotted path ("sms.twilio"); an undefined node when absent.
+    YAML::Node node(const std::string& dotted_path) const;
+    std::optional<std::string> env(const std::string& name) const;
+
+private:
+    std::string file_;
+    YAML::Node root_;
+    std::map<std::string, std::string> env_;
+};
+
+// One validated section, e.g. "server" or "sms.twilio". Also what plugins read.
+class ConfigSection final : public sdk::ConfigView {
+public:
+    // Validates the section. With `allow_subsections`, keys outside the schema whose value
+    // is a mapping are accepted and listed by subsections() (the plugins' own sections).
+    ConfigSection(const ConfigSource& source, std::string path, std::vector<sdk::ConfigKey> schema,
+                  bool allow_subsections = false);
+
+    bool has(const std::string& key) const override;
+    std::string get_string(const std::string& key) const override;
+    std::int64_t get_int(const std::string& key) const override;
+    bool get_bool(const std::string& key) const override;
+    std::vector<std::string> get_list(const std::string& key) const override;
+    std::string where(const std::string& key) const override;
+
+    const std::string& path() const { return path_; }
+    const std::vector<std::string>& subsections() const { return subsections_; }
+    // "path.key: value   # origin" lines, secrets masked, for --check-config.
+    void describe(std::ostream& out) const;
+
+private:
+    struct Value {
+        bool set = false;
+        std::string text;
+        std::vector<std::string> list;
+        std::string origin;  // "default", "file", "env NAME"
+    };
+    const Value& value(const std::string& key, sdk::ValueType type) const;
+
+    std::string file_;
+    std::string path_;
+    std::vector<sdk::ConfigKey> schema_;
+    std::map<std::string, Value> values_;
+    std::vector<std::string> subsections_;
+};
+
+struct ServerConfig {
+    std::string host;
+    std::uint16_t port = 8080;
+    int threads = 2;
+    std::vector<std::string> cors_origins;
+    std::size_t max_body_bytes = 4096;
+    std::chrono::milliseconds header_timeout{5000};
+    std::chrono::milliseconds body_timeout{10000};
+    std::chrono::milliseconds keepalive_timeout{60000};
+    std::chrono::milliseconds shutdown_grace{10000};
+    bool debug = false;
+    LogLevel log_level = LogLevel::info;
+};
+
+struct OtpConfig {
+    int length = 6;
+    std::chrono::seconds expiry{300};
+    int max_attempts = 5;
+    std::string hmac_secret;  // derived from the token secret when not configured
+    std::string message_template;
+};
+
+struct TokenConfig {
+    std::string secret;
+    bool secret_generated = false;  // DEBUG without a secret: a throwaway one
+    std::string issuer;
+    std::chrono::seconds ttl{3600};
+};
+
+struct SmsConfig {
+    std::string provider;  // a plugin name or a path to a .so
+    int workers = 4;
+    std::size_t queue_size = 256;
+    std::chrono::milliseconds timeout{10000};
+};
+
+struct StoreConfig {
+    std::string backend;  // a plugin name or a path to a .so
+};
+
+struct AppConfig {
+    std::string file;
+    ServerConfig server;
+    OtpConfig otp;
+    TokenConfig token;
+    SmsConfig sms;
+    StoreConfig store;
+    std::filesystem::path plugin_dir;
+    std::vector<ConfigSection> sections;  // server, otp, token, sms, store, plugins
+    const ConfigSection& section(const std::string& path) const;
+};
+
+// Validates the core sections and builds the typed config. Plugin sections are checked
+// later, against the plugins' own schemas. Throws StartupError.
+AppConfig load_app_config(const ConfigSource& source,
+                          const std::filesystem::path& default_plugin_dir);
+
+// The closest of `candidates` to `word` (edit distance <= 2), or "".
+std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
+
+// Parses a .env file's text: KEY=VALUE lines, `export ` prefix, # comments, quotes.
+std::map<std::string, std::string> parse_dotenv(const std::string& text, const std::string& file);
+
+}  // namespace testino

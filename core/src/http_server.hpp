@@ -1,0 +1,58 @@
+// The REST API on Pistache: routing, CORS, limits, keep-alive, access logs, draining.
+// Routes know nothing of plugins: they call the OtpService and the SmsDispatcher.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "config.hpp"
+#include "testino/health.hpp"
+#include "testino/plugin.hpp"
+
+namespace Pistache::Http {
+class Endpoint;
+}
+
+namespace testino {
+
+class OtpService;
+class SmsDispatcher;
+
+// A loaded plugin as GET /api/v1/health shows it.
+struct PluginHealthSource {
+    sdk::PluginKind kind;
+    std::string name;
+    std::string version;
+    std::function<sdk::HealthReport()> check;
+};
+
+class HttpServer {
+public:
+    HttpServer(const ServerConfig& config, OtpService& service, SmsDispatcher& dispatcher,
+               std::vector<PluginHealthSource> plugins);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+
+    // Binds and serves on background threads. Throws StartupError when it cannot bind.
+    void start();
+    std::uint16_t port() const;
+
+    // From now on every request is answered 503 SHUTTING_DOWN with Connection: close.
+    void begin_drain();
+    // Waits until no request is in flight; false when `timeout` passed first.
+    bool wait_idle(std::chrono::milliseconds timeout) const;
+    void stop();
+
+    struct State;
+
+private:
+    std::shared_ptr<State> state_;
+    std::unique_ptr<Pistache::Http::Endpoint> endpoint_;
+};
+
+}  // namespace testino

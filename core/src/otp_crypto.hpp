@@ -1,0 +1,24 @@
+// The cryptography of codes, on OpenSSL: CSPRNG codes, HMAC digests, derived keys.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "testino/otp_store.hpp"
+
+namespace testino {
+
+// `length` decimal digits, uniform (rejection sampling, no modulo bias), from RAND_bytes.
+std::string generate_code(int length);
+
+// HMAC-SHA256(key, e164 ":" code): what the store keeps instead of the code. Binding the
+// number means a digest is useless for any other number.
+sdk::CodeDigest digest_code(std::string_view key, std::string_view e164, std::string_view code);
+
+// HMAC-SHA256(secret, label) as hex: a key for one purpose derived from another secret.
+std::string derive_key(std::string_view secret, std::string_view label);
+
+// `bytes` random bytes from RAND_bytes, as lower-case hex.
+std::string random_hex(std::size_t bytes);
+
+}  // namespace testino

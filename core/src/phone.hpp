@@ -1,0 +1,17 @@
+// Phone numbers: validated and normalised to E.164 with libphonenumber.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "errors.hpp"
+
+namespace testino {
+
+// `country_code` is "+1" or "1"; `national_number` may hold spaces, dashes, dots and
+// parentheses. Returns "+12025550123", or a 422 naming the field at fault. Numbers that
+// cannot receive an SMS (fixed line, premium rate, toll free, ...) are refused too.
+Expected<std::string> normalize_phone(std::string_view country_code,
+                                      std::string_view national_number);
+
+}  // namespace testino

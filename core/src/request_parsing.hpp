@@ -1,0 +1,29 @@
+// Request bodies: strict JSON objects of string fields, nothing more.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "errors.hpp"
+
+namespace testino {
+
+struct SendOtpRequest {
+    std::string country_code;
+    std::string mobile_number;
+};
+
+struct VerifyOtpRequest {
+    std::string country_code;
+    std::string mobile_number;
+    std::string otp;
+};
+
+// Malformed JSON, an empty body or invalid UTF-8 → 400 INVALID_JSON. A body that is not an
+// object, a missing, unknown or duplicated field, a value that is not a string, or a value
+// over 64 bytes → 422 naming the field.
+Expected<SendOtpRequest> parse_send_otp(std::string_view body);
+// As above, and `otp` must be exactly `otp_length` ASCII digits.
+Expected<VerifyOtpRequest> parse_verify_otp(std::string_view body, int otp_length);
+
+}  // namespace testino

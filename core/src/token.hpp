@@ -1,0 +1,28 @@
+// Access tokens: HS256 JWTs signed with libjwt (on OpenSSL).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "errors.hpp"
+
+namespace testino {
+
+struct IssuedToken {
+    std::string jwt;
+    std::chrono::seconds expires_in;
+};
+
+class TokenIssuer {
+public:
+    TokenIssuer(std::string secret, std::string issuer, std::chrono::seconds ttl);
+    // Claims: sub = `subject`, iat, exp = iat + ttl, iss, jti (128 random bits, hex).
+    Expected<IssuedToken> issue(const std::string& subject) const;
+
+private:
+    std::string secret_;
+    std::string issuer_;
+    std::chrono::seconds ttl_;
+};
+
+}  // namespace testino
