@@ -9,7 +9,8 @@ between the GENERATED markers (everything else in that file is kept as written).
 Knobs (environment): BENCH_BUILD_DIR, BENCH_DURATION (seconds per measured run, 3),
 BENCH_REPS (runs per row and Connection-header variant, odd, 3), BENCH_WARMUP (seconds,
 1), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 2), BENCH_FILL (pending codes
-for the memory figure, 1000000), BENCH_NO_WRITE=1 (print only, leave RESULTS.md alone).
+for the memory figure, 1000000), BENCH_NO_WRITE=1 (print only, leave RESULTS.md alone), BENCH_KEEP_LOGS=1 (keep
+the server logs and verify pools in bench/results/; by default they are emptied at the end).
 """
 
 import json
@@ -321,7 +322,8 @@ class Pool:
                     entries[to.group(1)] = code.group(1)
         files = [open(f"{self.prefix}.{t}", "wb") for t in range(THREADS)]
         for i, (number, code) in enumerate(entries.items()):
-            files[i % THREADS].write(number + b" " + code + b"\n")
+            # Fixed-width records (lua/verify.lua seeks to its offset).
+            files[i % THREADS].write(number + b" " + code.ljust(10) + b"\n")
         for f in files:
             f.close()
         self.size = len(entries)
@@ -682,6 +684,11 @@ def main():
             finally:
                 redis.stop()
 
+    if os.environ.get("BENCH_KEEP_LOGS") != "1":
+        # The fill leaves about a gigabyte of log; what is worth keeping is in the table.
+        for name in os.listdir(RESULTS_DIR):
+            if name.endswith(".stdout.log") or ".pool." in name:
+                os.truncate(os.path.join(RESULTS_DIR, name), 0)
     report = build_report(rows, skipped, memories, started, time.time() - started)
     print(report)
     if WRITE_RESULTS:
