@@ -13,4 +13,13 @@ function(testino_add_plugin name)
     LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIR})
   # A plugin must resolve every symbol itself, not lean on the host.
   target_link_options(${name} PRIVATE -Wl,--no-undefined)
+  if(ARG_OUTPUT_DIR STREQUAL TESTINO_PLUGIN_OUTPUT_DIR)
+    add_dependencies(testino_plugins ${name})
+    install(TARGETS ${name} LIBRARY DESTINATION ${TESTINO_PLUGIN_INSTALL_DIR})
+  endif()
 endfunction()
+
+# Every production plugin, for `cmake --build build --target testino_plugins`.
+if(NOT TARGET testino_plugins)
+  add_custom_target(testino_plugins)
+endif()

@@ -37,17 +37,17 @@ Expected<std::string> normalize_phone(std::string_view country_code,
     }
 
     const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+    std::string region;
+    util.GetRegionCodeForCountryCode(std::stoi(std::string(cc)), &region);
+    if (region == "ZZ") {
+        return validation_error("country_code", "+" + std::string(cc) + " is not a country calling code");
+    }
     PhoneNumber number;
     const std::string text = "+" + std::string(cc) + digits;
     if (util.Parse(text, "ZZ", &number) != PhoneNumberUtil::NO_PARSING_ERROR ||
         std::to_string(number.country_code()) != cc) {
         return validation_error("mobile_number", "mobile_number is not a valid phone number for +" +
                                                      std::string(cc));
-    }
-    std::string region;
-    util.GetRegionCodeForCountryCode(number.country_code(), &region);
-    if (region == "ZZ") {
-        return validation_error("country_code", "+" + std::string(cc) + " is not a country calling code");
     }
     if (!util.IsValidNumber(number)) {
         return validation_error("mobile_number", "mobile_number is not a valid phone number for +" +

@@ -1,0 +1,223 @@
+#include "config.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+namespace testino {
+namespace {
+
+const std::string kSecret(40, 's');
+
+AppConfig load(const std::string& yaml, std::map<std::string, std::string> env = {}) {
+    if (!env.count("TOKEN_SECRET")) env["TOKEN_SECRET"] = kSecret;
+    return load_app_config(ConfigSource::from_string(yaml, "test.yaml", env), "/plugins");
+}
+
+// The StartupError message of loading `yaml`, or "" when it loads.
+std::string error_of(const std::string& yaml, std::map<std::string, std::string> env = {}) {
+    try {
+        load(yaml, std::move(env));
+    } catch (const StartupError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(Config, EmptyFileGivesTheDocumentedDefaults) {
+    const AppConfig c = load("");
+    EXPECT_EQ(c.server.host, "0.0.0.0");
+    EXPECT_EQ(c.server.port, 8080);
+    EXPECT_EQ(c.server.threads, 2);
+    EXPECT_EQ(c.server.max_body_bytes, 4096u);
+    EXPECT_TRUE(c.server.cors_origins.empty());
+    EXPECT_EQ(c.otp.length, 6);
+    EXPECT_EQ(c.otp.expiry.count(), 300);
+    EXPECT_EQ(c.otp.max_attempts, 5);
+    EXPECT_EQ(c.token.issuer, "testino-auth");
+    EXPECT_EQ(c.token.ttl.count(), 3600);
+    EXPECT_EQ(c.sms.provider, "console");
+    EXPECT_EQ(c.store.backend, "memory");
+    EXPECT_EQ(c.plugin_dir, "/plugins");
+    EXPECT_FALSE(c.otp.hmac_secret.empty()) << "derived from the token secret";
+    EXPECT_NE(c.otp.hmac_secret, kSecret);
+}
+
+TEST(Config, FileValuesAreRead) {
+    const AppConfig c = load(
+        "server: {host: 127.0.0.1, port: 9000, cors_origins: [\"https://a.example\", \"https://b.example\"]}\n"
+        "otp: {length: 8, expiry_seconds: 120, max_attempts: 3}\n"
+        "sms: {provider: twilio, twilio: {account_sid: x}}\n"
+        "plugins: {dir: /opt/plugins}\n");
+    EXPECT_EQ(c.server.host, "127.0.0.1");
+    EXPECT_EQ(c.server.port, 9000);
+    EXPECT_EQ(c.server.cors_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
+    EXPECT_EQ(c.otp.length, 8);
+    EXPECT_EQ(c.otp.expiry.count(), 120);
+    EXPECT_EQ(c.sms.provider, "twilio");
+    EXPECT_EQ(c.section("sms").subsections(), std::vector<std::string>{"twilio"});
+    EXPECT_EQ(c.plugin_dir, "/opt/plugins");
+}
+
+TEST(Config, TheSeedsEnvironmentVariablesOverrideTheFile) {
+    const AppConfig c = load("server: {port: 9000, debug: false}\notp: {expiry_seconds: 120}\n",
+                             {{"PORT", "7000"},
+                              {"HOST", "127.0.0.2"},
+                              {"DEBUG", "true"},
+                              {"ALLOWED_ORIGINS", "https://a.example, https://b.example"},
+                              {"OTP_EXPIRY_SECONDS", "60"},
+                              {"OTP_MAX_ATTEMPTS", "3"},
+                              {"SMS_PROVIDER", "aws_sns"}});
+    EXPECT_EQ(c.server.port, 7000);
+    EXPECT_EQ(c.server.host, "127.0.0.2");
+    EXPECT_TRUE(c.server.debug);
+    EXPECT_EQ(c.server.cors_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
+    EXPECT_EQ(c.otp.expiry.count(), 60);
+    EXPECT_EQ(c.otp.max_attempts, 3);
+    EXPECT_EQ(c.sms.provider, "sns") << "the seed's aws_sns names the sns plugin";
+}
+
+TEST(Config, UnknownKeyNamesFileAndKeyAndSuggestsTheNearest) {
+    const std::string e = error_of("server:\n  prot: 80\n");
+    EXPECT_NE(e.find("test.yaml: server.prot: unknown key"), std::string::npos) << e;
+    EXPECT_NE(e.find("did you mean \"port\""), std::string::npos) << e;
+    EXPECT_NE(e.find("allowed keys: host, port"), std::string::npos) << e;
+}
+
+TEST(Config, UnknownSectionIsAnError) {
+    const std::string e = error_of("sever: {port: 1}\n");
+    EXPECT_NE(e.find("test.yaml: sever: unknown section (did you mean \"server\"?)"), std::string::npos) << e;
+}
+
+TEST(Config, InvalidYamlNamesLineAndColumn) {
+    const std::string e = error_of("server:\n  port: [1, 2\n");
+    EXPECT_NE(e.find("test.yaml:"), std::string::npos) << e;
+    EXPECT_NE(e.find("invalid YAML"), std::string::npos) << e;
+}
+
+TEST(Config, TopLevelMustBeAMapping) {
+    EXPECT_NE(error_of("- a\n- b\n").find("expected a mapping of sections"), std::string::npos);
+}
+
+TEST(Config, SectionMustBeAMapping) {
+    EXPECT_NE(error_of("server: 5\n").find("test.yaml: server: expected a mapping"), std::string::npos);
+}
+
+TEST(Config, WrongTypesAreNamed) {
+    EXPECT_NE(error_of("server: {port: eighty}\n").find("server.port: expected an integer, got \"eighty\""),
+              std::string::npos);
+    EXPECT_NE(error_of("server: {port: [1]}\n").find("server.port: expected an integer, got a list"),
+              std::string::npos);
+    EXPECT_NE(error_of("server: {debug: maybe}\n").find("server.debug: expected true or false"),
+              std::string::npos);
+    EXPECT_NE(error_of("server: {cors_origins: [{a: b}]}\n").find("expected a list of strings"),
+              std::string::npos);
+}
+
+TEST(Config, OutOfRangeValuesAreNamed) {
+    EXPECT_NE(error_of("server: {port: 70000}\n").find("server.port: 70000 is out of range [0, 65535]"),
+              std::string::npos);
+    EXPECT_NE(error_of("otp: {length: 3}\n").find("otp.length: 3 is out of range"), std::string::npos);
+    EXPECT_NE(error_of("otp: {max_attempts: 0}\n").find("otp.max_attempts"), std::string::npos);
+}
+
+TEST(Config, BadEnvironmentValueNamesTheVariable) {
+    const std::string e = error_of("", {{"PORT", "http"}});
+    EXPECT_NE(e.find("environment variable PORT: expected an integer, got \"http\""), std::string::npos) << e;
+}
+
+TEST(Config, MissingTokenSecretRefusesToStartUnlessDebug) {
+    const std::string e = error_of("", {{"TOKEN_SECRET", ""}});
+    EXPECT_NE(e.find("no token secret is configured"), std::string::npos) << e;
+    const AppConfig c = load("", {{"TOKEN_SECRET", ""}, {"DEBUG", "true"}});
+    EXPECT_TRUE(c.token.secret_generated);
+    EXPECT_GE(c.token.secret.size(), 32u);
+}
+
+TEST(Config, ShortSecretsAreRefused) {
+    EXPECT_NE(error_of("", {{"TOKEN_SECRET", "short"}}).find("at least 32 bytes"), std::string::npos);
+    EXPECT_NE(error_of("", {{"OTP_HMAC_SECRET", "short"}}).find("at least 32 bytes"), std::string::npos);
+}
+
+TEST(Config, TemplateWithoutCodeIsRefused) {
+    EXPECT_NE(error_of("otp: {message_template: \"Hello\"}\n").find("must contain {code}"), std::string::npos);
+}
+
+TEST(Config, BadLogLevelIsRefused) {
+    EXPECT_NE(error_of("server: {log_level: loud}\n").find("expected debug, info, warn or error"),
+              std::string::npos);
+}
+
+TEST(Config, ScalarUnderSmsIsAnUnknownKeyButAMappingIsAPluginSection) {
+    EXPECT_NE(error_of("sms: {provder: console}\n").find("did you mean \"provider\""), std::string::npos);
+    EXPECT_EQ(error_of("sms: {console: {}}\n"), "");
+}
+
+TEST(Config, DescribeMasksSecretsAndNamesOrigins) {
+    const AppConfig c = load("server: {port: 9000}\n", {{"TOKEN_SECRET", kSecret}});
+    std::ostringstream out;
+    for (const auto& s : c.sections) s.describe(out);
+    const std::string text = out.str();
+    EXPECT_EQ(text.find(kSecret), std::string::npos) << "a secret was printed";
+    EXPECT_NE(text.find("token.secret: \"***\"  # env TOKEN_SECRET"), std::string::npos) << text;
+    EXPECT_NE(text.find("server.port: 9000  # file"), std::string::npos) << text;
+    EXPECT_NE(text.find("server.host: \"0.0.0.0\"  # default"), std::string::npos) << text;
+}
+
+TEST(Config, PluginSectionValidatesAgainstASchema) {
+    sdk::ConfigKey token;
+    token.name = "auth_token";
+    token.required = true;
+    token.secret = true;
+    token.env = "TWILIO_AUTH_TOKEN";
+    const auto source = ConfigSource::from_string("sms:\n  twilio: {auth_tokn: x}\n", "t.yaml");
+    try {
+        ConfigSection(source, "sms.twilio", {token});
+        FAIL() << "unknown key accepted";
+    } catch (const StartupError& e) {
+        EXPECT_NE(std::string(e.what()).find("t.yaml: sms.twilio.auth_tokn: unknown key (did you mean \"auth_token\"?)"),
+                  std::string::npos) << e.what();
+    }
+    const auto empty = ConfigSource::from_string("sms:\n  twilio: {}\n", "t.yaml");
+    try {
+        ConfigSection(empty, "sms.twilio", {token});
+        FAIL() << "missing required key accepted";
+    } catch (const StartupError& e) {
+        EXPECT_NE(std::string(e.what()).find("sms.twilio.auth_token: required key is missing"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("TWILIO_AUTH_TOKEN"), std::string::npos);
+    }
+    const auto from_env = ConfigSource::from_string("", "t.yaml", {{"TWILIO_AUTH_TOKEN", "abc"}});
+    const ConfigSection section(from_env, "sms.twilio", {token});
+    EXPECT_EQ(section.get_string("auth_token"), "abc");
+    EXPECT_EQ(section.where("auth_token"), "environment variable TWILIO_AUTH_TOKEN");
+    EXPECT_THROW(section.get_string("nope"), sdk::ConfigError);
+    EXPECT_THROW(section.get_int("auth_token"), sdk::ConfigError);
+}
+
+TEST(Dotenv, ParsesAssignmentsCommentsQuotesAndExport) {
+    const auto values = parse_dotenv(
+        "# comment\n\nTOKEN_SECRET=abc\nexport PORT=9000\nQUOTED=\"a b # c\"\nSINGLE='x'\nTRAIL=v # note\n",
+        ".env");
+    EXPECT_EQ(values.at("TOKEN_SECRET"), "abc");
+    EXPECT_EQ(values.at("PORT"), "9000");
+    EXPECT_EQ(values.at("QUOTED"), "a b # c");
+    EXPECT_EQ(values.at("SINGLE"), "x");
+    EXPECT_EQ(values.at("TRAIL"), "v");
+}
+
+TEST(Dotenv, MalformedLineNamesFileAndLine) {
+    try {
+        parse_dotenv("A=1\nthis is not an assignment\n", ".env");
+        FAIL();
+    } catch (const StartupError& e) {
+        EXPECT_NE(std::string(e.what()).find(".env:2: expected NAME=value"), std::string::npos);
+    }
+}
+
+TEST(Nearest, FindsCloseNamesOnly) {
+    EXPECT_EQ(nearest("prot", {"host", "port"}), "port");
+    EXPECT_EQ(nearest("zzzzzz", {"host", "port"}), "");
+}
+
+}  // namespace
+}  // namespace testino

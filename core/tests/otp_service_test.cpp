@@ -1,0 +1,189 @@
+// The OTP rules end to end below HTTP: the real memory store plugin, loaded as the server
+// loads it.
+#include "otp_service.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <regex>
+#include <thread>
+
+#include "plugin_doubles.hpp"
+#include "plugin_loader.hpp"
+
+namespace testino {
+namespace {
+
+using namespace std::chrono_literals;
+
+class OtpServiceTest : public ::testing::Test {
+protected:
+    void SetUp() override { make_service(300s, 5); }
+
+    void make_service(std::chrono::seconds expiry, int max_attempts) {
+        service.reset();
+        store.reset();
+        store = PluginLoader(TESTINO_PLUGIN_DIR)
+                    .load("memory", sdk::PluginKind::otp_store, "store.backend")
+                    .create_otp_store(sdk::PluginContext{store_config, host});
+        OtpConfig otp;
+        otp.expiry = expiry;
+        otp.max_attempts = max_attempts;
+        otp.hmac_secret = std::string(32, 'h');
+        otp.message_template = "Your Testino code is {code}. It expires in {minutes} minutes.";
+        TokenConfig token;
+        token.secret = std::string(32, 't');
+        token.issuer = "testino-auth";
+        service = std::make_unique<OtpService>(otp, token, store);
+    }
+
+    // Sends a code and returns it, as the user would read it from the SMS.
+    std::string send(const std::string& number = "2025550123") {
+        auto pending = service->begin_send({"+1", number}, "r");
+        EXPECT_TRUE(pending.ok());
+        EXPECT_FALSE(service->finish_send(pending.value(), {sdk::SendStatus::sent, "", "m"}));
+        std::smatch m;
+        const std::string text = pending->message.text;
+        EXPECT_TRUE(std::regex_search(text, m, std::regex("code is ([0-9]{6})\\.")));
+        EXPECT_EQ(pending->message.code, m[1].str());
+        return m[1].str();
+    }
+
+    Expected<VerifiedLogin> verify(const std::string& code, const std::string& number = "2025550123") {
+        return service->verify({"1", number, code});
+    }
+
+    static std::string wrong(const std::string& code) {
+        std::string w = code;
+        w[0] = w[0] == '9' ? '0' : static_cast<char>(w[0] + 1);
+        return w;
+    }
+
+    test_support::RecordingHost host;
+    test_support::MapConfigView store_config{
+        std::map<std::string, std::string>{{"max_codes", "1000"}, {"sweep_interval_ms", "1000"}, {"shards", "4"}}};
+    std::shared_ptr<sdk::OtpStore> store;
+    std::unique_ptr<OtpService> service;
+};
+
+TEST_F(OtpServiceTest, RightCodeVerifiesOnceAndIssuesAToken) {
+    const std::string code = send();
+    const auto login = verify(code);
+    ASSERT_TRUE(login.ok()) << login.error().message;
+    EXPECT_EQ(login->e164, "+12025550123");
+    EXPECT_FALSE(login->token.jwt.empty());
+    const auto again = verify(code);
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, ErrorCode::invalid_otp) << "single use";
+}
+
+TEST_F(OtpServiceTest, MessageFollowsTheTemplate) {
+    auto pending = service->begin_send({"+1", "202-555-0123"}, "req-7");
+    ASSERT_TRUE(pending.ok());
+    EXPECT_EQ(pending->message.to, "+12025550123");
+    EXPECT_EQ(pending->message.request_id, "req-7");
+    EXPECT_EQ(pending->message.text, "Your Testino code is " + pending->message.code + ". It expires in 5 minutes.");
+}
+
+TEST_F(OtpServiceTest, WrongCodesUseUpTheAttemptsThenTheCodeIsDead) {
+    const std::string code = send();
+    for (int i = 0; i < 5; ++i) {
+        const auto r = verify(wrong(code));
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error().code, ErrorCode::invalid_otp) << "attempt " << i;
+    }
+    const auto dead = verify(code);
+    ASSERT_FALSE(dead.ok());
+    EXPECT_EQ(dead.error().code, ErrorCode::too_many_attempts);
+    EXPECT_GT(dead.error().retry_after.count(), 0);
+    EXPECT_LE(dead.error().retry_after.count(), 300);
+}
+
+TEST_F(OtpServiceTest, NewSendReplacesTheOldCodeAndItsAttempts) {
+    const std::string first = send();
+    for (int i = 0; i < 4; ++i) EXPECT_FALSE(verify(wrong(first)).ok());
+    std::string second = send();
+    for (int i = 0; i < 20 && second == first; ++i) second = send();
+    ASSERT_NE(first, second);
+    EXPECT_EQ(verify(first).error().code, ErrorCode::invalid_otp);
+    EXPECT_TRUE(verify(second).ok()) << "attempts were reset by the new code";
+}
+
+TEST_F(OtpServiceTest, ExpiredAndUnknownLookTheSame) {
+    make_service(1s, 5);
+    const std::string code = send();
+    std::this_thread::sleep_for(1100ms);
+    const auto expired = verify(code);
+    const auto unknown = verify(code, "2025550199");
+    ASSERT_FALSE(expired.ok());
+    ASSERT_FALSE(unknown.ok());
+    EXPECT_EQ(expired.error().code, ErrorCode::invalid_otp);
+    EXPECT_EQ(error_body(expired.error()), error_body(unknown.error()));
+}
+
+TEST_F(OtpServiceTest, FailedSendLeavesNoUsableCode) {
+    for (auto status : {sdk::SendStatus::invalid_recipient, sdk::SendStatus::misconfigured,
+                        sdk::SendStatus::unavailable}) {
+        auto pending = service->begin_send({"+1", "2025550123"}, "r");
+        ASSERT_TRUE(pending.ok());
+        const auto error = service->finish_send(pending.value(), {status, "detail", ""});
+        ASSERT_TRUE(error.has_value());
+        EXPECT_EQ(verify(pending->message.code).error().code, ErrorCode::invalid_otp);
+    }
+}
+
+TEST_F(OtpServiceTest, FailedSendMapsToTheDocumentedErrors) {
+    auto pending = service->begin_send({"+1", "2025550123"}, "r");
+    ASSERT_TRUE(pending.ok());
+    EXPECT_EQ(service->finish_send(pending.value(), {sdk::SendStatus::invalid_recipient, "x", ""})->code,
+              ErrorCode::recipient_rejected);
+    EXPECT_EQ(service->finish_send(pending.value(), {sdk::SendStatus::invalid_recipient, "x", ""})->field,
+              "mobile_number");
+    EXPECT_EQ(service->finish_send(pending.value(), {sdk::SendStatus::misconfigured, "x", ""})->code,
+              ErrorCode::sms_provider_error);
+    EXPECT_EQ(service->finish_send(pending.value(), {sdk::SendStatus::unavailable, "x", ""})->code,
+              ErrorCode::sms_provider_unavailable);
+}
+
+TEST_F(OtpServiceTest, InvalidNumberIsAValidationErrorAndStoresNothing) {
+    const auto r = service->begin_send({"+1", "1234567890"}, "r");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::validation_error);
+    EXPECT_EQ(r.error().field, "mobile_number");
+    EXPECT_EQ(store->health().detail, "0 pending codes");
+}
+
+TEST_F(OtpServiceTest, HundredConcurrentWrongGuessesConsumeExactlyTheAllowedAttempts) {
+    const std::string code = send();
+    std::atomic<int> invalid{0}, exhausted{0}, other{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 100; ++i) {
+        threads.emplace_back([&] {
+            const auto r = verify(wrong(code));
+            if (r.ok()) ++other;
+            else if (r.error().code == ErrorCode::invalid_otp) ++invalid;
+            else if (r.error().code == ErrorCode::too_many_attempts) ++exhausted;
+            else ++other;
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(invalid.load(), 5);
+    EXPECT_EQ(exhausted.load(), 95);
+    EXPECT_EQ(other.load(), 0);
+    EXPECT_EQ(verify(code).error().code, ErrorCode::too_many_attempts) << "the right code is dead too";
+}
+
+TEST_F(OtpServiceTest, ConcurrentRightGuessesVerifyExactlyOnce) {
+    const std::string code = send();
+    std::atomic<int> verified{0}, rejected{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 50; ++i) {
+        threads.emplace_back([&] { verify(code).ok() ? ++verified : ++rejected; });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(verified.load(), 1);
+    EXPECT_EQ(rejected.load(), 49);
+}
+
+}  // namespace
+}  // namespace testino
