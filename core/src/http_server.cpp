@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <thread>
 
@@ -240,7 +241,15 @@ public:
                                                     " bytes of body)"));
                 return;
             }
-            if (parser->parse() == Http::Private::State::Done) {
+            const auto state = parser->parse();
+            if (state == Http::Private::State::Again &&
+                parser->step()->id() == Http::Private::RequestLineStep::Id &&
+                std::memchr(buffer, '\n', len) != nullptr) {
+                // Pistache 0.0.5 waits forever for a space in a request line such as
+                // "GARBAGE": a finished line it still cannot parse is malformed.
+                throw Http::HttpError(Http::Code::Bad_Request, "malformed request line");
+            }
+            if (state == Http::Private::State::Done) {
                 Http::ResponseWriter response(request.version(), transport(), this, peer);
                 request.copyAddress(peer->address());
                 peer->setIdle(false);
