@@ -463,10 +463,12 @@ std::string ConfigSection::where(const std::string& key) const {
 void ConfigSection::describe(std::ostream& out) const {
     for (const ConfigKey& k : schema_) {
         const Value& v = values_.at(k.name);
-        std::string shown;
         if (!v.set) {
-            shown = "(unset)";
-        } else if (k.secret) {
+            out << path_ << "." << k.name << ": (unset)\n";
+            continue;
+        }
+        std::string shown;
+        if (k.secret) {
             shown = "\"***\"";
         } else if (k.type == ValueType::string_list) {
             shown = "[";
@@ -477,8 +479,7 @@ void ConfigSection::describe(std::ostream& out) const {
         } else {
             shown = trim(v.text);
         }
-        out << path_ << "." << k.name << ": " << shown << "  # " << (v.set ? v.origin : "unset")
-            << "\n";
+        out << path_ << "." << k.name << ": " << shown << "  # " << v.origin << "\n";
     }
 }
 
@@ -574,9 +575,14 @@ AppConfig load_app_config(const ConfigSource& source,
 
     config.store.backend = config.section("store").get_string("backend");
 
-    const std::string dir = config.section("plugins").get_string("dir");
-    config.plugin_dir = dir.empty() ? default_plugin_dir : std::filesystem::path(dir);
+    config.plugin_dir = plugin_directory(source, default_plugin_dir);
     return config;
+}
+
+std::filesystem::path plugin_directory(const ConfigSource& source,
+                                       const std::filesystem::path& default_plugin_dir) {
+    const std::string dir = ConfigSection(source, "plugins", plugins_schema()).get_string("dir");
+    return dir.empty() ? default_plugin_dir : std::filesystem::path(dir);
 }
 
 }  // namespace testino

@@ -141,6 +141,10 @@ struct AppConfig {
 AppConfig load_app_config(const ConfigSource& source,
                           const std::filesystem::path& default_plugin_dir);
 
+// Only plugins.dir, for --list-plugins: listing needs no valid rest of the config.
+std::filesystem::path plugin_directory(const ConfigSource& source,
+                                       const std::filesystem::path& default_plugin_dir);
+
 // The closest of `candidates` to `word` (edit distance <= 2), or "".
 std::string nearest(const std::string& word, const std::vector<std::string>& candidates);
 

@@ -120,10 +120,10 @@ std::optional<Options> parse_arguments(int argc, char** argv, int& exit_code) {
 
 int run(const Options& options, const sigset_t& stop_signals) {
     const ConfigSource source = ConfigSource::load(options.config);
+    if (options.list_plugins) return list_plugins(PluginLoader(plugin_directory(source, default_plugin_dir())));
     const AppConfig config = load_app_config(source, default_plugin_dir());
     Logger::set_level(config.server.log_level);
     const PluginLoader loader(config.plugin_dir);
-    if (options.list_plugins) return list_plugins(loader);
 
     const LoadedPlugin store_plugin =
         loader.load(config.store.backend, sdk::PluginKind::otp_store, config.file + ": store.backend");
