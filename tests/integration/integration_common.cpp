@@ -1,0 +1,287 @@
+#include "integration_common.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+
+namespace testino::test {
+namespace {
+
+void emit_section(std::ostringstream& out, const std::string& name,
+                  const std::map<std::string, std::string>& keys,
+                  const std::map<std::string, std::map<std::string, std::string>>& nested = {}) {
+    if (keys.empty() && nested.empty()) return;
+    out << name << ":\n";
+    for (const auto& [key, value] : keys) out << "  " << key << ": " << value << "\n";
+    for (const auto& [section, section_keys] : nested) {
+        if (section_keys.empty()) {
+            out << "  " << section << ": {}\n";
+            continue;
+        }
+        out << "  " << section << ":\n";
+        for (const auto& [key, value] : section_keys) out << "    " << key << ": " << value << "\n";
+    }
+}
+
+std::string json_quote(const std::string& text) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+    writer.String(text.c_str(), static_cast<rapidjson::SizeType>(text.size()));
+    return buffer.GetString();
+}
+
+std::optional<std::string> base64url_decode(const std::string& in) {
+    std::string out;
+    int bits = 0;
+    unsigned value = 0;
+    for (const char c : in) {
+        int digit;
+        if (c >= 'A' && c <= 'Z') digit = c - 'A';
+        else if (c >= 'a' && c <= 'z') digit = c - 'a' + 26;
+        else if (c >= '0' && c <= '9') digit = c - '0' + 52;
+        else if (c == '-') digit = 62;
+        else if (c == '_') digit = 63;
+        else return std::nullopt;  // JWTs use unpadded base64url only
+        value = (value << 6) | static_cast<unsigned>(digit);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((value >> bits) & 0xFF));
+        }
+    }
+    return out;
+}
+
+std::string base64url_encode(const unsigned char* data, std::size_t size) {
+    static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out;
+    unsigned value = 0;
+    int bits = 0;
+    for (std::size_t i = 0; i < size; ++i) {
+        value = (value << 8) | data[i];
+        bits += 8;
+        while (bits >= 6) {
+            bits -= 6;
+            out.push_back(alphabet[(value >> bits) & 0x3F]);
+        }
+    }
+    if (bits > 0) out.push_back(alphabet[(value << (6 - bits)) & 0x3F]);
+    return out;
+}
+
+bool is_console_message_to(const std::string& line, const std::string& e164) {
+    if (!is_log_event(line, "sms.console.message")) return false;
+    return json_string(parse_json(line), "to") == e164;
+}
+
+}  // namespace
+
+std::string server_binary() { return TESTINO_SERVER_BINARY; }
+std::string plugin_dir() { return TESTINO_PLUGIN_DIR; }
+std::string test_plugin(const std::string& file_name) {
+    return std::string(TESTINO_TEST_PLUGIN_DIR) + "/" + file_name;
+}
+
+TestConfig::TestConfig()
+    : server{{"host", "127.0.0.1"}, {"port", "0"}, {"threads", "2"}, {"shutdown_grace_ms", "5000"}},
+      token{{"secret", json_quote(kTokenSecret)}},
+      sms{{"provider", "console"}},
+      store{{"backend", "memory"}},
+      plugins{{"dir", json_quote(plugin_dir())}} {}
+
+TestConfig& TestConfig::use_test_sink() {
+    sms["provider"] = json_quote(test_plugin("sms_test_sink.so"));
+    sms_sections["test_sink"]["outbox"] = json_quote(std::string("@TMP@/") + kOutboxFile);
+    return *this;
+}
+
+std::string TestConfig::yaml() const {
+    std::ostringstream out;
+    emit_section(out, "server", server);
+    emit_section(out, "otp", otp);
+    emit_section(out, "token", token);
+    emit_section(out, "sms", sms, sms_sections);
+    emit_section(out, "store", store, store_sections);
+    emit_section(out, "plugins", plugins);
+    return out.str();
+}
+
+ProcessSpec TestConfig::spec(std::map<std::string, std::string> env) const {
+    ProcessSpec spec;
+    spec.binary = server_binary();
+    spec.config_yaml = yaml();
+    spec.env = std::move(env);
+    return spec;
+}
+
+std::unique_ptr<ServerProcess> start_server(const TestConfig& config,
+                                            std::map<std::string, std::string> env,
+                                            std::optional<std::string> dotenv) {
+    ProcessSpec spec = config.spec(std::move(env));
+    spec.dotenv = std::move(dotenv);
+    try {
+        return std::make_unique<ServerProcess>(spec);
+    } catch (const std::exception& e) {
+        ADD_FAILURE() << "server did not start: " << e.what() << "\n--- config ---\n" << config.yaml();
+        return nullptr;
+    }
+}
+
+std::optional<std::string> wait_for_event(ServerProcess& server, const std::string& event,
+                                          std::chrono::milliseconds timeout) {
+    return server.wait_for_log([&](const std::string& line) { return is_log_event(line, event); }, timeout);
+}
+
+std::string send_body(const std::string& country_code, const std::string& mobile_number) {
+    return "{\"country_code\":" + json_quote(country_code) +
+           ",\"mobile_number\":" + json_quote(mobile_number) + "}";
+}
+
+std::string verify_body(const std::string& country_code, const std::string& mobile_number,
+                        const std::string& otp) {
+    return "{\"country_code\":" + json_quote(country_code) + ",\"mobile_number\":" +
+           json_quote(mobile_number) + ",\"otp\":" + json_quote(otp) + "}";
+}
+
+rapidjson::Document parse_json(const std::string& text) {
+    rapidjson::Document doc;
+    doc.Parse(text.c_str(), text.size());
+    return doc;
+}
+
+std::string json_string(const rapidjson::Value& object, const char* member) {
+    if (!object.IsObject()) return "";
+    const auto found = object.FindMember(member);
+    if (found == object.MemberEnd() || !found->value.IsString()) return "";
+    return found->value.GetString();
+}
+
+std::optional<long long> json_int(const rapidjson::Value& object, const char* member) {
+    if (!object.IsObject()) return std::nullopt;
+    const auto found = object.FindMember(member);
+    if (found == object.MemberEnd() || !found->value.IsInt64()) return std::nullopt;
+    return found->value.GetInt64();
+}
+
+::testing::AssertionResult is_api_error(const HttpResponse& response, long status,
+                                        const std::string& code,
+                                        const std::optional<std::string>& field) {
+    auto failure = [&](const std::string& what) {
+        return ::testing::AssertionFailure()
+               << what << "\n  expected: " << status << " " << code
+               << (field ? " field=" + *field : std::string()) << "\n  got: " << response.status
+               << " " << response.body << (response.error.empty() ? "" : " [" + response.error + "]");
+    };
+    if (response.status != status) return failure("wrong status");
+    if (response.header("Content-Type").rfind("application/json", 0) != 0) {
+        return failure("Content-Type is \"" + response.header("Content-Type") + "\"");
+    }
+    if (response.header("X-Request-Id").empty()) return failure("no X-Request-Id");
+    const auto doc = parse_json(response.body);
+    if (doc.HasParseError() || !doc.IsObject()) return failure("body is not a JSON object");
+    if (!doc.HasMember("success") || !doc["success"].IsBool() || doc["success"].GetBool()) {
+        return failure("success is not false");
+    }
+    if (json_string(doc, "error") != code) return failure("wrong error code");
+    if (json_string(doc, "message").empty()) return failure("message missing or empty");
+    if (status == 422) {
+        if (!doc.HasMember("field") || !doc["field"].IsString()) return failure("422 without field");
+        if (field && json_string(doc, "field") != *field) return failure("wrong field");
+    }
+    return ::testing::AssertionSuccess();
+}
+
+std::size_t console_message_count(ServerProcess& server, const std::string& e164) {
+    std::size_t count = 0;
+    for (const auto& line : server.log_lines()) count += is_console_message_to(line, e164) ? 1 : 0;
+    return count;
+}
+
+std::optional<std::string> console_code(ServerProcess& server, const std::string& e164,
+                                        std::size_t nth) {
+    const auto line = server.wait_for_log_count(
+        [&](const std::string& l) { return is_console_message_to(l, e164); }, nth, 5s);
+    if (!line) return std::nullopt;
+    return code_in_text(json_string(parse_json(*line), "text"));
+}
+
+std::string code_in_text(const std::string& text) {
+    static const std::regex digits("[0-9]+");
+    std::smatch match;
+    return std::regex_search(text, match, digits) ? match.str() : "";
+}
+
+std::string send_and_read_console_code(ServerProcess& server, HttpClient& client,
+                                       const std::string& country_code,
+                                       const std::string& mobile_number, const std::string& e164) {
+    const std::size_t before = console_message_count(server, e164);
+    const auto response = client.post_json(kSendOtp, send_body(country_code, mobile_number));
+    if (response.status != 200) {
+        ADD_FAILURE() << "send-otp answered " << response.status << " " << response.body;
+        return "";
+    }
+    const auto code = console_code(server, e164, before + 1);
+    if (!code || code->empty()) {
+        ADD_FAILURE() << "no console SMS to " << e164 << " in the log:\n" << server.stdout_text();
+        return "";
+    }
+    return *code;
+}
+
+std::vector<rapidjson::Document> outbox_entries(const ServerProcess& server) {
+    std::vector<rapidjson::Document> entries;
+    for (const auto& line : complete_lines(read_text_file(server.temp_file(kOutboxFile)))) {
+        if (!line.empty()) entries.push_back(parse_json(line));
+    }
+    return entries;
+}
+
+std::optional<DecodedJwt> decode_jwt(const std::string& token, const std::string& secret) {
+    const auto first = token.find('.');
+    const auto second = token.find('.', first == std::string::npos ? first : first + 1);
+    if (first == std::string::npos || second == std::string::npos) return std::nullopt;
+    const auto header = base64url_decode(token.substr(0, first));
+    const auto payload = base64url_decode(token.substr(first + 1, second - first - 1));
+    if (!header || !payload) return std::nullopt;
+    DecodedJwt jwt;
+    jwt.header = parse_json(*header);
+    jwt.payload = parse_json(*payload);
+    if (jwt.header.HasParseError() || jwt.payload.HasParseError()) return std::nullopt;
+
+    const std::string signing_input = token.substr(0, second);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int mac_size = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
+         &mac_size);
+    jwt.signature_valid = base64url_encode(mac, mac_size) == token.substr(second + 1);
+    return jwt;
+}
+
+int free_loopback_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw std::runtime_error("socket failed");
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t size = sizeof address;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) != 0) {
+        close(fd);
+        throw std::runtime_error("bind to a free port failed");
+    }
+    close(fd);
+    return ntohs(address.sin_port);
+}
+
+}  // namespace testino::test
