@@ -167,6 +167,15 @@ std::string success_verify_body(const IssuedToken& token) {
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+// A client-chosen path as a log value: bytes outside printable ASCII become '?', so a log
+// line stays valid UTF-8 JSON whatever was sent.
+std::string printable(std::string text) {
+    for (char& c : text) {
+        if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) c = '?';
+    }
+    return text;
+}
+
 // Writes the reply, logs the access line, and closes the connection when it must not
 // persist. The one way out of every request, on any thread.
 void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext& ctx, Reply reply) {
@@ -212,7 +221,7 @@ void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext
     Logger::write(LogLevel::info, "http.access",
                   {{"request_id", ctx.request_id},
                    {"method", ctx.method},
-                   {"path", ctx.path},
+                   {"path", printable(ctx.path)},
                    {"status", reply.status},
                    {"latency_ms", latency_ms},
                    {"peer", ctx.peer}});
@@ -345,7 +354,7 @@ private:
         }
         if (allowed_methods.empty()) {
             send_reply(*state_, response, ctx,
-                       error_reply(make_error(ErrorCode::not_found, "No such endpoint: " + ctx.path)));
+                       error_reply(make_error(ErrorCode::not_found, "No such endpoint: " + printable(ctx.path))));
             return;
         }
         allowed_methods.push_back("OPTIONS");

@@ -1,5 +1,7 @@
 #include "sms_dispatcher.hpp"
 
+#include "logging.hpp"
+
 namespace testino {
 
 SmsDispatcher::SmsDispatcher(std::shared_ptr<sdk::SmsProvider> provider, int workers,
@@ -40,9 +42,21 @@ void SmsDispatcher::run() {
         if (Clock::now() >= job.deadline) {
             result = {sdk::SendStatus::unavailable, "timed out waiting for an SMS worker", ""};
         } else {
-            result = provider_->send(job.message, job.deadline);
+            try {
+                result = provider_->send(job.message, job.deadline);
+            } catch (const std::exception& e) {
+                // The SDK says send() never throws; a plugin that does must not take the
+                // server down with it.
+                result = {sdk::SendStatus::unavailable, std::string("provider threw: ") + e.what(), ""};
+            } catch (...) {
+                result = {sdk::SendStatus::unavailable, "provider threw", ""};
+            }
         }
-        job.done(result);
+        try {
+            job.done(result);
+        } catch (const std::exception& e) {
+            log_error("sms.completion_failed", {{"request_id", job.message.request_id}, {"detail", e.what()}});
+        }
     }
 }
 

@@ -104,3 +104,26 @@ TEST(SmsDispatcher, StopAnswersQueuedSendsAndRefusesNewOnes) {
 
 }  // namespace
 }  // namespace testino
+
+namespace testino {
+namespace {
+
+class ThrowingProvider final : public sdk::SmsProvider {
+public:
+    sdk::SendResult send(const sdk::SmsMessage&, std::chrono::steady_clock::time_point) override {
+        throw std::runtime_error("boom");
+    }
+    sdk::HealthReport health() override { return {}; }
+};
+
+TEST(SmsDispatcher, AProviderThatThrowsIsReportedUnavailableNotFatal) {
+    SmsDispatcher dispatcher(std::make_shared<ThrowingProvider>(), 1, 4, std::chrono::milliseconds(5000));
+    std::promise<sdk::SendResult> done;
+    ASSERT_TRUE(dispatcher.submit({"+1", "t", "1", "r"}, [&](const sdk::SendResult& r) { done.set_value(r); }));
+    const auto result = done.get_future().get();
+    EXPECT_EQ(result.status, sdk::SendStatus::unavailable);
+    EXPECT_NE(result.detail.find("boom"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace testino
