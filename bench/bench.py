@@ -498,7 +498,7 @@ def build_report(rows, skipped, memories, started, elapsed):
             floor = {v: summarize(runs[v]) for v, _ in VARIANTS}
     lines = []
     lines.append(f"Run {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(started))}, "
-                 f"took {elapsed:.0f} s. Machine: {machine()}.")
+                 f"took {elapsed:.0f} s, source {source_revision()}. Machine: {machine()}.")
     lines.append("")
     lines.append(f"wrk {THREADS} threads, {CONNECTIONS} connections, {DURATION} s per run, "
                  f"{REPS} runs per row and header variant (interleaved, after a {WARMUP} s "
@@ -621,6 +621,19 @@ def machine():
                 cpu = line.split(":", 1)[1].strip()
                 break
     return f"{os.cpu_count()} CPUs (nproc {nproc()}), {cpu}, Linux {os.uname().release}"
+
+
+def source_revision():
+    """The commit the build came from, marked when the checkout had local changes."""
+    try:
+        rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--",
+                                "core", "plugins", "bench", "CMakeLists.txt", "cmake"],
+                               capture_output=True, text=True).stdout.strip()
+        return f"{rev}{' + local changes' if dirty else ''}" if rev else "unknown"
+    except OSError:
+        return "unknown"
 
 
 def nproc():
