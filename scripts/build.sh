@@ -10,6 +10,8 @@ while (($#)) && [[ $1 != "--" ]]; do options+=("$1"); shift; done
 targets=("$@")
 
 cd "$(dirname "$0")/.."
+# ccache hits across clones in other folders (CI builds a fresh clone each time).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 cmake -S . -B "$build_dir" -G Ninja "${options[@]}" >/dev/null
 if ((${#targets[@]})); then
   cmake --build "$build_dir" --parallel "$(nproc)" --target "${targets[@]}"
