@@ -1,11 +1,14 @@
 #include "otp_crypto.hpp"
 
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include <cstdint>
 #include <stdexcept>
+#include <string>
+#include <utility>
 #include <vector>
 
 namespace testino {
@@ -28,11 +31,51 @@ std::string to_hex(const unsigned char* data, std::size_t n) {
     return hex;
 }
 
+// One keyed HMAC context per thread and key, reset for each message: OpenSSL 3's one-shot
+// HMAC() fetches the algorithm and sets the key on every call, which costs more than
+// hashing a 20-byte message. The server uses one key, so the cache stays tiny.
+class HmacContexts {
+public:
+    ~HmacContexts() {
+        for (auto& entry : contexts_) EVP_MAC_CTX_free(entry.second);
+        EVP_MAC_free(mac_);
+    }
+
+    EVP_MAC_CTX* get(std::string_view key) {
+        for (auto& entry : contexts_) {
+            if (entry.first == key) return entry.second;
+        }
+        if (mac_ == nullptr) mac_ = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+        EVP_MAC_CTX* ctx = mac_ ? EVP_MAC_CTX_new(mac_) : nullptr;
+        char digest[] = "SHA256";
+        const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string("digest", digest, 0),
+                                     OSSL_PARAM_construct_end()};
+        if (ctx == nullptr ||
+            EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), params) != 1) {
+            EVP_MAC_CTX_free(ctx);
+            throw std::runtime_error("HMAC-SHA256 setup failed");
+        }
+        if (contexts_.size() >= 8) {  // bounded: drop the oldest
+            EVP_MAC_CTX_free(contexts_.front().second);
+            contexts_.erase(contexts_.begin());
+        }
+        contexts_.emplace_back(std::string(key), ctx);
+        return ctx;
+    }
+
+private:
+    EVP_MAC* mac_ = nullptr;
+    std::vector<std::pair<std::string, EVP_MAC_CTX*>> contexts_;
+};
+
 void hmac_sha256(std::string_view key, std::string_view data, unsigned char* out) {
-    unsigned int length = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-              reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &length) ||
-        length != 32) {
+    thread_local HmacContexts contexts;
+    EVP_MAC_CTX* ctx = contexts.get(key);
+    std::size_t length = 0;
+    // init with no key restarts the MAC with the key already set.
+    if (EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1 ||
+        EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+        EVP_MAC_final(ctx, out, &length, 32) != 1 || length != 32) {
         throw std::runtime_error("HMAC-SHA256 failed");
     }
 }

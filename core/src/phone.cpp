@@ -49,16 +49,17 @@ Expected<std::string> normalize_phone(std::string_view country_code,
         return validation_error("mobile_number", "mobile_number is not a valid phone number for +" +
                                                      std::string(cc));
     }
-    if (!util.IsValidNumber(number)) {
-        return validation_error("mobile_number", "mobile_number is not a valid phone number for +" +
-                                                     std::string(cc));
-    }
+    // GetNumberType() is UNKNOWN exactly when IsValidNumber() is false; calling both would
+    // run libphonenumber's region matching twice (the bulk of a request's CPU).
     switch (util.GetNumberType(number)) {
         case PhoneNumberUtil::MOBILE:
         case PhoneNumberUtil::FIXED_LINE_OR_MOBILE:
         case PhoneNumberUtil::PERSONAL_NUMBER:
         case PhoneNumberUtil::VOIP:
             break;
+        case PhoneNumberUtil::UNKNOWN:
+            return validation_error("mobile_number", "mobile_number is not a valid phone number for +" +
+                                                         std::string(cc));
         default:
             // Fixed lines cannot read an SMS; premium-rate and shared-cost numbers are how
             // SMS pumping makes money.

@@ -6,7 +6,11 @@ namespace testino {
 
 SmsDispatcher::SmsDispatcher(std::shared_ptr<sdk::SmsProvider> provider, int workers,
                              std::size_t queue_size, std::chrono::milliseconds timeout)
-    : provider_(std::move(provider)), queue_size_(queue_size), timeout_(timeout) {
+    : provider_(std::move(provider)),
+      inline_(!provider_->may_block()),
+      queue_size_(queue_size),
+      timeout_(timeout) {
+    if (inline_) return;  // no workers needed
     workers_.reserve(static_cast<std::size_t>(workers));
     for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { run(); });
 }
@@ -14,6 +18,11 @@ SmsDispatcher::SmsDispatcher(std::shared_ptr<sdk::SmsProvider> provider, int wor
 SmsDispatcher::~SmsDispatcher() { stop(); }
 
 bool SmsDispatcher::submit(sdk::SmsMessage message, Completion done) {
+    if (inline_) {
+        if (stopping_.load()) return false;
+        done(call_provider(message, Clock::now() + timeout_));
+        return true;
+    }
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_ || queue_.size() >= queue_size_) return false;
@@ -38,25 +47,28 @@ void SmsDispatcher::run() {
             job = std::move(queue_.front());
             queue_.pop_front();
         }
-        sdk::SendResult result;
-        if (Clock::now() >= job.deadline) {
-            result = {sdk::SendStatus::unavailable, "timed out waiting for an SMS worker", ""};
-        } else {
-            try {
-                result = provider_->send(job.message, job.deadline);
-            } catch (const std::exception& e) {
-                // The SDK says send() never throws; a plugin that does must not take the
-                // server down with it.
-                result = {sdk::SendStatus::unavailable, std::string("provider threw: ") + e.what(), ""};
-            } catch (...) {
-                result = {sdk::SendStatus::unavailable, "provider threw", ""};
-            }
-        }
+        const sdk::SendResult result =
+            Clock::now() >= job.deadline
+                ? sdk::SendResult{sdk::SendStatus::unavailable, "timed out waiting for an SMS worker", ""}
+                : call_provider(job.message, job.deadline);
         try {
             job.done(result);
         } catch (const std::exception& e) {
             log_error("sms.completion_failed", {{"request_id", job.message.request_id}, {"detail", e.what()}});
         }
+    }
+}
+
+sdk::SendResult SmsDispatcher::call_provider(const sdk::SmsMessage& message,
+                                             Clock::time_point deadline) {
+    try {
+        return provider_->send(message, deadline);
+    } catch (const std::exception& e) {
+        // The SDK says send() never throws; a plugin that does must not take the server
+        // down with it.
+        return {sdk::SendStatus::unavailable, std::string("provider threw: ") + e.what(), ""};
+    } catch (...) {
+        return {sdk::SendStatus::unavailable, "provider threw", ""};
     }
 }
 

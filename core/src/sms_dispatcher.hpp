@@ -5,6 +5,7 @@
 // the worker that runs it answers the client.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -31,7 +32,8 @@ public:
 
     // Queues a send; `done` runs on a worker thread with the provider's answer. The deadline
     // (now + timeout) covers the wait in the queue too. Returns false, and never calls `done`,
-    // when the queue is full or the dispatcher is stopping.
+    // when the queue is full or the dispatcher is stopping. A provider that says it never
+    // blocks is called right here instead, and `done` runs before submit returns.
     bool submit(sdk::SmsMessage message, Completion done);
 
     // Answers every queued send with `unavailable`, waits for the running ones, joins.
@@ -46,14 +48,16 @@ private:
         Completion done;
     };
     void run();
+    sdk::SendResult call_provider(const sdk::SmsMessage& message, Clock::time_point deadline);
 
     std::shared_ptr<sdk::SmsProvider> provider_;
+    const bool inline_;  // the provider never blocks: call it on the submitting thread
     const std::size_t queue_size_;
     const std::chrono::milliseconds timeout_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Job> queue_;
-    bool stopping_ = false;
+    std::atomic<bool> stopping_{false};
     std::vector<std::thread> workers_;
 };
 

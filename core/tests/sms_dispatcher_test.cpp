@@ -127,3 +127,36 @@ TEST(SmsDispatcher, AProviderThatThrowsIsReportedUnavailableNotFatal) {
 
 }  // namespace
 }  // namespace testino
+
+namespace testino {
+namespace {
+
+class NonBlockingProvider final : public sdk::SmsProvider {
+public:
+    sdk::SendResult send(const sdk::SmsMessage&, std::chrono::steady_clock::time_point) override {
+        thread = std::this_thread::get_id();
+        return {sdk::SendStatus::sent, "", "inline"};
+    }
+    sdk::HealthReport health() override { return {}; }
+    bool may_block() const override { return false; }
+    std::thread::id thread;
+};
+
+TEST(SmsDispatcher, ANonBlockingProviderIsCalledOnTheSubmittingThread) {
+    auto provider = std::make_shared<NonBlockingProvider>();
+    SmsDispatcher dispatcher(provider, 2, 1, std::chrono::milliseconds(5000));
+    int completions = 0;
+    for (int i = 0; i < 3; ++i) {  // more than the queue holds: nothing is queued
+        ASSERT_TRUE(dispatcher.submit({"+1", "t", "1", "r"}, [&](const sdk::SendResult& r) {
+            EXPECT_EQ(r.message_id, "inline");
+            ++completions;
+        }));
+    }
+    EXPECT_EQ(completions, 3) << "each completion ran before submit returned";
+    EXPECT_EQ(provider->thread, std::this_thread::get_id());
+    dispatcher.stop();
+    EXPECT_FALSE(dispatcher.submit({"+1", "t", "1", "r"}, [](const sdk::SendResult&) {}));
+}
+
+}  // namespace
+}  // namespace testino

@@ -19,6 +19,8 @@ public:
     sdk::SendResult send(const sdk::SmsMessage& message,
                          std::chrono::steady_clock::time_point deadline) override;
     sdk::HealthReport health() override;
+    // Logging returns at once: no need for a worker thread.
+    bool may_block() const override { return false; }
 
 private:
     sdk::Host& host_;

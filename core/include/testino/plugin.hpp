@@ -23,7 +23,8 @@
 
 namespace testino::sdk {
 
-inline constexpr int kAbiVersion = 1;
+// 2: SmsProvider::may_block().
+inline constexpr int kAbiVersion = 2;
 
 enum class PluginKind { sms_provider = 1, otp_store = 2 };
 

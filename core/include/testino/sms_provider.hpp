@@ -1,8 +1,8 @@
 // Testino plugin SDK: the SMS provider interface.
 //
-// Threading: send() is called from the server's SMS worker threads, several at once,
-// never from an HTTP thread; it may block, but must return by the deadline (set your
-// HTTP client's timeouts from it). health() may be called at any time from any thread.
+// Threading: send() is called from the server's SMS worker threads, several at once
+// (or, when may_block() is false, from the HTTP threads); it may block, but must return
+// by the deadline (set your HTTP client's timeouts from it). health() may be called at any time from any thread.
 // Neither may throw: report failures through SendResult.
 #pragma once
 
@@ -40,6 +40,12 @@ public:
     virtual SendResult send(const SmsMessage& message,
                             std::chrono::steady_clock::time_point deadline) = 0;
     virtual HealthReport health() = 0;
+
+    // True when send() may block (network I/O): the server then calls it on its SMS worker
+    // threads. A provider whose send() returns at once (it only logs, or hands the message
+    // to a local queue) returns false and is called on the HTTP thread, which saves two
+    // thread hand-offs per send.
+    virtual bool may_block() const { return true; }
 };
 
 }  // namespace testino::sdk
