@@ -1,0 +1,20 @@
+// Reading the shared contract files the SNS tests are held to. A missing file is a test
+// failure that names the path, never a silent skip.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace testino::plugins::sns::test {
+
+// The whole file; records a GoogleTest failure naming the path (and returns "") when it
+// cannot be read. Call through ASSERT_NO_FATAL_FAILURE or check HasFailure() as needed.
+std::string read_required_file(const std::string& path);
+
+// Sub-directories of `dir`, sorted by name; a failure naming `dir` when it does not exist.
+std::vector<std::string> required_subdirectories(const std::string& dir);
+
+// The SNS fixtures directory (shared/contracts/aws-sns/fixtures) and a file in it.
+std::string sns_fixture(const std::string& name);
+
+}  // namespace testino::plugins::sns::test
