@@ -27,6 +27,8 @@ bool same_digest(const sdk::CodeDigest& a, const sdk::CodeDigest& b) {
 
 MemoryStore::MemoryStore(const MemoryStoreOptions& options, Now now)
     : max_codes_(std::max<std::size_t>(options.max_codes, 1)),
+      max_counters_per_shard_(std::max<std::size_t>(
+          options.max_counters / std::max<std::size_t>(options.shards, 1), 1)),
       sweep_interval_(std::max(options.sweep_interval, std::chrono::milliseconds(1))),
       now_(std::move(now)) {
     const std::size_t shard_count = std::max<std::size_t>(options.shards, 1);
@@ -182,8 +184,57 @@ std::size_t MemoryStore::sweep_expired() {
     for (auto& shard : shards_) {
         std::lock_guard lock(shard->mutex);
         removed += sweep_shard(*shard, now);
+        sweep_counters(*shard, now);
     }
     return removed;
+}
+
+void MemoryStore::sweep_counters(Shard& shard, std::int64_t now) {
+    for (auto it = shard.counters.begin(); it != shard.counters.end();) {
+        it = now >= it->second.expires_at ? shard.counters.erase(it) : std::next(it);
+    }
+}
+
+sdk::CounterResult MemoryStore::hit_counter(const std::string& key, std::chrono::seconds window,
+                                            std::int64_t amount) {
+    Shard& shard = shard_for(key);
+    const std::int64_t now = now_ticks();
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.counters.find(key);
+    if (it != shard.counters.end() && now >= it->second.expires_at) {
+        shard.counters.erase(it);
+        it = shard.counters.end();
+    }
+    if (it == shard.counters.end()) {
+        if (amount <= 0) return {sdk::StoreStatus::ok, 0, window, ""};  // reads create nothing
+        if (shard.counters.size() >= max_counters_per_shard_) {
+            sweep_counters(shard, now);
+            // Still full: evict the counter closest to its end. Refusing instead would let
+            // whoever fills the table (many source addresses) switch every limit off or on.
+            if (shard.counters.size() >= max_counters_per_shard_) {
+                auto oldest = std::min_element(shard.counters.begin(), shard.counters.end(),
+                                               [](const auto& a, const auto& b) {
+                                                   return a.second.expires_at < b.second.expires_at;
+                                               });
+                shard.counters.erase(oldest);
+            }
+        }
+        const std::int64_t length = std::chrono::duration_cast<Clock::duration>(window).count();
+        it = shard.counters.emplace(key, Counter{0, now + length}).first;
+    }
+    it->second.value = std::max<std::int64_t>(it->second.value + amount, 0);
+    const auto left = Clock::duration(it->second.expires_at - now);
+    const auto reset_in = std::chrono::ceil<std::chrono::seconds>(left);
+    return {sdk::StoreStatus::ok, it->second.value, std::max(reset_in, std::chrono::seconds(1)), ""};
+}
+
+std::size_t MemoryStore::counter_count() const {
+    std::size_t total = 0;
+    for (const auto& shard : shards_) {
+        std::lock_guard lock(shard->mutex);
+        total += shard->counters.size();
+    }
+    return total;
 }
 
 bool MemoryStore::make_room() {

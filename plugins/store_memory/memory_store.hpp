@@ -23,6 +23,7 @@ struct MemoryStoreOptions {
     std::size_t max_codes = 1000000;
     std::chrono::milliseconds sweep_interval{1000};
     std::size_t shards = 16;
+    std::size_t max_counters = 1000000;  // rate-limit counters; the oldest are evicted beyond
 };
 
 class MemoryStore final : public sdk::OtpStore {
@@ -42,7 +43,12 @@ public:
     sdk::VerifyResult verify_and_consume(const std::string& key,
                                          const sdk::CodeDigest& candidate) override;
     sdk::StoreResult remove_code(const std::string& key, const sdk::CodeDigest& digest) override;
+    sdk::CounterResult hit_counter(const std::string& key, std::chrono::seconds window,
+                                   std::int64_t amount) override;
     sdk::HealthReport health() override;
+
+    // Counters held, expired ones not yet swept included.
+    std::size_t counter_count() const;
 
     // Codes held, dead and not yet swept ones included.
     std::size_t size() const;
@@ -56,9 +62,14 @@ private:
         std::int64_t expires_at;  // Clock ticks (time_since_epoch().count())
         std::uint16_t attempts_left;
     };
+    struct Counter {
+        std::int64_t value;
+        std::int64_t expires_at;  // Clock ticks
+    };
     struct Shard {
         mutable std::mutex mutex;
         std::unordered_map<std::string, Entry> codes;
+        std::unordered_map<std::string, Counter> counters;
         // No code in this shard expires before this (a lower bound, exact after a sweep),
         // so sweeps skip shards with nothing to remove without scanning them.
         std::int64_t earliest_expiry = INT64_MAX;
@@ -67,12 +78,14 @@ private:
     Shard& shard_for(const std::string& key);
     std::int64_t now_ticks() const;
     std::size_t sweep_shard(Shard& shard, std::int64_t now);  // caller holds shard.mutex
+    static void sweep_counters(Shard& shard, std::int64_t now);  // caller holds shard.mutex
     bool make_room();  // sweeps expired codes, oldest first, until one more code fits
     bool try_reserve_slot();
     void release_slots(std::size_t count);
     void run_sweeper();
 
     const std::size_t max_codes_;
+    const std::size_t max_counters_per_shard_;
     const std::chrono::milliseconds sweep_interval_;
     const Now now_;
     std::vector<std::unique_ptr<Shard>> shards_;

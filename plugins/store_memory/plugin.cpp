@@ -31,12 +31,15 @@ testino::sdk::PluginDescriptor memory_store_descriptor() {
         "sweep_interval_ms", "1000", "how often expired codes are removed, in milliseconds", 10);
     ConfigKey shards =
         integer_key("shards", "16", "independently locked partitions of the code map", 1, 1024);
+    ConfigKey max_counters = integer_key(
+        "max_counters", "1000000",
+        "most rate-limit counters held; beyond it the ones closest to expiry are evicted", 1);
 
     return {testino::sdk::PluginKind::otp_store,
             "memory",
             "1.0.0",
             "in-process OTP store (single instance only; codes are lost on restart)",
-            {max_codes, sweep_interval, shards}};
+            {max_codes, sweep_interval, shards, max_counters}};
 }
 
 std::unique_ptr<testino::sdk::OtpStore> create_memory_store(
@@ -46,6 +49,7 @@ std::unique_ptr<testino::sdk::OtpStore> create_memory_store(
     options.max_codes = static_cast<std::size_t>(config.get_int("max_codes"));
     options.sweep_interval = std::chrono::milliseconds(config.get_int("sweep_interval_ms"));
     options.shards = static_cast<std::size_t>(config.get_int("shards"));
+    options.max_counters = static_cast<std::size_t>(config.get_int("max_counters"));
     return std::make_unique<testino::plugins::MemoryStore>(options);
 }
 

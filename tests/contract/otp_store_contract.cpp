@@ -313,3 +313,64 @@ TEST_P(OtpStoreContract, ConcurrentMixedOperationsOnManyKeysStayConsistent) {
 }
 
 }  // namespace testino::contract
+
+// --- rate-limit counters -----------------------------------------------------------------
+namespace testino::contract {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST_P(OtpStoreContract, CounterCountsWithinItsWindow) {
+    const std::string key = "rl:{" + unique_key() + "}:send";
+    auto first = store_->hit_counter(key, 60s, 1);
+    ASSERT_EQ(first.status, sdk::StoreStatus::ok) << first.detail;
+    EXPECT_EQ(first.count, 1);
+    EXPECT_GE(first.reset_in.count(), 59);
+    EXPECT_LE(first.reset_in.count(), 60);
+    EXPECT_EQ(store_->hit_counter(key, 60s, 1).count, 2);
+    EXPECT_EQ(store_->hit_counter(key, 60s, 3).count, 5);
+    EXPECT_EQ(store_->hit_counter(key, 60s, 0).count, 5) << "amount 0 reads";
+    EXPECT_EQ(store_->hit_counter(key, 60s, -2).count, 3) << "a negative amount refunds";
+    EXPECT_EQ(store_->hit_counter(key, 60s, -10).count, 0) << "never below zero";
+}
+
+TEST_P(OtpStoreContract, ReadingAMissingCounterCreatesNothing) {
+    const std::string key = "rl:{" + unique_key() + "}:read";
+    EXPECT_EQ(store_->hit_counter(key, 60s, 0).count, 0);
+    EXPECT_EQ(store_->hit_counter(key, 60s, -1).count, 0);
+    EXPECT_EQ(store_->hit_counter(key, 60s, 1).count, 1);
+}
+
+TEST_P(OtpStoreContract, CounterKeepsItsFirstWindowAndStartsAfreshAfterIt) {
+    const std::string key = "rl:{" + unique_key() + "}:window";
+    EXPECT_EQ(store_->hit_counter(key, 1s, 1).count, 1);
+    // A later hit with a longer window does not extend the running one.
+    EXPECT_LE(store_->hit_counter(key, 60s, 1).reset_in.count(), 1);
+    std::this_thread::sleep_for(1100ms);
+    const auto fresh = store_->hit_counter(key, 60s, 1);
+    EXPECT_EQ(fresh.count, 1);
+    EXPECT_GE(fresh.reset_in.count(), 59);
+}
+
+TEST_P(OtpStoreContract, CountersAreIndependentOfCodesAndOfEachOther) {
+    const std::string number = unique_key();
+    ASSERT_EQ(put(number, 1, 60s, 3), sdk::StoreStatus::ok);
+    EXPECT_EQ(store_->hit_counter("a:{" + number + "}", 60s, 1).count, 1);
+    EXPECT_EQ(store_->hit_counter("b:{" + number + "}", 60s, 1).count, 1);
+    EXPECT_EQ(verify(number, 1), sdk::VerifyOutcome::verified);
+}
+
+TEST_P(OtpStoreContract, ConcurrentHitsAreAllCounted) {
+    const std::string key = "rl:{" + unique_key() + "}:concurrent";
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 25; ++i) store_->hit_counter(key, 60s, 1);
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(store_->hit_counter(key, 60s, 0).count, 200);
+}
+
+}  // namespace
+}  // namespace testino::contract

@@ -48,6 +48,13 @@ struct VerifyResult {
     std::string detail;                   // for logs
 };
 
+struct CounterResult {
+    StoreStatus status = StoreStatus::ok;
+    std::int64_t count = 0;            // the counter's value after this call
+    std::chrono::seconds reset_in{0};  // until the window ends and the counter is gone (>= 1)
+    std::string detail;                // for logs
+};
+
 class BOOST_SYMBOL_VISIBLE OtpStore {
 public:
     virtual ~OtpStore() = default;
@@ -66,6 +73,15 @@ public:
     // Deletes the code of `key` only if it still holds `digest` (so a newer code sent
     // meanwhile survives). Used when the SMS could not be sent. Missing is `ok`.
     virtual StoreResult remove_code(const std::string& key, const CodeDigest& digest) = 0;
+
+    // Rate-limit counters (fixed windows). Atomically adds `amount` (may be 0 to read, or
+    // negative to refund) to the counter `key`; a counter that does not exist starts at 0
+    // with a window of `window` from now, and is gone when the window ends. Returns the new
+    // value and the time left in the window. Keys are opaque to the store; a part in braces,
+    // "{...}", names what the key is about (a phone number), for stores that co-locate keys.
+    // A store bounds the memory counters use (evicting rather than refusing new ones).
+    virtual CounterResult hit_counter(const std::string& key, std::chrono::seconds window,
+                                      std::int64_t amount) = 0;
 
     virtual HealthReport health() = 0;
 };

@@ -23,8 +23,8 @@
 
 namespace testino::sdk {
 
-// 2: SmsProvider::may_block().
-inline constexpr int kAbiVersion = 2;
+// 2: SmsProvider::may_block(). 3: OtpStore::hit_counter().
+inline constexpr int kAbiVersion = 3;
 
 enum class PluginKind { sms_provider = 1, otp_store = 2 };
 

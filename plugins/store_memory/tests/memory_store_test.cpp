@@ -261,3 +261,35 @@ TEST(MemoryStoreTest, ConcurrentNewKeysNeverExceedTheBound) {
 
 }  // namespace
 }  // namespace testino::plugins
+
+namespace testino::plugins {
+namespace {
+
+TEST(MemoryStoreCounters, AreBoundedByEvictingTheOldest) {
+    MemoryStoreOptions options;
+    options.shards = 1;
+    options.max_counters = 3;
+    MemoryStore store(options);
+    using namespace std::chrono_literals;
+    store.hit_counter("old", 10s, 1);
+    store.hit_counter("mid", 20s, 1);
+    store.hit_counter("new", 30s, 1);
+    store.hit_counter("newest", 40s, 1);
+    EXPECT_EQ(store.counter_count(), 3u);
+    EXPECT_EQ(store.hit_counter("old", 10s, 0).count, 0) << "the one nearest its end went";
+    EXPECT_EQ(store.hit_counter("newest", 40s, 0).count, 1);
+}
+
+TEST(MemoryStoreCounters, ExpiredCountersAreSwept) {
+    auto now = std::chrono::steady_clock::now();
+    MemoryStoreOptions options;
+    options.sweep_interval = std::chrono::hours(1);
+    MemoryStore store(options, [&] { return now; });
+    store.hit_counter("a", std::chrono::seconds(5), 1);
+    now += std::chrono::seconds(6);
+    store.sweep_expired();
+    EXPECT_EQ(store.counter_count(), 0u);
+}
+
+}  // namespace
+}  // namespace testino::plugins

@@ -36,7 +36,7 @@ TEST(StoreMemoryPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
 
 TEST(StoreMemoryPluginTest, DeclaresItsConfigKeys) {
     const auto keys = PluginLibrary(STORE_MEMORY_PLUGIN_PATH).descriptor().config_keys;
-    ASSERT_EQ(keys.size(), 3u);
+    ASSERT_EQ(keys.size(), 4u);
 
     const ConfigKey* max_codes = find_key(keys, "max_codes");
     ASSERT_NE(max_codes, nullptr);
@@ -44,6 +44,10 @@ TEST(StoreMemoryPluginTest, DeclaresItsConfigKeys) {
     EXPECT_EQ(max_codes->default_value, "1000000");
     EXPECT_EQ(max_codes->env, "STORE_MEMORY_MAX_CODES");
     EXPECT_EQ(max_codes->min, 1);
+
+    const ConfigKey* counters = find_key(keys, "max_counters");
+    ASSERT_NE(counters, nullptr);
+    EXPECT_EQ(counters->default_value, "1000000");
 
     const ConfigKey* sweep = find_key(keys, "sweep_interval_ms");
     ASSERT_NE(sweep, nullptr);
