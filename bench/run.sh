@@ -10,9 +10,7 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BENCH_BUILD_DIR=${BENCH_BUILD_DIR:-$repo/build-bench}
 
-for tool in cmake ninja wrk; do
-  command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is not installed" >&2; exit 1; }
-done
+"$repo/scripts/setup.sh"  # wrk, redis-server, python3-yaml, the build tools
 
 mkdir -p "$repo/bench/results"
 build_log=$repo/bench/results/build.log
