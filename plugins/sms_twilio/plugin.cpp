@@ -1,0 +1,27 @@
+// Plugin glue for the `twilio` SMS provider: descriptor, factory, exports.
+#include "testino/plugin.hpp"
+
+#include <memory>
+
+#include "twilio_config.hpp"
+#include "twilio_provider.hpp"
+
+namespace {
+
+testino::sdk::PluginDescriptor twilio_provider_descriptor() {
+    return {testino::sdk::PluginKind::sms_provider,
+            "twilio",
+            "1.0.0",
+            "sends each SMS through Twilio's Messages API (HTTPS, basic auth, retries within the deadline)",
+            testino::plugins::twilio::config_keys()};
+}
+
+std::unique_ptr<testino::sdk::SmsProvider> create_twilio_provider(
+    const testino::sdk::PluginContext& context) {
+    return std::make_unique<testino::plugins::twilio::TwilioProvider>(
+        testino::plugins::twilio::read_settings(context.config), context.host);
+}
+
+}  // namespace
+
+TESTINO_SMS_PROVIDER_PLUGIN(twilio_provider_descriptor, create_twilio_provider)

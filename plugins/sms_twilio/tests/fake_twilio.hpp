@@ -1,0 +1,70 @@
+// A fake Twilio Messages API on 127.0.0.1 inside the test process. It checks each request
+// as Twilio would (method, path, basic auth, content type, form fields), answers Twilio's
+// error JSON for a bad one, and otherwise answers what the test scripted (by default 201
+// with a message resource). Tests read back what it received.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fake_http_server.hpp"
+
+namespace testino::test {
+
+inline constexpr const char* kFakeAccountSid = "AC0123456789abcdef0123456789abcdef";
+inline constexpr const char* kFakeAuthToken = "00112233445566778899aabbccddeeff";
+inline constexpr const char* kFakeFrom = "+15005550006";
+inline constexpr const char* kFakeServiceSid = "MGfedcba9876543210fedcba9876543210";
+
+// One answer: a Twilio error from the catalogue (twilio_error) or a success, after a delay.
+struct TwilioAnswer {
+    int http_status = 201;
+    int code = 0;  // Twilio error code for an error answer
+    std::string message;
+    std::chrono::milliseconds delay{0};
+};
+
+// The error answers of shared/contracts/twilio/NOTES.md, with Twilio's status and wording.
+TwilioAnswer twilio_error(int code, std::chrono::milliseconds delay = std::chrono::milliseconds(0));
+
+// A request that passed the fake's checks: its form fields.
+struct TwilioMessage {
+    std::map<std::string, std::string> fields;  // To, From / MessagingServiceSid, Body, ...
+    std::string field(const std::string& name) const;
+};
+
+class FakeTwilio {
+public:
+    explicit FakeTwilio(std::string account_sid = kFakeAccountSid,
+                        std::string auth_token = kFakeAuthToken);
+
+    std::string base_url() const { return server_.base_url(); }
+
+    // Answers for the next requests that pass the checks, in order; then 201s again.
+    void answer_next(const TwilioAnswer& answer);
+    void answer_next(const TwilioAnswer& answer, int times);
+
+    std::vector<TwilioMessage> messages() const;     // requests that passed the checks
+    std::vector<std::string> rejections() const;     // why each failed request was refused
+    std::size_t request_count() const { return server_.request_count(); }
+    std::vector<ReceivedRequest> requests() const { return server_.requests(); }
+
+private:
+    ScriptedReply handle(const ReceivedRequest& request);
+
+    const std::string account_sid_;
+    const std::string auth_token_;
+    mutable std::mutex mutex_;
+    std::deque<TwilioAnswer> script_;
+    std::vector<TwilioMessage> messages_;
+    std::vector<std::string> rejections_;
+    int sid_counter_ = 0;
+    FakeHttpServer server_;  // last: it calls handle() until it is destroyed, first
+};
+
+}  // namespace testino::test

@@ -1,0 +1,475 @@
+// The twilio provider: its settings checks, and its sends against the fake Twilio (every
+// error mapping, retries, timeouts), then the built sms_twilio.so as the server loads it.
+#include "twilio_provider.hpp"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "fake_twilio.hpp"
+#include "plugin_doubles.hpp"
+
+namespace testino::plugins::twilio {
+namespace {
+
+using namespace std::chrono_literals;
+using sdk::ConfigError;
+using sdk::SendStatus;
+using test::FakeTwilio;
+using test::kFakeAccountSid;
+using test::kFakeAuthToken;
+using test::kFakeFrom;
+using test::kFakeServiceSid;
+using test::twilio_error;
+using test_support::MapConfigView;
+using test_support::RecordingHost;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kCode = "482913";
+const sdk::SmsMessage kMessage{"+12025550123", "Your Testino code is 482913. It expires in 5 minutes.",
+                               kCode, "req-7"};
+
+std::map<std::string, std::string> valid_values(const std::string& base_url = "https://api.twilio.com") {
+    return {{"account_sid", kFakeAccountSid},
+            {"auth_token", kFakeAuthToken},
+            {"from", kFakeFrom},
+            {"api_base_url", base_url},
+            {"retry_backoff_ms", "5"},
+            {"retry_max_backoff_ms", "20"}};
+}
+
+TwilioSettings settings_from(const std::map<std::string, std::string>& values) {
+    return read_settings(MapConfigView(values, config_keys()));
+}
+
+// The ConfigError read_settings throws for these values ("" when it throws none).
+std::string config_error(const std::map<std::string, std::string>& values) {
+    try {
+        settings_from(values);
+    } catch (const ConfigError& error) {
+        return error.what();
+    }
+    return "";
+}
+
+// A loopback port nothing listens on: bound to port 0, then closed.
+int closed_loopback_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    socklen_t length = sizeof address;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
+}
+
+// No log line may carry the code, the message text or the auth token.
+void expect_no_secrets_logged(const RecordingHost& host) {
+    for (const auto& record : host.records()) {
+        for (const auto& [name, value] : record.fields) {
+            EXPECT_EQ(value.find(kCode), std::string::npos) << record.event << "." << name << ": " << value;
+            EXPECT_EQ(value.find(kFakeAuthToken), std::string::npos) << record.event << "." << name;
+        }
+    }
+}
+
+TEST(TwilioSettingsTest, ReadsAValidSectionWithASenderNumber) {
+    const TwilioSettings settings = settings_from(valid_values("https://api.twilio.com/"));
+    EXPECT_EQ(settings.account_sid, kFakeAccountSid);
+    EXPECT_EQ(settings.auth_token, kFakeAuthToken);
+    EXPECT_EQ(settings.from, kFakeFrom);
+    EXPECT_EQ(settings.messaging_service_sid, "");
+    EXPECT_EQ(settings.api_base_url, "https://api.twilio.com") << "the trailing slash goes";
+    EXPECT_EQ(settings.connect_timeout, 2000ms);
+    EXPECT_EQ(settings.retry.max_attempts, 3);
+    EXPECT_EQ(settings.retry.base_backoff, 5ms);
+}
+
+TEST(TwilioSettingsTest, ReadsAValidSectionWithAMessagingService) {
+    auto values = valid_values();
+    values.erase("from");
+    values["messaging_service_sid"] = kFakeServiceSid;
+    const TwilioSettings settings = settings_from(values);
+    EXPECT_EQ(settings.from, "");
+    EXPECT_EQ(settings.messaging_service_sid, kFakeServiceSid);
+}
+
+TEST(TwilioSettingsTest, DefaultsToTwilioOverHttps) {
+    auto values = valid_values();
+    values.erase("api_base_url");
+    EXPECT_EQ(settings_from(values).api_base_url, "https://api.twilio.com");
+}
+
+TEST(TwilioSettingsTest, RejectsAMalformedAccountSidNamingTheKey) {
+    for (const char* sid : {"AC0123", "XX0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcdeg"}) {
+        auto values = valid_values();
+        values["account_sid"] = sid;
+        const std::string error = config_error(values);
+        EXPECT_NE(error.find("test config: account_sid"), std::string::npos) << error;
+        EXPECT_NE(error.find("AC followed by 32 hex digits"), std::string::npos) << error;
+    }
+}
+
+TEST(TwilioSettingsTest, RejectsAMalformedAuthTokenWithoutQuotingIt) {
+    auto values = valid_values();
+    values["auth_token"] = "not-a-token-but-a-secret-anyway!";
+    const std::string error = config_error(values);
+    EXPECT_NE(error.find("test config: auth_token"), std::string::npos) << error;
+    EXPECT_EQ(error.find("not-a-token"), std::string::npos) << error;
+}
+
+TEST(TwilioSettingsTest, NeedsExactlyOneSender) {
+    auto both = valid_values();
+    both["messaging_service_sid"] = kFakeServiceSid;
+    EXPECT_NE(config_error(both).find("both are set"), std::string::npos) << config_error(both);
+
+    auto neither = valid_values();
+    neither.erase("from");
+    EXPECT_NE(config_error(neither).find("neither is set"), std::string::npos) << config_error(neither);
+
+    auto empty = valid_values();
+    empty["from"] = "";
+    EXPECT_NE(config_error(empty).find("test config: from"), std::string::npos) << config_error(empty);
+}
+
+TEST(TwilioSettingsTest, RejectsASenderOrServiceOfTheWrongShape) {
+    auto from = valid_values();
+    from["from"] = "15005550006";
+    EXPECT_NE(config_error(from).find("test config: from: must be a phone number in E.164"),
+              std::string::npos) << config_error(from);
+
+    auto service = valid_values();
+    service.erase("from");
+    service["messaging_service_sid"] = "MG123";
+    EXPECT_NE(config_error(service).find("test config: messaging_service_sid"), std::string::npos)
+        << config_error(service);
+}
+
+TEST(TwilioSettingsTest, AllowsPlainHttpOnlyToLoopback) {
+    EXPECT_EQ(config_error(valid_values("http://127.0.0.1:8080")), "");
+    EXPECT_EQ(config_error(valid_values("http://localhost:1")), "");
+    EXPECT_EQ(config_error(valid_values("http://[::1]:9000")), "");
+    EXPECT_EQ(config_error(valid_values("https://twilio.example.com:8443")), "");
+    for (const char* url : {"http://api.twilio.com", "ftp://api.twilio.com", "https://api.twilio.com/v1",
+                            "https://user:pw@api.twilio.com", "api.twilio.com"}) {
+        EXPECT_NE(config_error(valid_values(url)).find("test config: api_base_url"), std::string::npos)
+            << url;
+    }
+}
+
+TEST(TwilioSettingsTest, DeclaresTheTokenSecretAndTheSeedsEnvironmentVariables) {
+    std::map<std::string, sdk::ConfigKey> keys;
+    for (const auto& key : config_keys()) keys[key.name] = key;
+    EXPECT_TRUE(keys.at("auth_token").secret);
+    EXPECT_TRUE(keys.at("auth_token").required);
+    EXPECT_TRUE(keys.at("account_sid").required);
+    EXPECT_FALSE(keys.at("account_sid").secret);
+    EXPECT_EQ(keys.at("account_sid").env, "TWILIO_ACCOUNT_SID");
+    EXPECT_EQ(keys.at("auth_token").env, "TWILIO_AUTH_TOKEN");
+    EXPECT_EQ(keys.at("from").env, "TWILIO_PHONE_NUMBER");
+    EXPECT_EQ(keys.at("messaging_service_sid").env, "TWILIO_MESSAGING_SERVICE_SID");
+    EXPECT_EQ(keys.at("api_base_url").default_value, "https://api.twilio.com");
+    EXPECT_EQ(keys.at("max_attempts").default_value, "3");
+}
+
+// A provider pointed at a fresh fake Twilio, with a recording host.
+class TwilioProviderTest : public ::testing::Test {
+protected:
+    TwilioProvider& provider(std::map<std::string, std::string> overrides = {}) {
+        auto values = valid_values(fake_.base_url());
+        for (const auto& [key, value] : overrides) {
+            if (value.empty()) {
+                values.erase(key);
+            } else {
+                values[key] = value;
+            }
+        }
+        provider_ = std::make_unique<TwilioProvider>(settings_from(values), host_);
+        return *provider_;
+    }
+    sdk::SendResult send(std::chrono::milliseconds budget = 5s) {
+        return provider_->send(kMessage, Clock::now() + budget);
+    }
+    void TearDown() override { expect_no_secrets_logged(host_); }
+
+    FakeTwilio fake_;
+    RecordingHost host_;
+    std::unique_ptr<TwilioProvider> provider_;
+};
+
+TEST_F(TwilioProviderTest, SendsTheMessageAsTwilioExpectsAndReturnsTheSid) {
+    provider();
+    const auto result = send();
+
+    EXPECT_EQ(result.status, SendStatus::sent) << result.detail;
+    EXPECT_EQ(result.message_id, "SM00000000000000000000000000000001");
+    EXPECT_TRUE(fake_.rejections().empty()) << fake_.rejections().front();
+    const auto messages = fake_.messages();
+    ASSERT_EQ(messages.size(), 1u);
+    const std::map<std::string, std::string> expected{
+        {"To", "+12025550123"}, {"From", kFakeFrom}, {"Body", kMessage.text}};
+    EXPECT_EQ(messages[0].fields, expected);
+    const auto request = fake_.requests().at(0);
+    EXPECT_EQ(request.header("content-type"), "application/x-www-form-urlencoded");
+
+    const auto sent = host_.records_of("sms.twilio.sent");
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0].level, sdk::LogLevel::info);
+    EXPECT_EQ(sent[0].field("sid"), "SM00000000000000000000000000000001");
+    EXPECT_EQ(sent[0].field("request_id"), "req-7");
+    EXPECT_TRUE(provider_->health().healthy);
+}
+
+TEST_F(TwilioProviderTest, SendsThroughAMessagingServiceWhenConfigured) {
+    provider({{"from", ""}, {"messaging_service_sid", kFakeServiceSid}});
+    EXPECT_EQ(send().status, SendStatus::sent);
+    const auto messages = fake_.messages();
+    ASSERT_EQ(messages.size(), 1u);
+    EXPECT_EQ(messages[0].field("MessagingServiceSid"), kFakeServiceSid);
+    EXPECT_EQ(messages[0].fields.count("From"), 0u);
+}
+
+TEST_F(TwilioProviderTest, ReusesItsConnectionToTwilio) {
+    provider();
+    ASSERT_EQ(send().status, SendStatus::sent);
+    ASSERT_EQ(send().status, SendStatus::sent);
+    const auto requests = fake_.requests();
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_EQ(requests[0].peer_port, requests[1].peer_port);
+}
+
+struct RecipientCase {
+    int code;
+    const char* detail_part;
+};
+
+class TwilioRecipientErrorTest : public TwilioProviderTest,
+                                 public ::testing::WithParamInterface<RecipientCase> {};
+
+TEST_P(TwilioRecipientErrorTest, IsTheCallersFaultWithAClientSafeDetailAndNoRetry) {
+    provider();
+    fake_.answer_next(twilio_error(GetParam().code));
+
+    const auto result = send();
+
+    EXPECT_EQ(result.status, SendStatus::invalid_recipient);
+    EXPECT_NE(result.detail.find(GetParam().detail_part), std::string::npos) << result.detail;
+    EXPECT_EQ(result.detail.find("Twilio"), std::string::npos) << "no provider internals: " << result.detail;
+    EXPECT_EQ(fake_.request_count(), 1u);
+    const auto rejected = host_.records_of("sms.twilio.rejected");
+    ASSERT_EQ(rejected.size(), 1u);
+    EXPECT_EQ(rejected[0].level, sdk::LogLevel::warn);
+    EXPECT_EQ(rejected[0].field("twilio_code"), std::to_string(GetParam().code));
+    EXPECT_EQ(rejected[0].field("http_status"), "400");
+    EXPECT_NE(rejected[0].field("twilio_message").value_or(""), "");
+    EXPECT_TRUE(provider_->health().healthy) << "a bad number says nothing about the provider";
+}
+
+INSTANTIATE_TEST_SUITE_P(NumberErrors, TwilioRecipientErrorTest,
+                         ::testing::Values(RecipientCase{21211, "not a valid phone number"},
+                                           RecipientCase{21614, "not a mobile number"},
+                                           RecipientCase{21610, "unsubscribed"},
+                                           RecipientCase{21608, "not allowed to send SMS to the number"},
+                                           RecipientCase{21612, "cannot be reached"}),
+                         [](const auto& info) { return "Code" + std::to_string(info.param.code); });
+
+TEST_F(TwilioProviderTest, RejectedCredentialsAreAnOpsFaultThatMakesItUnhealthyUntilASendWorks) {
+    provider();
+    fake_.answer_next(twilio_error(20003));
+
+    const auto result = send();
+
+    EXPECT_EQ(result.status, SendStatus::misconfigured);
+    EXPECT_NE(result.detail.find("credentials"), std::string::npos) << result.detail;
+    EXPECT_EQ(fake_.request_count(), 1u) << "not retried";
+    const auto failed = host_.records_of("sms.twilio.auth_failed");
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0].level, sdk::LogLevel::error);
+    EXPECT_EQ(failed[0].field("twilio_code"), "20003");
+    EXPECT_EQ(failed[0].field("http_status"), "401");
+    EXPECT_FALSE(provider_->health().healthy);
+    EXPECT_NE(provider_->health().detail.find("auth_token"), std::string::npos);
+
+    EXPECT_EQ(send().status, SendStatus::sent);
+    EXPECT_TRUE(provider_->health().healthy);
+}
+
+TEST_F(TwilioProviderTest, AWrongAuthTokenIsRefusedByTheFakeAsByTwilio) {
+    provider({{"auth_token", "ffeeddccbbaa99887766554433221100"}});
+
+    EXPECT_EQ(send().status, SendStatus::misconfigured);
+    EXPECT_EQ(fake_.rejections(), std::vector<std::string>{"authentication failed"});
+    EXPECT_EQ(host_.count("sms.twilio.auth_failed"), 1u);
+    EXPECT_FALSE(provider_->health().healthy);
+}
+
+TEST_F(TwilioProviderTest, ASenderTwilioRefusesIsAnOpsFault) {
+    provider();
+    fake_.answer_next(twilio_error(21606));
+
+    const auto result = send();
+
+    EXPECT_EQ(result.status, SendStatus::misconfigured);
+    EXPECT_NE(result.detail.find("sms.twilio.from"), std::string::npos) << result.detail;
+    EXPECT_EQ(host_.count("sms.twilio.misconfigured"), 1u);
+    EXPECT_FALSE(provider_->health().healthy);
+}
+
+TEST_F(TwilioProviderTest, TooManyRequestsIsRetriedThenSent) {
+    provider();
+    fake_.answer_next(twilio_error(20429));
+
+    const auto result = send();
+
+    EXPECT_EQ(result.status, SendStatus::sent) << result.detail;
+    EXPECT_EQ(fake_.request_count(), 2u);
+    const auto retries = host_.records_of("sms.twilio.retry");
+    ASSERT_EQ(retries.size(), 1u);
+    EXPECT_EQ(retries[0].field("attempt"), "1");
+    EXPECT_EQ(retries[0].field("http_status"), "429");
+    EXPECT_EQ(retries[0].field("twilio_code"), "20429");
+    EXPECT_EQ(host_.records_of("sms.twilio.sent").at(0).field("attempts"), "2");
+}
+
+TEST_F(TwilioProviderTest, ServerErrorsAreRetriedUpToMaxAttemptsThenUnavailable) {
+    provider({{"max_attempts", "3"}});
+    fake_.answer_next(twilio_error(20503), 3);
+
+    const auto result = send();
+
+    EXPECT_EQ(result.status, SendStatus::unavailable);
+    EXPECT_NE(result.detail.find("HTTP 503"), std::string::npos) << result.detail;
+    EXPECT_EQ(fake_.request_count(), 3u);
+    EXPECT_EQ(host_.count("sms.twilio.retry"), 2u);
+    const auto failed = host_.records_of("sms.twilio.failed");
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0].field("attempts"), "3");
+    EXPECT_EQ(failed[0].field("twilio_code"), "20503");
+    EXPECT_TRUE(provider_->health().healthy) << "an outage is not a misconfiguration";
+}
+
+TEST_F(TwilioProviderTest, AnInternalErrorThenSuccessIsSent) {
+    provider();
+    fake_.answer_next(twilio_error(20500));
+    EXPECT_EQ(send().status, SendStatus::sent);
+    EXPECT_EQ(fake_.request_count(), 2u);
+}
+
+TEST_F(TwilioProviderTest, RetriesStopWhenTheNextPauseWouldPassTheDeadline) {
+    provider({{"retry_backoff_ms", "2000"}, {"retry_max_backoff_ms", "4000"}, {"max_attempts", "5"}});
+    fake_.answer_next(twilio_error(20503), 5);
+
+    const auto result = send(500ms);
+
+    EXPECT_EQ(result.status, SendStatus::unavailable);
+    EXPECT_EQ(fake_.request_count(), 1u);
+    EXPECT_EQ(host_.count("sms.twilio.retry"), 0u);
+}
+
+TEST_F(TwilioProviderTest, ASlowTwilioTimesOutAsUnavailableWithoutRetry) {
+    provider();
+    fake_.answer_next({201, 0, "", 1500ms});
+
+    const auto result = send(300ms);
+
+    EXPECT_EQ(result.status, SendStatus::unavailable);
+    EXPECT_NE(result.detail.find("deadline"), std::string::npos) << result.detail;
+    EXPECT_EQ(fake_.request_count(), 1u);
+    EXPECT_EQ(host_.count("sms.twilio.failed"), 1u);
+}
+
+TEST_F(TwilioProviderTest, AnUnknownClientErrorIsUnavailableAndNotRetried) {
+    provider();
+    fake_.answer_next(twilio_error(21617));
+
+    const auto result = send();
+
+    EXPECT_EQ(result.status, SendStatus::unavailable);
+    EXPECT_NE(result.detail.find("21617"), std::string::npos) << result.detail;
+    EXPECT_EQ(fake_.request_count(), 1u);
+    EXPECT_TRUE(provider_->health().healthy);
+}
+
+TEST(TwilioProviderUnreachableTest, ARefusedConnectionIsRetriedThenUnavailable) {
+    RecordingHost host;
+    TwilioProvider provider(
+        settings_from(valid_values("http://127.0.0.1:" + std::to_string(closed_loopback_port()))), host);
+
+    const auto result = provider.send(kMessage, Clock::now() + 5s);
+
+    EXPECT_EQ(result.status, SendStatus::unavailable);
+    EXPECT_NE(result.detail.find("cannot reach Twilio"), std::string::npos) << result.detail;
+    EXPECT_EQ(host.count("sms.twilio.retry"), 2u);
+    EXPECT_EQ(host.count("sms.twilio.failed"), 1u);
+    expect_no_secrets_logged(host);
+}
+
+TEST(TwilioInterpretTest, MapsAnswersWithoutTwilioJson) {
+    http::Response proxy_error;
+    proxy_error.status = 502;
+    proxy_error.body = "<html>Bad Gateway</html>";
+    EXPECT_EQ(interpret(proxy_error).status, SendStatus::unavailable);
+    EXPECT_TRUE(retryable(proxy_error));
+
+    http::Response unauthorized;
+    unauthorized.status = 401;
+    EXPECT_EQ(interpret(unauthorized).status, SendStatus::misconfigured);
+    EXPECT_TRUE(interpret(unauthorized).auth_failed);
+
+    http::Response not_found;
+    not_found.status = 404;
+    not_found.body = R"({"code":20404,"message":"not found","status":404})";
+    EXPECT_EQ(interpret(not_found).status, SendStatus::misconfigured);
+
+    http::Response timeout;
+    timeout.timed_out = true;
+    timeout.transport_error = "Operation timed out";
+    EXPECT_FALSE(retryable(timeout));
+    EXPECT_EQ(interpret(timeout).status, SendStatus::unavailable);
+}
+
+TEST(TwilioInterpretTest, ParsesTwilioErrorJson) {
+    const TwilioError error = parse_error(
+        R"({"code":21211,"message":"Invalid 'To' Phone Number","more_info":"https://www.twilio.com/docs/errors/21211","status":400})");
+    EXPECT_EQ(error.code, 21211);
+    EXPECT_EQ(error.message, "Invalid 'To' Phone Number");
+    EXPECT_EQ(error.more_info, "https://www.twilio.com/docs/errors/21211");
+    EXPECT_EQ(parse_error("not json").code, 0);
+    EXPECT_EQ(parse_error(R"({"code":"21211"})").code, 0);
+}
+
+TEST(SmsTwilioPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
+    test_support::PluginLibrary plugin(SMS_TWILIO_PLUGIN_PATH);
+    EXPECT_EQ(plugin.abi_version(), sdk::kAbiVersion);
+    const auto descriptor = plugin.descriptor();
+    EXPECT_EQ(descriptor.kind, sdk::PluginKind::sms_provider);
+    EXPECT_EQ(descriptor.name, "twilio");
+    EXPECT_EQ(descriptor.version, "1.0.0");
+    EXPECT_EQ(descriptor.config_keys.size(), config_keys().size());
+}
+
+TEST(SmsTwilioPluginTest, FactoryRejectsABadSectionAndBuildsAWorkingProvider) {
+    test_support::PluginLibrary plugin(SMS_TWILIO_PLUGIN_PATH);
+    const auto keys = plugin.descriptor().config_keys;
+    RecordingHost host;
+
+    auto bad = valid_values();
+    bad["account_sid"] = "AC-nope";
+    EXPECT_THROW(plugin.create<sdk::SmsProvider>(MapConfigView(bad, keys), host), ConfigError);
+
+    FakeTwilio fake;
+    const MapConfigView config(valid_values(fake.base_url()), keys);
+    auto provider = plugin.create<sdk::SmsProvider>(config, host);
+    ASSERT_NE(provider, nullptr);
+    EXPECT_TRUE(provider->may_block());
+    EXPECT_EQ(provider->send(kMessage, Clock::now() + 5s).status, SendStatus::sent);
+    EXPECT_EQ(fake.messages().size(), 1u);
+    EXPECT_EQ(host.count("sms.twilio.sent"), 1u);
+}
+
+}  // namespace
+}  // namespace testino::plugins::twilio

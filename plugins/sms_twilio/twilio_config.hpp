@@ -1,0 +1,31 @@
+// The `twilio` SMS provider's settings: the keys of config section `sms.twilio`, and the
+// checks a schema cannot express (SID and token shapes, one sender, a safe base URL).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "testino/config_view.hpp"
+#include "testino/plugins/http_client.hpp"
+
+namespace testino::plugins::twilio {
+
+struct TwilioSettings {
+    std::string account_sid;            // AC + 32 hex
+    std::string auth_token;             // 32 hex; a secret
+    std::string from;                   // E.164 sender, or "" when messaging_service_sid is used
+    std::string messaging_service_sid;  // MG + 32 hex, or "" when `from` is used
+    std::string api_base_url = "https://api.twilio.com";  // no trailing slash
+    std::chrono::milliseconds connect_timeout{2000};
+    http::RetryPolicy retry;
+};
+
+// The keys of `sms.twilio`, for the plugin descriptor.
+std::vector<sdk::ConfigKey> config_keys();
+
+// Reads and checks a validated section; throws sdk::ConfigError naming the key (through
+// ConfigView::where) for a value of the wrong shape. Messages never quote the auth token.
+TwilioSettings read_settings(const sdk::ConfigView& config);
+
+}  // namespace testino::plugins::twilio

@@ -1,0 +1,62 @@
+// The `twilio` SMS provider: POSTs each message to Twilio's Messages API
+// (/2010-04-01/Accounts/{AccountSid}/Messages.json) and maps Twilio's answer to a SendStatus.
+#pragma once
+
+#include <mutex>
+#include <string>
+
+#include "testino/host.hpp"
+#include "testino/plugins/http_client.hpp"
+#include "testino/sms_provider.hpp"
+#include "twilio_config.hpp"
+
+namespace testino::plugins::twilio {
+
+// Twilio's error JSON: {"code": 21211, "message": "...", "more_info": "...", "status": 400}.
+struct TwilioError {
+    int code = 0;  // 0 when the body was not Twilio's error JSON
+    std::string message;
+    std::string more_info;
+};
+TwilioError parse_error(const std::string& body);
+
+// What one finished exchange (after any retries) means for the caller.
+struct Verdict {
+    sdk::SendStatus status = sdk::SendStatus::unavailable;
+    std::string detail;  // invalid_recipient: client-safe; otherwise for the logs
+    std::string sid;     // the message SID when sent
+    TwilioError error;   // Twilio's error, when it sent one
+    bool auth_failed = false;  // 20003 / HTTP 401
+};
+Verdict interpret(const http::Response& response);
+
+// Whether an answer is worth another attempt: 429, 5xx, or a host that could not be reached
+// (refused, DNS). A timeout is not retried: the message may already be on its way, and
+// the deadline is spent anyway.
+bool retryable(const http::Response& response);
+
+class TwilioProvider final : public sdk::SmsProvider {
+public:
+    // `host` must outlive the provider (the server's does).
+    TwilioProvider(TwilioSettings settings, sdk::Host& host);
+
+    sdk::SendResult send(const sdk::SmsMessage& message,
+                         std::chrono::steady_clock::time_point deadline) override;
+    // Unhealthy after Twilio rejected the credentials or the sender, until a send succeeds.
+    sdk::HealthReport health() override;
+
+private:
+    void log_outcome(const sdk::SmsMessage& message, const http::Response& response,
+                     const Verdict& verdict, int attempts);
+    void set_health(bool healthy, std::string detail);
+
+    const TwilioSettings settings_;
+    const std::string messages_url_;
+    sdk::Host& host_;
+    http::Client client_;
+
+    std::mutex health_mutex_;
+    sdk::HealthReport health_;
+};
+
+}  // namespace testino::plugins::twilio
