@@ -8,6 +8,7 @@ packages=(
   libpistache-dev rapidjson-dev libyaml-cpp-dev libboost-dev libcurl4-openssl-dev
   libssl-dev libhiredis-dev libphonenumber-dev libjwt-dev libgtest-dev
   redis-server wrk python3 python3-yaml
+  clang libfuzzer-14-dev
 )
 
 missing=()
