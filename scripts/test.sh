@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+# Stoplight Prism for the Twilio contract test, at the versions its package-lock.json pins.
+(cd plugins/sms_twilio/tests/contract && npm ci --no-audit --no-fund --loglevel=error)
 
 export CTEST_OUTPUT_ON_FAILURE=1
 # Two test programs at a time: integration tests start servers, and CI has two cores.
