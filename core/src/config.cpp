@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
 #include <charconv>
 #include <fstream>
 #include <sstream>
 
+#include "client_ip.hpp"
 #include "otp_crypto.hpp"
+#include "phone.hpp"
 
 extern char** environ;
 
@@ -82,6 +85,35 @@ const std::vector<ConfigKey>& token_schema() {
         key("issuer", ValueType::string, "testino-auth", "TOKEN_ISSUER", "the JWT iss claim"),
         key("ttl_seconds", ValueType::integer, "3600", "TOKEN_TTL_SECONDS",
             "access token lifetime", 60, 30 * 86400),
+    };
+    return keys;
+}
+
+ConfigKey limit(const std::string& name, const std::string& default_value, const std::string& description) {
+    std::string env = "LIMIT_" + name;
+    std::transform(env.begin(), env.end(), env.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    return key(name, ValueType::integer, default_value, env, description, 0, 100000000);
+}
+
+const std::vector<ConfigKey>& limits_schema() {
+    static const std::vector<ConfigKey> keys = {
+        limit("number_cooldown_seconds", "30", "least time between two sends to one number"),
+        limit("number_sends_per_window", "5", "sends to one number per number_send_window_seconds"),
+        limit("number_send_window_seconds", "3600", "window of number_sends_per_window"),
+        limit("number_failed_verifies_per_window", "10",
+              "failed verifies for one number, across codes, per number_verify_window_seconds"),
+        limit("number_verify_window_seconds", "3600", "window of number_failed_verifies_per_window"),
+        limit("ip_sends_per_window", "20", "sends from one client address per ip_window_seconds"),
+        limit("ip_verifies_per_window", "60", "verifies from one client address per ip_window_seconds"),
+        limit("ip_window_seconds", "3600", "window of the per-address limits"),
+        key("trusted_proxies", ValueType::string_list, "", "TRUSTED_PROXIES",
+            "proxies (addresses or CIDR networks) whose X-Forwarded-For is believed"),
+        key("country_allowlist", ValueType::string_list, "", "COUNTRY_ALLOWLIST",
+            "calling codes SMS may go to (\"1\", \"44\"); empty allows all"),
+        limit("country_sends_per_window", "0", "sends to one calling code per country_window_seconds"),
+        limit("country_window_seconds", "3600", "window of country_sends_per_window"),
+        limit("budget_sends_per_hour", "1000", "sends from this deployment per hour, then 503"),
+        limit("budget_sends_per_day", "10000", "sends from this deployment per day, then 503"),
     };
     return keys;
 }
@@ -208,6 +240,53 @@ std::string read_file(const std::string& path, bool& found) {
     std::ostringstream text;
     if (found) text << in.rdbuf();
     return text.str();
+}
+
+std::int64_t parse_date_end(const std::string& text) {
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), "%Y-%m-%d", &tm);
+    if (end == nullptr || *end != '\0') return -1;
+    return static_cast<std::int64_t>(timegm(&tm)) + 86400;  // valid through that day (UTC)
+}
+
+std::vector<TestNumber> load_test_numbers(const ConfigSource& source, int otp_length) {
+    std::vector<TestNumber> numbers;
+    const YAML::Node list = source.node("test_numbers");
+    if (!list.IsDefined() || list.IsNull()) return numbers;
+    const std::string at = source.file() + ": test_numbers";
+    if (!list.IsSequence()) {
+        throw StartupError(at + ": expected a list of {number, code, expires} entries");
+    }
+    int index = 0;
+    for (const auto& entry : list) {
+        const std::string where = at + "[" + std::to_string(index++) + "]";
+        if (!entry.IsMap()) throw StartupError(where + ": expected a mapping with number and code");
+        for (const auto& field : entry) {
+            const std::string name = field.first.as<std::string>();
+            if (name != "number" && name != "code" && name != "expires") {
+                throw StartupError(where + "." + name + ": unknown key; allowed keys: number, code, expires");
+            }
+        }
+        if (!entry["number"] || !entry["number"].IsScalar() || !entry["code"] || !entry["code"].IsScalar()) {
+            throw StartupError(where + ": number and code are required");
+        }
+        TestNumber t;
+        const Expected<std::string> e164 = normalize_e164(entry["number"].as<std::string>());
+        if (!e164) throw StartupError(where + ".number: " + e164.error().message);
+        t.e164 = e164.value();
+        t.code = entry["code"].as<std::string>();
+        if (t.code.size() != static_cast<std::size_t>(otp_length) ||
+            t.code.find_first_not_of("0123456789") != std::string::npos) {
+            throw StartupError(where + ".code: must be exactly " + std::to_string(otp_length) +
+                               " digits (otp.length)");
+        }
+        if (entry["expires"]) {
+            t.expires_at = parse_date_end(entry["expires"].as<std::string>());
+            if (t.expires_at < 0) throw StartupError(where + ".expires: expected a date like 2027-01-31");
+        }
+        numbers.push_back(std::move(t));
+    }
+    return numbers;
 }
 
 }  // namespace
@@ -494,7 +573,8 @@ const ConfigSection& AppConfig::section(const std::string& path) const {
 
 AppConfig load_app_config(const ConfigSource& source,
                           const std::filesystem::path& default_plugin_dir) {
-    const std::vector<std::string> sections = {"server", "otp", "token", "sms", "store", "plugins"};
+    const std::vector<std::string> sections = {"server", "otp",     "token",       "limits",
+                                               "sms",    "store",   "plugins",     "test_numbers"};
     for (const auto& entry : source.node("")) {
         const std::string name = entry.first.as<std::string>();
         if (std::find(sections.begin(), sections.end(), name) == sections.end()) {
@@ -510,6 +590,7 @@ AppConfig load_app_config(const ConfigSource& source,
     config.sections.emplace_back(source, "server", server_schema());
     config.sections.emplace_back(source, "otp", otp_schema());
     config.sections.emplace_back(source, "token", token_schema());
+    config.sections.emplace_back(source, "limits", limits_schema());
     config.sections.emplace_back(source, "sms", sms_schema(), true);
     config.sections.emplace_back(source, "store", store_schema(), true);
     config.sections.emplace_back(source, "plugins", plugins_schema());
@@ -564,6 +645,47 @@ AppConfig load_app_config(const ConfigSource& source,
         throw StartupError(token.where("secret") + ": must be at least 32 bytes long");
     }
     if (o.hmac_secret.empty()) o.hmac_secret = derive_key(t.secret, "testino-otp-hmac-v1");
+
+    const ConfigSection& limits = config.section("limits");
+    LimitsConfig& l = config.limits;
+    auto seconds = [&](const char* name) { return std::chrono::seconds(limits.get_int(name)); };
+    auto count = [&](const char* name) { return static_cast<int>(limits.get_int(name)); };
+    l.number_cooldown = seconds("number_cooldown_seconds");
+    l.number_sends = count("number_sends_per_window");
+    l.number_send_window = seconds("number_send_window_seconds");
+    l.number_failed_verifies = count("number_failed_verifies_per_window");
+    l.number_verify_window = seconds("number_verify_window_seconds");
+    l.ip_sends = count("ip_sends_per_window");
+    l.ip_verifies = count("ip_verifies_per_window");
+    l.ip_window = seconds("ip_window_seconds");
+    l.trusted_proxies = limits.get_list("trusted_proxies");
+    for (const std::string& proxy : l.trusted_proxies) {
+        if (!Network::parse(proxy)) {
+            throw StartupError(limits.where("trusted_proxies") + ": \"" + proxy +
+                               "\" is not an IP address or CIDR network");
+        }
+    }
+    for (std::string cc : limits.get_list("country_allowlist")) {
+        if (!cc.empty() && cc.front() == '+') cc.erase(0, 1);
+        std::int64_t n = 0;
+        if (!parse_int(cc, n) || n < 1 || n > 999) {
+            throw StartupError(limits.where("country_allowlist") + ": \"" + cc +
+                               "\" is not a calling code (like \"1\" or \"+44\")");
+        }
+        l.country_allowlist.push_back(std::to_string(n));
+    }
+    l.country_sends = count("country_sends_per_window");
+    l.country_window = seconds("country_window_seconds");
+    l.budget_per_hour = count("budget_sends_per_hour");
+    l.budget_per_day = count("budget_sends_per_day");
+    for (const char* window : {"number_send_window_seconds", "number_verify_window_seconds",
+                               "ip_window_seconds", "country_window_seconds"}) {
+        if (limits.get_int(window) < 1) {
+            throw StartupError(limits.where(window) + ": a window must be at least 1 second");
+        }
+    }
+
+    config.test_numbers = load_test_numbers(source, o.length);
 
     const ConfigSection& sms = config.section("sms");
     SmsConfig& m = config.sms;

@@ -124,6 +124,32 @@ struct StoreConfig {
     std::string backend;  // a plugin name or a path to a .so
 };
 
+// Abuse limits; a count of 0 switches that limit off.
+struct LimitsConfig {
+    std::chrono::seconds number_cooldown{30};
+    int number_sends = 5;
+    std::chrono::seconds number_send_window{3600};
+    int number_failed_verifies = 10;
+    std::chrono::seconds number_verify_window{3600};
+    int ip_sends = 20;
+    int ip_verifies = 60;
+    std::chrono::seconds ip_window{3600};
+    std::vector<std::string> trusted_proxies;
+    std::vector<std::string> country_allowlist;  // calling codes, without '+'; empty = all
+    int country_sends = 0;
+    std::chrono::seconds country_window{3600};
+    int budget_per_hour = 1000;
+    int budget_per_day = 10000;
+};
+
+// A number that receives no SMS and verifies with a fixed code (store reviewers, frontend
+// development). Rate limits still apply.
+struct TestNumber {
+    std::string e164;
+    std::string code;
+    std::int64_t expires_at = 0;  // Unix time the entry stops working; 0 = never
+};
+
 struct AppConfig {
     std::string file;
     ServerConfig server;
@@ -131,8 +157,10 @@ struct AppConfig {
     TokenConfig token;
     SmsConfig sms;
     StoreConfig store;
+    LimitsConfig limits;
+    std::vector<TestNumber> test_numbers;
     std::filesystem::path plugin_dir;
-    std::vector<ConfigSection> sections;  // server, otp, token, sms, store, plugins
+    std::vector<ConfigSection> sections;  // server, otp, token, limits, sms, store, plugins
     const ConfigSection& section(const std::string& path) const;
 };
 

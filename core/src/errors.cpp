@@ -24,6 +24,9 @@ const std::vector<ErrorInfo>& all_errors() {
         {ErrorCode::store_unavailable, 503, "STORE_UNAVAILABLE"},
         {ErrorCode::store_full, 503, "STORE_FULL"},
         {ErrorCode::shutting_down, 503, "SHUTTING_DOWN"},
+        {ErrorCode::rate_limited, 429, "RATE_LIMITED"},
+        {ErrorCode::country_not_allowed, 403, "COUNTRY_NOT_ALLOWED"},
+        {ErrorCode::send_budget_exhausted, 503, "SEND_BUDGET_EXHAUSTED"},
         {ErrorCode::internal_error, 500, "INTERNAL_ERROR"},
     };
     return table;

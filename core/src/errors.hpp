@@ -28,6 +28,9 @@ enum class ErrorCode {
     store_unavailable,
     store_full,
     shutting_down,
+    rate_limited,
+    country_not_allowed,
+    send_budget_exhausted,
     internal_error,
 };
 

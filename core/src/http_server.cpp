@@ -13,6 +13,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "client_ip.hpp"
 #include "errors.hpp"
 #include "logging.hpp"
 #include "otp_crypto.hpp"
@@ -56,6 +57,7 @@ struct HttpServer::State {
     Clock::time_point started = Clock::now();
     std::atomic<bool> draining{false};
     std::atomic<long> in_flight{0};
+    ClientIpResolver client_ip;
     std::string request_id_prefix = random_hex(4);
     std::atomic<std::uint64_t> request_counter{0};
 };
@@ -70,6 +72,7 @@ struct RequestContext {
     std::string method;
     std::string path;
     std::string peer;
+    std::string client_ip;    // the peer, or what a trusted proxy says the client is
     std::string cors_origin;  // the Origin to echo, when allowed
     bool cors_wildcard = false;
     bool keep_alive = true;
@@ -224,7 +227,8 @@ void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext
                    {"path", printable(ctx.path)},
                    {"status", reply.status},
                    {"latency_ms", latency_ms},
-                   {"peer", ctx.peer}});
+                   {"peer", ctx.peer},
+                   {"client_ip", ctx.client_ip}});
     if (ctx.counted) state.in_flight.fetch_sub(1);
 }
 
@@ -312,6 +316,8 @@ private:
         ctx.method = Http::methodString(request.method());
         ctx.path = request.resource();
         ctx.peer = request.address().host();
+        const auto forwarded = request.headers().tryGetRaw("X-Forwarded-For");
+        ctx.client_ip = state_->client_ip.resolve(ctx.peer, forwarded ? forwarded->value() : "");
         ctx.keep_alive = wants_keep_alive(request) && !state_->draining.load();
         ctx.http10 = request.version() == Http::Version::Http10;
         ctx.auth_route = ctx.path.rfind("/api/v1/auth/", 0) == 0;
@@ -457,8 +463,14 @@ private:
     void send_otp(const Http::Request& request, Http::ResponseWriter response, const RequestContext& ctx) {
         Expected<SendOtpRequest> parsed = parse_send_otp(request.body());
         if (!parsed) return send_reply(*state_, response, ctx, error_reply(parsed.error()));
-        Expected<PendingSend> pending = state_->service->begin_send(parsed.value(), ctx.request_id);
+        Expected<PendingSend> pending =
+            state_->service->begin_send(parsed.value(), ctx.request_id, ctx.client_ip);
         if (!pending) return send_reply(*state_, response, ctx, error_reply(pending.error()));
+        if (pending->test_number) {
+            log_info("sms.skipped_test_number", {{"request_id", ctx.request_id}});
+            return send_reply(*state_, response, ctx,
+                              json_reply(200, success_send_body(state_->service->expiry())));
+        }
 
         // The reply is written by the SMS worker once the provider has answered.
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
@@ -501,7 +513,7 @@ private:
     void verify_otp(const Http::Request& request, Http::ResponseWriter& response, const RequestContext& ctx) {
         Expected<VerifyOtpRequest> parsed = parse_verify_otp(request.body(), otp_length());
         if (!parsed) return send_reply(*state_, response, ctx, error_reply(parsed.error()));
-        Expected<VerifiedLogin> login = state_->service->verify(parsed.value());
+        Expected<VerifiedLogin> login = state_->service->verify(parsed.value(), ctx.client_ip);
         if (!login) return send_reply(*state_, response, ctx, error_reply(login.error()));
         send_reply(*state_, response, ctx, json_reply(200, success_verify_body(login->token)));
     }
@@ -513,10 +525,16 @@ private:
 
 }  // namespace
 
-HttpServer::HttpServer(const ServerConfig& config, OtpService& service, SmsDispatcher& dispatcher,
+HttpServer::HttpServer(const ServerConfig& config, const std::vector<std::string>& trusted_proxies,
+                       OtpService& service, SmsDispatcher& dispatcher,
                        std::vector<PluginHealthSource> plugins)
     : state_(std::make_shared<State>()) {
     state_->config = config;
+    std::vector<Network> networks;
+    for (const auto& proxy : trusted_proxies) {
+        if (auto n = Network::parse(proxy)) networks.push_back(*n);  // validated with the config
+    }
+    state_->client_ip = ClientIpResolver(std::move(networks));
     state_->service = &service;
     state_->dispatcher = &dispatcher;
     state_->plugins = std::move(plugins);

@@ -32,7 +32,8 @@ struct PluginHealthSource {
 
 class HttpServer {
 public:
-    HttpServer(const ServerConfig& config, OtpService& service, SmsDispatcher& dispatcher,
+    HttpServer(const ServerConfig& config, const std::vector<std::string>& trusted_proxies,
+               OtpService& service, SmsDispatcher& dispatcher,
                std::vector<PluginHealthSource> plugins);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;

@@ -162,7 +162,7 @@ int run(const Options& options, const sigset_t& stop_signals) {
                  {{"detail", "the console provider writes codes to the log: development only"}});
     }
 
-    OtpService service(config.otp, config.token, store);
+    OtpService service(config.otp, config.token, config.limits, config.test_numbers, store);
     SmsDispatcher dispatcher(provider, config.sms.workers, config.sms.queue_size, config.sms.timeout);
     std::vector<PluginHealthSource> health = {
         {sdk::PluginKind::sms_provider, sms_plugin.descriptor().name, sms_plugin.descriptor().version,
@@ -170,7 +170,8 @@ int run(const Options& options, const sigset_t& stop_signals) {
         {sdk::PluginKind::otp_store, store_plugin.descriptor().name, store_plugin.descriptor().version,
          [store] { return store->health(); }},
     };
-    HttpServer server(config.server, service, dispatcher, std::move(health));
+    HttpServer server(config.server, config.limits.trusted_proxies, service, dispatcher,
+                      std::move(health));
     server.start();
     log_info("server.listening", {{"host", config.server.host},
                                   {"port", static_cast<int>(server.port())},

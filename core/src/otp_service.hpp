@@ -2,6 +2,8 @@
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <vector>
 #include <string>
 
 #include "config.hpp"
@@ -13,11 +15,19 @@
 
 namespace testino {
 
+// A rate-limit counter a send was charged to, refunded when the SMS fails.
+struct ChargedCounter {
+    std::string key;
+    std::chrono::seconds window;
+};
+
 // A code that is stored and waits to be sent.
 struct PendingSend {
     std::string e164;
     sdk::CodeDigest digest;
     sdk::SmsMessage message;
+    bool test_number = false;  // no SMS: the code is the configured one
+    std::vector<ChargedCounter> charged;
 };
 
 struct VerifiedLogin {
@@ -27,26 +37,38 @@ struct VerifiedLogin {
 
 class OtpService {
 public:
-    OtpService(const OtpConfig& otp, const TokenConfig& token, std::shared_ptr<sdk::OtpStore> store);
+    OtpService(const OtpConfig& otp, const TokenConfig& token, const LimitsConfig& limits,
+               std::vector<TestNumber> test_numbers, std::shared_ptr<sdk::OtpStore> store);
 
     // Validates and normalises the number, makes a code and stores its digest (replacing
     // any earlier code). The caller sends `message` and then calls finish_send.
-    Expected<PendingSend> begin_send(const SendOtpRequest& request, const std::string& request_id);
+    // Checks the abuse limits (per client address, number, country, global budget) first;
+    // a refusal says nothing about whether the number has a pending code.
+    Expected<PendingSend> begin_send(const SendOtpRequest& request, const std::string& request_id,
+                                     const std::string& client_ip = "");
 
     // After the provider answered: nothing on success; otherwise the stored code is removed
     // (no usable code is left behind) and the error for the client is returned.
     std::optional<ApiError> finish_send(const PendingSend& pending, const sdk::SendResult& result);
 
     // Checks the code and, when right, consumes it and issues an access token.
-    Expected<VerifiedLogin> verify(const VerifyOtpRequest& request);
+    Expected<VerifiedLogin> verify(const VerifyOtpRequest& request, const std::string& client_ip = "");
 
     std::chrono::seconds expiry() const { return config_.expiry; }
     int code_length() const { return config_.length; }
 
 private:
     std::string render_message(const std::string& code) const;
+    // Adds one to `key`; an error when that passes `limit` (0 = no limit, nothing charged).
+    std::optional<ApiError> charge(const std::string& key, int limit, std::chrono::seconds window,
+                                   ErrorCode code, const std::string& message,
+                                   std::vector<ChargedCounter>* charged);
+    const TestNumber* test_number(const std::string& e164) const;
+    void refund(const PendingSend& pending);
 
     OtpConfig config_;
+    LimitsConfig limits_;
+    std::vector<TestNumber> test_numbers_;
     std::shared_ptr<sdk::OtpStore> store_;
     TokenIssuer tokens_;
 };

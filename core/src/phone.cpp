@@ -70,4 +70,18 @@ Expected<std::string> normalize_phone(std::string_view country_code,
     return e164;
 }
 
+Expected<std::string> normalize_e164(std::string_view number) {
+    if (number.empty() || number.front() != '+') {
+        return validation_error("number", "a number must start with + and its country code");
+    }
+    const PhoneNumberUtil& util = *PhoneNumberUtil::GetInstance();
+    PhoneNumber parsed;
+    if (util.Parse(std::string(number), "ZZ", &parsed) != PhoneNumberUtil::NO_PARSING_ERROR) {
+        return validation_error("number", "not a phone number");
+    }
+    std::string national;
+    util.GetNationalSignificantNumber(parsed, &national);
+    return normalize_phone(std::to_string(parsed.country_code()), national);
+}
+
 }  // namespace testino

@@ -14,4 +14,7 @@ namespace testino {
 Expected<std::string> normalize_phone(std::string_view country_code,
                                       std::string_view national_number);
 
+// As above for a number written whole, "+12025550123" or "+1 202-555-0123".
+Expected<std::string> normalize_e164(std::string_view number);
+
 }  // namespace testino

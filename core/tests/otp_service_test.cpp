@@ -20,7 +20,17 @@ class OtpServiceTest : public ::testing::Test {
 protected:
     void SetUp() override { make_service(300s, 5); }
 
-    void make_service(std::chrono::seconds expiry, int max_attempts) {
+    // Every limit off: the OTP rules alone. The limit tests switch on what they test.
+    static LimitsConfig no_limits() {
+        LimitsConfig l;
+        l.number_cooldown = std::chrono::seconds(0);
+        l.number_sends = l.number_failed_verifies = l.ip_sends = l.ip_verifies = 0;
+        l.country_sends = l.budget_per_hour = l.budget_per_day = 0;
+        return l;
+    }
+
+    void make_service(std::chrono::seconds expiry, int max_attempts,
+                      const LimitsConfig& limits = no_limits(), std::vector<TestNumber> test_numbers = {}) {
         service.reset();
         store.reset();
         store = PluginLoader(TESTINO_PLUGIN_DIR)
@@ -34,7 +44,7 @@ protected:
         TokenConfig token;
         token.secret = std::string(32, 't');
         token.issuer = "testino-auth";
-        service = std::make_unique<OtpService>(otp, token, store);
+        service = std::make_unique<OtpService>(otp, token, limits, std::move(test_numbers), store);
     }
 
     // Sends a code and returns it, as the user would read it from the SMS.
@@ -49,8 +59,18 @@ protected:
         return m[1].str();
     }
 
-    Expected<VerifiedLogin> verify(const std::string& code, const std::string& number = "2025550123") {
-        return service->verify({"1", number, code});
+    Expected<VerifiedLogin> verify(const std::string& code, const std::string& number = "2025550123",
+                                   const std::string& ip = "") {
+        return service->verify({"1", number, code}, ip);
+    }
+
+    // The error code of a send, or "ok".
+    std::string send_outcome(const std::string& number, const std::string& ip = "10.0.0.1",
+                             const std::string& cc = "+1") {
+        auto pending = service->begin_send({cc, number}, "r", ip);
+        if (!pending) return error_info(pending.error().code).machine_code;
+        EXPECT_FALSE(service->finish_send(pending.value(), {sdk::SendStatus::sent, "", "m"}));
+        return "ok";
     }
 
     static std::string wrong(const std::string& code) {
@@ -61,7 +81,8 @@ protected:
 
     test_support::RecordingHost host;
     test_support::MapConfigView store_config{
-        std::map<std::string, std::string>{{"max_codes", "1000"}, {"sweep_interval_ms", "1000"}, {"shards", "4"}}};
+        std::map<std::string, std::string>{
+            {"max_codes", "1000"}, {"sweep_interval_ms", "1000"}, {"shards", "4"}, {"max_counters", "1000"}}};
     std::shared_ptr<sdk::OtpStore> store;
     std::unique_ptr<OtpService> service;
 };
@@ -183,6 +204,129 @@ TEST_F(OtpServiceTest, ConcurrentRightGuessesVerifyExactlyOnce) {
     for (auto& t : threads) t.join();
     EXPECT_EQ(verified.load(), 1);
     EXPECT_EQ(rejected.load(), 49);
+}
+
+// --- abuse limits --------------------------------------------------------------------
+
+TEST_F(OtpServiceTest, ResendCooldownRefusesWithRetryAfter) {
+    LimitsConfig limits = no_limits();
+    limits.number_cooldown = 30s;
+    make_service(300s, 5, limits);
+    EXPECT_EQ(send_outcome("2025550123"), "ok");
+    auto again = service->begin_send({"+1", "2025550123"}, "r", "10.0.0.1");
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, ErrorCode::rate_limited);
+    EXPECT_GT(again.error().retry_after.count(), 25);
+    EXPECT_LE(again.error().retry_after.count(), 30);
+    EXPECT_EQ(send_outcome("2025550124"), "ok") << "other numbers are not affected";
+}
+
+TEST_F(OtpServiceTest, PerNumberSendCap) {
+    LimitsConfig limits = no_limits();
+    limits.number_sends = 3;
+    make_service(300s, 5, limits);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(send_outcome("2025550123"), "ok");
+    EXPECT_EQ(send_outcome("2025550123"), "RATE_LIMITED");
+}
+
+TEST_F(OtpServiceTest, PerIpCapsForSendAndVerify) {
+    LimitsConfig limits = no_limits();
+    limits.ip_sends = 2;
+    limits.ip_verifies = 2;
+    make_service(300s, 5, limits);
+    EXPECT_EQ(send_outcome("2025550121", "10.0.0.7"), "ok");
+    EXPECT_EQ(send_outcome("2025550122", "10.0.0.7"), "ok");
+    EXPECT_EQ(send_outcome("2025550123", "10.0.0.7"), "RATE_LIMITED");
+    EXPECT_EQ(send_outcome("2025550123", "10.0.0.8"), "ok") << "another address has its own cap";
+    EXPECT_EQ(verify("000000", "2025550121", "10.0.0.7").error().code, ErrorCode::invalid_otp);
+    EXPECT_EQ(verify("000000", "2025550121", "10.0.0.7").error().code, ErrorCode::invalid_otp);
+    EXPECT_EQ(verify("000000", "2025550121", "10.0.0.7").error().code, ErrorCode::rate_limited);
+}
+
+TEST_F(OtpServiceTest, FailedVerifyCapAcrossCodes) {
+    LimitsConfig limits = no_limits();
+    limits.number_failed_verifies = 3;
+    make_service(300s, 5, limits);
+    const std::string first = send();
+    EXPECT_EQ(verify(wrong(first)).error().code, ErrorCode::invalid_otp);
+    EXPECT_EQ(verify(wrong(first)).error().code, ErrorCode::invalid_otp);
+    const std::string second = send();  // a new code does not reset the number's failures
+    EXPECT_EQ(verify(wrong(second)).error().code, ErrorCode::invalid_otp);
+    const auto refused = verify(second);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ErrorCode::rate_limited) << "even the right code waits";
+    EXPECT_GT(refused.error().retry_after.count(), 0);
+}
+
+TEST_F(OtpServiceTest, CountryAllowlistAndCountryCap) {
+    LimitsConfig limits = no_limits();
+    limits.country_allowlist = {"44"};
+    make_service(300s, 5, limits);
+    EXPECT_EQ(send_outcome("2025550123"), "COUNTRY_NOT_ALLOWED");
+    EXPECT_EQ(send_outcome("7400123456", "10.0.0.1", "+44"), "ok");
+
+    limits = no_limits();
+    limits.country_sends = 2;
+    make_service(300s, 5, limits);
+    EXPECT_EQ(send_outcome("2025550121"), "ok");
+    EXPECT_EQ(send_outcome("2025550122"), "ok");
+    EXPECT_EQ(send_outcome("2025550123"), "RATE_LIMITED");
+    EXPECT_EQ(send_outcome("7400123456", "10.0.0.1", "+44"), "ok");
+}
+
+TEST_F(OtpServiceTest, GlobalBudgetTripsTheBreaker) {
+    LimitsConfig limits = no_limits();
+    limits.budget_per_hour = 2;
+    make_service(300s, 5, limits);
+    EXPECT_EQ(send_outcome("2025550121"), "ok");
+    EXPECT_EQ(send_outcome("2025550122"), "ok");
+    EXPECT_EQ(send_outcome("2025550123", "10.9.9.9"), "SEND_BUDGET_EXHAUSTED");
+    EXPECT_EQ(error_info(ErrorCode::send_budget_exhausted).status, 503);
+}
+
+TEST_F(OtpServiceTest, FailedSmsRefundsTheUsersAllowance) {
+    LimitsConfig limits = no_limits();
+    limits.number_cooldown = 30s;
+    limits.number_sends = 1;
+    make_service(300s, 5, limits);
+    auto pending = service->begin_send({"+1", "2025550123"}, "r", "10.0.0.1");
+    ASSERT_TRUE(pending.ok());
+    ASSERT_TRUE(service->finish_send(pending.value(), {sdk::SendStatus::unavailable, "down", ""}));
+    EXPECT_EQ(send_outcome("2025550123"), "ok") << "neither the cooldown nor the cap was spent";
+}
+
+TEST_F(OtpServiceTest, RefusalsLookTheSameWithOrWithoutAPendingCode) {
+    LimitsConfig limits = no_limits();
+    limits.ip_sends = 1;
+    make_service(300s, 5, limits);
+    EXPECT_EQ(send_outcome("2025550121", "10.0.0.5"), "ok");
+    auto with_code = service->begin_send({"+1", "2025550121"}, "r", "10.0.0.5");
+    auto without = service->begin_send({"+1", "2025550199"}, "r", "10.0.0.5");
+    ASSERT_FALSE(with_code.ok());
+    ASSERT_FALSE(without.ok());
+    EXPECT_EQ(error_body(with_code.error()), error_body(without.error()));
+}
+
+TEST_F(OtpServiceTest, TestNumbersUseTheirFixedCodeUntilTheyExpire) {
+    TestNumber reviewer{"+12025550100", "424242", 0};
+    TestNumber expired{"+12025550101", "111111", 1};  // expired in 1970
+    make_service(300s, 5, no_limits(), {reviewer, expired});
+    auto pending = service->begin_send({"+1", "2025550100"}, "r", "10.0.0.1");
+    ASSERT_TRUE(pending.ok());
+    EXPECT_TRUE(pending->test_number);
+    EXPECT_TRUE(verify("424242", "2025550100").ok());
+    auto old = service->begin_send({"+1", "2025550101"}, "r", "10.0.0.1");
+    ASSERT_TRUE(old.ok());
+    EXPECT_FALSE(old->test_number);
+    EXPECT_NE(old->message.code, "111111");
+}
+
+TEST_F(OtpServiceTest, TestNumbersAreStillRateLimited) {
+    LimitsConfig limits = no_limits();
+    limits.number_sends = 1;
+    make_service(300s, 5, limits, {TestNumber{"+12025550100", "424242", 0}});
+    EXPECT_EQ(send_outcome("2025550100"), "ok");
+    EXPECT_EQ(send_outcome("2025550100"), "RATE_LIMITED");
 }
 
 }  // namespace

@@ -36,12 +36,16 @@ struct TestConfig {
     std::map<std::string, std::string> server;
     std::map<std::string, std::string> otp;
     std::map<std::string, std::string> token;
+    std::map<std::string, std::string> limits;
     std::map<std::string, std::string> sms;
     std::map<std::string, std::string> store;
     std::map<std::string, std::string> plugins;
     // Nested plugin sections, e.g. sms_sections["test_sink"]["outbox"] = "\"@TMP@/outbox\"".
     std::map<std::string, std::map<std::string, std::string>> sms_sections;
     std::map<std::string, std::map<std::string, std::string>> store_sections;
+
+    // Appended verbatim (e.g. a test_numbers list).
+    std::string extra_yaml;
 
     // Uses tests/plugins' sms_test_sink with its outbox at <tmp>/outbox.jsonl.
     TestConfig& use_test_sink();
