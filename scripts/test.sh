@@ -28,7 +28,7 @@ echo "=== libFuzzer harnesses: a bounded run of each on a copy of its seed corpu
 fuzzers=(request_body phone config)
 # Harnesses with a reported, not yet fixed finding (fuzz/README.md, "Findings"): built, not
 # run here, so the suite stays green until the fix; take a name out with its fix.
-fuzz_paused=(request_body config)
+fuzz_paused=()
 scripts/build.sh build-fuzz -DCMAKE_CXX_COMPILER=clang++ -DTESTINO_BUILD_FUZZERS=ON \
   -DTESTINO_BUILD_TESTS=OFF -DTESTINO_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -- "${fuzzers[@]/%/_fuzzer}"

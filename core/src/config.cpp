@@ -262,6 +262,7 @@ std::vector<TestNumber> load_test_numbers(const ConfigSource& source, int otp_le
         const std::string where = at + "[" + std::to_string(index++) + "]";
         if (!entry.IsMap()) throw StartupError(where + ": expected a mapping with number and code");
         for (const auto& field : entry) {
+            if (!field.first.IsScalar()) throw StartupError(where + ": keys must be plain names");
             const std::string name = field.first.as<std::string>();
             if (name != "number" && name != "code" && name != "expires") {
                 throw StartupError(where + "." + name + ": unknown key; allowed keys: number, code, expires");
@@ -412,6 +413,9 @@ ConfigSection::ConfigSection(const ConfigSource& source, std::string path,
     const std::vector<std::string> known = names_of(schema_);
     if (node.IsMap()) {
         for (const auto& entry : node) {
+            if (!entry.first.IsScalar()) {
+                throw StartupError(at + ": keys must be plain names, not " + node_kind(entry.first));
+            }
             const std::string name = entry.first.as<std::string>();
             if (std::find(known.begin(), known.end(), name) != known.end()) continue;
             if (allow_subsections && (entry.second.IsMap() || entry.second.IsNull())) {
@@ -576,6 +580,10 @@ AppConfig load_app_config(const ConfigSource& source,
     const std::vector<std::string> sections = {"server", "otp",     "token",       "limits",
                                                "sms",    "store",   "plugins",     "test_numbers"};
     for (const auto& entry : source.node("")) {
+        if (!entry.first.IsScalar()) {
+            throw StartupError(source.file() + ": section names must be plain names, not " +
+                               node_kind(entry.first));
+        }
         const std::string name = entry.first.as<std::string>();
         if (std::find(sections.begin(), sections.end(), name) == sections.end()) {
             const std::string suggestion = nearest(name, sections);

@@ -39,7 +39,13 @@ std::optional<ApiError> read_string_fields(std::string_view body,
         const auto it = std::find_if(names.begin(), names.end(),
                                      [&](const char* n) { return name == n; });
         if (it == names.end()) {
-            return validation_error(name, "Unknown field \"" + name + "\"");
+            // Echo the name only when it is plain printable ASCII: an escaped lone surrogate
+            // ("\udc00") decodes to bytes that are not UTF-8, and a reply must stay valid JSON.
+            const bool printable = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+                return c >= 0x20 && c < 0x7f;
+            });
+            return printable ? validation_error(name, "Unknown field \"" + name + "\"")
+                             : validation_error("body", "Request body has an unknown field");
         }
         const auto index = static_cast<std::size_t>(it - names.begin());
         if (seen[index]) return validation_error(name, "Field \"" + name + "\" appears twice");

@@ -95,6 +95,45 @@ TEST(Config, InvalidYamlNamesLineAndColumn) {
     EXPECT_NE(e.find("invalid YAML"), std::string::npos) << e;
 }
 
+TEST(Config, NonScalarKeysNameTheFile) {
+    // Found by fuzz/config_fuzzer: yaml-cpp's own "bad conversion" named neither.
+    EXPECT_NE(error_of("server:\n  ? [port]\n  : 1\n").find("test.yaml: server: keys must be plain names"),
+              std::string::npos);
+    EXPECT_NE(error_of("{a: 1}: x\n").find("test.yaml: section names must be plain names"), std::string::npos);
+}
+
+TEST(Config, LimitsAreValidated) {
+    EXPECT_NE(error_of("limits: {trusted_proxies: [\"10.0.0.0/33\"]}\n").find("is not an IP address or CIDR"),
+              std::string::npos);
+    EXPECT_NE(error_of("limits: {country_allowlist: [\"US\"]}\n").find("is not a calling code"),
+              std::string::npos);
+    EXPECT_NE(error_of("limits: {ip_window_seconds: 0}\n").find("at least 1 second"), std::string::npos);
+    EXPECT_NE(error_of("limits: {ip_sends_per_windw: 5}\n").find("did you mean \"ip_sends_per_window\""),
+              std::string::npos);
+    const AppConfig c = load("limits: {country_allowlist: [\"+1\", \"44\"], number_cooldown_seconds: 0}\n",
+                             {{"LIMIT_IP_SENDS_PER_WINDOW", "7"}});
+    EXPECT_EQ(c.limits.country_allowlist, (std::vector<std::string>{"1", "44"}));
+    EXPECT_EQ(c.limits.number_cooldown.count(), 0);
+    EXPECT_EQ(c.limits.ip_sends, 7);
+    EXPECT_EQ(c.limits.number_sends, 5) << "documented default";
+}
+
+TEST(Config, TestNumbersAreValidated) {
+    const AppConfig c = load("test_numbers:\n  - {number: \"+1 202 555 0100\", code: \"424242\", expires: 2030-01-31}\n");
+    ASSERT_EQ(c.test_numbers.size(), 1u);
+    EXPECT_EQ(c.test_numbers[0].e164, "+12025550100");
+    EXPECT_EQ(c.test_numbers[0].expires_at, 1896048000 + 86400) << "through the end of that day, UTC";
+    EXPECT_NE(error_of("test_numbers:\n  - {number: \"+11234567890\", code: \"424242\"}\n")
+                  .find("test_numbers[0].number"), std::string::npos);
+    EXPECT_NE(error_of("test_numbers:\n  - {number: \"+12025550100\", code: \"42\"}\n")
+                  .find("test_numbers[0].code: must be exactly 6 digits"), std::string::npos);
+    EXPECT_NE(error_of("test_numbers:\n  - {number: \"+12025550100\", code: \"424242\", expires: soon}\n")
+                  .find("test_numbers[0].expires"), std::string::npos);
+    EXPECT_NE(error_of("test_numbers:\n  - {number: \"+12025550100\", cod: \"424242\"}\n")
+                  .find("test_numbers[0].cod: unknown key"), std::string::npos);
+    EXPECT_NE(error_of("test_numbers: {a: b}\n").find("expected a list"), std::string::npos);
+}
+
 TEST(Config, TopLevelMustBeAMapping) {
     EXPECT_NE(error_of("- a\n- b\n").find("expected a mapping of sections"), std::string::npos);
 }

@@ -51,6 +51,16 @@ TEST(ParseSendOtp, EveryMalformedBodyGetsItsOwnError) {
               "VALIDATION_ERROR mobile_number");
 }
 
+TEST(ParseSendOtp, UnknownFieldsThatCannotBeEchoedStillNameAField) {
+    // Found by fuzz/request_body_fuzzer: an empty name, and a lone surrogate escape that
+    // decodes to bytes that are not UTF-8.
+    EXPECT_EQ(outcome_send(R"({"":""})"), "VALIDATION_ERROR body");
+    EXPECT_EQ(outcome_send(R"({"\udc00":""})"), "VALIDATION_ERROR body");
+    const auto r = parse_send_otp(R"({"\udc00":""})");
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().message.find('\xed'), std::string::npos);
+}
+
 TEST(ParseSendOtp, DeepNestingIsAnErrorNotACrash) {
     const std::string deep = std::string(100000, '[') + std::string(100000, ']');
     EXPECT_EQ(outcome_send(deep), "VALIDATION_ERROR body");
