@@ -1,0 +1,76 @@
+// Plugin glue for the `redis` OTP store: descriptor, config, factory, exports.
+#include "testino/plugin.hpp"
+
+#include <memory>
+
+#include "redis_store.hpp"
+#include "redis_url.hpp"
+
+namespace {
+
+using testino::sdk::ConfigError;
+using testino::sdk::ConfigKey;
+using testino::sdk::ValueType;
+
+ConfigKey key(const char* name, ValueType type, const char* default_value, const char* description) {
+    ConfigKey result;
+    result.name = name;
+    result.type = type;
+    result.default_value = default_value;
+    result.description = description;
+    return result;
+}
+
+ConfigKey integer_key(const char* name, const char* default_value, const char* description,
+                      std::int64_t min, std::int64_t max) {
+    ConfigKey result = key(name, ValueType::integer, default_value, description);
+    result.min = min;
+    result.max = max;
+    return result;
+}
+
+testino::sdk::PluginDescriptor redis_store_descriptor() {
+    ConfigKey url = key("url", ValueType::string, "redis://127.0.0.1:6379/0",
+                        "redis://[[user]:password@]host[:port][/db] or "
+                        "unix://[[user]:password@]/path/redis.sock[?db=N]");
+    url.env = "REDIS_URL";
+    url.secret = true;  // it may carry the password
+    ConfigKey key_prefix = key("key_prefix", ValueType::string, "testino:",
+                               "prefix of every Redis key; no '{' or '}'");
+    ConfigKey pool_size = integer_key("pool_size", "8", "Redis connections per server process", 1, 1024);
+    ConfigKey connect_timeout = integer_key(
+        "connect_timeout_ms", "500", "time to open a connection to Redis, in milliseconds", 1, 60000);
+    ConfigKey command_timeout = integer_key(
+        "command_timeout_ms", "500",
+        "time for one Redis command, and to wait for a free connection, in milliseconds", 1, 60000);
+
+    return {testino::sdk::PluginKind::otp_store,
+            "redis",
+            "1.0.0",
+            "OTP store in Redis, shared by every server instance using the same Redis",
+            {url, key_prefix, pool_size, connect_timeout, command_timeout}};
+}
+
+std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::PluginContext& context) {
+    const auto& config = context.config;
+    testino::plugins::RedisStoreOptions options;
+    try {
+        options.pool.endpoint = testino::plugins::parse_redis_url(config.get_string("url"));
+    } catch (const testino::plugins::RedisUrlError& error) {
+        // The message never repeats the URL: it may hold the password.
+        throw ConfigError(config.where("url") + ": " + error.what());
+    }
+    options.key_prefix = config.get_string("key_prefix");
+    if (options.key_prefix.find_first_of("{}") != std::string::npos) {
+        throw ConfigError(config.where("key_prefix") +
+                          ": must not contain '{' or '}' (they would change the Redis Cluster hash tag)");
+    }
+    options.pool.size = static_cast<std::size_t>(config.get_int("pool_size"));
+    options.pool.connect_timeout = std::chrono::milliseconds(config.get_int("connect_timeout_ms"));
+    options.pool.command_timeout = std::chrono::milliseconds(config.get_int("command_timeout_ms"));
+    return std::make_unique<testino::plugins::RedisStore>(std::move(options), context.host);
+}
+
+}  // namespace
+
+TESTINO_OTP_STORE_PLUGIN(redis_store_descriptor, create_redis_store)

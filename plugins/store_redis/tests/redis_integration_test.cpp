@@ -1,0 +1,259 @@
+// The real testino-server with `store.backend: redis` against a private redis-server:
+// two instances sharing codes and attempt limits, a server restart, Redis down at start-up,
+// Redis killed under load, and a refused password.
+#include <atomic>
+#include <thread>
+
+#include "integration_common.hpp"
+#include "redis_server.hpp"
+
+namespace testino::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+TestConfig redis_config(const std::string& url) {
+    TestConfig config;
+    config.store["backend"] = "redis";
+    config.store_sections["redis"]["url"] = "\"" + url + "\"";
+    config.store_sections["redis"]["command_timeout_ms"] = "300";
+    config.store_sections["redis"]["connect_timeout_ms"] = "300";
+    return config;
+}
+
+struct StoreHealth {
+    long status = 0;
+    std::string state;
+    std::string detail;
+};
+
+StoreHealth store_health(HttpClient& client) {
+    const auto response = client.get(kHealth);
+    StoreHealth health{response.status, "", ""};
+    const auto body = parse_json(response.body);
+    if (body.HasParseError() || !body.IsObject() || !body.HasMember("plugins") || !body["plugins"].IsArray()) {
+        return health;
+    }
+    for (const auto& plugin : body["plugins"].GetArray()) {
+        if (json_string(plugin, "kind") == "otp_store") {
+            EXPECT_EQ(json_string(plugin, "name"), "redis");
+            health.state = json_string(plugin, "state");
+            health.detail = json_string(plugin, "detail");
+        }
+    }
+    return health;
+}
+
+bool wait_until_healthy(HttpClient& client) {
+    return eventually([&] { return store_health(client).status == 200; });
+}
+
+std::string wrong_code(const std::string& code) { return code == "000000" ? "111111" : "000000"; }
+
+TEST(RedisIntegrationTest, CodeSentThroughOneServerVerifiesThroughTheOther) {
+    RedisServer redis;
+    auto first = start_server(redis_config(redis.url()));
+    auto second = start_server(redis_config(redis.url()));
+    ASSERT_TRUE(first && second);
+    HttpClient to_first(first->port());
+    HttpClient to_second(second->port());
+    EXPECT_EQ(store_health(to_first).state, "up");
+
+    const std::string code =
+        send_and_read_console_code(*first, to_first, "+1", "2025550123", "+12025550123");
+    ASSERT_EQ(code.size(), 6u);
+    const auto verified = to_second.post_json(kVerifyOtp, verify_body("+1", "2025550123", code));
+    EXPECT_EQ(verified.status, 200) << verified.body;
+    // Single use across instances too.
+    EXPECT_TRUE(is_api_error(to_first.post_json(kVerifyOtp, verify_body("+1", "2025550123", code)),
+                             400, "INVALID_OTP"));
+}
+
+TEST(RedisIntegrationTest, AttemptLimitHoldsAcrossBothServers) {
+    RedisServer redis;
+    TestConfig config = redis_config(redis.url());
+    config.otp["max_attempts"] = "5";
+    auto first = start_server(config);
+    auto second = start_server(config);
+    ASSERT_TRUE(first && second);
+    HttpClient to_first(first->port());
+    const std::string code =
+        send_and_read_console_code(*first, to_first, "+1", "2025550142", "+12025550142");
+    ASSERT_EQ(code.size(), 6u);
+
+    // Ten wrong guesses at once, five through each server.
+    std::atomic<bool> go{false};
+    std::atomic<int> invalid{0};
+    std::atomic<int> too_many{0};
+    std::atomic<int> other{0};
+    std::vector<std::thread> guessers;
+    for (int i = 0; i < 10; ++i) {
+        const int port = (i % 2 ? first : second)->port();
+        guessers.emplace_back([&, port] {
+            HttpClient client(port);
+            while (!go.load()) std::this_thread::yield();
+            const auto response =
+                client.post_json(kVerifyOtp, verify_body("+1", "2025550142", wrong_code(code)));
+            if (is_api_error(response, 400, "INVALID_OTP")) {
+                invalid.fetch_add(1);
+            } else if (is_api_error(response, 429, "TOO_MANY_ATTEMPTS")) {
+                too_many.fetch_add(1);
+            } else {
+                other.fetch_add(1);
+            }
+        });
+    }
+    go.store(true);
+    for (auto& guesser : guessers) guesser.join();
+    EXPECT_EQ(invalid.load(), 5);
+    EXPECT_EQ(too_many.load(), 5);
+    EXPECT_EQ(other.load(), 0);
+
+    EXPECT_EQ(redis.command({"HGET", "testino:{+12025550142}:code", "a"}), "0") << "no attempt left";
+    HttpClient to_second(second->port());
+    const auto right = to_second.post_json(kVerifyOtp, verify_body("+1", "2025550142", code));
+    // Refused: TOO_MANY_ATTEMPTS from the store, or RATE_LIMITED when the server's own
+    // failed-verify limit answers first.
+    EXPECT_EQ(right.status, 429) << right.body;
+}
+
+TEST(RedisIntegrationTest, ServerRestartLosesNoPendingCode) {
+    RedisServer redis;
+    const TestConfig config = redis_config(redis.url());
+    std::string code;
+    {
+        auto server = start_server(config);
+        ASSERT_TRUE(server);
+        HttpClient client(server->port());
+        code = send_and_read_console_code(*server, client, "+44", "7400123456", "+447400123456");
+        ASSERT_EQ(code.size(), 6u);
+        server->send_signal(SIGTERM);
+        ASSERT_EQ(server->wait_exit(10s), 0);
+    }
+    auto restarted = start_server(config);
+    ASSERT_TRUE(restarted);
+    HttpClient client(restarted->port());
+    const auto response = client.post_json(kVerifyOtp, verify_body("+44", "7400123456", code));
+    EXPECT_EQ(response.status, 200) << response.body;
+}
+
+TEST(RedisIntegrationTest, RedisDownAtStartUpThenBackWithoutARestart) {
+    RedisServer redis(RedisServerOptions{"", false});  // its port, nothing listening yet
+    auto server = start_server(redis_config(redis.url()));
+    ASSERT_TRUE(server) << "the server starts without Redis";
+    HttpClient client(server->port());
+
+    const auto health = store_health(client);
+    EXPECT_EQ(health.status, 503);
+    EXPECT_EQ(health.state, "down");
+    EXPECT_NE(health.detail.find("refused"), std::string::npos) << health.detail;
+
+    const auto started = Clock::now();
+    EXPECT_TRUE(is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550150")), 503,
+                             "STORE_UNAVAILABLE"));
+    EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550150", "123456")),
+                             503, "STORE_UNAVAILABLE"));
+    EXPECT_LT(Clock::now() - started, 2s) << "answered within 2 s with a 300 ms command timeout";
+
+    redis.start();
+    ASSERT_TRUE(wait_until_healthy(client)) << store_health(client).detail;
+    const std::string code = send_and_read_console_code(*server, client, "+1", "2025550150", "+12025550150");
+    ASSERT_EQ(code.size(), 6u);
+    EXPECT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550150", code)).status, 200);
+}
+
+TEST(RedisIntegrationTest, RedisKilledUnderLoadThenRestarted) {
+    RedisServer redis;
+    auto server = start_server(redis_config(redis.url()));
+    ASSERT_TRUE(server);
+
+    std::atomic<bool> stop{false};
+    // Every answer but 503 needs the store (codes, attempts, rate-limit counters): 200, 400
+    // INVALID_OTP, 429 TOO_MANY_ATTEMPTS or RATE_LIMITED.
+    std::atomic<int> store_answered{0};
+    std::atomic<int> unavailable{0};    // 503 STORE_UNAVAILABLE
+    std::atomic<int> unexpected{0};     // no answer, a 500, anything else
+    std::atomic<int> slow{0};
+    std::vector<std::thread> clients;
+    for (int t = 0; t < 4; ++t) {
+        clients.emplace_back([&, t] {
+            HttpClient client(server->port());
+            const std::string number = "20255501" + std::to_string(60 + t);
+            while (!stop.load()) {
+                const auto started = Clock::now();
+                const auto sent = client.post_json(kSendOtp, send_body("+1", number));
+                const auto guessed = client.post_json(kVerifyOtp, verify_body("+1", number, "000000"));
+                if (Clock::now() - started > 3s) slow.fetch_add(1);
+                for (const auto* response : {&sent, &guessed}) {
+                    if (is_api_error(*response, 503, "STORE_UNAVAILABLE")) {
+                        unavailable.fetch_add(1);
+                    } else if (response->status == 200 || is_api_error(*response, 400, "INVALID_OTP") ||
+                               is_api_error(*response, 429, "TOO_MANY_ATTEMPTS") ||
+                               is_api_error(*response, 429, "RATE_LIMITED")) {
+                        store_answered.fetch_add(1);
+                    } else {
+                        unexpected.fetch_add(1);
+                        ADD_FAILURE() << response->status << " " << response->body << response->error;
+                    }
+                }
+            }
+        });
+    }
+    EXPECT_TRUE(reaches(store_answered, 20));
+    redis.kill();
+    EXPECT_TRUE(reaches(unavailable, 20));
+    redis.start();
+    const int answered_before = store_answered.load();
+    EXPECT_TRUE(reaches(store_answered, answered_before + 20)) << "the server uses Redis again by itself";
+    stop.store(true);
+    for (auto& client : clients) client.join();
+
+    EXPECT_EQ(unexpected.load(), 0);
+    EXPECT_EQ(slow.load(), 0) << "no request pair took over 3 s (command timeout 300 ms)";
+    EXPECT_TRUE(server->running());
+    HttpClient client(server->port());
+    EXPECT_TRUE(wait_until_healthy(client));
+    server->send_signal(SIGTERM);
+    EXPECT_EQ(server->wait_exit(10s), 0) << "clean shutdown after the faults";
+}
+
+TEST(RedisIntegrationTest, WrongPasswordFromTheEnvironmentShowsInHealthButNeverThePassword) {
+    RedisServer redis(RedisServerOptions{"the-right-one"});
+    const TestConfig config = redis_config(redis.url_with_password("not-it"));
+    // REDIS_URL overrides the file.
+    auto server = start_server(config, {{"REDIS_URL", redis.url_with_password("still-not-it")}});
+    ASSERT_TRUE(server);
+    HttpClient client(server->port());
+    const auto health = store_health(client);
+    EXPECT_EQ(health.status, 503);
+    EXPECT_EQ(health.state, "down");
+    EXPECT_NE(health.detail.find("authentication failed"), std::string::npos) << health.detail;
+    EXPECT_TRUE(is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550170")), 503,
+                             "STORE_UNAVAILABLE"));
+
+    server->send_signal(SIGTERM);
+    server->wait_exit(10s);
+    for (const std::string secret : {"not-it", "the-right-one"}) {
+        EXPECT_EQ(server->stdout_text().find(secret), std::string::npos) << secret;
+        EXPECT_EQ(server->stderr_text().find(secret), std::string::npos) << secret;
+    }
+    EXPECT_EQ(client.get(kHealth).body.find("still-not-it"), std::string::npos);
+
+    // --check-config masks the URL, which holds the password.
+    ProcessSpec spec = config.spec();
+    spec.args = {"--check-config"};
+    const auto checked = ServerProcess::run_to_exit(spec);
+    EXPECT_EQ(checked.exit_code, 0) << checked.stderr_text;
+    EXPECT_EQ(checked.stdout_text.find("not-it"), std::string::npos) << checked.stdout_text;
+}
+
+TEST(RedisIntegrationTest, MalformedUrlStopsStartUpNamingTheKey) {
+    const TestConfig config = redis_config("redis://:hunter2@127.0.0.1:99999/0");
+    const auto result = ServerProcess::run_to_exit(config.spec());
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(result.stderr_text.find("store.redis.url"), std::string::npos) << result.stderr_text;
+    EXPECT_EQ(result.stderr_text.find("hunter2"), std::string::npos) << result.stderr_text;
+}
+
+}  // namespace
+}  // namespace testino::test

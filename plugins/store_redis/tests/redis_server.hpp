@@ -1,0 +1,68 @@
+// A private redis-server for a test: loopback only, a free port, no persistence, its own
+// temp dir (log and Unix socket). Started by the constructor (waits until PING answers),
+// killed by the destructor. Tests stop, freeze and restart it to play Redis faults.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "server_process.hpp"
+
+namespace testino::test {
+
+struct RedisServerOptions {
+    std::string password;  // --requirepass when not empty
+    bool start = true;     // false: pick the port, start later with start()
+};
+
+class RedisServer {
+public:
+    explicit RedisServer(RedisServerOptions options = {});
+    ~RedisServer();  // SIGKILL and reap
+    RedisServer(const RedisServer&) = delete;
+    RedisServer& operator=(const RedisServer&) = delete;
+
+    int port() const { return port_; }
+    std::string socket_path() const { return dir_.file("redis.sock"); }
+    // redis://[:password@]127.0.0.1:<port>/<db>
+    std::string url(int db = 0) const;
+    std::string url_with_password(const std::string& password, int db = 0) const;
+
+    // Starts redis-server (empty: persistence is off) and waits until PING answers; throws
+    // std::runtime_error with its log if it does not.
+    void start();
+    void kill();      // SIGKILL, like a crash; the data is gone
+    void freeze();    // SIGSTOP: connections open, nothing answers
+    void thaw();      // SIGCONT
+    bool running() const { return pid_ > 0; }
+
+    // Runs one command on a fresh admin connection (authenticated, db selected);
+    // returns the reply as text (integers in decimal, arrays one element a line),
+    // or "ERR: ..." for an error reply or a connection failure.
+    std::string command(const std::vector<std::string>& args, int db = 0) const;
+    // Clients connected now (CLIENT LIST lines), the admin connection included.
+    int connected_clients() const;
+
+private:
+    RedisServerOptions options_;
+    TempDir dir_;
+    int port_ = 0;
+    pid_t pid_ = -1;
+};
+
+// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns
+// whether it held. For waiting on background effects without asserting on time.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// eventually(counter >= at_least)
+bool reaches(const std::atomic<int>& counter, int at_least,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace testino::test
