@@ -49,7 +49,7 @@ void check_config(const AppConfig& config) {
     FUZZ_CHECK(config.token.ttl.count() >= 60);
     FUZZ_CHECK(config.sms.workers >= 1 && config.sms.queue_size >= 1 &&
                config.sms.timeout.count() >= 100);
-    FUZZ_CHECK(config.sections.size() == 6);
+    FUZZ_CHECK(config.sections.size() == 7);  // server, otp, token, limits, sms, store, plugins
 
     std::ostringstream listing;
     for (const ConfigSection& section : config.sections) section.describe(listing);

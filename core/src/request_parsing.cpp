@@ -14,6 +14,18 @@ constexpr std::size_t kMaxFieldBytes = 64;
 // Iterative parsing: deep nesting cannot exhaust the stack. UTF-8 is validated.
 constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
 
+// rapidjson checks the raw bytes of a body (kParseValidateEncodingFlag) but decodes an
+// escaped lone surrogate ("\udc00") to the bytes ED B0 80, which are not UTF-8. Only such
+// escapes can produce ED followed by A0-BF, so that pair is what to look for.
+bool has_lone_surrogate(const char* text, std::size_t length) {
+    for (std::size_t i = 0; i + 1 < length; ++i) {
+        if (static_cast<unsigned char>(text[i]) == 0xED && static_cast<unsigned char>(text[i + 1]) >= 0xA0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 // Reads `names` from a JSON object body into `out` (same order), or says what is wrong.
 template <std::size_t N>
 std::optional<ApiError> read_string_fields(std::string_view body,
@@ -35,6 +47,12 @@ std::optional<ApiError> read_string_fields(std::string_view body,
     }
     std::array<bool, N> seen{};
     for (const auto& member : doc.GetObject()) {
+        if (has_lone_surrogate(member.name.GetString(), member.name.GetStringLength()) ||
+            (member.value.IsString() &&
+             has_lone_surrogate(member.value.GetString(), member.value.GetStringLength()))) {
+            return make_error(ErrorCode::invalid_json,
+                              "Request body is not valid JSON: a \\u escape names a lone surrogate");
+        }
         const std::string name(member.name.GetString(), member.name.GetStringLength());
         const auto it = std::find_if(names.begin(), names.end(),
                                      [&](const char* n) { return name == n; });
