@@ -73,7 +73,9 @@ std::string form_decode(const std::string& text) {
     for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] == '+') {
             out.push_back(' ');
-        } else if (text[i] == '%' && i + 2 < text.size()) {
+        } else if (text[i] == '%' && i + 2 < text.size() &&
+                   std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+                   std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
             out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
             i += 2;
         } else {
@@ -340,7 +342,12 @@ struct FakeSns::Impl {
             if (colon == std::string::npos) continue;
             request.headers.emplace_back(line.substr(0, colon), trim(line.substr(colon + 1)));
             if (lower(line.substr(0, colon)) == "content-length") {
-                content_length = std::stoul(trim(line.substr(colon + 1)));
+                const std::string digits = trim(line.substr(colon + 1));
+                if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
+                    digits.size() > 7) {
+                    return false;  // not what a client under test may send: drop the connection
+                }
+                content_length = std::stoul(digits);
             }
         }
         buffer.erase(0, head_end + 4);
