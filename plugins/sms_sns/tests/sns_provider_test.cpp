@@ -5,11 +5,20 @@
 
 #include <gtest/gtest.h>
 
+#include <ostream>
 #include <set>
 #include <thread>
 
 #include "fake_sns.hpp"
 #include "plugin_doubles.hpp"
+
+namespace testino::sdk {
+// Readable failure output for EXPECT_EQ on statuses (found by ADL).
+void PrintTo(SendStatus status, std::ostream* out) {
+    static const char* names[] = {"sent", "invalid_recipient", "misconfigured", "unavailable"};
+    *out << names[static_cast<int>(status)];
+}
+}  // namespace testino::sdk
 
 namespace testino::plugins::sns {
 namespace {
