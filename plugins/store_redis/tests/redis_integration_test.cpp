@@ -117,6 +117,32 @@ TEST(RedisIntegrationTest, AttemptLimitHoldsAcrossBothServers) {
     EXPECT_EQ(right.status, 429) << right.body;
 }
 
+TEST(RedisIntegrationTest, RateLimitsHoldAcrossBothServers) {
+    RedisServer redis;
+    TestConfig config = redis_config(redis.url());
+    config.limits["number_cooldown_seconds"] = "30";
+    config.limits["ip_sends_per_window"] = "3";
+    config.limits["number_failed_verifies_per_window"] = "2";
+    auto first = start_server(config);
+    auto second = start_server(config);
+    HttpClient a(first->port());
+    HttpClient b(second->port());
+
+    // The cooldown set through one instance holds on the other.
+    EXPECT_EQ(a.post_json(kSendOtp, send_body("+1", "2025550131")).status, 200);
+    EXPECT_TRUE(is_api_error(b.post_json(kSendOtp, send_body("+1", "2025550131")), 429, "RATE_LIMITED"));
+    // The per-address cap counts sends on both: 2 charged so far (the refused one too).
+    EXPECT_EQ(b.post_json(kSendOtp, send_body("+1", "2025550132")).status, 200);
+    EXPECT_TRUE(is_api_error(a.post_json(kSendOtp, send_body("+1", "2025550133")), 429, "RATE_LIMITED"));
+    // Failed verifies for one number add up across instances.
+    EXPECT_TRUE(is_api_error(a.post_json(kVerifyOtp, verify_body("+1", "2025550131", "000000")), 400,
+                             "INVALID_OTP"));
+    EXPECT_TRUE(is_api_error(b.post_json(kVerifyOtp, verify_body("+1", "2025550131", "000000")), 400,
+                             "INVALID_OTP"));
+    EXPECT_TRUE(is_api_error(a.post_json(kVerifyOtp, verify_body("+1", "2025550131", "000000")), 429,
+                             "RATE_LIMITED"));
+}
+
 TEST(RedisIntegrationTest, ServerRestartLosesNoPendingCode) {
     RedisServer redis;
     const TestConfig config = redis_config(redis.url());
