@@ -9,7 +9,11 @@ packages=(
   libssl-dev libhiredis-dev libphonenumber-dev libjwt-dev libgtest-dev
   redis-server wrk python3 python3-yaml
   clang libfuzzer-14-dev
+  nodejs
 )
+# Node.js runs Stoplight Prism (the Twilio contract test). Some Node.js builds bring npm
+# themselves and conflict with Debian's npm package: ask for it only when it is missing.
+if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
 for package in "${packages[@]}"; do
