@@ -58,6 +58,8 @@ const std::vector<ConfigKey>& server_schema() {
         key("debug", ValueType::boolean, "false", "DEBUG",
             "development mode: a missing token secret is generated"),
         key("log_level", ValueType::string, "info", "LOG_LEVEL", "debug, info, warn or error"),
+        key("metrics_enabled", ValueType::boolean, "true", "METRICS_ENABLED",
+            "serve GET /metrics (Prometheus text format; keep it off the public internet)"),
     };
     return keys;
 }
@@ -615,6 +617,7 @@ AppConfig load_app_config(const ConfigSource& source,
     s.keepalive_timeout = std::chrono::milliseconds(server.get_int("keepalive_timeout_ms"));
     s.shutdown_grace = std::chrono::milliseconds(server.get_int("shutdown_grace_ms"));
     s.debug = server.get_bool("debug");
+    s.metrics_enabled = server.get_bool("metrics_enabled");
     if (!parse_log_level(lower(server.get_string("log_level")), s.log_level)) {
         throw StartupError(server.where("log_level") + ": expected debug, info, warn or error, got \"" +
                            server.get_string("log_level") + "\"");

@@ -95,6 +95,7 @@ struct ServerConfig {
     std::chrono::milliseconds keepalive_timeout{60000};
     std::chrono::milliseconds shutdown_grace{10000};
     bool debug = false;
+    bool metrics_enabled = true;  // GET /metrics
     LogLevel log_level = LogLevel::info;
 };
 

@@ -16,6 +16,7 @@
 #include "client_ip.hpp"
 #include "errors.hpp"
 #include "logging.hpp"
+#include "metrics.hpp"
 #include "otp_crypto.hpp"
 #include "otp_service.hpp"
 #include "request_parsing.hpp"
@@ -35,6 +36,7 @@ constexpr const char* kHealthPath = "/api/v1/health";
 constexpr const char* kSendOtpPath = "/api/v1/auth/send-otp";
 constexpr const char* kVerifyOtpPath = "/api/v1/auth/verify-otp";
 constexpr const char* kOpenApiPath = "/openapi.json";
+constexpr const char* kMetricsPath = "/metrics";
 
 struct Route {
     const char* path;
@@ -45,6 +47,7 @@ constexpr Route kRoutes[] = {
     {kSendOtpPath, Http::Method::Post},
     {kVerifyOtpPath, Http::Method::Post},
     {kOpenApiPath, Http::Method::Get},
+    {kMetricsPath, Http::Method::Get},  // only with server.metrics_enabled
 };
 
 }  // namespace
@@ -200,8 +203,12 @@ void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext
         }
         add_header(headers, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
     }
-    for (auto& [name, value] : reply.headers) add_header(headers, name, value);
-    if (!reply.body.empty()) writer.setMime(MIME(Application, Json));
+    bool typed = false;  // the reply names its own Content-Type (GET /metrics)
+    for (auto& [name, value] : reply.headers) {
+        typed = typed || name == "Content-Type";
+        add_header(headers, name, value);
+    }
+    if (!reply.body.empty() && !typed) writer.setMime(MIME(Application, Json));
 
     std::weak_ptr<Tcp::Peer> peer;
     if (!ctx.keep_alive) {
@@ -211,6 +218,9 @@ void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext
             // the client is already gone
         }
     }
+    // Counted before the reply leaves, so a client's next request already sees it.
+    const auto latency = Clock::now() - ctx.start;
+    metrics::global().http_request(ctx.path, ctx.method, reply.status, latency);
     writer.send(static_cast<Http::Code>(reply.status), reply.body)
         .then(
             [peer](ssize_t) {
@@ -219,8 +229,7 @@ void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext
             },
             [](std::exception_ptr) {});
 
-    const double latency_ms =
-        std::chrono::duration<double, std::milli>(Clock::now() - ctx.start).count();
+    const double latency_ms = std::chrono::duration<double, std::milli>(latency).count();
     Logger::write(LogLevel::info, "http.access",
                   {{"request_id", ctx.request_id},
                    {"method", ctx.method},
@@ -356,6 +365,7 @@ private:
         }
         std::vector<std::string> allowed_methods;
         for (const Route& r : kRoutes) {
+            if (r.path == kMetricsPath && !state_->config.metrics_enabled) continue;
             if (ctx.path == r.path) allowed_methods.push_back(Http::methodString(r.method));
         }
         if (allowed_methods.empty()) {
@@ -378,6 +388,11 @@ private:
         if (ctx.path == kHealthPath) return health(response, ctx);
         if (ctx.path == kOpenApiPath) {
             return send_reply(*state_, response, ctx, json_reply(200, std::string(openapi_document())));
+        }
+        if (ctx.path == kMetricsPath) {
+            return send_reply(*state_, response, ctx,
+                              Reply{200, metrics::global().exposition(),
+                                    {{"Content-Type", metrics::kContentType}}});
         }
         if (auto error = check_json_body(request)) {
             return send_reply(*state_, response, ctx, error_reply(*error));
@@ -479,12 +494,15 @@ private:
         const bool queued = state_->dispatcher->submit(
             job->message, [state, writer, job, ctx](const sdk::SendResult& result) {
                 log_send_result(ctx, result);
+                metrics::global().sms_result(state->dispatcher->metrics_provider_id(),
+                                             job->calling_code, result.status);
                 const std::optional<ApiError> error = state->service->finish_send(*job, result);
                 send_reply(*state, *writer, ctx,
                            error ? error_reply(*error)
                                  : json_reply(200, success_send_body(state->service->expiry())));
             });
         if (!queued) {
+            metrics::global().sms_queue_full(state_->dispatcher->metrics_provider_id(), job->calling_code);
             state_->service->finish_send(*job, {sdk::SendStatus::unavailable, "queue full", ""});
             ApiError e = make_error(ErrorCode::service_busy, "Too many SMS are waiting to be sent; retry shortly");
             e.retry_after = std::chrono::seconds(1);

@@ -163,7 +163,8 @@ int run(const Options& options, const sigset_t& stop_signals) {
     }
 
     OtpService service(config.otp, config.token, config.limits, config.test_numbers, store);
-    SmsDispatcher dispatcher(provider, config.sms.workers, config.sms.queue_size, config.sms.timeout);
+    SmsDispatcher dispatcher(provider, config.sms.workers, config.sms.queue_size, config.sms.timeout,
+                             sms_plugin.descriptor().name);
     std::vector<PluginHealthSource> health = {
         {sdk::PluginKind::sms_provider, sms_plugin.descriptor().name, sms_plugin.descriptor().version,
          [provider] { return provider->health(); }},

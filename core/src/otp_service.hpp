@@ -8,6 +8,7 @@
 
 #include "config.hpp"
 #include "errors.hpp"
+#include "metrics.hpp"
 #include "request_parsing.hpp"
 #include "testino/otp_store.hpp"
 #include "testino/sms_provider.hpp"
@@ -24,6 +25,7 @@ struct ChargedCounter {
 // A code that is stored and waits to be sent.
 struct PendingSend {
     std::string e164;
+    std::string calling_code;  // as the request gave it, without '+': the metrics' country
     sdk::CodeDigest digest;
     sdk::SmsMessage message;
     bool test_number = false;  // no SMS: the code is the configured one
@@ -59,9 +61,10 @@ public:
 
 private:
     std::string render_message(const std::string& code) const;
-    // Adds one to `key`; an error when that passes `limit` (0 = no limit, nothing charged).
+    // Adds one to `key`; an error when that passes `limit` (0 = no limit, nothing charged),
+    // counted as a refusal by `which`.
     std::optional<ApiError> charge(const std::string& key, int limit, std::chrono::seconds window,
-                                   ErrorCode code, const std::string& message,
+                                   metrics::Limit which, ErrorCode code, const std::string& message,
                                    std::vector<ChargedCounter>* charged);
     const TestNumber* test_number(const std::string& e164) const;
     void refund(const PendingSend& pending);

@@ -1,15 +1,19 @@
 #include "sms_dispatcher.hpp"
 
 #include "logging.hpp"
+#include "metrics.hpp"
 
 namespace testino {
 
 SmsDispatcher::SmsDispatcher(std::shared_ptr<sdk::SmsProvider> provider, int workers,
-                             std::size_t queue_size, std::chrono::milliseconds timeout)
+                             std::size_t queue_size, std::chrono::milliseconds timeout,
+                             const std::string& provider_name)
     : provider_(std::move(provider)),
       inline_(!provider_->may_block()),
       queue_size_(queue_size),
-      timeout_(timeout) {
+      timeout_(timeout),
+      metrics_provider_id_(provider_name.empty() ? metrics::Registry::kMaxProviders
+                                                 : metrics::global().add_sms_provider(provider_name)) {
     if (inline_) return;  // no workers needed
     workers_.reserve(static_cast<std::size_t>(workers));
     for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { run(); });

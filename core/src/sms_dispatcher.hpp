@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -24,8 +25,9 @@ public:
     using Clock = std::chrono::steady_clock;
     using Completion = std::function<void(const sdk::SendResult&)>;
 
+    // `provider_name` labels the provider's series in the metrics ("other" when empty).
     SmsDispatcher(std::shared_ptr<sdk::SmsProvider> provider, int workers, std::size_t queue_size,
-                  std::chrono::milliseconds timeout);
+                  std::chrono::milliseconds timeout, const std::string& provider_name = "");
     ~SmsDispatcher();
     SmsDispatcher(const SmsDispatcher&) = delete;
     SmsDispatcher& operator=(const SmsDispatcher&) = delete;
@@ -41,6 +43,9 @@ public:
 
     std::size_t queued() const;
 
+    // The provider's id in metrics::global().
+    std::size_t metrics_provider_id() const { return metrics_provider_id_; }
+
 private:
     struct Job {
         sdk::SmsMessage message;
@@ -54,6 +59,7 @@ private:
     const bool inline_;  // the provider never blocks: call it on the submitting thread
     const std::size_t queue_size_;
     const std::chrono::milliseconds timeout_;
+    const std::size_t metrics_provider_id_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Job> queue_;

@@ -27,7 +27,8 @@ TEST_F(OpenApi, DescribesEveryRoute) {
     EXPECT_TRUE(paths.HasMember("/api/v1/auth/send-otp") && paths["/api/v1/auth/send-otp"].HasMember("post"));
     EXPECT_TRUE(paths.HasMember("/api/v1/auth/verify-otp") && paths["/api/v1/auth/verify-otp"].HasMember("post"));
     EXPECT_TRUE(paths.HasMember("/openapi.json"));
-    EXPECT_EQ(paths.MemberCount(), 4u);
+    EXPECT_TRUE(paths.HasMember("/metrics") && paths["/metrics"].HasMember("get"));
+    EXPECT_EQ(paths.MemberCount(), 5u);
 }
 
 TEST_F(OpenApi, ListsEveryErrorCodeUnderItsStatus) {

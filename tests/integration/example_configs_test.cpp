@@ -1,0 +1,149 @@
+// Every example config in config/ passes `testino-server --check-config` with the secrets
+// given as fake environment values of the right shape; no secret reaches the output, and
+// none is written in the files themselves.
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "integration_common.hpp"
+
+namespace testino::test {
+namespace {
+
+const std::string kConfigDir = std::string(TESTINO_SOURCE_DIR) + "/config";
+
+// Fake credentials shaped like the real ones.
+const std::string kTokenSecret64 = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+const std::string kTwilioSid = "AC0123456789abcdef0123456789abcdef";
+const std::string kTwilioToken = "feedfacecafebeef0123456789abcdef";
+const std::string kAwsKeyId = "AKIAIOSFODNN7EXAMPLE";
+const std::string kAwsSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+const std::string kRedisPassword = "redis-pass-4f9c2a";
+
+std::map<std::string, std::string> twilio_env() {
+    return {{"TWILIO_ACCOUNT_SID", kTwilioSid},
+            {"TWILIO_AUTH_TOKEN", kTwilioToken},
+            {"TWILIO_PHONE_NUMBER", "+15005550006"}};
+}
+
+std::map<std::string, std::string> sns_env() {
+    return {{"AWS_REGION", "eu-west-1"},
+            {"AWS_ACCESS_KEY_ID", kAwsKeyId},
+            {"AWS_SECRET_ACCESS_KEY", kAwsSecret}};
+}
+
+struct Example {
+    std::string file;
+    std::map<std::string, std::string> env;  // besides TOKEN_SECRET
+    std::string sms_plugin;                  // the .so --check-config must report
+    std::string store_plugin;
+};
+
+const std::vector<Example>& examples() {
+    static const std::vector<Example> list = [] {
+        std::map<std::string, std::string> redis = twilio_env();
+        redis["REDIS_URL"] = "redis://:" + kRedisPassword + "@127.0.0.1:6379/0";
+        return std::vector<Example>{
+            {"default.yaml", {}, "sms_console.so", "store_memory.so"},
+            {"twilio.example.yaml", twilio_env(), "sms_twilio.so", "store_memory.so"},
+            {"sns.example.yaml", sns_env(), "sms_sns.so", "store_memory.so"},
+            {"redis.example.yaml", redis, "sms_twilio.so", "store_redis.so"},
+        };
+    }();
+    return list;
+}
+
+const std::vector<std::string> kSecrets = {kTokenSecret64, kTwilioToken, kAwsSecret, kRedisPassword};
+
+ProcessResult check_config(const Example& example, std::map<std::string, std::string> env) {
+    ProcessSpec spec;
+    spec.binary = server_binary();
+    spec.args = {"--config", kConfigDir + "/" + example.file, "--check-config"};
+    spec.env = std::move(env);
+    // The binary finds the plugins beside it (<bin>/../lib/testino/plugins), as installed.
+    return ServerProcess::run_to_exit(spec);
+}
+
+void expect_valid(const Example& example) {
+    std::map<std::string, std::string> env = example.env;
+    env["TOKEN_SECRET"] = kTokenSecret64;
+    const ProcessResult result = check_config(example, env);
+    ASSERT_FALSE(result.timed_out);
+    EXPECT_EQ(result.exit_code, 0) << result.stderr_text << result.stdout_text;
+    EXPECT_NE(result.stdout_text.find(example.file + ": valid"), std::string::npos) << result.stdout_text;
+    EXPECT_NE(result.stdout_text.find("# sms plugin: "), std::string::npos);
+    EXPECT_NE(result.stdout_text.find("/" + example.sms_plugin), std::string::npos) << result.stdout_text;
+    EXPECT_NE(result.stdout_text.find("/" + example.store_plugin), std::string::npos) << result.stdout_text;
+    EXPECT_NE(result.stdout_text.find("***"), std::string::npos) << "secrets are shown masked";
+    for (const std::string& secret : kSecrets) {
+        EXPECT_EQ(result.stdout_text.find(secret), std::string::npos) << secret << " on stdout";
+        EXPECT_EQ(result.stderr_text.find(secret), std::string::npos) << secret << " on stderr";
+    }
+}
+
+const Example& example(const std::string& file) {
+    for (const Example& e : examples()) {
+        if (e.file == file) return e;
+    }
+    throw std::runtime_error("no example " + file);
+}
+
+TEST(ExampleConfig, DefaultIsValid) { expect_valid(example("default.yaml")); }
+TEST(ExampleConfig, TwilioIsValid) { expect_valid(example("twilio.example.yaml")); }
+TEST(ExampleConfig, SnsIsValid) { expect_valid(example("sns.example.yaml")); }
+TEST(ExampleConfig, RedisIsValid) { expect_valid(example("redis.example.yaml")); }
+
+// The credentials really come from the environment: without them the check fails and
+// names what is missing.
+TEST(ExampleConfig, ProviderCredentialsComeFromTheEnvironment) {
+    struct Missing {
+        std::string file, variable, key;
+    };
+    for (const Missing& m : {Missing{"twilio.example.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
+                             Missing{"sns.example.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"},
+                             Missing{"redis.example.yaml", "TWILIO_ACCOUNT_SID", "account_sid"}}) {
+        std::map<std::string, std::string> env = example(m.file).env;
+        env["TOKEN_SECRET"] = kTokenSecret64;
+        env.erase(m.variable);
+        const ProcessResult result = check_config(example(m.file), env);
+        EXPECT_EQ(result.exit_code, 2) << m.file << ": " << result.stdout_text;
+        EXPECT_NE(result.stderr_text.find(m.key), std::string::npos) << m.file << ": " << result.stderr_text;
+    }
+}
+
+// No example holds a secret: the keys that carry one appear only in comments.
+TEST(ExampleConfig, FilesHoldNoSecrets) {
+    const std::vector<std::string> secret_keys = {"secret:", "hmac_secret:", "auth_token:",
+                                                  "secret_access_key:", "session_token:", "url:",
+                                                  "account_sid:"};
+    for (const Example& e : examples()) {
+        std::ifstream in(kConfigDir + "/" + e.file);
+        ASSERT_TRUE(in) << e.file;
+        std::string line;
+        int number = 0;
+        while (std::getline(in, line)) {
+            ++number;
+            const std::string code = line.substr(0, line.find('#'));
+            for (const std::string& key : secret_keys) {
+                EXPECT_EQ(code.find(key), std::string::npos) << e.file << ":" << number << ": " << line;
+            }
+        }
+    }
+}
+
+// A new example in config/ must be added to this test.
+TEST(ExampleConfig, EveryFileInConfigIsChecked) {
+    std::set<std::string> tested;
+    for (const Example& e : examples()) tested.insert(e.file);
+    for (const auto& entry : std::filesystem::directory_iterator(kConfigDir)) {
+        const std::string name = entry.path().filename().string();
+        if (entry.path().extension() == ".yaml" || entry.path().extension() == ".yml") {
+            EXPECT_TRUE(tested.count(name)) << "config/" << name << " is not checked by this test";
+        }
+    }
+}
+
+}  // namespace
+}  // namespace testino::test
