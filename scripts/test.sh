@@ -22,10 +22,7 @@ scripts/build.sh build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESTINO_SANI
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0
-# LeakSanitizer's exit-time thread tracer itself crashes now and then ("Tracer caught
-# signal 11 ... LeakSanitizer has encountered a fatal error") after a test has passed; a
-# test that fails that way gets one more run. A real failure fails both runs.
-ctest --test-dir build-sanitize --parallel "$jobs" --timeout 600 --repeat until-pass:2
+ctest --test-dir build-sanitize --parallel "$jobs" --timeout 600
 
 echo "=== libFuzzer harnesses: a bounded run of each on a copy of its seed corpus"
 fuzzers=(request_body phone config)
