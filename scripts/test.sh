@@ -15,14 +15,15 @@ jobs=$(( $(nproc) < 2 ? 2 : $(nproc) ))
 
 echo "=== Release build and tests"
 scripts/build.sh build -DCMAKE_BUILD_TYPE=Release
-ctest --test-dir build --parallel "$jobs" --timeout 300
+ctest_log=$(mktemp)
+ctest --test-dir build --parallel "$jobs" --timeout 300 | tee "$ctest_log"
 
 echo "=== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 scripts/build.sh build-sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTESTINO_SANITIZE=ON -DTESTINO_BUILD_BENCH=OFF
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/sanitizer/lsan.supp:print_suppressions=0
-ctest --test-dir build-sanitize --parallel "$jobs" --timeout 600
+ctest --test-dir build-sanitize --parallel "$jobs" --timeout 600 | tee -a "$ctest_log"
 
 echo "=== libFuzzer harnesses: a bounded run of each on a copy of its seed corpus"
 fuzzers=(request_body phone config)
@@ -55,3 +56,11 @@ for name in "${fuzzers[@]}"; do
     exit 1
   fi
 done
+
+# One closing line for both CTest runs (each must have passed to get here).
+passed=0
+for total in $(sed -n 's/.* tests failed out of \([0-9]*\)$/\1/p' "$ctest_log"); do
+  passed=$((passed + total))
+done
+rm -f "$ctest_log"
+echo "tests: $passed passed, 0 failed"
