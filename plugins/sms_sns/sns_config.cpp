@@ -9,7 +9,6 @@ namespace {
 
 using sdk::ConfigError;
 using sdk::ConfigKey;
-using sdk::ValueType;
 
 ConfigKey string_key(const char* name, const char* env, bool required, bool secret,
                      const char* default_value, const char* description) {
@@ -19,18 +18,6 @@ ConfigKey string_key(const char* name, const char* env, bool required, bool secr
     key.required = required;
     key.secret = secret;
     key.default_value = default_value;
-    key.description = description;
-    return key;
-}
-
-ConfigKey int_key(const char* name, const char* default_value, std::int64_t min, std::int64_t max,
-                  const char* description) {
-    ConfigKey key;
-    key.name = name;
-    key.type = ValueType::integer;
-    key.default_value = default_value;
-    key.min = min;
-    key.max = max;
     key.description = description;
     return key;
 }
@@ -71,8 +58,8 @@ std::vector<sdk::ConfigKey> config_keys() {
         string_key("max_price", "", false, false, "", "maximum USD price per SMS, e.g. 0.50"),
         string_key("endpoint", "", false, false, kDefaultEndpoint,
                    "SNS endpoint URL; {region} is replaced (http only for loopback test fakes)"),
-        int_key("connect_timeout_ms", "2000", 1, 60000, "TCP+TLS connect timeout per attempt"),
-        int_key("max_attempts", "3", 1, 10,
+        sdk::integer_key("connect_timeout_ms", "2000", 1, 60000, "TCP+TLS connect timeout per attempt"),
+        sdk::integer_key("max_attempts", "3", 1, 10,
                 "attempts per SMS on throttling, 5xx or connection failures, within sms.timeout_ms"),
     };
 }

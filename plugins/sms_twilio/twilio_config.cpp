@@ -20,18 +20,6 @@ ConfigKey string_key(const char* name, const char* env, const char* default_valu
     return key;
 }
 
-ConfigKey int_key(const char* name, const char* default_value, std::int64_t min, std::int64_t max,
-                  const char* description) {
-    ConfigKey key;
-    key.name = name;
-    key.type = ValueType::integer;
-    key.default_value = default_value;
-    key.min = min;
-    key.max = max;
-    key.description = description;
-    return key;
-}
-
 // A string key that may be absent; an empty value counts as absent.
 std::string optional_string(const sdk::ConfigView& config, const std::string& key) {
     return config.has(key) ? config.get_string(key) : std::string();
@@ -84,13 +72,13 @@ std::vector<sdk::ConfigKey> config_keys() {
                    "Messaging Service SID (MG + 32 hex digits); set this or from"),
         string_key("api_base_url", "", "https://api.twilio.com",
                    "Twilio API base URL; http:// only for loopback test servers"),
-        int_key("connect_timeout_ms", "2000", 1, 60000,
+        sdk::integer_key("connect_timeout_ms", "2000", 1, 60000,
                 "TCP + TLS connect timeout per attempt (the total is the request's deadline, sms.timeout_ms)"),
-        int_key("max_attempts", "3", 1, 10,
+        sdk::integer_key("max_attempts", "3", 1, 10,
                 "attempts in all for 429 and 5xx answers and unreachable hosts, within the deadline"),
-        int_key("retry_backoff_ms", "200", 0, 10000,
+        sdk::integer_key("retry_backoff_ms", "200", 0, 10000,
                 "pause before the first retry; doubles per retry, with jitter"),
-        int_key("retry_max_backoff_ms", "2000", 0, 60000, "the longest pause between attempts"),
+        sdk::integer_key("retry_max_backoff_ms", "2000", 0, 60000, "the longest pause between attempts"),
     };
 }
 

@@ -8,32 +8,20 @@
 namespace {
 
 using testino::sdk::ConfigKey;
-using testino::sdk::ValueType;
-
-ConfigKey integer_key(const char* name, const char* default_value, const char* description,
-                      std::int64_t min, std::int64_t max = INT64_MAX) {
-    ConfigKey key;
-    key.name = name;
-    key.type = ValueType::integer;
-    key.default_value = default_value;
-    key.description = description;
-    key.min = min;
-    key.max = max;
-    return key;
-}
 
 testino::sdk::PluginDescriptor memory_store_descriptor() {
-    ConfigKey max_codes =
-        integer_key("max_codes", "1000000",
-                    "most pending codes held at once; beyond it send-otp answers STORE_FULL", 1);
+    using testino::sdk::integer_key;
+    ConfigKey max_codes = integer_key(
+        "max_codes", "1000000", 1, INT64_MAX,
+        "most pending codes held at once; beyond it send-otp answers STORE_FULL");
     max_codes.env = "STORE_MEMORY_MAX_CODES";
-    ConfigKey sweep_interval = integer_key(
-        "sweep_interval_ms", "1000", "how often expired codes are removed, in milliseconds", 10);
-    ConfigKey shards =
-        integer_key("shards", "16", "independently locked partitions of the code map", 1, 1024);
-    ConfigKey max_counters = integer_key(
-        "max_counters", "1000000",
-        "most rate-limit counters held; beyond it the ones closest to expiry are evicted", 1);
+    const ConfigKey sweep_interval = integer_key(
+        "sweep_interval_ms", "1000", 10, INT64_MAX, "how often expired codes are removed, in milliseconds");
+    const ConfigKey shards =
+        integer_key("shards", "16", 1, 1024, "independently locked partitions of the code map");
+    const ConfigKey max_counters = integer_key(
+        "max_counters", "1000000", 1, INT64_MAX,
+        "most rate-limit counters held; beyond it the ones closest to expiry are evicted");
 
     return {testino::sdk::PluginKind::otp_store,
             "memory",

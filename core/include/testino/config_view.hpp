@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace testino::sdk {
@@ -28,6 +29,20 @@ struct ConfigKey {
     std::int64_t min = INT64_MIN;  // bounds for integers, inclusive
     std::int64_t max = INT64_MAX;
 };
+
+// Shorthand for an integer key with a default and inclusive bounds; set `env`, `required`
+// or `secret` on the result where they apply.
+inline ConfigKey integer_key(std::string name, std::string default_value, std::int64_t min,
+                             std::int64_t max, std::string description) {
+    ConfigKey key;
+    key.name = std::move(name);
+    key.type = ValueType::integer;
+    key.default_value = std::move(default_value);
+    key.min = min;
+    key.max = max;
+    key.description = std::move(description);
+    return key;
+}
 
 // Typed, validated values of one section. Every getter throws ConfigError for a key
 // the schema did not declare (a plugin bug, caught at start-up).
