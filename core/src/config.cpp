@@ -122,8 +122,12 @@ const std::vector<ConfigKey>& limits_schema() {
 
 const std::vector<ConfigKey>& sms_schema() {
     static const std::vector<ConfigKey> keys = {
-        key("provider", ValueType::string, "console", "SMS_PROVIDER",
-            "SMS provider plugin: a name (console, twilio, sns) or a path to a .so"),
+        key("provider", ValueType::string, "", "SMS_PROVIDER",
+            "the one SMS provider plugin: a name (console, twilio, sns) or a path to a .so; "
+            "console when neither this nor providers is set"),
+        key("providers", ValueType::string_list, "", "SMS_PROVIDERS",
+            "SMS providers in the order they are tried; the next one takes a send the one "
+            "before could not make (timeout, outage, misconfiguration)"),
         key("workers", ValueType::integer, "4", "SMS_WORKERS",
             "threads that call the provider", 1, 256),
         key("queue_size", ValueType::integer, "256", "SMS_QUEUE_SIZE",
@@ -405,7 +409,8 @@ std::optional<std::string> ConfigSource::env(const std::string& name) const {
 // --- ConfigSection ---------------------------------------------------------------------
 
 ConfigSection::ConfigSection(const ConfigSource& source, std::string path,
-                             std::vector<ConfigKey> schema, bool allow_subsections)
+                             std::vector<ConfigKey> schema, bool allow_subsections,
+                             std::vector<std::string> structured_keys)
     : file_(source.file()), path_(std::move(path)), schema_(std::move(schema)) {
     const YAML::Node node = source.node(path_);
     const std::string at = file_ + ": " + path_;
@@ -420,6 +425,10 @@ ConfigSection::ConfigSection(const ConfigSource& source, std::string path,
             }
             const std::string name = entry.first.as<std::string>();
             if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+            if (std::find(structured_keys.begin(), structured_keys.end(), name) !=
+                structured_keys.end()) {
+                continue;  // the caller reads and checks it
+            }
             if (allow_subsections && (entry.second.IsMap() || entry.second.IsNull())) {
                 subsections_.push_back(name);
                 continue;
@@ -577,6 +586,79 @@ const ConfigSection& AppConfig::section(const std::string& path) const {
     throw StartupError("no config section " + path);
 }
 
+namespace {
+
+std::string provider_name(std::string name) {
+    return name == "aws_sns" ? "sns" : name;  // the seed's SMS_PROVIDER value
+}
+
+// One ordered provider list: names, no repeats, not empty.
+std::vector<std::string> provider_list(std::vector<std::string> names, const std::string& where) {
+    if (names.empty()) throw StartupError(where + ": the list names no provider");
+    std::vector<std::string> seen;
+    for (std::string& name : names) {
+        name = provider_name(trim(name));
+        if (name.empty()) throw StartupError(where + ": an empty provider name");
+        if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
+            throw StartupError(where + ": \"" + name + "\" is listed twice");
+        }
+        seen.push_back(name);
+    }
+    return names;
+}
+
+// sms.provider or sms.providers (the default route), and sms.routes (per calling code).
+void load_sms_routing(const ConfigSource& source, const ConfigSection& sms, SmsConfig& m) {
+    const bool one = sms.has("provider");
+    const bool several = sms.has("providers");
+    if (one && several) {
+        throw StartupError(sms.where("provider") + " and " + sms.where("providers") +
+                           ": set one of them (providers: [a, b] lists the order to try)");
+    }
+    if (several) {
+        m.providers = provider_list(sms.get_list("providers"), sms.where("providers"));
+    } else {
+        m.providers = {one ? provider_name(sms.get_string("provider")) : "console"};
+        if (m.providers.front().empty()) throw StartupError(sms.where("provider") + ": empty");
+    }
+
+    const std::string at = source.file() + ": sms.routes";
+    const YAML::Node routes = source.node("sms.routes");
+    if (!routes.IsDefined() || routes.IsNull()) return;
+    if (!routes.IsMap()) {
+        throw StartupError(at + ": expected a mapping of calling code to providers, like "
+                                "\"1\": [twilio, sns], got " + node_kind(routes));
+    }
+    for (const auto& entry : routes) {
+        if (!entry.first.IsScalar()) throw StartupError(at + ": keys must be calling codes");
+        std::string code = entry.first.as<std::string>();
+        const std::string where = at + "." + code;
+        if (!code.empty() && code.front() == '+') code.erase(0, 1);
+        std::int64_t n = 0;
+        if (!parse_int(code, n) || n < 1 || n > 999 || std::to_string(n) != code) {
+            throw StartupError(where + ": \"" + entry.first.as<std::string>() +
+                               "\" is not a calling code (like \"1\" or \"+44\")");
+        }
+        std::vector<std::string> names;
+        if (entry.second.IsScalar()) {
+            names.push_back(entry.second.as<std::string>());
+        } else if (entry.second.IsSequence()) {
+            for (const auto& item : entry.second) {
+                if (!item.IsScalar()) throw StartupError(where + ": expected a list of provider names");
+                names.push_back(item.as<std::string>());
+            }
+        } else {
+            throw StartupError(where + ": expected a provider name or a list of them, got " +
+                               node_kind(entry.second));
+        }
+        if (!m.routes.emplace(code, provider_list(std::move(names), where)).second) {
+            throw StartupError(where + ": calling code +" + code + " has two routes");
+        }
+    }
+}
+
+}  // namespace
+
 AppConfig load_app_config(const ConfigSource& source,
                           const std::filesystem::path& default_plugin_dir) {
     const std::vector<std::string> sections = {"server", "otp",     "token",       "limits",
@@ -601,7 +683,7 @@ AppConfig load_app_config(const ConfigSource& source,
     config.sections.emplace_back(source, "otp", otp_schema());
     config.sections.emplace_back(source, "token", token_schema());
     config.sections.emplace_back(source, "limits", limits_schema());
-    config.sections.emplace_back(source, "sms", sms_schema(), true);
+    config.sections.emplace_back(source, "sms", sms_schema(), true, std::vector<std::string>{"routes"});
     config.sections.emplace_back(source, "store", store_schema(), true);
     config.sections.emplace_back(source, "plugins", plugins_schema());
 
@@ -700,8 +782,7 @@ AppConfig load_app_config(const ConfigSource& source,
 
     const ConfigSection& sms = config.section("sms");
     SmsConfig& m = config.sms;
-    m.provider = sms.get_string("provider");
-    if (m.provider == "aws_sns") m.provider = "sns";  // the seed's SMS_PROVIDER value
+    load_sms_routing(source, sms, m);
     m.workers = static_cast<int>(sms.get_int("workers"));
     m.queue_size = static_cast<std::size_t>(sms.get_int("queue_size"));
     m.timeout = std::chrono::milliseconds(sms.get_int("timeout_ms"));

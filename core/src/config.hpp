@@ -53,8 +53,9 @@ class ConfigSection final : public sdk::ConfigView {
 public:
     // Validates the section. With `allow_subsections`, keys outside the schema whose value
     // is a mapping are accepted and listed by subsections() (the plugins' own sections).
+    // `structured_keys` are keys whose (structured) value the caller reads and checks itself.
     ConfigSection(const ConfigSource& source, std::string path, std::vector<sdk::ConfigKey> schema,
-                  bool allow_subsections = false);
+                  bool allow_subsections = false, std::vector<std::string> structured_keys = {});
 
     bool has(const std::string& key) const override;
     std::string get_string(const std::string& key) const override;
@@ -115,7 +116,10 @@ struct TokenConfig {
 };
 
 struct SmsConfig {
-    std::string provider;  // a plugin name or a path to a .so
+    // Plugin names (or paths to a .so) in the order a send tries them.
+    std::vector<std::string> providers;
+    // Calling code without '+' -> its own ordered providers; other codes use `providers`.
+    std::map<std::string, std::vector<std::string>> routes;
     int workers = 4;
     std::size_t queue_size = 256;
     std::chrono::milliseconds timeout{10000};

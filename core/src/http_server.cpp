@@ -437,17 +437,32 @@ private:
     }
 
     void health(Http::ResponseWriter& response, const RequestContext& ctx) {
+        // Healthy: every plugin is up. Degraded (still 200): an SMS provider is down, but
+        // every route still has a provider that is up to fail over to. Otherwise unhealthy.
         std::vector<sdk::HealthReport> reports;
-        bool healthy = true;
+        bool all_up = true;
+        bool store_up = true;
+        const auto& channels = state_->dispatcher->channels();
+        std::vector<bool> channel_up(channels.size(), true);
         for (const auto& plugin : state_->plugins) {
             reports.push_back(plugin.check());
-            healthy = healthy && reports.back().healthy;
+            const bool up = reports.back().healthy;
+            all_up = all_up && up;
+            if (plugin.kind != sdk::PluginKind::sms_provider) {
+                store_up = store_up && up;
+                continue;
+            }
+            for (std::size_t i = 0; i < channels.size(); ++i) {
+                if (channels[i].name == plugin.name && !up) channel_up[i] = false;
+            }
         }
+        const bool healthy = store_up && state_->dispatcher->every_route_served(channel_up);
+        const char* status = all_up ? "healthy" : healthy ? "degraded" : "unhealthy";
         rapidjson::StringBuffer buffer;
         rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
         w.StartObject();
         w.Key("status");
-        w.String(healthy ? "healthy" : "unhealthy");
+        w.String(status);
         w.Key("version");
         w.String(kVersion);
         w.Key("uptime_seconds");
@@ -492,39 +507,20 @@ private:
         auto job = std::make_shared<PendingSend>(std::move(pending.value()));
         std::shared_ptr<State> state = state_;
         const bool queued = state_->dispatcher->submit(
-            job->message, [state, writer, job, ctx](const sdk::SendResult& result) {
-                log_send_result(ctx, result);
-                metrics::global().sms_result(state->dispatcher->metrics_provider_id(),
-                                             job->calling_code, result.status);
-                const std::optional<ApiError> error = state->service->finish_send(*job, result);
+            job->message, job->calling_code, [state, writer, job, ctx](const SendOutcome& outcome) {
+                const std::optional<ApiError> error = state->service->finish_send(*job, outcome.result);
                 send_reply(*state, *writer, ctx,
                            error ? error_reply(*error)
                                  : json_reply(200, success_send_body(state->service->expiry())));
             });
         if (!queued) {
-            metrics::global().sms_queue_full(state_->dispatcher->metrics_provider_id(), job->calling_code);
+            const std::string& provider = state_->dispatcher->first_provider(job->calling_code);
+            metrics::global().sms_queue_full(metrics::global().sms_provider_id(provider), job->calling_code);
             state_->service->finish_send(*job, {sdk::SendStatus::unavailable, "queue full", ""});
             ApiError e = make_error(ErrorCode::service_busy, "Too many SMS are waiting to be sent; retry shortly");
             e.retry_after = std::chrono::seconds(1);
-            log_warn("sms.queue_full", {{"request_id", ctx.request_id}});
+            log_warn("sms.queue_full", {{"request_id", ctx.request_id}, {"provider", provider}});
             send_reply(*state_, *writer, ctx, error_reply(e));
-        }
-    }
-
-    static void log_send_result(const RequestContext& ctx, const sdk::SendResult& result) {
-        switch (result.status) {
-            case sdk::SendStatus::sent:
-                log_info("sms.sent", {{"request_id", ctx.request_id}, {"message_id", result.message_id}});
-                break;
-            case sdk::SendStatus::invalid_recipient:
-                log_warn("sms.rejected_recipient", {{"request_id", ctx.request_id}, {"detail", result.detail}});
-                break;
-            case sdk::SendStatus::misconfigured:
-                log_error("sms.provider_misconfigured", {{"request_id", ctx.request_id}, {"detail", result.detail}});
-                break;
-            case sdk::SendStatus::unavailable:
-                log_error("sms.provider_unavailable", {{"request_id", ctx.request_id}, {"detail", result.detail}});
-                break;
         }
     }
 

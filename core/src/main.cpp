@@ -3,7 +3,10 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <iomanip>
 #include <iostream>
 #include <optional>
@@ -61,15 +64,23 @@ int list_plugins(const PluginLoader& loader) {
 }
 
 // Validates every plugin sub-section of `parent` ("sms" or "store") against the plugin it
-// names, and returns the active plugin's section.
-ConfigSection plugin_sections(const ConfigSource& source, const AppConfig& config,
-                              const PluginLoader& loader, const std::string& parent,
-                              sdk::PluginKind kind, const LoadedPlugin& active) {
+// names, and returns the active plugins' sections, in their order.
+std::vector<ConfigSection> plugin_sections(const ConfigSource& source, const AppConfig& config,
+                                           const PluginLoader& loader, const std::string& parent,
+                                           sdk::PluginKind kind,
+                                           const std::vector<LoadedPlugin>& active) {
+    auto is_active = [&](const std::string& name) {
+        for (const auto& p : active) {
+            if (p.descriptor().name == name) return true;
+        }
+        return false;
+    };
     const std::vector<LoadedPlugin> installed = loader.all_of_kind(kind);
     for (const std::string& name : config.section(parent).subsections()) {
-        if (name == active.descriptor().name) continue;
+        if (is_active(name)) continue;
         const LoadedPlugin* match = nullptr;
-        std::vector<std::string> names = {active.descriptor().name};
+        std::vector<std::string> names;
+        for (const auto& p : active) names.push_back(p.descriptor().name);
         for (const auto& p : installed) {
             names.push_back(p.descriptor().name);
             if (p.descriptor().name == name) match = &p;
@@ -85,8 +96,56 @@ ConfigSection plugin_sections(const ConfigSource& source, const AppConfig& confi
         }
         ConfigSection(source, parent + "." + name, match->descriptor().config_keys);
     }
-    return ConfigSection(source, parent + "." + active.descriptor().name,
-                         active.descriptor().config_keys);
+    std::vector<ConfigSection> sections;
+    for (const auto& p : active) {
+        sections.emplace_back(source, parent + "." + p.descriptor().name, p.descriptor().config_keys);
+    }
+    return sections;
+}
+
+// The SMS providers the config names, each loaded once, and the routes between them.
+struct SmsPlan {
+    std::vector<LoadedPlugin> plugins;  // in the order first named
+    std::vector<std::size_t> default_route;
+    std::map<std::string, std::vector<std::size_t>> routes;
+};
+
+SmsPlan plan_sms(const AppConfig& config, const PluginLoader& loader) {
+    SmsPlan plan;
+    std::vector<std::string> named;  // as written, to load each name or path once
+    auto indices = [&](const std::vector<std::string>& names, const std::string& setting) {
+        std::vector<std::size_t> route;
+        for (const std::string& name : names) {
+            const auto it = std::find(named.begin(), named.end(), name);
+            if (it != named.end()) {
+                route.push_back(static_cast<std::size_t>(it - named.begin()));
+                continue;
+            }
+            LoadedPlugin plugin = loader.load(name, sdk::PluginKind::sms_provider, config.file + ": " + setting);
+            for (std::size_t i = 0; i < plan.plugins.size(); ++i) {
+                if (plan.plugins[i].descriptor().name == plugin.descriptor().name) {
+                    throw StartupError(config.file + ": " + setting + ": \"" + name +
+                                       "\" is the plugin \"" + plugin.descriptor().name +
+                                       "\" again, named another way (\"" + named[i] + "\")");
+                }
+            }
+            named.push_back(name);
+            plan.plugins.push_back(std::move(plugin));
+            route.push_back(plan.plugins.size() - 1);
+        }
+        return route;
+    };
+    plan.default_route = indices(config.sms.providers, config.sms.providers.size() > 1 ? "sms.providers" : "sms.provider");
+    for (const auto& [code, names] : config.sms.routes) {
+        plan.routes.emplace(code, indices(names, "sms.routes." + code));
+    }
+    return plan;
+}
+
+std::string describe_route(const SmsPlan& plan, const std::vector<std::size_t>& route) {
+    std::string text;
+    for (const std::size_t i : route) text += (text.empty() ? "" : " -> ") + plan.plugins[i].descriptor().name;
+    return text;
 }
 
 std::optional<Options> parse_arguments(int argc, char** argv, int& exit_code) {
@@ -127,58 +186,81 @@ int run(const Options& options, const sigset_t& stop_signals) {
 
     const LoadedPlugin store_plugin =
         loader.load(config.store.backend, sdk::PluginKind::otp_store, config.file + ": store.backend");
-    const LoadedPlugin sms_plugin =
-        loader.load(config.sms.provider, sdk::PluginKind::sms_provider, config.file + ": sms.provider");
+    const SmsPlan sms = plan_sms(config, loader);
     const ConfigSection store_section =
-        plugin_sections(source, config, loader, "store", sdk::PluginKind::otp_store, store_plugin);
-    const ConfigSection sms_section =
-        plugin_sections(source, config, loader, "sms", sdk::PluginKind::sms_provider, sms_plugin);
+        plugin_sections(source, config, loader, "store", sdk::PluginKind::otp_store, {store_plugin}).front();
+    const std::vector<ConfigSection> sms_sections =
+        plugin_sections(source, config, loader, "sms", sdk::PluginKind::sms_provider, sms.plugins);
+    const auto& allow = config.limits.country_allowlist;
+    for (const auto& entry : config.sms.routes) {
+        if (!allow.empty() && std::find(allow.begin(), allow.end(), entry.first) == allow.end()) {
+            log_warn("config.route_unused", {{"detail", "sms.routes has a route for +" + entry.first +
+                                                            ", which limits.country_allowlist refuses"}});
+        }
+    }
 
     if (options.check_config) {
         std::cout << "# " << config.file << ": valid\n";
         for (const auto& section : config.sections) section.describe(std::cout);
         store_section.describe(std::cout);
-        sms_section.describe(std::cout);
-        std::cout << "# store plugin: " << store_plugin.path().string() << "\n"
-                  << "# sms plugin: " << sms_plugin.path().string() << "\n";
+        for (const auto& section : sms_sections) section.describe(std::cout);
+        std::cout << "# store plugin: " << store_plugin.path().string() << "\n";
+        for (const auto& plugin : sms.plugins) {
+            std::cout << "# sms plugin: " << plugin.path().string() << "\n";
+        }
+        std::cout << "# sms route, every number: " << describe_route(sms, sms.default_route) << "\n";
+        for (const auto& [code, route] : sms.routes) {
+            std::cout << "# sms route, +" << code << ": " << describe_route(sms, route) << "\n";
+        }
         return 0;
     }
 
     // Hosts outlive the plugin objects that may keep a reference to them.
     PluginHost store_host(store_plugin.descriptor().name);
-    PluginHost sms_host(sms_plugin.descriptor().name);
+    std::vector<std::unique_ptr<PluginHost>> sms_hosts;
     const std::shared_ptr<sdk::OtpStore> store =
         store_plugin.create_otp_store(sdk::PluginContext{store_section, store_host});
-    const std::shared_ptr<sdk::SmsProvider> provider =
-        sms_plugin.create_sms_provider(sdk::PluginContext{sms_section, sms_host});
+    SmsRouting routing;
+    routing.default_route = sms.default_route;
+    routing.routes = sms.routes;
+    std::vector<PluginHealthSource> health;
+    for (std::size_t i = 0; i < sms.plugins.size(); ++i) {
+        const LoadedPlugin& plugin = sms.plugins[i];
+        const std::string& name = plugin.descriptor().name;
+        sms_hosts.push_back(std::make_unique<PluginHost>(name));
+        std::shared_ptr<sdk::SmsProvider> provider =
+            plugin.create_sms_provider(sdk::PluginContext{sms_sections[i], *sms_hosts.back()});
+        health.push_back({sdk::PluginKind::sms_provider, name, plugin.descriptor().version,
+                          [provider] { return provider->health(); }});
+        routing.channels.push_back({name, std::move(provider)});
+        if (name == "console") {
+            log_warn("sms.console_provider",
+                     {{"detail", "the console provider writes codes to the log: development only"}});
+        }
+    }
+    health.push_back({sdk::PluginKind::otp_store, store_plugin.descriptor().name,
+                      store_plugin.descriptor().version, [store] { return store->health(); }});
 
     if (config.token.secret_generated) {
         log_warn("config.token_secret_generated",
                  {{"detail", "DEBUG is on and no token secret is set: tokens are signed with a "
                              "throwaway secret and die with this process"}});
     }
-    if (sms_plugin.descriptor().name == "console") {
-        log_warn("sms.console_provider",
-                 {{"detail", "the console provider writes codes to the log: development only"}});
-    }
 
     OtpService service(config.otp, config.token, config.limits, config.test_numbers, store);
-    SmsDispatcher dispatcher(provider, config.sms.workers, config.sms.queue_size, config.sms.timeout,
-                             sms_plugin.descriptor().name);
-    std::vector<PluginHealthSource> health = {
-        {sdk::PluginKind::sms_provider, sms_plugin.descriptor().name, sms_plugin.descriptor().version,
-         [provider] { return provider->health(); }},
-        {sdk::PluginKind::otp_store, store_plugin.descriptor().name, store_plugin.descriptor().version,
-         [store] { return store->health(); }},
-    };
+    SmsDispatcher dispatcher(std::move(routing), config.sms.workers, config.sms.queue_size,
+                             config.sms.timeout);
     HttpServer server(config.server, config.limits.trusted_proxies, service, dispatcher,
                       std::move(health));
     server.start();
     log_info("server.listening", {{"host", config.server.host},
                                   {"port", static_cast<int>(server.port())},
                                   {"version", kVersion},
-                                  {"sms_provider", sms_plugin.descriptor().name},
+                                  {"sms_provider", describe_route(sms, sms.default_route)},
                                   {"store", store_plugin.descriptor().name}});
+    for (const auto& [code, route] : sms.routes) {
+        log_info("sms.route", {{"calling_code", code}, {"providers", describe_route(sms, route)}});
+    }
 
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);

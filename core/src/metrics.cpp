@@ -302,6 +302,15 @@ std::string Registry::exposition() const {
         }
     }
 
+    family(out, "testino_sms_failovers_total", "counter",
+           "Sends a provider could not make (timeout, outage, misconfiguration) that went on to "
+           "the next provider of their route, by the provider that failed.");
+    for (const std::size_t p : provider_slots) {
+        const std::uint64_t v = sms_failovers_[p].value();
+        if (v == 0) continue;
+        out << "testino_sms_failovers_total{" << label("provider", provider_name(p)) << "} " << v << '\n';
+    }
+
     family(out, "testino_otp_verify_total", "counter",
            "Verify attempts that reached the code check or a limit, by outcome.");
     for (std::size_t i = 0; i < verify_.size(); ++i) {

@@ -9,6 +9,7 @@
 // count are computed when the exposition is written, so a scrape always sees them agree.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -122,6 +123,8 @@ public:
     // country's calling code without '+', e.g. "44".
     void sms_result(std::size_t provider_id, std::string_view calling_code, sdk::SendStatus status);
     void sms_queue_full(std::size_t provider_id, std::string_view calling_code);
+    // A send this provider failed for the operator's reasons, passed on to the next provider.
+    void sms_failover(std::size_t provider_id) { sms_failovers_[std::min(provider_id, kMaxProviders)].inc(); }
     void verify_outcome(VerifyOutcome outcome) { verify_[index(outcome)].inc(); }
     void rate_limit_refusal(Limit limit) { refusals_[index(limit)].inc(); }
     // One store call: its duration, and whether it failed.
@@ -132,6 +135,9 @@ public:
 
     // For tests.
     std::uint64_t sms_sent_total() const;
+    std::uint64_t sms_failovers(std::string_view provider) const {
+        return sms_failovers_[sms_provider_id(provider)].value();
+    }
     std::uint64_t verified_total() const { return verify_[index(VerifyOutcome::verified)].value(); }
 
 private:
@@ -150,6 +156,7 @@ private:
     std::array<Histogram, kRoutes> request_duration_;
     std::unique_ptr<Counter[]> sms_sent_;    // [provider][country]
     std::unique_ptr<Counter[]> sms_failed_;  // [provider][country][reason]
+    std::array<Counter, kProviderSlots> sms_failovers_;  // [provider it failed over from]
     std::array<Counter, index(VerifyOutcome::count_)> verify_;
     std::array<Counter, index(Limit::count_)> refusals_;
     std::array<Counter, index(StoreOperation::count_)> store_errors_;

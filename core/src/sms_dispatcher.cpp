@@ -1,36 +1,112 @@
 #include "sms_dispatcher.hpp"
 
+#include <stdexcept>
+
 #include "logging.hpp"
 #include "metrics.hpp"
 
 namespace testino {
+namespace {
 
-SmsDispatcher::SmsDispatcher(std::shared_ptr<sdk::SmsProvider> provider, int workers,
-                             std::size_t queue_size, std::chrono::milliseconds timeout,
-                             const std::string& provider_name)
-    : provider_(std::move(provider)),
-      inline_(!provider_->may_block()),
-      queue_size_(queue_size),
-      timeout_(timeout),
-      metrics_provider_id_(provider_name.empty() ? metrics::Registry::kMaxProviders
-                                                 : metrics::global().add_sms_provider(provider_name)) {
-    if (inline_) return;  // no workers needed
+const char* outcome_name(sdk::SendStatus status) {
+    switch (status) {
+        case sdk::SendStatus::sent: return "sent";
+        case sdk::SendStatus::invalid_recipient: return "invalid_recipient";
+        case sdk::SendStatus::misconfigured: return "misconfigured";
+        case sdk::SendStatus::unavailable: return "unavailable";
+    }
+    return "unavailable";
+}
+
+long milliseconds_since(SmsDispatcher::Clock::time_point start) {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 SmsDispatcher::Clock::now() - start)
+                                 .count());
+}
+
+}  // namespace
+
+SmsRouting SmsRouting::single(std::shared_ptr<sdk::SmsProvider> provider, std::string name) {
+    SmsRouting routing;
+    routing.channels.push_back({std::move(name), std::move(provider)});
+    routing.default_route = {0};
+    return routing;
+}
+
+bool should_fail_over(sdk::SendStatus status) {
+    return status == sdk::SendStatus::unavailable || status == sdk::SendStatus::misconfigured;
+}
+
+SmsDispatcher::SmsDispatcher(SmsRouting routing, int workers, std::size_t queue_size,
+                             std::chrono::milliseconds timeout)
+    : routing_(std::move(routing)), queue_size_(queue_size), timeout_(timeout) {
+    if (routing_.channels.empty() || routing_.default_route.empty()) {
+        throw std::invalid_argument("SmsDispatcher: no SMS provider to route to");
+    }
+    for (const SmsChannel& channel : routing_.channels) {
+        metrics_ids_.push_back(channel.name.empty() ? metrics::Registry::kMaxProviders
+                                                    : metrics::global().add_sms_provider(channel.name));
+    }
+    bool needs_workers = false;
+    auto make_route = [&](const std::vector<std::size_t>& indices) {
+        Route route;
+        route.inline_ = true;
+        for (const std::size_t i : indices) {
+            if (i >= routing_.channels.size() || !routing_.channels[i].provider) {
+                throw std::invalid_argument("SmsDispatcher: a route names no provider");
+            }
+            route.channels.push_back(i);
+            if (routing_.channels[i].provider->may_block()) route.inline_ = false;
+        }
+        if (route.channels.empty()) throw std::invalid_argument("SmsDispatcher: an empty route");
+        needs_workers = needs_workers || !route.inline_;
+        return route;
+    };
+    default_route_ = make_route(routing_.default_route);
+    for (const auto& [code, indices] : routing_.routes) routes_.emplace(code, make_route(indices));
+    if (!needs_workers) return;
     workers_.reserve(static_cast<std::size_t>(workers));
     for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { run(); });
 }
 
 SmsDispatcher::~SmsDispatcher() { stop(); }
 
-bool SmsDispatcher::submit(sdk::SmsMessage message, Completion done) {
-    if (inline_) {
+const SmsDispatcher::Route& SmsDispatcher::route_for(const std::string& calling_code) const {
+    const auto it = routes_.find(calling_code);
+    return it == routes_.end() ? default_route_ : it->second;
+}
+
+const std::string& SmsDispatcher::first_provider(const std::string& calling_code) const {
+    return routing_.channels[route_for(calling_code).channels.front()].name;
+}
+
+bool SmsDispatcher::every_route_served(const std::vector<bool>& channel_up) const {
+    auto served = [&](const Route& route) {
+        for (const std::size_t i : route.channels) {
+            if (i < channel_up.size() && channel_up[i]) return true;
+        }
+        return false;
+    };
+    if (!served(default_route_)) return false;
+    for (const auto& entry : routes_) {
+        if (!served(entry.second)) return false;
+    }
+    return true;
+}
+
+bool SmsDispatcher::submit(sdk::SmsMessage message, const std::string& calling_code, Completion done) {
+    const Route& route = route_for(calling_code);
+    if (route.inline_) {
         if (stopping_.load()) return false;
-        done(call_provider(message, Clock::now() + timeout_));
+        Job job{std::move(message), calling_code, &route, Clock::now() + timeout_, nullptr};
+        done(run_route(job));
         return true;
     }
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_ || queue_.size() >= queue_size_) return false;
-        queue_.push_back(Job{std::move(message), Clock::now() + timeout_, std::move(done)});
+        queue_.push_back(Job{std::move(message), calling_code, &route, Clock::now() + timeout_,
+                             std::move(done)});
     }
     wake_.notify_one();
     return true;
@@ -51,22 +127,70 @@ void SmsDispatcher::run() {
             job = std::move(queue_.front());
             queue_.pop_front();
         }
-        const sdk::SendResult result =
-            Clock::now() >= job.deadline
-                ? sdk::SendResult{sdk::SendStatus::unavailable, "timed out waiting for an SMS worker", ""}
-                : call_provider(job.message, job.deadline);
+        SendOutcome outcome;
+        if (Clock::now() >= job.deadline) {
+            // The server, not a provider, was too slow: another provider would not help.
+            outcome.result = {sdk::SendStatus::unavailable, "timed out waiting for an SMS worker", ""};
+            log_error("sms.queue_timeout", {{"request_id", job.message.request_id}});
+        } else {
+            outcome = run_route(job);
+        }
         try {
-            job.done(result);
+            job.done(outcome);
         } catch (const std::exception& e) {
             log_error("sms.completion_failed", {{"request_id", job.message.request_id}, {"detail", e.what()}});
         }
     }
 }
 
-sdk::SendResult SmsDispatcher::call_provider(const sdk::SmsMessage& message,
+SendOutcome SmsDispatcher::run_route(const Job& job) {
+    SendOutcome outcome;
+    const std::vector<std::size_t>& channels = job.route->channels;
+    for (std::size_t n = 0; n < channels.size(); ++n) {
+        const std::size_t channel = channels[n];
+        const std::string& name = routing_.channels[channel].name;
+        const Clock::time_point start = Clock::now();
+        const Clock::time_point deadline = n == 0 ? job.deadline : start + timeout_;
+        outcome.result = call_provider(channel, job.message, deadline);
+        outcome.provider = name;
+        outcome.attempts = static_cast<int>(n) + 1;
+        metrics::global().sms_result(metrics_ids_[channel], job.calling_code, outcome.result.status);
+
+        const sdk::SendStatus status = outcome.result.status;
+        const bool last = n + 1 == channels.size() || stopping_.load();
+        if (status == sdk::SendStatus::sent) {
+            log_info("sms.sent", {{"request_id", job.message.request_id}, {"provider", name},
+                                  {"attempt", outcome.attempts}, {"message_id", outcome.result.message_id},
+                                  {"duration_ms", milliseconds_since(start)}});
+            return outcome;
+        }
+        if (should_fail_over(status) && !last) {
+            const std::string& next = routing_.channels[channels[n + 1]].name;
+            metrics::global().sms_failover(metrics_ids_[channel]);
+            log_warn("sms.attempt_failed", {{"request_id", job.message.request_id}, {"provider", name},
+                                            {"attempt", outcome.attempts}, {"outcome", outcome_name(status)},
+                                            {"detail", outcome.result.detail},
+                                            {"duration_ms", milliseconds_since(start)},
+                                            {"next_provider", next}});
+            continue;
+        }
+        const std::initializer_list<LogField> fields = {
+            {"request_id", job.message.request_id}, {"provider", name}, {"attempt", outcome.attempts},
+            {"detail", outcome.result.detail}, {"duration_ms", milliseconds_since(start)}};
+        switch (status) {
+            case sdk::SendStatus::invalid_recipient: log_warn("sms.rejected_recipient", fields); break;
+            case sdk::SendStatus::misconfigured: log_error("sms.provider_misconfigured", fields); break;
+            default: log_error("sms.provider_unavailable", fields); break;
+        }
+        return outcome;
+    }
+    return outcome;
+}
+
+sdk::SendResult SmsDispatcher::call_provider(std::size_t channel, const sdk::SmsMessage& message,
                                              Clock::time_point deadline) {
     try {
-        return provider_->send(message, deadline);
+        return routing_.channels[channel].provider->send(message, deadline);
     } catch (const std::exception& e) {
         // The SDK says send() never throws; a plugin that does must not take the server
         // down with it.
@@ -86,7 +210,9 @@ void SmsDispatcher::stop() {
     }
     wake_.notify_all();
     for (Job& job : abandoned) {
-        job.done({sdk::SendStatus::unavailable, "the server is shutting down", ""});
+        SendOutcome outcome;
+        outcome.result = {sdk::SendStatus::unavailable, "the server is shutting down", ""};
+        job.done(outcome);
     }
     for (std::thread& t : workers_) {
         if (t.joinable()) t.join();

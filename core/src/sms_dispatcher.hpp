@@ -1,4 +1,7 @@
-// Runs SMS sends off the HTTP threads: a bounded queue and a fixed pool of workers.
+// Runs SMS sends off the HTTP threads (a bounded queue and a fixed pool of workers), and
+// routes each one: the calling code picks an ordered list of providers, and a send that a
+// provider could not make for the operator's reasons (timeout, outage, misconfiguration)
+// goes on to the next one in the list.
 //
 // A provider call can take seconds; on a Pistache reactor thread it would stall every
 // connection that thread serves. The HTTP layer submits a send with a completion, and
@@ -10,6 +13,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -20,46 +24,87 @@
 
 namespace testino {
 
+// One configured SMS provider.
+struct SmsChannel {
+    std::string name;  // the plugin's name: the label in logs, metrics and health
+    std::shared_ptr<sdk::SmsProvider> provider;
+};
+
+// Which providers a send tries, in order. Routes hold indices into `channels`.
+struct SmsRouting {
+    std::vector<SmsChannel> channels;
+    std::vector<std::size_t> default_route;
+    // Calling code without '+' ("1", "44") -> its route; codes not listed use the default.
+    std::map<std::string, std::vector<std::size_t>> routes;
+
+    // One provider for every number.
+    static SmsRouting single(std::shared_ptr<sdk::SmsProvider> provider, std::string name);
+};
+
+// What a send came to.
+struct SendOutcome {
+    sdk::SendResult result;  // the last attempt's answer (or why none was made)
+    std::string provider;    // the provider that gave it; "" when none was called
+    int attempts = 0;        // providers called
+};
+
+// Whether a failed attempt goes on to the next provider: yes for the operator's faults and
+// outages, never for the caller's (a number that cannot receive SMS stays refused).
+bool should_fail_over(sdk::SendStatus status);
+
 class SmsDispatcher {
 public:
     using Clock = std::chrono::steady_clock;
-    using Completion = std::function<void(const sdk::SendResult&)>;
+    using Completion = std::function<void(const SendOutcome&)>;
 
-    // `provider_name` labels the provider's series in the metrics ("other" when empty).
-    SmsDispatcher(std::shared_ptr<sdk::SmsProvider> provider, int workers, std::size_t queue_size,
-                  std::chrono::milliseconds timeout, const std::string& provider_name = "");
+    // `timeout` bounds each attempt; the first one's includes the wait in the queue.
+    SmsDispatcher(SmsRouting routing, int workers, std::size_t queue_size,
+                  std::chrono::milliseconds timeout);
     ~SmsDispatcher();
     SmsDispatcher(const SmsDispatcher&) = delete;
     SmsDispatcher& operator=(const SmsDispatcher&) = delete;
 
-    // Queues a send; `done` runs on a worker thread with the provider's answer. The deadline
-    // (now + timeout) covers the wait in the queue too. Returns false, and never calls `done`,
-    // when the queue is full or the dispatcher is stopping. A provider that says it never
-    // blocks is called right here instead, and `done` runs before submit returns.
-    bool submit(sdk::SmsMessage message, Completion done);
+    // Queues a send to a number of `calling_code` (without '+'); `done` runs on a worker
+    // thread with the outcome. Returns false, and never calls `done`, when the queue is full
+    // or the dispatcher is stopping. When no provider on the route may block, the route is
+    // run right here instead, and `done` runs before submit returns.
+    bool submit(sdk::SmsMessage message, const std::string& calling_code, Completion done);
 
     // Answers every queued send with `unavailable`, waits for the running ones, joins.
     void stop();
 
     std::size_t queued() const;
 
-    // The provider's id in metrics::global().
-    std::size_t metrics_provider_id() const { return metrics_provider_id_; }
+    const std::vector<SmsChannel>& channels() const { return routing_.channels; }
+    // The provider a send to `calling_code` tries first.
+    const std::string& first_provider(const std::string& calling_code) const;
+    // True when every route has at least one channel whose `channel_up` entry is true.
+    bool every_route_served(const std::vector<bool>& channel_up) const;
 
 private:
+    struct Route {
+        std::vector<std::size_t> channels;
+        bool inline_ = false;  // no channel may block: run on the submitting thread
+    };
     struct Job {
         sdk::SmsMessage message;
+        std::string calling_code;
+        const Route* route = nullptr;
         Clock::time_point deadline;
         Completion done;
     };
+    const Route& route_for(const std::string& calling_code) const;
     void run();
-    sdk::SendResult call_provider(const sdk::SmsMessage& message, Clock::time_point deadline);
+    SendOutcome run_route(const Job& job);
+    sdk::SendResult call_provider(std::size_t channel, const sdk::SmsMessage& message,
+                                  Clock::time_point deadline);
 
-    std::shared_ptr<sdk::SmsProvider> provider_;
-    const bool inline_;  // the provider never blocks: call it on the submitting thread
+    SmsRouting routing_;
+    std::vector<std::size_t> metrics_ids_;  // per channel
+    Route default_route_;
+    std::map<std::string, Route> routes_;
     const std::size_t queue_size_;
     const std::chrono::milliseconds timeout_;
-    const std::size_t metrics_provider_id_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<Job> queue_;

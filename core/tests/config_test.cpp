@@ -36,7 +36,8 @@ TEST(Config, EmptyFileGivesTheDocumentedDefaults) {
     EXPECT_EQ(c.otp.max_attempts, 5);
     EXPECT_EQ(c.token.issuer, "testino-auth");
     EXPECT_EQ(c.token.ttl.count(), 3600);
-    EXPECT_EQ(c.sms.provider, "console");
+    EXPECT_EQ(c.sms.providers, std::vector<std::string>{"console"});
+    EXPECT_TRUE(c.sms.routes.empty());
     EXPECT_EQ(c.store.backend, "memory");
     EXPECT_EQ(c.plugin_dir, "/plugins");
     EXPECT_FALSE(c.otp.hmac_secret.empty()) << "derived from the token secret";
@@ -54,7 +55,7 @@ TEST(Config, FileValuesAreRead) {
     EXPECT_EQ(c.server.cors_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
     EXPECT_EQ(c.otp.length, 8);
     EXPECT_EQ(c.otp.expiry.count(), 120);
-    EXPECT_EQ(c.sms.provider, "twilio");
+    EXPECT_EQ(c.sms.providers, std::vector<std::string>{"twilio"});
     EXPECT_EQ(c.section("sms").subsections(), std::vector<std::string>{"twilio"});
     EXPECT_EQ(c.plugin_dir, "/opt/plugins");
 }
@@ -74,7 +75,53 @@ TEST(Config, TheSeedsEnvironmentVariablesOverrideTheFile) {
     EXPECT_EQ(c.server.cors_origins, (std::vector<std::string>{"https://a.example", "https://b.example"}));
     EXPECT_EQ(c.otp.expiry.count(), 60);
     EXPECT_EQ(c.otp.max_attempts, 3);
-    EXPECT_EQ(c.sms.provider, "sns") << "the seed's aws_sns names the sns plugin";
+    EXPECT_EQ(c.sms.providers, std::vector<std::string>{"sns"}) << "the seed's aws_sns names the sns plugin";
+}
+
+TEST(Config, ProvidersListTheOrderToTryAndRoutesPickOnePerCallingCode) {
+    const AppConfig c = load(
+        "sms:\n"
+        "  providers: [sns, twilio]\n"
+        "  routes:\n"
+        "    \"1\": [twilio, sns]\n"
+        "    +44: sns\n"
+        "  twilio: {account_sid: x}\n");
+    EXPECT_EQ(c.sms.providers, (std::vector<std::string>{"sns", "twilio"}));
+    ASSERT_EQ(c.sms.routes.size(), 2u);
+    EXPECT_EQ(c.sms.routes.at("1"), (std::vector<std::string>{"twilio", "sns"}));
+    EXPECT_EQ(c.sms.routes.at("44"), std::vector<std::string>{"sns"}) << "a plain name, '+' dropped";
+    EXPECT_EQ(c.section("sms").subsections(), std::vector<std::string>{"twilio"})
+        << "routes is not a plugin section";
+}
+
+TEST(Config, ProvidersComeFromTheEnvironmentToo) {
+    const AppConfig c = load("", {{"SMS_PROVIDERS", "twilio, aws_sns"}});
+    EXPECT_EQ(c.sms.providers, (std::vector<std::string>{"twilio", "sns"}));
+}
+
+TEST(Config, BadProviderListsAndRoutesAreNamed) {
+    EXPECT_NE(error_of("sms: {provider: twilio, providers: [sns]}\n").find("set one of them"),
+              std::string::npos);
+    EXPECT_NE(error_of("sms: {provider: twilio}\n", {{"SMS_PROVIDERS", "sns"}}).find("set one of them"),
+              std::string::npos);
+    EXPECT_NE(error_of("sms: {providers: [sns, twilio, sns]}\n")
+                  .find("test.yaml: sms.providers: \"sns\" is listed twice"),
+              std::string::npos);
+    EXPECT_NE(error_of("sms: {providers: []}\n").find("names no provider"), std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: {\"1\": []}}\n").find("test.yaml: sms.routes.1: the list names no provider"),
+              std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: {us: [twilio]}}\n")
+                  .find("test.yaml: sms.routes.us: \"us\" is not a calling code"),
+              std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: {\"01\": [twilio]}}\n").find("is not a calling code"), std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: {\"1000\": [twilio]}}\n").find("is not a calling code"), std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: {\"1\": twilio, \"+1\": sns}}\n").find("has two routes"),
+              std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: [twilio]}\n").find("sms.routes: expected a mapping"), std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: {\"1\": {a: b}}}\n").find("sms.routes.1: expected a provider name"),
+              std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: {\"1\": [[twilio]]}}\n").find("expected a list of provider names"),
+              std::string::npos);
 }
 
 TEST(Config, UnknownKeyNamesFileAndKeyAndSuggestsTheNearest) {

@@ -154,7 +154,7 @@ TEST(Metrics, EveryFamilyHasHelpThenTypeBeforeItsSamples) {
             EXPECT_EQ(line.rfind(family, 0), 0u) << line << " is not in " << family;
         }
     }
-    EXPECT_EQ(types, 9u);
+    EXPECT_EQ(types, 10u);
 }
 
 TEST(Metrics, CountsSmsByProviderCountryAndReason) {
@@ -181,6 +181,19 @@ TEST(Metrics, CountsSmsByProviderCountryAndReason) {
     EXPECT_TRUE(has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="misconfigured"} 1)"));
     EXPECT_TRUE(has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="queue_full"} 1)"));
     EXPECT_EQ(r.sms_sent_total(), 4u);
+    EXPECT_EQ(text.find("testino_sms_failovers_total{"), std::string::npos) << "no failover yet";
+}
+
+TEST(Metrics, CountsFailoversByTheProviderThatFailed) {
+    Registry r;
+    const std::size_t twilio = r.add_sms_provider("twilio");
+    r.add_sms_provider("sns");
+    r.sms_failover(twilio);
+    r.sms_failover(twilio);
+    const std::string text = r.exposition();
+    EXPECT_TRUE(has_line(text, R"(testino_sms_failovers_total{provider="twilio"} 2)")) << text;
+    EXPECT_EQ(text.find(R"(testino_sms_failovers_total{provider="sns"})"), std::string::npos);
+    EXPECT_EQ(r.sms_failovers("twilio"), 2u);
 }
 
 TEST(Metrics, ProviderNamesAreEscapedAndBounded) {
