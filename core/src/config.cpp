@@ -612,8 +612,11 @@ void load_sms_routing(const ConfigSource& source, const ConfigSection& sms, SmsC
     const bool one = sms.has("provider");
     const bool several = sms.has("providers");
     if (one && several) {
-        throw StartupError(sms.where("provider") + " and " + sms.where("providers") +
-                           ": set one of them (providers: [a, b] lists the order to try)");
+        std::string other = sms.where("providers");
+        const std::string file_prefix = source.file() + ": ";
+        if (other.rfind(file_prefix, 0) == 0) other.erase(0, file_prefix.size());
+        throw StartupError(sms.where("provider") + " and " + other +
+                           " are both set; set one of them (providers: [a, b] lists the order to try)");
     }
     if (several) {
         m.providers = provider_list(sms.get_list("providers"), sms.where("providers"));

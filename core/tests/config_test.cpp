@@ -100,7 +100,7 @@ TEST(Config, ProvidersComeFromTheEnvironmentToo) {
 }
 
 TEST(Config, BadProviderListsAndRoutesAreNamed) {
-    EXPECT_NE(error_of("sms: {provider: twilio, providers: [sns]}\n").find("set one of them"),
+    EXPECT_NE(error_of("sms: {provider: twilio, providers: [sns]}\n").find("test.yaml: sms.provider and sms.providers are both set; set one of them"),
               std::string::npos);
     EXPECT_NE(error_of("sms: {provider: twilio}\n", {{"SMS_PROVIDERS", "sns"}}).find("set one of them"),
               std::string::npos);

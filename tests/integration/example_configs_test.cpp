@@ -45,11 +45,14 @@ const std::vector<Example>& examples() {
     static const std::vector<Example> list = [] {
         std::map<std::string, std::string> redis = twilio_env();
         redis["REDIS_URL"] = "redis://:" + kRedisPassword + "@127.0.0.1:6379/0";
+        std::map<std::string, std::string> both = twilio_env();
+        for (const auto& [name, value] : sns_env()) both[name] = value;
         return std::vector<Example>{
             {"default.yaml", {}, "sms_console.so", "store_memory.so"},
             {"twilio.example.yaml", twilio_env(), "sms_twilio.so", "store_memory.so"},
             {"sns.example.yaml", sns_env(), "sms_sns.so", "store_memory.so"},
             {"redis.example.yaml", redis, "sms_twilio.so", "store_redis.so"},
+            {"failover.example.yaml", both, "sms_sns.so", "store_memory.so"},
         };
     }();
     return list;
@@ -94,6 +97,16 @@ TEST(ExampleConfig, DefaultIsValid) { expect_valid(example("default.yaml")); }
 TEST(ExampleConfig, TwilioIsValid) { expect_valid(example("twilio.example.yaml")); }
 TEST(ExampleConfig, SnsIsValid) { expect_valid(example("sns.example.yaml")); }
 TEST(ExampleConfig, RedisIsValid) { expect_valid(example("redis.example.yaml")); }
+TEST(ExampleConfig, FailoverIsValidAndRoutesPlusOneThroughTwilioThenSns) {
+    const Example& e = example("failover.example.yaml");
+    expect_valid(e);
+    std::map<std::string, std::string> env = e.env;
+    env["TOKEN_SECRET"] = kTokenSecret64;
+    const ProcessResult result = check_config(e, env);
+    EXPECT_NE(result.stdout_text.find("/sms_twilio.so"), std::string::npos) << "both providers load";
+    EXPECT_NE(result.stdout_text.find("# sms route, every number: sns\n"), std::string::npos) << result.stdout_text;
+    EXPECT_NE(result.stdout_text.find("# sms route, +1: twilio -> sns\n"), std::string::npos) << result.stdout_text;
+}
 
 // The credentials really come from the environment: without them the check fails and
 // names what is missing.
@@ -103,7 +116,9 @@ TEST(ExampleConfig, ProviderCredentialsComeFromTheEnvironment) {
     };
     for (const Missing& m : {Missing{"twilio.example.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
                              Missing{"sns.example.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"},
-                             Missing{"redis.example.yaml", "TWILIO_ACCOUNT_SID", "account_sid"}}) {
+                             Missing{"redis.example.yaml", "TWILIO_ACCOUNT_SID", "account_sid"},
+                             Missing{"failover.example.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
+                             Missing{"failover.example.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"}}) {
         std::map<std::string, std::string> env = example(m.file).env;
         env["TOKEN_SECRET"] = kTokenSecret64;
         env.erase(m.variable);

@@ -309,6 +309,7 @@ TEST_F(MetricsTest, ExpositionCountsTheRequestsMade) {
         {"testino_http_request_duration_seconds", "histogram"},
         {"testino_sms_sent_total", "counter"},
         {"testino_sms_failed_total", "counter"},
+        {"testino_sms_failovers_total", "counter"},
         {"testino_otp_verify_total", "counter"},
         {"testino_rate_limit_refusals_total", "counter"},
         {"testino_store_errors_total", "counter"},

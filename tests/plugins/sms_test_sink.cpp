@@ -2,6 +2,8 @@
 // Each send appends one JSON line {"to","text","code","request_id"} to the `outbox` file
 // as soon as it arrives (so a test can see a send in flight), then waits `delay_ms`
 // (never past the deadline) and answers as `fail_with` says.
+// Built twice, as test_sink and (TEST_SINK_NAME) test_sink_b, so failover tests have two
+// providers to route between.
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -11,6 +13,10 @@
 #include <thread>
 
 #include "testino/plugin.hpp"
+
+#ifndef TEST_SINK_NAME
+#define TEST_SINK_NAME "test_sink"
+#endif
 
 namespace {
 
@@ -108,7 +114,7 @@ testino::sdk::PluginDescriptor test_sink_descriptor() {
                           "wait before answering, in milliseconds (capped by the deadline)");
     delay.min = 0;
     return {testino::sdk::PluginKind::sms_provider,
-            "test_sink",
+            TEST_SINK_NAME,
             "1.0.0",
             "test-only provider: appends each message to a file and answers as configured",
             {outbox, delay,

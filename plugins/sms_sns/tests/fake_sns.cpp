@@ -485,4 +485,13 @@ int FakeSns::connection_count() const {
     return impl_->connections;
 }
 
+std::map<std::string, std::string> sns_section(const FakeSns& fake, const FakeSnsKeys& keys) {
+    auto quoted = [](const std::string& text) { return "\"" + text + "\""; };
+    std::map<std::string, std::string> section = {{"region", keys.region},
+                                                  {"access_key_id", keys.access_key_id},
+                                                  {"secret_access_key", quoted(keys.secret_access_key)},
+                                                  {"endpoint", quoted(fake.endpoint())}};
+    return section;
+}
+
 }  // namespace testino::plugins::sns::test

@@ -53,6 +53,12 @@ struct FakeReply {
 // error-status.txt gives it; a test failure naming the file when it is missing.
 FakeReply error_fixture_reply(const std::string& aws_code);
 
+class FakeSns;
+
+// The sms.sns config section (YAML values) that points the plugin at `fake` with `keys`
+// (the session token, if any, is left to the caller).
+std::map<std::string, std::string> sns_section(const FakeSns& fake, const FakeSnsKeys& keys);
+
 class FakeSns {
 public:
     explicit FakeSns(FakeSnsKeys keys);

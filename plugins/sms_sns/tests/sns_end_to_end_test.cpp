@@ -24,10 +24,7 @@ TestConfig sns_config(const FakeSns& fake, const FakeSnsKeys& keys = kKeys) {
     TestConfig config;
     config.sms["provider"] = "sns";
     auto& section = config.sms_sections["sns"];
-    section["region"] = keys.region;
-    section["access_key_id"] = keys.access_key_id;
-    section["secret_access_key"] = yaml_quoted(keys.secret_access_key);
-    section["endpoint"] = yaml_quoted(fake.endpoint());
+    section = plugins::sns::test::sns_section(fake, keys);
     section["max_attempts"] = "2";
     return config;
 }

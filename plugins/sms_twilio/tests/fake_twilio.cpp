@@ -48,6 +48,16 @@ TwilioAnswer twilio_error(int code, std::chrono::milliseconds delay) {
     return {400, code, "Error " + std::to_string(code), delay};
 }
 
+std::map<std::string, std::string> twilio_section(const FakeTwilio& fake) {
+    auto quoted = [](const std::string& text) { return "\"" + text + "\""; };
+    return {{"account_sid", quoted(kFakeAccountSid)},
+            {"auth_token", quoted(kFakeAuthToken)},
+            {"from", quoted(kFakeFrom)},
+            {"api_base_url", quoted(fake.base_url())},
+            {"retry_backoff_ms", "5"},
+            {"retry_max_backoff_ms", "20"}};
+}
+
 std::string TwilioMessage::field(const std::string& name) const {
     const auto found = fields.find(name);
     return found == fields.end() ? std::string() : found->second;

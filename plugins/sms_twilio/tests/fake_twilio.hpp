@@ -38,6 +38,12 @@ struct TwilioMessage {
     std::string field(const std::string& name) const;
 };
 
+class FakeTwilio;
+
+// The sms.twilio config section (YAML values) that points the plugin at `fake`, with short
+// retry backoffs.
+std::map<std::string, std::string> twilio_section(const FakeTwilio& fake);
+
 class FakeTwilio {
 public:
     explicit FakeTwilio(std::string account_sid = kFakeAccountSid,

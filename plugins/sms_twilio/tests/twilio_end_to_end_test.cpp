@@ -15,13 +15,7 @@ TestConfig twilio_config(const FakeTwilio& fake) {
     TestConfig config;
     config.sms["provider"] = "twilio";
     config.sms["timeout_ms"] = "1500";
-    auto& twilio = config.sms_sections["twilio"];
-    twilio["account_sid"] = quoted(kFakeAccountSid);
-    twilio["auth_token"] = quoted(kFakeAuthToken);
-    twilio["from"] = quoted(kFakeFrom);
-    twilio["api_base_url"] = quoted(fake.base_url());
-    twilio["retry_backoff_ms"] = "5";
-    twilio["retry_max_backoff_ms"] = "20";
+    config.sms_sections["twilio"] = twilio_section(fake);
     return config;
 }
 
