@@ -1,5 +1,7 @@
 #include "plugin_loader.hpp"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <system_error>
 
@@ -10,6 +12,15 @@ namespace {
 
 namespace dll = boost::dll;
 using sdk::PluginKind;
+
+#if defined(__SANITIZE_ADDRESS__)
+// LeakSanitizer (GCC 12) crashes in its exit-time tracer ("Tracer caught signal 11") while
+// scanning the thread-local storage of a library that was dlclose'd. Sanitizer builds keep
+// every plugin mapped until exit; release builds unload what they only looked at.
+constexpr int kKeepLoaded = RTLD_NODELETE;
+#else
+constexpr int kKeepLoaded = 0;
+#endif
 
 bool looks_like_path(const std::string& value) {
     return value.find('/') != std::string::npos ||
@@ -61,7 +72,8 @@ LoadedPlugin load_plugin_file(const std::filesystem::path& path) {
     try {
         // rtld_local: two plugins may bundle the same symbols without clashing.
         plugin.library_ = std::make_shared<dll::shared_library>(
-            path, dll::load_mode::rtld_now | dll::load_mode::rtld_local);
+            path, static_cast<dll::load_mode::type>(dll::load_mode::rtld_now | dll::load_mode::rtld_local |
+                                                    kKeepLoaded));
     } catch (const std::exception& e) {
         throw StartupError(path.string() + ": cannot be loaded: " + e.what());
     }
