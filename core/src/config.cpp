@@ -33,11 +33,6 @@ ConfigKey key(std::string name, ValueType type, std::string default_value, std::
     return k;
 }
 
-ConfigKey secret(ConfigKey k) {
-    k.secret = true;
-    return k;
-}
-
 const std::vector<ConfigKey>& server_schema() {
     static const std::vector<ConfigKey> keys = {
         key("host", ValueType::string, "0.0.0.0", "HOST", "address to listen on"),
@@ -71,7 +66,7 @@ const std::vector<ConfigKey>& otp_schema() {
             "how long a code is valid", 1, 86400),
         key("max_attempts", ValueType::integer, "5", "OTP_MAX_ATTEMPTS",
             "wrong guesses allowed per code", 1, 1000),
-        secret(key("hmac_secret", ValueType::string, "", "OTP_HMAC_SECRET",
+        sdk::mark_secret(key("hmac_secret", ValueType::string, "", "OTP_HMAC_SECRET",
                    "key for the stored HMAC of codes; derived from token.secret when unset")),
         key("message_template", ValueType::string,
             "Your Testino code is {code}. It expires in {minutes} minutes.",
@@ -82,7 +77,7 @@ const std::vector<ConfigKey>& otp_schema() {
 
 const std::vector<ConfigKey>& token_schema() {
     static const std::vector<ConfigKey> keys = {
-        secret(key("secret", ValueType::string, "", "TOKEN_SECRET",
+        sdk::mark_secret(key("secret", ValueType::string, "", "TOKEN_SECRET",
                    "HS256 signing key, at least 32 bytes; required unless debug")),
         key("issuer", ValueType::string, "testino-auth", "TOKEN_ISSUER", "the JWT iss claim"),
         key("ttl_seconds", ValueType::integer, "3600", "TOKEN_TTL_SECONDS",

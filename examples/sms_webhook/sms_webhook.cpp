@@ -151,25 +151,13 @@ private:
     std::atomic<unsigned long> failed_{0};
 };
 
-sdk::ConfigKey config_key(const char* name, const char* description) {
-    sdk::ConfigKey key;
-    key.name = name;
-    key.description = description;
-    return key;
-}
-
 sdk::PluginDescriptor webhook_descriptor() {
-    sdk::ConfigKey url = config_key("url", "where each SMS is POSTed as JSON (http:// or https://)");
-    url.required = true;
-    url.env = "SMS_WEBHOOK_URL";
-    sdk::ConfigKey token = config_key("bearer_token", "sent as \"Authorization: Bearer <token>\"");
-    token.secret = true;
-    token.env = "SMS_WEBHOOK_BEARER_TOKEN";
-    sdk::ConfigKey connect = config_key("connect_timeout_ms", "longest wait for a connection");
-    connect.type = sdk::ValueType::integer;
-    connect.default_value = "2000";
-    connect.min = 1;
-    connect.max = 60000;
+    const sdk::ConfigKey url = sdk::mark_required(sdk::string_key(
+        "url", "", "where each SMS is POSTed as JSON (http:// or https://)", "SMS_WEBHOOK_URL"));
+    const sdk::ConfigKey token = sdk::mark_secret(sdk::string_key(
+        "bearer_token", "", "sent as \"Authorization: Bearer <token>\"", "SMS_WEBHOOK_BEARER_TOKEN"));
+    const sdk::ConfigKey connect =
+        sdk::integer_key("connect_timeout_ms", "2000", 1, 60000, "longest wait for a connection");
     return {sdk::PluginKind::sms_provider, "webhook", "1.0.0",
             "POSTs each SMS as JSON to a URL you run", {url, token, connect}};
 }

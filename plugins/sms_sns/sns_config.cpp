@@ -8,19 +8,6 @@ namespace testino::plugins::sns {
 namespace {
 
 using sdk::ConfigError;
-using sdk::ConfigKey;
-
-ConfigKey string_key(const char* name, const char* env, bool required, bool secret,
-                     const char* default_value, const char* description) {
-    ConfigKey key;
-    key.name = name;
-    key.env = env;
-    key.required = required;
-    key.secret = secret;
-    key.default_value = default_value;
-    key.description = description;
-    return key;
-}
 
 std::string optional_string(const sdk::ConfigView& config, const char* key) {
     return config.has(key) ? config.get_string(key) : std::string();
@@ -45,19 +32,21 @@ int is_alnum_char(int c) { return std::isalnum(c); }
 
 std::vector<sdk::ConfigKey> config_keys() {
     return {
-        string_key("region", "AWS_REGION", true, false, "", "AWS region, e.g. us-east-1"),
-        string_key("access_key_id", "AWS_ACCESS_KEY_ID", true, false, "",
-                   "AWS access key id of an identity allowed sns:Publish"),
-        string_key("secret_access_key", "AWS_SECRET_ACCESS_KEY", true, true, "",
-                   "its secret access key"),
-        string_key("session_token", "AWS_SESSION_TOKEN", false, true, "",
-                   "session token, for temporary credentials only"),
-        string_key("sender_id", "", false, false, "",
-                   "alphanumeric sender ID (1-11 characters, where the country supports it)"),
-        string_key("sms_type", "", false, false, "Transactional", "Transactional or Promotional"),
-        string_key("max_price", "", false, false, "", "maximum USD price per SMS, e.g. 0.50"),
-        string_key("endpoint", "", false, false, kDefaultEndpoint,
-                   "SNS endpoint URL; {region} is replaced (http only for loopback test fakes)"),
+        sdk::mark_required(sdk::string_key("region", "", "AWS region, e.g. us-east-1", "AWS_REGION")),
+        sdk::mark_required(sdk::string_key("access_key_id", "",
+                                           "AWS access key id of an identity allowed sns:Publish",
+                                           "AWS_ACCESS_KEY_ID")),
+        sdk::mark_required(sdk::mark_secret(sdk::string_key(
+            "secret_access_key", "", "its secret access key", "AWS_SECRET_ACCESS_KEY"))),
+        sdk::mark_secret(sdk::string_key("session_token", "",
+                                         "session token, for temporary credentials only",
+                                         "AWS_SESSION_TOKEN")),
+        sdk::string_key("sender_id", "",
+                        "alphanumeric sender ID (1-11 characters, where the country supports it)"),
+        sdk::string_key("sms_type", "Transactional", "Transactional or Promotional"),
+        sdk::string_key("max_price", "", "maximum USD price per SMS, e.g. 0.50"),
+        sdk::string_key("endpoint", kDefaultEndpoint,
+                        "SNS endpoint URL; {region} is replaced (http only for loopback test fakes)"),
         sdk::integer_key("connect_timeout_ms", "2000", 1, 60000, "TCP+TLS connect timeout per attempt"),
         sdk::integer_key("max_attempts", "3", 1, 10,
                 "attempts per SMS on throttling, 5xx or connection failures, within sms.timeout_ms"),

@@ -6,19 +6,6 @@ namespace testino::plugins::twilio {
 namespace {
 
 using sdk::ConfigError;
-using sdk::ConfigKey;
-using sdk::ValueType;
-
-ConfigKey string_key(const char* name, const char* env, const char* default_value,
-                     const char* description) {
-    ConfigKey key;
-    key.name = name;
-    key.type = ValueType::string;
-    key.env = env;
-    key.default_value = default_value;
-    key.description = description;
-    return key;
-}
 
 // A string key that may be absent; an empty value counts as absent.
 std::string optional_string(const sdk::ConfigView& config, const std::string& key) {
@@ -56,22 +43,17 @@ void check_base_url(const sdk::ConfigView& config, const std::string& url) {
 }  // namespace
 
 std::vector<sdk::ConfigKey> config_keys() {
-    ConfigKey account_sid = string_key("account_sid", "TWILIO_ACCOUNT_SID", "",
-                                       "Twilio Account SID (AC + 32 hex digits)");
-    account_sid.required = true;
-    ConfigKey auth_token = string_key("auth_token", "TWILIO_AUTH_TOKEN", "",
-                                      "Twilio auth token (32 hex digits); never logged");
-    auth_token.required = true;
-    auth_token.secret = true;
     return {
-        account_sid,
-        auth_token,
-        string_key("from", "TWILIO_PHONE_NUMBER", "",
-                   "sender number in E.164 (+15005550006); set this or messaging_service_sid"),
-        string_key("messaging_service_sid", "TWILIO_MESSAGING_SERVICE_SID", "",
-                   "Messaging Service SID (MG + 32 hex digits); set this or from"),
-        string_key("api_base_url", "", "https://api.twilio.com",
-                   "Twilio API base URL; http:// only for loopback test servers"),
+        sdk::mark_required(sdk::string_key("account_sid", "", "Twilio Account SID (AC + 32 hex digits)",
+                                           "TWILIO_ACCOUNT_SID")),
+        sdk::mark_required(sdk::mark_secret(sdk::string_key(
+            "auth_token", "", "Twilio auth token (32 hex digits); never logged", "TWILIO_AUTH_TOKEN"))),
+        sdk::string_key("from", "", "sender number in E.164 (+15005550006); set this or messaging_service_sid",
+                        "TWILIO_PHONE_NUMBER"),
+        sdk::string_key("messaging_service_sid", "", "Messaging Service SID (MG + 32 hex digits); set this or from",
+                        "TWILIO_MESSAGING_SERVICE_SID"),
+        sdk::string_key("api_base_url", "https://api.twilio.com",
+                        "Twilio API base URL; http:// only for loopback test servers"),
         sdk::integer_key("connect_timeout_ms", "2000", 1, 60000,
                 "TCP + TLS connect timeout per attempt (the total is the request's deadline, sms.timeout_ms)"),
         sdk::integer_key("max_attempts", "3", 1, 10,

@@ -10,39 +10,23 @@ namespace {
 
 using testino::sdk::ConfigError;
 using testino::sdk::ConfigKey;
-using testino::sdk::ValueType;
-
-ConfigKey key(const char* name, ValueType type, const char* default_value, const char* description) {
-    ConfigKey result;
-    result.name = name;
-    result.type = type;
-    result.default_value = default_value;
-    result.description = description;
-    return result;
-}
-
-ConfigKey integer_key(const char* name, const char* default_value, const char* description,
-                      std::int64_t min, std::int64_t max) {
-    ConfigKey result = key(name, ValueType::integer, default_value, description);
-    result.min = min;
-    result.max = max;
-    return result;
-}
 
 testino::sdk::PluginDescriptor redis_store_descriptor() {
-    ConfigKey url = key("url", ValueType::string, "redis://127.0.0.1:6379/0",
-                        "redis://[[user]:password@]host[:port][/db] or "
-                        "unix://[[user]:password@]/path/redis.sock[?db=N]");
-    url.env = "REDIS_URL";
-    url.secret = true;  // it may carry the password
-    ConfigKey key_prefix = key("key_prefix", ValueType::string, "testino:",
-                               "prefix of every Redis key; no '{' or '}'");
-    ConfigKey pool_size = integer_key("pool_size", "8", "Redis connections per server process", 1, 1024);
-    ConfigKey connect_timeout = integer_key(
-        "connect_timeout_ms", "500", "time to open a connection to Redis, in milliseconds", 1, 60000);
-    ConfigKey command_timeout = integer_key(
-        "command_timeout_ms", "500",
-        "time for one Redis command, and to wait for a free connection, in milliseconds", 1, 60000);
+    namespace sdk = testino::sdk;
+    // url is secret because it may carry the password.
+    const ConfigKey url = sdk::mark_secret(sdk::string_key(
+        "url", "redis://127.0.0.1:6379/0",
+        "redis://[[user]:password@]host[:port][/db] or unix://[[user]:password@]/path/redis.sock[?db=N]",
+        "REDIS_URL"));
+    const ConfigKey key_prefix =
+        sdk::string_key("key_prefix", "testino:", "prefix of every Redis key; no '{' or '}'");
+    const ConfigKey pool_size =
+        sdk::integer_key("pool_size", "8", 1, 1024, "Redis connections per server process");
+    const ConfigKey connect_timeout = sdk::integer_key(
+        "connect_timeout_ms", "500", 1, 60000, "time to open a connection to Redis, in milliseconds");
+    const ConfigKey command_timeout = sdk::integer_key(
+        "command_timeout_ms", "500", 1, 60000,
+        "time for one Redis command, and to wait for a free connection, in milliseconds");
 
     return {testino::sdk::PluginKind::otp_store,
             "redis",

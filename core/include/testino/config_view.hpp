@@ -44,6 +44,30 @@ inline ConfigKey integer_key(std::string name, std::string default_value, std::i
     return key;
 }
 
+// Shorthand for a string key; `env` names the environment variable that overrides it.
+inline ConfigKey string_key(std::string name, std::string default_value, std::string description,
+                            std::string env = "") {
+    ConfigKey key;
+    key.name = std::move(name);
+    key.type = ValueType::string;
+    key.default_value = std::move(default_value);
+    key.description = std::move(description);
+    key.env = std::move(env);
+    return key;
+}
+
+// The key, required to be set (by the file or the environment).
+inline ConfigKey mark_required(ConfigKey key) {
+    key.required = true;
+    return key;
+}
+
+// The key, holding a secret: never logged, masked by --check-config.
+inline ConfigKey mark_secret(ConfigKey key) {
+    key.secret = true;
+    return key;
+}
+
 // Typed, validated values of one section. Every getter throws ConfigError for a key
 // the schema did not declare (a plugin bug, caught at start-up).
 class BOOST_SYMBOL_VISIBLE ConfigView {
