@@ -55,6 +55,11 @@ const std::vector<ConfigKey>& server_schema() {
         key("log_level", ValueType::string, "info", "LOG_LEVEL", "debug, info, warn or error"),
         key("metrics_enabled", ValueType::boolean, "true", "METRICS_ENABLED",
             "serve GET /metrics (Prometheus text format; keep it off the public internet)"),
+        key("docs_enabled", ValueType::boolean, "true", "DOCS_ENABLED",
+            "serve the API docs pages GET /docs (Swagger UI) and GET /redoc"),
+        key("docs_assets_dir", ValueType::string, "", "DOCS_ASSETS_DIR",
+            "folder holding the npm packages swagger-ui-dist/ and redoc/ (a node_modules); "
+            "default <exe dir>/../share/testino/api-ui"),
     };
     return keys;
 }
@@ -698,6 +703,8 @@ AppConfig load_app_config(const ConfigSource& source,
     s.shutdown_grace = std::chrono::milliseconds(server.get_int("shutdown_grace_ms"));
     s.debug = server.get_bool("debug");
     s.metrics_enabled = server.get_bool("metrics_enabled");
+    s.docs_enabled = server.get_bool("docs_enabled");
+    s.docs_assets_dir = server.get_string("docs_assets_dir");
     if (!parse_log_level(lower(server.get_string("log_level")), s.log_level)) {
         throw StartupError(server.where("log_level") + ": expected debug, info, warn or error, got \"" +
                            server.get_string("log_level") + "\"");

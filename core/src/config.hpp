@@ -97,6 +97,8 @@ struct ServerConfig {
     std::chrono::milliseconds shutdown_grace{10000};
     bool debug = false;
     bool metrics_enabled = true;  // GET /metrics
+    bool docs_enabled = true;     // GET /docs, GET /redoc
+    std::string docs_assets_dir;  // "" = <exe dir>/../share/testino/api-ui
     LogLevel log_level = LogLevel::info;
 };
 

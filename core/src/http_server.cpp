@@ -14,6 +14,7 @@
 #include <rapidjson/writer.h>
 
 #include "client_ip.hpp"
+#include "docs_pages.hpp"
 #include "errors.hpp"
 #include "logging.hpp"
 #include "metrics.hpp"
@@ -48,7 +49,14 @@ constexpr Route kRoutes[] = {
     {kVerifyOtpPath, Http::Method::Post},
     {kOpenApiPath, Http::Method::Get},
     {kMetricsPath, Http::Method::Get},  // only with server.metrics_enabled
+    // Only with server.docs_enabled; so are the files they load (DocsPages::serves).
+    {DocsPages::kDocsPath, Http::Method::Get},
+    {DocsPages::kRedocPath, Http::Method::Get},
 };
+
+bool is_docs_route(const char* path) {
+    return path == std::string_view(DocsPages::kDocsPath) || path == std::string_view(DocsPages::kRedocPath);
+}
 
 }  // namespace
 
@@ -57,6 +65,7 @@ struct HttpServer::State {
     OtpService* service;
     SmsDispatcher* dispatcher;
     std::vector<PluginHealthSource> plugins;
+    DocsPages docs;
     Clock::time_point started = Clock::now();
     std::atomic<bool> draining{false};
     std::atomic<long> in_flight{0};
@@ -366,8 +375,10 @@ private:
         std::vector<std::string> allowed_methods;
         for (const Route& r : kRoutes) {
             if (r.path == kMetricsPath && !state_->config.metrics_enabled) continue;
+            if (is_docs_route(r.path) && !state_->docs.enabled()) continue;
             if (ctx.path == r.path) allowed_methods.push_back(Http::methodString(r.method));
         }
+        if (allowed_methods.empty() && state_->docs.serves(ctx.path)) allowed_methods.push_back("GET");
         if (allowed_methods.empty()) {
             send_reply(*state_, response, ctx,
                        error_reply(make_error(ErrorCode::not_found, "No such endpoint: " + printable(ctx.path))));
@@ -388,6 +399,10 @@ private:
         if (ctx.path == kHealthPath) return health(response, ctx);
         if (ctx.path == kOpenApiPath) {
             return send_reply(*state_, response, ctx, json_reply(200, std::string(openapi_document())));
+        }
+        if (auto page = state_->docs.get(ctx.path)) {
+            return send_reply(*state_, response, ctx,
+                              Reply{page->status, std::move(page->body), std::move(page->headers)});
         }
         if (ctx.path == kMetricsPath) {
             return send_reply(*state_, response, ctx,
@@ -552,6 +567,22 @@ HttpServer::HttpServer(const ServerConfig& config, const std::vector<std::string
     state_->service = &service;
     state_->dispatcher = &dispatcher;
     state_->plugins = std::move(plugins);
+    if (config.docs_enabled) {
+        state_->docs = DocsPages::load(config.docs_assets_dir);
+        if (!state_->docs.missing().empty()) {
+            log_warn("docs.assets_missing",
+                     {{"dir", state_->docs.assets_dir().string()},
+                      {"missing", state_->docs.missing()},
+                      {"detail", "GET /docs and /redoc explain how to install them: scripts/setup.sh, "
+                                 "or npm ci in docs/api-ui, and server.docs_assets_dir"}});
+        }
+    }
+}
+
+std::vector<std::pair<std::string, std::string>> http_routes() {
+    std::vector<std::pair<std::string, std::string>> routes;
+    for (const Route& r : kRoutes) routes.emplace_back(Http::methodString(r.method), r.path);
+    return routes;
 }
 
 HttpServer::~HttpServer() { stop(); }

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config.hpp"
@@ -29,6 +30,11 @@ struct PluginHealthSource {
     std::string version;
     std::function<sdk::HealthReport()> check;
 };
+
+// Every route as (method, path), whatever the config switches off, for the check against
+// openapi.json. The files the docs pages load (/docs/assets/..., /redoc/assets/...) are
+// not routes of the API and are not listed.
+std::vector<std::pair<std::string, std::string>> http_routes();
 
 class HttpServer {
 public:
