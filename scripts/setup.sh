@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the build, the tests and the benchmarks need from Debian 12's packages,
-# skipping what is already installed. Run as root or with sudo available.
+# skipping what is already installed, then the npm packages of the API docs pages
+# (scripts/docs-assets.sh). Run as root or with sudo available.
 set -euo pipefail
 
 packages=(
@@ -10,9 +11,11 @@ packages=(
   redis-server wrk python3 python3-yaml
   clang libfuzzer-14-dev
   nodejs
+  chromium
 )
-# Node.js runs Stoplight Prism (the Twilio contract test). Some Node.js builds bring npm
-# themselves and conflict with Debian's npm package: ask for it only when it is missing.
+# Node.js runs Stoplight Prism (the Twilio contract test) and, with Chromium, the docs pages'
+# browser test (tests/browser). Some Node.js builds bring npm themselves and conflict with
+# Debian's npm package: ask for it only when it is missing.
 if ! command -v npm >/dev/null 2>&1; then packages+=(npm); fi
 
 missing=()
@@ -24,11 +27,13 @@ done
 
 if ((${#missing[@]} == 0)); then
   echo "setup: all ${#packages[@]} packages are installed"
-  exit 0
+else
+  sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-sudo=""
-if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
-echo "setup: installing ${missing[*]}"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# Swagger UI and Redoc for /docs and /redoc (and playwright-core for their test).
+"$(dirname "$0")/docs-assets.sh"

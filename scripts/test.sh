@@ -63,4 +63,6 @@ for total in $(sed -n 's/.* tests failed out of \([0-9]*\)$/\1/p' "$ctest_log");
   passed=$((passed + total))
 done
 rm -f "$ctest_log"
+# tests/browser's screenshot of /docs after its "Try it out" send-otp, one a build.
+echo "screenshot: $PWD/build/test-artifacts/docs-try-it-out.png (and build-sanitize/test-artifacts/)"
 echo "tests: $passed passed, 0 failed"

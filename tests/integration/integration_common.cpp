@@ -93,7 +93,10 @@ std::string test_plugin(const std::string& file_name) {
 }
 
 TestConfig::TestConfig()
-    : server{{"host", "127.0.0.1"}, {"port", "0"}, {"threads", "2"}, {"shutdown_grace_ms", "5000"}},
+    // The docs pages are off unless a test (docs_pages_test.cpp, tests/browser) turns them on
+    // with its own docs_assets_dir: other servers neither read the files nor warn of them.
+    : server{{"host", "127.0.0.1"}, {"port", "0"}, {"threads", "2"}, {"shutdown_grace_ms", "5000"},
+             {"docs_enabled", "false"}},
       token{{"secret", json_quote(kTokenSecret)}},
       // Every request of a test comes from 127.0.0.1 and many reuse a number: the abuse
       // limits are off unless a test (limits_test.cpp) switches one on.
