@@ -135,8 +135,9 @@ DocsPages DocsPages::load(const std::string& assets_dir) {
         if (auto body = read_asset(pages.dir_ / asset.file)) {
             if (asset.replace) {
                 const std::string from = asset.replace;
-                for (auto at = body->find(from); at != std::string::npos; at = body->find(from, at)) {
-                    body->replace(at, from.size(), asset.replacement);
+                const std::string to = asset.replacement;
+                for (auto at = body->find(from); at != std::string::npos; at = body->find(from, at + to.size())) {
+                    body->replace(at, from.size(), to);
                 }
             }
             pages.assets_[asset.request_path] = Asset{asset.content_type, std::move(*body)};
