@@ -132,44 +132,73 @@ DocsPages DocsPages::load(const std::string& assets_dir) {
     pages.enabled_ = true;
     pages.dir_ = assets_dir.empty() ? default_assets_dir() : std::filesystem::path(assets_dir);
     for (const AssetFile& asset : kAssetFiles) {
-        if (auto body = read_asset(pages.dir_ / asset.file)) {
-            if (asset.replace) {
-                const std::string from = asset.replace;
-                const std::string to = asset.replacement;
-                for (auto at = body->find(from); at != std::string::npos; at = body->find(from, at + to.size())) {
-                    body->replace(at, from.size(), to);
-                }
-            }
-            pages.assets_[asset.request_path] = Asset{asset.content_type, std::move(*body)};
+        const std::filesystem::path file = pages.dir_ / asset.file;
+        std::error_code ec;
+        const bool present = std::filesystem::is_regular_file(file, ec) &&
+                             std::filesystem::file_size(file, ec) <= kMaxAssetBytes && !ec;
+        if (present) {
+            pages.assets_->by_path[asset.request_path] =
+                Asset{asset.content_type, file, asset.replace, asset.replacement, nullptr};
         } else {
             pages.missing_ += (pages.missing_.empty() ? "" : ", ") + std::string(asset.file);
         }
     }
-    pages.assets_[kSwaggerInitPath] = Asset{"text/javascript; charset=utf-8", kSwaggerInit};
+    pages.assets_->by_path[kSwaggerInitPath] = Asset{"text/javascript; charset=utf-8", {}, nullptr, nullptr,
+                                                     std::make_shared<const std::string>(kSwaggerInit)};
     return pages;
 }
 
 bool DocsPages::serves(const std::string& path) const {
-    return enabled_ && (path == kDocsPath || path == kRedocPath || assets_.count(path) != 0);
+    if (!enabled_) return false;
+    if (path == kDocsPath || path == kRedocPath) return true;
+    std::lock_guard<std::mutex> lock(assets_->mutex);
+    return assets_->by_path.count(path) != 0;
+}
+
+std::shared_ptr<const std::string> DocsPages::body_of(const std::string& path) const {
+    std::lock_guard<std::mutex> lock(assets_->mutex);
+    Asset& asset = assets_->by_path.at(path);
+    if (asset.body) return asset.body;
+    std::optional<std::string> body = read_asset(asset.file);
+    if (!body) return nullptr;  // removed since start-up: answered 503, tried again next time
+    if (asset.replace != nullptr) {
+        const std::string from = asset.replace;
+        const std::string to = asset.replacement;
+        for (auto at = body->find(from); at != std::string::npos; at = body->find(from, at + to.size())) {
+            body->replace(at, from.size(), to);
+        }
+    }
+    asset.body = std::make_shared<const std::string>(std::move(*body));
+    return asset.body;
 }
 
 std::optional<DocsReply> DocsPages::get(const std::string& path) const {
     if (!serves(path)) return std::nullopt;
     if (path == kDocsPath || path == kRedocPath) {
         std::string missing;
-        for (const AssetFile& asset : kAssetFiles) {
-            if (asset.page == path && assets_.count(asset.request_path) == 0) {
-                missing += (missing.empty() ? "" : ", ") + std::string(asset.file);
+        {
+            std::lock_guard<std::mutex> lock(assets_->mutex);
+            for (const AssetFile& asset : kAssetFiles) {
+                if (asset.page == path && assets_->by_path.count(asset.request_path) == 0) {
+                    missing += (missing.empty() ? "" : ", ") + std::string(asset.file);
+                }
             }
         }
         if (!missing.empty()) return page_reply(503, missing_page(path, missing));
         return page_reply(200, path == kDocsPath ? html_page(kTitle, kSwaggerHead, kSwaggerBody)
                                                  : html_page(kTitle, "", kRedocBody));
     }
-    const Asset& asset = assets_.at(path);
+    const std::shared_ptr<const std::string> body = body_of(path);
+    std::string content_type;
+    {
+        std::lock_guard<std::mutex> lock(assets_->mutex);
+        content_type = assets_->by_path.at(path).content_type;
+    }
+    if (!body) {
+        return DocsReply{503, "This file of the API docs pages can no longer be read; reinstall them.\n",
+                         {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}}};
+    }
     // The names carry no version: an upgrade of the packages shows within the hour.
-    return DocsReply{200, asset.body,
-                     {{"Content-Type", asset.content_type}, {"Cache-Control", "public, max-age=3600"}}};
+    return DocsReply{200, *body, {{"Content-Type", content_type}, {"Cache-Control", "public, max-age=3600"}}};
 }
-
 }  // namespace testino

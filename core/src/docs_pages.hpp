@@ -2,13 +2,16 @@
 // GET /openapi.json. Their scripts and styles come from the npm packages swagger-ui-dist
 // and redoc (docs/api-ui/, installed by scripts/setup.sh, never committed).
 //
-// The packages' files are read once, at start-up, from a fixed list; a request for
-// /docs/assets/<name> or /redoc/assets/<name> is looked up by its exact path in that list,
-// so no part of a request path ever reaches the filesystem.
+// The packages' files come from a fixed list: start-up checks they exist, the first request
+// for each reads it (about 3 MB in all, so a server whose pages nobody opens does not hold
+// them). A request for /docs/assets/<name> or /redoc/assets/<name> is looked up by its exact
+// path in that list, so no part of a request path ever reaches the filesystem.
 #pragma once
 
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -29,7 +32,7 @@ public:
 
     // Switched off (server.docs_enabled: false): serves nothing.
     DocsPages() = default;
-    // Reads the asset files from `assets_dir` ("" = <exe dir>/../share/testino/api-ui).
+    // Finds the asset files in `assets_dir` ("" = <exe dir>/../share/testino/api-ui).
     // Missing files are listed by missing(); the pages then explain how to install them.
     static DocsPages load(const std::string& assets_dir);
 
@@ -46,12 +49,22 @@ public:
 private:
     struct Asset {
         std::string content_type;
-        std::string body;
+        std::filesystem::path file;              // "" = built in (`body` is set)
+        const char* replace = nullptr;           // a URL replaced as the file is read
+        const char* replacement = nullptr;
+        std::shared_ptr<const std::string> body;  // read on first use, under Bodies::mutex
     };
+    // The assets, shared so DocsPages stays copyable; bodies fill in as they are first served.
+    struct Bodies {
+        std::mutex mutex;
+        std::map<std::string, Asset> by_path;  // request path -> asset
+    };
+    std::shared_ptr<const std::string> body_of(const std::string& path) const;
+
     bool enabled_ = false;
     std::filesystem::path dir_;
     std::string missing_;
-    std::map<std::string, Asset> assets_;  // by request path
+    std::shared_ptr<Bodies> assets_ = std::make_shared<Bodies>();
 };
 
 }  // namespace testino

@@ -239,6 +239,28 @@ TEST(DocsPagesMissingTest, OnePackageMissingBreaksOnlyItsPage) {
     EXPECT_EQ(warnings_with_event(*server, "docs.assets_missing"), 1u) << server->stdout_text();
 }
 
+// A file is read when first served, then kept: one removed before anyone asked for it is a
+// 503 (and the server goes on), one already served stays served.
+TEST(DocsPagesLazyTest, FilesAreReadOnFirstUseAndKept) {
+    auto dir = assets_dir();
+    auto server = start_server(docs_config(dir->path()));
+    ASSERT_TRUE(server);
+    HttpClient client(server->port());
+    ASSERT_EQ(client.get("/docs/assets/swagger-ui.css").status, 200);
+    std::filesystem::remove(dir->file("swagger-ui-dist/swagger-ui.css"));
+    std::filesystem::remove(dir->file("swagger-ui-dist/swagger-ui-bundle.js"));
+    const auto kept = client.get("/docs/assets/swagger-ui.css");
+    EXPECT_EQ(kept.status, 200);
+    EXPECT_EQ(kept.body, ".swagger-ui { color: red }\n");
+    const auto gone = client.get("/docs/assets/swagger-ui-bundle.js");
+    EXPECT_EQ(gone.status, 503);
+    EXPECT_TRUE(contains(gone.body, "reinstall")) << gone.body;
+    dir->write("swagger-ui-dist/swagger-ui-bundle.js", "var SwaggerUIBundle = 'back';\n");
+    EXPECT_EQ(client.get("/docs/assets/swagger-ui-bundle.js").body, "var SwaggerUIBundle = 'back';\n")
+        << "a file that could not be read is tried again";
+    EXPECT_EQ(client.get("/api/v1/health").status, 200);
+}
+
 TEST(DocsPagesDisabledTest, DocsEnabledFalseServesNothingAndWarnsNothing) {
     TempDir empty;
     TestConfig config = docs_config(empty.path());  // would warn if it were read
