@@ -160,8 +160,13 @@ LoadedPlugin PluginLoader::load(const std::string& name_or_path, PluginKind kind
                                " plugins: " + available(candidates));
         }
     }
-    throw StartupError(setting + ": no " + kind_name + " plugin named \"" + name_or_path +
-                       "\" in " + directory_.string() + "; available: " + available(candidates));
+    std::vector<std::string> names;
+    for (const auto& p : candidates) names.push_back(p.descriptor().name);
+    const std::string suggestion = nearest(name_or_path, names);
+    throw StartupError(setting + ": no " + kind_name + " plugin named \"" + name_or_path + "\" in " +
+                       directory_.string() +
+                       (suggestion.empty() ? "" : " (did you mean \"" + suggestion + "\"?)") +
+                       "; available: " + available(candidates));
 }
 
 }  // namespace testino

@@ -219,6 +219,7 @@ TEST(SinkRouting, AnUnknownProviderInARouteStopsStartUpNamingTheRoute) {
     EXPECT_EQ(result.exit_code, 2);
     EXPECT_NE(result.stderr_text.find("sms.routes.44"), std::string::npos) << result.stderr_text;
     EXPECT_NE(result.stderr_text.find("twillio"), std::string::npos) << result.stderr_text;
+    EXPECT_NE(result.stderr_text.find("(did you mean \"twilio\"?)"), std::string::npos) << result.stderr_text;
 }
 
 TEST(SinkRouting, CheckConfigPrintsEveryRoute) {
