@@ -138,69 +138,61 @@ DocsPages DocsPages::load(const std::string& assets_dir) {
                              std::filesystem::file_size(file, ec) <= kMaxAssetBytes && !ec;
         if (present) {
             pages.assets_->by_path[asset.request_path] =
-                Asset{asset.content_type, file, asset.replace, asset.replacement, nullptr};
+                Asset{asset.content_type, file, asset.replace, asset.replacement, std::nullopt};
         } else {
             pages.missing_ += (pages.missing_.empty() ? "" : ", ") + std::string(asset.file);
         }
     }
     pages.assets_->by_path[kSwaggerInitPath] = Asset{"text/javascript; charset=utf-8", {}, nullptr, nullptr,
-                                                     std::make_shared<const std::string>(kSwaggerInit)};
+                                                     std::string(kSwaggerInit)};
     return pages;
 }
 
 bool DocsPages::serves(const std::string& path) const {
     if (!enabled_) return false;
     if (path == kDocsPath || path == kRedocPath) return true;
-    // Every API request passes here: answer them without the lock.
+    // Every API request passes here: answer them before the map lookup.
     if (path.rfind("/docs/assets/", 0) != 0 && path.rfind("/redoc/assets/", 0) != 0) return false;
-    std::lock_guard<std::mutex> lock(assets_->mutex);
     return assets_->by_path.count(path) != 0;
 }
 
-std::shared_ptr<const std::string> DocsPages::body_of(const std::string& path) const {
+DocsReply DocsPages::asset_reply(const std::string& path) const {
     std::lock_guard<std::mutex> lock(assets_->mutex);
     Asset& asset = assets_->by_path.at(path);
-    if (asset.body) return asset.body;
-    std::optional<std::string> body = read_asset(asset.file);
-    if (!body) return nullptr;  // removed since start-up: answered 503, tried again next time
-    if (asset.replace != nullptr) {
-        const std::string from = asset.replace;
-        const std::string to = asset.replacement;
-        for (auto at = body->find(from); at != std::string::npos; at = body->find(from, at + to.size())) {
-            body->replace(at, from.size(), to);
+    if (!asset.body) {
+        std::optional<std::string> body = read_asset(asset.file);
+        if (!body) {  // removed since start-up: tried again on the next request
+            return DocsReply{503, "This file of the API docs pages can no longer be read; reinstall them.\n",
+                             {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}}};
         }
+        if (asset.replace != nullptr) {
+            const std::string from = asset.replace;
+            const std::string to = asset.replacement;
+            for (auto at = body->find(from); at != std::string::npos; at = body->find(from, at + to.size())) {
+                body->replace(at, from.size(), to);
+            }
+        }
+        asset.body = std::move(body);
     }
-    asset.body = std::make_shared<const std::string>(std::move(*body));
-    return asset.body;
+    // The names carry no version: an upgrade of the packages shows within the hour.
+    return DocsReply{200, *asset.body,
+                     {{"Content-Type", asset.content_type}, {"Cache-Control", "public, max-age=3600"}}};
 }
 
 std::optional<DocsReply> DocsPages::get(const std::string& path) const {
     if (!serves(path)) return std::nullopt;
     if (path == kDocsPath || path == kRedocPath) {
         std::string missing;
-        {
-            std::lock_guard<std::mutex> lock(assets_->mutex);
-            for (const AssetFile& asset : kAssetFiles) {
-                if (asset.page == path && assets_->by_path.count(asset.request_path) == 0) {
-                    missing += (missing.empty() ? "" : ", ") + std::string(asset.file);
-                }
+        for (const AssetFile& asset : kAssetFiles) {
+            if (asset.page == path && assets_->by_path.count(asset.request_path) == 0) {
+                missing += (missing.empty() ? "" : ", ") + std::string(asset.file);
             }
         }
         if (!missing.empty()) return page_reply(503, missing_page(path, missing));
         return page_reply(200, path == kDocsPath ? html_page(kTitle, kSwaggerHead, kSwaggerBody)
                                                  : html_page(kTitle, "", kRedocBody));
     }
-    const std::shared_ptr<const std::string> body = body_of(path);
-    std::string content_type;
-    {
-        std::lock_guard<std::mutex> lock(assets_->mutex);
-        content_type = assets_->by_path.at(path).content_type;
-    }
-    if (!body) {
-        return DocsReply{503, "This file of the API docs pages can no longer be read; reinstall them.\n",
-                         {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}}};
-    }
-    // The names carry no version: an upgrade of the packages shows within the hour.
-    return DocsReply{200, *body, {{"Content-Type", content_type}, {"Cache-Control", "public, max-age=3600"}}};
+    return asset_reply(path);
 }
+
 }  // namespace testino

@@ -52,14 +52,16 @@ private:
         std::filesystem::path file;              // "" = built in (`body` is set)
         const char* replace = nullptr;           // a URL replaced as the file is read
         const char* replacement = nullptr;
-        std::shared_ptr<const std::string> body;  // read on first use, under Bodies::mutex
+        std::optional<std::string> body;          // read on first use, under Bodies::mutex
     };
-    // The assets, shared so DocsPages stays copyable; bodies fill in as they are first served.
+    // The assets, shared so DocsPages stays copyable. The map's keys are fixed by load();
+    // only the bodies fill in later, under the mutex.
     struct Bodies {
         std::mutex mutex;
         std::map<std::string, Asset> by_path;  // request path -> asset
     };
-    std::shared_ptr<const std::string> body_of(const std::string& path) const;
+    // The asset's reply: its body read on first use (503 when it can no longer be read).
+    DocsReply asset_reply(const std::string& path) const;
 
     bool enabled_ = false;
     std::filesystem::path dir_;

@@ -530,7 +530,6 @@ private:
             });
         if (!queued) {
             const std::string& provider = state_->dispatcher->first_provider(job->calling_code);
-            metrics::global().sms_queue_full(metrics::global().sms_provider_id(provider), job->calling_code);
             state_->service->finish_send(*job, {sdk::SendStatus::unavailable, "queue full", ""});
             ApiError e = make_error(ErrorCode::service_busy, "Too many SMS are waiting to be sent; retry shortly");
             e.retry_after = std::chrono::seconds(1);

@@ -75,9 +75,10 @@ std::vector<ConfigSection> plugin_sections(const ConfigSource& source, const App
         }
         return false;
     };
-    const std::vector<LoadedPlugin> installed = loader.all_of_kind(kind);
+    std::vector<LoadedPlugin> installed;  // loaded only for a section no active plugin has
     for (const std::string& name : config.section(parent).subsections()) {
         if (is_active(name)) continue;
+        if (installed.empty()) installed = loader.all_of_kind(kind);
         const LoadedPlugin* match = nullptr;
         std::vector<std::string> names;
         for (const auto& p : active) names.push_back(p.descriptor().name);

@@ -97,25 +97,38 @@ LoadedPlugin load_plugin_file(const std::filesystem::path& path) {
 
 PluginLoader::PluginLoader(std::filesystem::path directory) : directory_(std::move(directory)) {}
 
-std::vector<PluginListing> PluginLoader::list() const {
+std::vector<PluginLoader::Scanned> PluginLoader::scan() const {
     std::vector<std::filesystem::path> files;
     std::error_code ec;
     for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
         if (entry.path().extension() == ".so") files.push_back(entry.path());
     }
     std::sort(files.begin(), files.end());
-    std::vector<PluginListing> listings;
+    std::vector<Scanned> scanned;
     for (const auto& file : files) {
-        PluginListing listing;
-        listing.path = file;
+        Scanned item;
+        item.path = file;
         try {
-            LoadedPlugin plugin = load_plugin_file(file);
-            listing.usable = true;
-            listing.abi_version = sdk::kAbiVersion;
-            listing.descriptor = plugin.descriptor();
+            item.plugin = load_plugin_file(file);
         } catch (const StartupError& e) {
-            listing.problem = e.what();
+            item.problem = e.what();
         }
+        scanned.push_back(std::move(item));
+    }
+    return scanned;
+}
+
+std::vector<PluginListing> PluginLoader::list() const {
+    std::vector<PluginListing> listings;
+    for (const Scanned& item : scan()) {
+        PluginListing listing;
+        listing.path = item.path;
+        listing.usable = item.plugin.has_value();
+        if (item.plugin) {
+            listing.abi_version = sdk::kAbiVersion;
+            listing.descriptor = item.plugin->descriptor();
+        }
+        listing.problem = item.problem;
         listings.push_back(std::move(listing));
     }
     return listings;
@@ -123,10 +136,8 @@ std::vector<PluginListing> PluginLoader::list() const {
 
 std::vector<LoadedPlugin> PluginLoader::all_of_kind(PluginKind kind) const {
     std::vector<LoadedPlugin> plugins;
-    for (const auto& listing : list()) {
-        if (listing.usable && listing.descriptor.kind == kind) {
-            plugins.push_back(load_plugin_file(listing.path));
-        }
+    for (Scanned& item : scan()) {
+        if (item.plugin && item.plugin->descriptor().kind == kind) plugins.push_back(std::move(*item.plugin));
     }
     return plugins;
 }
@@ -148,17 +159,24 @@ LoadedPlugin PluginLoader::load(const std::string& name_or_path, PluginKind kind
         }
         return plugin;
     }
-    const std::vector<LoadedPlugin> candidates = all_of_kind(kind);
-    for (const auto& plugin : candidates) {
-        if (plugin.descriptor().name == name_or_path) return plugin;
-    }
-    for (const auto& listing : list()) {
-        if (listing.usable && listing.descriptor.name == name_or_path) {
-            throw StartupError(setting + ": \"" + name_or_path + "\" is an " +
-                               sdk::to_string(listing.descriptor.kind) + " plugin, not an " +
-                               kind_name + " plugin; available " + kind_name +
-                               " plugins: " + available(candidates));
+    // One scan of the directory: the plugins of this kind, and the one of another kind that
+    // has the name, if any (for a better message).
+    std::vector<LoadedPlugin> candidates;
+    const LoadedPlugin* other_kind = nullptr;
+    const std::vector<Scanned> scanned = scan();
+    for (const Scanned& item : scanned) {
+        if (!item.plugin) continue;
+        if (item.plugin->descriptor().kind == kind) {
+            if (item.plugin->descriptor().name == name_or_path) return *item.plugin;
+            candidates.push_back(*item.plugin);
+        } else if (item.plugin->descriptor().name == name_or_path) {
+            other_kind = &*item.plugin;
         }
+    }
+    if (other_kind != nullptr) {
+        throw StartupError(setting + ": \"" + name_or_path + "\" is an " +
+                           sdk::to_string(other_kind->descriptor().kind) + " plugin, not an " + kind_name +
+                           " plugin; available " + kind_name + " plugins: " + available(candidates));
     }
     std::vector<std::string> names;
     for (const auto& p : candidates) names.push_back(p.descriptor().name);

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,14 @@ public:
     const std::filesystem::path& directory() const { return directory_; }
 
 private:
+    // Every *.so in the directory, each loaded once: the plugin, or why it is not one.
+    struct Scanned {
+        std::filesystem::path path;
+        std::optional<LoadedPlugin> plugin;
+        std::string problem;
+    };
+    std::vector<Scanned> scan() const;
+
     std::filesystem::path directory_;
 };
 

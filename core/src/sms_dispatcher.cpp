@@ -39,34 +39,37 @@ bool should_fail_over(sdk::SendStatus status) {
 
 SmsDispatcher::SmsDispatcher(SmsRouting routing, int workers, std::size_t queue_size,
                              std::chrono::milliseconds timeout)
-    : routing_(std::move(routing)), queue_size_(queue_size), timeout_(timeout) {
-    if (routing_.channels.empty() || routing_.default_route.empty()) {
+    : channels_(std::move(routing.channels)), queue_size_(queue_size), timeout_(timeout) {
+    if (channels_.empty() || routing.default_route.empty()) {
         throw std::invalid_argument("SmsDispatcher: no SMS provider to route to");
     }
-    for (const SmsChannel& channel : routing_.channels) {
+    for (const SmsChannel& channel : channels_) {
         metrics_ids_.push_back(channel.name.empty() ? metrics::Registry::kMaxProviders
                                                     : metrics::global().add_sms_provider(channel.name));
     }
-    bool needs_workers = false;
-    auto make_route = [&](const std::vector<std::size_t>& indices) {
-        Route route;
-        route.inline_ = true;
-        for (const std::size_t i : indices) {
-            if (i >= routing_.channels.size() || !routing_.channels[i].provider) {
-                throw std::invalid_argument("SmsDispatcher: a route names no provider");
-            }
-            route.channels.push_back(i);
-            if (routing_.channels[i].provider->may_block()) route.inline_ = false;
-        }
-        if (route.channels.empty()) throw std::invalid_argument("SmsDispatcher: an empty route");
+    default_route_ = make_route(routing.default_route);
+    bool needs_workers = !default_route_.inline_;
+    for (const auto& [code, indices] : routing.routes) {
+        const Route& route = routes_.emplace(code, make_route(indices)).first->second;
         needs_workers = needs_workers || !route.inline_;
-        return route;
-    };
-    default_route_ = make_route(routing_.default_route);
-    for (const auto& [code, indices] : routing_.routes) routes_.emplace(code, make_route(indices));
+    }
     if (!needs_workers) return;
     workers_.reserve(static_cast<std::size_t>(workers));
     for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { run(); });
+}
+
+SmsDispatcher::Route SmsDispatcher::make_route(const std::vector<std::size_t>& indices) const {
+    Route route;
+    route.inline_ = true;
+    for (const std::size_t i : indices) {
+        if (i >= channels_.size() || !channels_[i].provider) {
+            throw std::invalid_argument("SmsDispatcher: a route names no provider");
+        }
+        route.channels.push_back(i);
+        if (channels_[i].provider->may_block()) route.inline_ = false;
+    }
+    if (route.channels.empty()) throw std::invalid_argument("SmsDispatcher: an empty route");
+    return route;
 }
 
 SmsDispatcher::~SmsDispatcher() { stop(); }
@@ -77,7 +80,7 @@ const SmsDispatcher::Route& SmsDispatcher::route_for(const std::string& calling_
 }
 
 const std::string& SmsDispatcher::first_provider(const std::string& calling_code) const {
-    return routing_.channels[route_for(calling_code).channels.front()].name;
+    return channels_[route_for(calling_code).channels.front()].name;
 }
 
 bool SmsDispatcher::every_route_served(const std::vector<bool>& channel_up) const {
@@ -96,15 +99,19 @@ bool SmsDispatcher::every_route_served(const std::vector<bool>& channel_up) cons
 
 bool SmsDispatcher::submit(sdk::SmsMessage message, const std::string& calling_code, Completion done) {
     const Route& route = route_for(calling_code);
+    auto refuse = [&] {
+        metrics::global().sms_queue_full(metrics_ids_[route.channels.front()], calling_code);
+        return false;
+    };
     if (route.inline_) {
-        if (stopping_.load()) return false;
+        if (stopping_.load()) return refuse();
         Job job{std::move(message), calling_code, &route, Clock::now() + timeout_, nullptr};
         done(run_route(job));
         return true;
     }
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        if (stopping_ || queue_.size() >= queue_size_) return false;
+        if (stopping_ || queue_.size() >= queue_size_) return refuse();
         queue_.push_back(Job{std::move(message), calling_code, &route, Clock::now() + timeout_,
                              std::move(done)});
     }
@@ -148,7 +155,7 @@ SendOutcome SmsDispatcher::run_route(const Job& job) {
     const std::vector<std::size_t>& channels = job.route->channels;
     for (std::size_t n = 0; n < channels.size(); ++n) {
         const std::size_t channel = channels[n];
-        const std::string& name = routing_.channels[channel].name;
+        const std::string& name = channels_[channel].name;
         const Clock::time_point start = Clock::now();
         const Clock::time_point deadline = n == 0 ? job.deadline : start + timeout_;
         outcome.result = call_provider(channel, job.message, deadline);
@@ -165,7 +172,7 @@ SendOutcome SmsDispatcher::run_route(const Job& job) {
             return outcome;
         }
         if (should_fail_over(status) && !last) {
-            const std::string& next = routing_.channels[channels[n + 1]].name;
+            const std::string& next = channels_[channels[n + 1]].name;
             metrics::global().sms_failover(metrics_ids_[channel]);
             log_warn("sms.attempt_failed", {{"request_id", job.message.request_id}, {"provider", name},
                                             {"attempt", outcome.attempts}, {"outcome", outcome_name(status)},
@@ -190,7 +197,7 @@ SendOutcome SmsDispatcher::run_route(const Job& job) {
 sdk::SendResult SmsDispatcher::call_provider(std::size_t channel, const sdk::SmsMessage& message,
                                              Clock::time_point deadline) {
     try {
-        return routing_.channels[channel].provider->send(message, deadline);
+        return channels_[channel].provider->send(message, deadline);
     } catch (const std::exception& e) {
         // The SDK says send() never throws; a plugin that does must not take the server
         // down with it.

@@ -66,7 +66,7 @@ public:
 
     // Queues a send to a number of `calling_code` (without '+'); `done` runs on a worker
     // thread with the outcome. Returns false, and never calls `done`, when the queue is full
-    // or the dispatcher is stopping. When no provider on the route may block, the route is
+    // or the dispatcher is stopping (counted as queue_full for the route's first provider). When no provider on the route may block, the route is
     // run right here instead, and `done` runs before submit returns.
     bool submit(sdk::SmsMessage message, const std::string& calling_code, Completion done);
 
@@ -75,7 +75,7 @@ public:
 
     std::size_t queued() const;
 
-    const std::vector<SmsChannel>& channels() const { return routing_.channels; }
+    const std::vector<SmsChannel>& channels() const { return channels_; }
     // The provider a send to `calling_code` tries first.
     const std::string& first_provider(const std::string& calling_code) const;
     // True when every route has at least one channel whose `channel_up` entry is true.
@@ -83,7 +83,7 @@ public:
 
 private:
     struct Route {
-        std::vector<std::size_t> channels;
+        std::vector<std::size_t> channels;  // indices into channels_
         bool inline_ = false;  // no channel may block: run on the submitting thread
     };
     struct Job {
@@ -99,7 +99,9 @@ private:
     sdk::SendResult call_provider(std::size_t channel, const sdk::SmsMessage& message,
                                   Clock::time_point deadline);
 
-    SmsRouting routing_;
+    Route make_route(const std::vector<std::size_t>& indices) const;
+
+    std::vector<SmsChannel> channels_;
     std::vector<std::size_t> metrics_ids_;  // per channel
     Route default_route_;
     std::map<std::string, Route> routes_;

@@ -132,4 +132,10 @@ sdk::PluginDescriptor PluginLibrary::descriptor() const {
     return library_.get_alias<sdk::PluginDescriptor()>(TESTINO_PLUGIN_DESCRIPTOR_SYMBOL)();
 }
 
+const sdk::ConfigKey* find_key(const std::vector<sdk::ConfigKey>& keys, const std::string& name) {
+    const auto it = std::find_if(keys.begin(), keys.end(),
+                                 [&](const sdk::ConfigKey& key) { return key.name == name; });
+    return it == keys.end() ? nullptr : &*it;
+}
+
 }  // namespace testino::test_support

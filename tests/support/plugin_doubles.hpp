@@ -69,6 +69,9 @@ private:
     std::vector<sdk::ConfigKey> schema_;
 };
 
+// The key of that name in a plugin's schema, or nullptr.
+const sdk::ConfigKey* find_key(const std::vector<sdk::ConfigKey>& keys, const std::string& name);
+
 // A plugin .so opened the way the server opens it, for tests of a built plugin's exports.
 // Objects it creates must be destroyed before this (and so the library) goes away.
 class PluginLibrary {

@@ -68,31 +68,14 @@ std::string hmac(const std::string& key, const std::string& data) {
     return std::string(reinterpret_cast<const char*>(mac), size);
 }
 
-std::string form_decode(const std::string& text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '+') {
-            out.push_back(' ');
-        } else if (text[i] == '%' && i + 2 < text.size() &&
-                   std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-                   std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-            out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
-
 std::map<std::string, std::string> parse_form(const std::string& body) {
     std::map<std::string, std::string> fields;
     std::istringstream pairs(body);
     std::string pair;
     while (std::getline(pairs, pair, '&')) {
         const auto equals = pair.find('=');
-        fields[form_decode(pair.substr(0, equals))] =
-            equals == std::string::npos ? "" : form_decode(pair.substr(equals + 1));
+        fields[percent_decode(pair.substr(0, equals), true)] =
+            equals == std::string::npos ? "" : percent_decode(pair.substr(equals + 1), true);
     }
     return fields;
 }

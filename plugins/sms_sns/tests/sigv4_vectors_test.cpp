@@ -28,26 +28,12 @@
 namespace testino::plugins::sigv4 {
 namespace {
 
+using sns::test::percent_decode;
 using sns::test::read_required_file;
 using sns::test::required_subdirectories;
 
 const std::string kVectorsDir = SIGV4_VECTORS_DIR;
 constexpr std::size_t kExpectedCases = 38;
-
-std::string percent_decode(const std::string& text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        if (text[i] == '%' && i + 2 < text.size() &&
-            std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
-            out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
-            i += 2;
-        } else {
-            out.push_back(text[i]);
-        }
-    }
-    return out;
-}
 
 // request.txt: a request line (the target may contain spaces), header lines (a line starting
 // with whitespace continues the previous header), a blank line, the body.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -38,6 +39,23 @@ std::vector<std::string> required_subdirectories(const std::string& dir) {
 
 std::string sns_fixture(const std::string& name) {
     return std::string(SNS_FIXTURES_DIR) + "/" + name;
+}
+
+std::string percent_decode(const std::string& text, bool plus_is_space) {
+    std::string out;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (plus_is_space && text[i] == '+') {
+            out.push_back(' ');
+        } else if (text[i] == '%' && i + 2 < text.size() &&
+                   std::isxdigit(static_cast<unsigned char>(text[i + 1])) &&
+                   std::isxdigit(static_cast<unsigned char>(text[i + 2]))) {
+            out.push_back(static_cast<char>(std::stoi(text.substr(i + 1, 2), nullptr, 16)));
+            i += 2;
+        } else {
+            out.push_back(text[i]);
+        }
+    }
+    return out;
 }
 
 }  // namespace testino::plugins::sns::test

@@ -14,6 +14,10 @@ std::string read_required_file(const std::string& path);
 // Sub-directories of `dir`, sorted by name; a failure naming `dir` when it does not exist.
 std::vector<std::string> required_subdirectories(const std::string& dir);
 
+// %XX escapes decoded (a malformed one is kept as it is); with `plus_is_space`, '+' is a
+// space, as in an application/x-www-form-urlencoded body.
+std::string percent_decode(const std::string& text, bool plus_is_space = false);
+
 // The SNS fixtures directory (shared/contracts/aws-sns/fixtures) and a file in it.
 std::string sns_fixture(const std::string& name);
 

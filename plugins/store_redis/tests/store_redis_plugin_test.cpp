@@ -15,16 +15,11 @@ using testino::sdk::OtpStore;
 using testino::sdk::StoreStatus;
 using testino::sdk::ValueType;
 using testino::sdk::VerifyOutcome;
+using testino::test_support::find_key;
 using testino::test_support::MapConfigView;
 using testino::test_support::PluginLibrary;
 using testino::test_support::RecordingHost;
 using namespace std::chrono_literals;
-
-const ConfigKey* find_key(const std::vector<ConfigKey>& keys, const std::string& name) {
-    auto it = std::find_if(keys.begin(), keys.end(),
-                           [&](const ConfigKey& key) { return key.name == name; });
-    return it == keys.end() ? nullptr : &*it;
-}
 
 // The factory's ConfigError message for a config, or "" if it did not throw.
 std::string config_error(const std::map<std::string, std::string>& values) {
