@@ -136,7 +136,8 @@ SmsPlan plan_sms(const AppConfig& config, const PluginLoader& loader) {
         }
         return route;
     };
-    plan.default_route = indices(config.sms.providers, config.sms.providers.size() > 1 ? "sms.providers" : "sms.provider");
+    const bool listed = config.section("sms").has("providers");  // else sms.provider or its default
+    plan.default_route = indices(config.sms.providers, listed ? "sms.providers" : "sms.provider");
     for (const auto& [code, names] : config.sms.routes) {
         plan.routes.emplace(code, indices(names, "sms.routes." + code));
     }

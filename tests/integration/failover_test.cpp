@@ -222,6 +222,15 @@ TEST(SinkRouting, AnUnknownProviderInARouteStopsStartUpNamingTheRoute) {
     EXPECT_NE(result.stderr_text.find("(did you mean \"twilio\"?)"), std::string::npos) << result.stderr_text;
 }
 
+TEST(SinkRouting, AnUnknownProviderInTheListNamesTheList) {
+    TestConfig config = two_sinks("");
+    config.sms["providers"] = "[twillio]";  // one name: still the providers list
+    const ProcessResult result = ServerProcess::run_to_exit(config.spec());
+    EXPECT_EQ(result.exit_code, 2);
+    EXPECT_NE(result.stderr_text.find("sms.providers: no sms_provider plugin named \"twillio\""), std::string::npos)
+        << result.stderr_text;
+}
+
 TEST(SinkRouting, CheckConfigPrintsEveryRoute) {
     TestConfig config = two_sinks("");
     config.sms["routes"] = "{\"+44\": [" + quoted(test_plugin("sms_test_sink_b.so")) + ", " +
