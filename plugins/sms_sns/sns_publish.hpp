@@ -52,7 +52,7 @@ SignedRequest sign_publish(const Endpoint& endpoint, const std::string& region,
                            std::chrono::system_clock::time_point now);
 
 // The request as HTTP/1.1 text with LF line ends and a Content-Length header last: the
-// layout of shared/contracts/aws-sns/fixtures/publish-sms.signed-request.http.
+// layout of tests/data/sns/publish-sms.signed-request.http.
 std::string render_http(const SignedRequest& request);
 
 }  // namespace testino::plugins::sns

@@ -49,7 +49,7 @@ struct FakeReply {
     bool close_without_answer = false;   // drop the connection instead of answering
 };
 
-// An error fixture (shared/contracts/aws-sns/fixtures/error-<Code>.xml) with the HTTP status
+// An error fixture (tests/data/sns/error-<Code>.xml) with the HTTP status
 // error-status.txt gives it; a test failure naming the file when it is missing.
 FakeReply error_fixture_reply(const std::string& aws_code);
 

@@ -1,7 +1,7 @@
 // The SigV4 signer against AWS's own test suite (aws-c-auth's v4 vectors): for every case,
 // the canonical request, string to sign, signature and signed request must match byte for
 // byte. The older 2015 suite is not used: two of its form-POST cases are known to be wrong
-// (see shared/contracts/aws-sigv4/SOURCE.md), and aws-c-auth-v4 covers the same ground.
+// (see tests/data/SOURCE.md), and aws-c-auth-v4 covers the same ground.
 //
 // Every one of the 38 cases runs; none is skipped. What some need from the harness:
 //  - `normalize: false` (the *-unnormalized cases): Options::normalize_path = false.
@@ -123,7 +123,7 @@ TEST_P(SigV4VectorTest, MatchesEveryStepOfTheVector) {
     const std::string dir = kVectorsDir + "/" + GetParam();
     ASSERT_TRUE(std::filesystem::is_directory(dir))
         << "SigV4 test vectors missing: " << dir
-        << " (expected shared/contracts/aws-sigv4/aws-c-auth-v4 beside the repository clone)";
+        << " (the vectors are in plugins/sms_sns/tests/data, see SOURCE.md there)";
 
     rapidjson::Document context;
     context.Parse(read_required_file(dir + "/context.json").c_str());

@@ -1,4 +1,4 @@
-// The Publish request builder: the signed request in shared/contracts/aws-sns/fixtures
+// The Publish request builder: the signed request in tests/data/sns
 // (made by botocore with a frozen clock) reproduced byte for byte, and endpoint parsing.
 #include "sns_publish.hpp"
 

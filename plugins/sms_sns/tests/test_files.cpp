@@ -14,7 +14,7 @@ std::string read_required_file(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
         ADD_FAILURE() << "required test data missing: " << path
-                      << " (the SNS tests read shared/contracts beside the repository clone)";
+                      << " (SNS test data lives in plugins/sms_sns/tests/data)";
         return {};
     }
     std::ostringstream text;
@@ -27,7 +27,7 @@ std::vector<std::string> required_subdirectories(const std::string& dir) {
     std::error_code error;
     if (!std::filesystem::is_directory(dir, error)) {
         ADD_FAILURE() << "required test data directory missing: " << dir
-                      << " (the SNS tests read shared/contracts beside the repository clone)";
+                      << " (SNS test data lives in plugins/sms_sns/tests/data)";
         return names;
     }
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {

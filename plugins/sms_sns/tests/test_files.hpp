@@ -1,4 +1,4 @@
-// Reading the shared contract files the SNS tests are held to. A missing file is a test
+// Reading the contract files (tests/data) the SNS tests are held to. A missing file is a test
 // failure that names the path, never a silent skip.
 #pragma once
 
@@ -18,7 +18,7 @@ std::vector<std::string> required_subdirectories(const std::string& dir);
 // space, as in an application/x-www-form-urlencoded body.
 std::string percent_decode(const std::string& text, bool plus_is_space = false);
 
-// The SNS fixtures directory (shared/contracts/aws-sns/fixtures) and a file in it.
+// The SNS fixtures directory (tests/data/sns) and a file in it.
 std::string sns_fixture(const std::string& name);
 
 }  // namespace testino::plugins::sns::test

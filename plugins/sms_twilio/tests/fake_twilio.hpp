@@ -29,7 +29,7 @@ struct TwilioAnswer {
     std::chrono::milliseconds delay{0};
 };
 
-// The error answers of shared/contracts/twilio/NOTES.md, with Twilio's status and wording.
+// The error answers of tests/contract/NOTES.md, with Twilio's status and wording.
 TwilioAnswer twilio_error(int code, std::chrono::milliseconds delay = std::chrono::milliseconds(0));
 
 // A request that passed the fake's checks: its form fields.

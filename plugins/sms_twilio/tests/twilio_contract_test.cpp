@@ -1,5 +1,5 @@
 // Contract test: the requests the twilio provider sends are checked against Twilio's own
-// OpenAPI description (shared/contracts/twilio/twilio_api_v2010.json) by Stoplight Prism's
+// OpenAPI description (tests/contract/spec/twilio_api_v2010.json) by Stoplight Prism's
 // validating mock (`prism mock --errors`), which answers 201 only to a request the spec
 // allows and 401/415/422 otherwise. A missing spec or Prism fails the suite; it never skips.
 #include <fcntl.h>
@@ -45,7 +45,7 @@ public:
         const std::string prism = PRISM_DIR "/node_modules/.bin/prism";
         if (!std::filesystem::exists(spec)) {
             throw std::runtime_error("Twilio's OpenAPI spec is missing: " + spec +
-                                     " (it comes from shared/contracts/twilio beside the repository)");
+                                     " (it belongs in plugins/sms_twilio/tests/contract/spec)");
         }
         if (!std::filesystem::exists(prism)) {
             throw std::runtime_error("Prism is not installed: " + prism + " is missing; run `npm ci` in " PRISM_DIR);
