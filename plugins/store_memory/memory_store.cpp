@@ -152,6 +152,29 @@ StoreResult MemoryStore::remove_code(const std::string& key, const sdk::CodeDige
     return {StoreStatus::unavailable, std::string("memory store: ") + error.what()};
 }
 
+void MemoryStore::put_code(const std::string& key, const sdk::CodeDigest& digest,
+                           std::chrono::seconds ttl, int max_attempts,
+                           sdk::StoreCompletion<StoreResult> done) {
+    done(put_code(key, digest, ttl, max_attempts));
+}
+
+void MemoryStore::verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                                     sdk::StoreCompletion<VerifyResult> done) {
+    done(verify_and_consume(key, candidate));
+}
+
+void MemoryStore::remove_code(const std::string& key, const sdk::CodeDigest& digest,
+                              sdk::StoreCompletion<StoreResult> done) {
+    done(remove_code(key, digest));
+}
+
+void MemoryStore::hit_counter(const std::string& key, std::chrono::seconds window,
+                              std::int64_t amount, sdk::StoreCompletion<sdk::CounterResult> done) {
+    done(hit_counter(key, window, amount));
+}
+
+void MemoryStore::health(sdk::StoreCompletion<sdk::HealthReport> done) { done(health()); }
+
 sdk::HealthReport MemoryStore::health() {
     return {true, std::to_string(size()) + " pending codes"};
 }

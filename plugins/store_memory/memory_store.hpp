@@ -1,5 +1,8 @@
 // The in-process OTP store: sharded hash maps, each under its own mutex, with a
 // background sweeper for expired codes and a global bound on the number of codes.
+// Nothing here waits for I/O, so every asynchronous operation completes inline, on the
+// caller's thread, before it returns; the synchronous overloads are the same operations
+// for code that holds a MemoryStore itself (its own tests).
 #pragma once
 
 #include <atomic>
@@ -38,14 +41,25 @@ public:
     MemoryStore(const MemoryStore&) = delete;
     MemoryStore& operator=(const MemoryStore&) = delete;
 
+    // sdk::OtpStore: each calls `done` before it returns.
+    void put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
+                  int max_attempts, sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                            sdk::StoreCompletion<sdk::VerifyResult> done) override;
+    void remove_code(const std::string& key, const sdk::CodeDigest& digest,
+                     sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
+                     sdk::StoreCompletion<sdk::CounterResult> done) override;
+    void health(sdk::StoreCompletion<sdk::HealthReport> done) override;
+
+    // The same operations, answered as return values.
     sdk::StoreResult put_code(const std::string& key, const sdk::CodeDigest& digest,
-                              std::chrono::seconds ttl, int max_attempts) override;
-    sdk::VerifyResult verify_and_consume(const std::string& key,
-                                         const sdk::CodeDigest& candidate) override;
-    sdk::StoreResult remove_code(const std::string& key, const sdk::CodeDigest& digest) override;
+                              std::chrono::seconds ttl, int max_attempts);
+    sdk::VerifyResult verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate);
+    sdk::StoreResult remove_code(const std::string& key, const sdk::CodeDigest& digest);
     sdk::CounterResult hit_counter(const std::string& key, std::chrono::seconds window,
-                                   std::int64_t amount) override;
-    sdk::HealthReport health() override;
+                                   std::int64_t amount);
+    sdk::HealthReport health();
 
     // Counters held, expired ones not yet swept included.
     std::size_t counter_count() const;

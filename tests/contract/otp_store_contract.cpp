@@ -3,6 +3,9 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <random>
 #include <thread>
 #include <vector>
@@ -43,8 +46,9 @@ using sdk::StoreStatus;
 using sdk::VerifyOutcome;
 
 void OtpStoreContract::SetUp() {
-    store_ = GetParam()();
-    ASSERT_NE(store_, nullptr) << "the store factory returned no store";
+    std::shared_ptr<sdk::OtpStore> store = GetParam()();
+    ASSERT_NE(store, nullptr) << "the store factory returned no store";
+    store_ = std::make_unique<BlockingStore>(std::move(store));
 }
 
 std::string OtpStoreContract::unique_key() {
@@ -370,6 +374,67 @@ TEST_P(OtpStoreContract, ConcurrentHitsAreAllCounted) {
     }
     for (auto& t : threads) t.join();
     EXPECT_EQ(store_->hit_counter(key, 60s, 0).count, 200);
+}
+
+// --- the asynchronous interface (plugin ABI 4) -----------------------------------------
+
+TEST_P(OtpStoreContract, ManyOperationsInFlightAtOnceAllComplete) {
+    // Started back to back without waiting, as reactor threads start them: a store that
+    // pipelines or queues them must answer every one, each exactly once.
+    constexpr int kOperations = 400;
+    const auto key = unique_key();
+    ASSERT_EQ(put(key, 1, 60s, kOperations), StoreStatus::ok);
+    struct Tally {
+        std::mutex mutex;
+        std::condition_variable all_done;
+        int completions = 0;
+        int mismatches = 0;
+    };
+    auto tally = std::make_shared<Tally>();
+    for (int i = 0; i < kOperations; ++i) {
+        store_->async().verify_and_consume(key, digest_of(2), [tally](sdk::VerifyResult result) {
+            std::lock_guard lock(tally->mutex);
+            ++tally->completions;
+            if (result.outcome == VerifyOutcome::mismatch) ++tally->mismatches;
+            tally->all_done.notify_all();
+        });
+    }
+    std::unique_lock lock(tally->mutex);
+    ASSERT_TRUE(tally->all_done.wait_for(lock, 20s, [&] { return tally->completions >= kOperations; }))
+        << tally->completions << " of " << kOperations << " completions came";
+    lock.unlock();
+    std::this_thread::sleep_for(50ms);  // a second completion of any of them would show now
+    lock.lock();
+    EXPECT_EQ(tally->completions, kOperations) << "each operation completes exactly once";
+    EXPECT_EQ(tally->mismatches, kOperations - 1) << "the last guess kills the code";
+}
+
+TEST_P(OtpStoreContract, ACompletionMayStartTheNextOperation) {
+    // The server chains its steps this way (a counter, then the code): a store must not
+    // hold a lock of its own while it runs a completion.
+    const auto key = unique_key();
+    const auto digest = digest_of(7);
+    auto verified = std::make_shared<std::promise<VerifyOutcome>>();
+    auto outcome = verified->get_future();
+    sdk::OtpStore& store = store_->async();
+    store.hit_counter("chain:{" + key + "}", 60s, 1, [&store, key, digest, verified](sdk::CounterResult counted) {
+        if (counted.status != StoreStatus::ok) {
+            verified->set_value(VerifyOutcome::unavailable);
+            return;
+        }
+        store.put_code(key, digest, 60s, 3, [&store, key, digest, verified](sdk::StoreResult stored) {
+            if (stored.status != StoreStatus::ok) {
+                verified->set_value(VerifyOutcome::unavailable);
+                return;
+            }
+            store.verify_and_consume(key, digest, [verified](sdk::VerifyResult result) {
+                verified->set_value(result.outcome);
+            });
+        });
+    });
+    ASSERT_EQ(outcome.wait_for(10s), std::future_status::ready)
+        << "a chain of three operations started from completions did not finish";
+    EXPECT_EQ(outcome.get(), VerifyOutcome::verified);
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <ostream>
 #include <string>
 
+#include "blocking_store.hpp"
 #include "testino/otp_store.hpp"
 
 namespace testino::contract {
@@ -36,7 +37,9 @@ protected:
                          int max_attempts);
     sdk::VerifyOutcome verify(const std::string& key, unsigned seed);
 
-    std::shared_ptr<sdk::OtpStore> store_;
+    // The store under test; each call waits for the store's completion and checks that
+    // it came exactly once. `store_->async()` is the store itself.
+    std::unique_ptr<BlockingStore> store_;
 };
 
 }  // namespace testino::contract

@@ -23,8 +23,9 @@
 
 namespace testino::sdk {
 
-// 2: SmsProvider::may_block(). 3: OtpStore::hit_counter().
-inline constexpr int kAbiVersion = 3;
+// 2: SmsProvider::may_block(). 3: OtpStore::hit_counter(). 4: OtpStore is asynchronous
+// (every operation takes a completion).
+inline constexpr int kAbiVersion = 4;
 
 enum class PluginKind { sms_provider = 1, otp_store = 2 };
 
