@@ -18,10 +18,9 @@
 #include "errors.hpp"
 #include "logging.hpp"
 #include "metrics.hpp"
+#include "app/otp_flow.hpp"
 #include "otp_crypto.hpp"
-#include "otp_service.hpp"
 #include "request_parsing.hpp"
-#include "sms_dispatcher.hpp"
 #include "testino/version.hpp"
 
 namespace testino {
@@ -62,9 +61,7 @@ bool is_docs_route(const char* path) {
 
 struct HttpServer::State {
     ServerConfig config;
-    OtpService* service;
-    SmsDispatcher* dispatcher;
-    std::vector<PluginHealthSource> plugins;
+    OtpFlow* flow;
     DocsPages docs;
     Clock::time_point started = Clock::now();
     std::atomic<bool> draining{false};
@@ -250,6 +247,45 @@ void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext
     if (ctx.counted) state.in_flight.fetch_sub(1);
 }
 
+// A bug: the client learns the request id, the log learns the rest.
+Reply internal_error_reply(const RequestContext& ctx) {
+    return error_reply(make_error(ErrorCode::internal_error,
+                                  "Internal server error (request id " + ctx.request_id + ")"));
+}
+
+std::string health_body(const State& state, const HealthSummary& summary) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("status");
+    w.String(to_string(summary.status));
+    w.Key("version");
+    w.String(kVersion);
+    w.Key("uptime_seconds");
+    w.Int64(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - state.started).count());
+    w.Key("plugins");
+    w.StartArray();
+    const auto& plugins = state.flow->plugins();
+    for (std::size_t i = 0; i < summary.reports.size() && i < plugins.size(); ++i) {
+        const sdk::HealthReport& report = summary.reports[i];
+        w.StartObject();
+        w.Key("kind");
+        w.String(sdk::to_string(plugins[i].kind));
+        w.Key("name");
+        w.String(plugins[i].name.c_str());
+        w.Key("version");
+        w.String(plugins[i].version.c_str());
+        w.Key("state");
+        w.String(report.healthy ? "up" : "down");
+        w.Key("detail");
+        w.String(report.detail.c_str(), static_cast<rapidjson::SizeType>(report.detail.size()));
+        w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 class ApiHandler final : public Http::Handler {
 public:
     HTTP_PROTOTYPE(ApiHandler)
@@ -312,10 +348,7 @@ public:
         } catch (const std::exception& e) {
             // A bug: the client learns the request id, the log learns the rest.
             log_error("http.internal_error", {{"request_id", ctx.request_id}, {"detail", e.what()}});
-            send_reply(*state_, response, ctx,
-                       error_reply(make_error(ErrorCode::internal_error,
-                                              "Internal server error (request id " +
-                                                  ctx.request_id + ")")));
+            send_reply(*state_, response, ctx, internal_error_reply(ctx));
         }
     }
 
@@ -396,7 +429,7 @@ private:
             send_reply(*state_, response, ctx, error_reply(e));
             return;
         }
-        if (ctx.path == kHealthPath) return health(response, ctx);
+        if (ctx.path == kHealthPath) return health(std::move(response), ctx);
         if (ctx.path == kOpenApiPath) {
             return send_reply(*state_, response, ctx, json_reply(200, std::string(openapi_document())));
         }
@@ -413,7 +446,7 @@ private:
             return send_reply(*state_, response, ctx, error_reply(*error));
         }
         if (ctx.path == kSendOtpPath) return send_otp(request, std::move(response), ctx);
-        return verify_otp(request, response, ctx);
+        return verify_otp(request, std::move(response), ctx);
     }
 
     std::optional<ApiError> check_json_body(const Http::Request& request) const {
@@ -451,102 +484,52 @@ private:
         send_reply(*state_, response, ctx, std::move(reply));
     }
 
-    void health(Http::ResponseWriter& response, const RequestContext& ctx) {
-        // Healthy: every plugin is up. Degraded (still 200): an SMS provider is down, but
-        // every route still has a provider that is up to fail over to. Otherwise unhealthy.
-        std::vector<sdk::HealthReport> reports;
-        bool all_up = true;
-        bool store_up = true;
-        const auto& channels = state_->dispatcher->channels();
-        std::vector<bool> channel_up(channels.size(), true);
-        for (const auto& plugin : state_->plugins) {
-            reports.push_back(plugin.check());
-            const bool up = reports.back().healthy;
-            all_up = all_up && up;
-            if (plugin.kind != sdk::PluginKind::sms_provider) {
-                store_up = store_up && up;
-                continue;
+    // The reply to a flow is written when the flow completes, on whichever thread that is;
+    // the writer waits in a shared_ptr until then.
+    using SharedWriter = std::shared_ptr<Http::ResponseWriter>;
+
+    // A flow's completion that replies with `success(value)` or the error, and turns an
+    // exception in either into INTERNAL_ERROR.
+    template <typename T, typename Success>
+    FlowDone<T> replier(SharedWriter writer, const RequestContext& ctx, Success success) {
+        return [state = state_, writer = std::move(writer), ctx, success](Expected<T> result) {
+            try {
+                send_reply(*state, *writer, ctx, result ? success(result.value()) : error_reply(result.error()));
+            } catch (const std::exception& e) {
+                log_error("http.internal_error", {{"request_id", ctx.request_id}, {"detail", e.what()}});
+                send_reply(*state, *writer, ctx, internal_error_reply(ctx));
             }
-            for (std::size_t i = 0; i < channels.size(); ++i) {
-                if (channels[i].name == plugin.name && !up) channel_up[i] = false;
-            }
-        }
-        const bool healthy = store_up && state_->dispatcher->every_route_served(channel_up);
-        const char* status = all_up ? "healthy" : healthy ? "degraded" : "unhealthy";
-        rapidjson::StringBuffer buffer;
-        rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-        w.StartObject();
-        w.Key("status");
-        w.String(status);
-        w.Key("version");
-        w.String(kVersion);
-        w.Key("uptime_seconds");
-        w.Int64(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - state_->started).count());
-        w.Key("plugins");
-        w.StartArray();
-        for (std::size_t i = 0; i < reports.size(); ++i) {
-            const PluginHealthSource& plugin = state_->plugins[i];
-            w.StartObject();
-            w.Key("kind");
-            w.String(sdk::to_string(plugin.kind));
-            w.Key("name");
-            w.String(plugin.name.c_str());
-            w.Key("version");
-            w.String(plugin.version.c_str());
-            w.Key("state");
-            w.String(reports[i].healthy ? "up" : "down");
-            w.Key("detail");
-            w.String(reports[i].detail.c_str(), static_cast<rapidjson::SizeType>(reports[i].detail.size()));
-            w.EndObject();
-        }
-        w.EndArray();
-        w.EndObject();
-        send_reply(*state_, response, ctx,
-                   json_reply(healthy ? 200 : 503, {buffer.GetString(), buffer.GetSize()}));
+        };
+    }
+
+    void health(Http::ResponseWriter response, const RequestContext& ctx) {
+        auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+        state_->flow->health([state = state_, writer, ctx](HealthSummary summary) {
+            send_reply(*state, *writer, ctx,
+                       json_reply(summary.status == HealthSummary::Status::unhealthy ? 503 : 200,
+                                  health_body(*state, summary)));
+        });
     }
 
     void send_otp(const Http::Request& request, Http::ResponseWriter response, const RequestContext& ctx) {
         Expected<SendOtpRequest> parsed = parse_send_otp(request.body());
         if (!parsed) return send_reply(*state_, response, ctx, error_reply(parsed.error()));
-        Expected<PendingSend> pending =
-            state_->service->begin_send(parsed.value(), ctx.request_id, ctx.client_ip);
-        if (!pending) return send_reply(*state_, response, ctx, error_reply(pending.error()));
-        if (pending->test_number) {
-            log_info("sms.skipped_test_number", {{"request_id", ctx.request_id}});
-            return send_reply(*state_, response, ctx,
-                              json_reply(200, success_send_body(state_->service->expiry())));
-        }
-
-        // The reply is written by the SMS worker once the provider has answered.
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-        auto job = std::make_shared<PendingSend>(std::move(pending.value()));
-        std::shared_ptr<State> state = state_;
-        const bool queued = state_->dispatcher->submit(
-            job->message, job->calling_code, [state, writer, job, ctx](const SendOutcome& outcome) {
-                const std::optional<ApiError> error = state->service->finish_send(*job, outcome.result);
-                send_reply(*state, *writer, ctx,
-                           error ? error_reply(*error)
-                                 : json_reply(200, success_send_body(state->service->expiry())));
-            });
-        if (!queued) {
-            const std::string& provider = state_->dispatcher->first_provider(job->calling_code);
-            state_->service->finish_send(*job, {sdk::SendStatus::unavailable, "queue full", ""});
-            ApiError e = make_error(ErrorCode::service_busy, "Too many SMS are waiting to be sent; retry shortly");
-            e.retry_after = std::chrono::seconds(1);
-            log_warn("sms.queue_full", {{"request_id", ctx.request_id}, {"provider", provider}});
-            send_reply(*state_, *writer, ctx, error_reply(e));
-        }
+        state_->flow->send(parsed.value(), {ctx.request_id, ctx.client_ip},
+                           replier<SendAccepted>(writer, ctx, [](const SendAccepted& sent) {
+                               return json_reply(200, success_send_body(sent.expires_in));
+                           }));
     }
 
-    void verify_otp(const Http::Request& request, Http::ResponseWriter& response, const RequestContext& ctx) {
-        Expected<VerifyOtpRequest> parsed = parse_verify_otp(request.body(), otp_length());
+    void verify_otp(const Http::Request& request, Http::ResponseWriter response, const RequestContext& ctx) {
+        Expected<VerifyOtpRequest> parsed = parse_verify_otp(request.body(), state_->flow->code_length());
         if (!parsed) return send_reply(*state_, response, ctx, error_reply(parsed.error()));
-        Expected<VerifiedLogin> login = state_->service->verify(parsed.value(), ctx.client_ip);
-        if (!login) return send_reply(*state_, response, ctx, error_reply(login.error()));
-        send_reply(*state_, response, ctx, json_reply(200, success_verify_body(login->token)));
+        auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+        state_->flow->verify(parsed.value(), {ctx.request_id, ctx.client_ip},
+                             replier<VerifiedLogin>(writer, ctx, [](const VerifiedLogin& login) {
+                                 return json_reply(200, success_verify_body(login.token));
+                             }));
     }
-
-    int otp_length() const { return state_->service->code_length(); }
 
     std::shared_ptr<State> state_;
 };
@@ -554,8 +537,7 @@ private:
 }  // namespace
 
 HttpServer::HttpServer(const ServerConfig& config, const std::vector<std::string>& trusted_proxies,
-                       OtpService& service, SmsDispatcher& dispatcher,
-                       std::vector<PluginHealthSource> plugins)
+                       OtpFlow& flow)
     : state_(std::make_shared<State>()) {
     state_->config = config;
     std::vector<Network> networks;
@@ -563,9 +545,7 @@ HttpServer::HttpServer(const ServerConfig& config, const std::vector<std::string
         if (auto n = Network::parse(proxy)) networks.push_back(*n);  // validated with the config
     }
     state_->client_ip = ClientIpResolver(std::move(networks));
-    state_->service = &service;
-    state_->dispatcher = &dispatcher;
-    state_->plugins = std::move(plugins);
+    state_->flow = &flow;
     if (config.docs_enabled) {
         state_->docs = DocsPages::load(config.docs_assets_dir);
         if (!state_->docs.missing().empty()) {

@@ -1,5 +1,6 @@
 // The REST API on Pistache: routing, CORS, limits, keep-alive, access logs, draining.
-// Routes know nothing of plugins: they call the OtpService and the SmsDispatcher.
+// Routes know nothing of plugins or OTP rules: they parse, call the OtpFlow, and reply
+// when its flow completes.
 #pragma once
 
 #include <chrono>
@@ -11,8 +12,6 @@
 #include <vector>
 
 #include "config.hpp"
-#include "testino/health.hpp"
-#include "testino/plugin.hpp"
 
 namespace Pistache::Http {
 class Endpoint;
@@ -20,16 +19,7 @@ class Endpoint;
 
 namespace testino {
 
-class OtpService;
-class SmsDispatcher;
-
-// A loaded plugin as GET /api/v1/health shows it.
-struct PluginHealthSource {
-    sdk::PluginKind kind;
-    std::string name;
-    std::string version;
-    std::function<sdk::HealthReport()> check;
-};
+class OtpFlow;
 
 // Every route as (method, path), whatever the config switches off, for the check against
 // openapi.json. The files the docs pages load (/docs/assets/..., /redoc/assets/...) are
@@ -39,8 +29,7 @@ std::vector<std::pair<std::string, std::string>> http_routes();
 class HttpServer {
 public:
     HttpServer(const ServerConfig& config, const std::vector<std::string>& trusted_proxies,
-               OtpService& service, SmsDispatcher& dispatcher,
-               std::vector<PluginHealthSource> plugins);
+               OtpFlow& flow);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;

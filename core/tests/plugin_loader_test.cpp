@@ -49,6 +49,14 @@ TEST(PluginLoader, ListsBrokenFilesWithTheReason) {
     EXPECT_TRUE(not_plugin);
 }
 
+TEST(PluginLoader, APluginBuiltForAbi3IsRefusedNamingBothVersions) {
+    // ABI 4 made the store asynchronous: a store built for 3 would be called wrongly.
+    ASSERT_EQ(sdk::kAbiVersion, 4);
+    const std::string e = load_error(PluginLoader(kPlugins), (kTestPlugins / "abi3_plugin.so").string(),
+                                     PluginKind::sms_provider);
+    EXPECT_NE(e.find("built for plugin ABI 3, but this server speaks ABI 4"), std::string::npos) << e;
+}
+
 TEST(PluginLoader, LoadsByNameAndByPath) {
     const PluginLoader loader(kPlugins);
     EXPECT_EQ(loader.load("console", PluginKind::sms_provider, "x").descriptor().name, "console");

@@ -34,14 +34,32 @@ public:
     // reports unhealthy, and connects once Redis can be used. `host` logs state changes.
     RedisStore(RedisStoreOptions options, sdk::Host& host);
 
+    // Interim (blocking) until the store runs on hiredis's asynchronous API.
+    void put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
+                  int max_attempts, sdk::StoreCompletion<sdk::StoreResult> done) override {
+        done(put_code(key, digest, ttl, max_attempts));
+    }
+    void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                            sdk::StoreCompletion<sdk::VerifyResult> done) override {
+        done(verify_and_consume(key, candidate));
+    }
+    void remove_code(const std::string& key, const sdk::CodeDigest& digest,
+                     sdk::StoreCompletion<sdk::StoreResult> done) override {
+        done(remove_code(key, digest));
+    }
+    void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
+                     sdk::StoreCompletion<sdk::CounterResult> done) override {
+        done(hit_counter(key, window, amount));
+    }
+    void health(sdk::StoreCompletion<sdk::HealthReport> done) override { done(health()); }
+
     sdk::StoreResult put_code(const std::string& key, const sdk::CodeDigest& digest,
-                              std::chrono::seconds ttl, int max_attempts) override;
-    sdk::VerifyResult verify_and_consume(const std::string& key,
-                                         const sdk::CodeDigest& candidate) override;
-    sdk::StoreResult remove_code(const std::string& key, const sdk::CodeDigest& digest) override;
+                              std::chrono::seconds ttl, int max_attempts);
+    sdk::VerifyResult verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate);
+    sdk::StoreResult remove_code(const std::string& key, const sdk::CodeDigest& digest);
     sdk::CounterResult hit_counter(const std::string& key, std::chrono::seconds window,
-                                   std::int64_t amount) override;
-    sdk::HealthReport health() override;
+                                   std::int64_t amount);
+    sdk::HealthReport health();
 
     // The Redis key holding a phone number's code, and a counter's.
     std::string code_key(const std::string& key) const;

@@ -1,6 +1,7 @@
-// abi_mismatch.so: a plugin built for another SDK ABI (999). Everything else is in
-// order, so a loader that accepts it has skipped the ABI check. Written out by hand:
-// TESTINO_SMS_PROVIDER_PLUGIN always exports the current version.
+// abi_mismatch.so: a plugin built for another SDK ABI (999; abi3_plugin.so: 3, the last
+// ABI before the store turned asynchronous). Everything else is in order, so a loader that
+// accepts it has skipped the ABI check. Written out by hand: TESTINO_SMS_PROVIDER_PLUGIN
+// always exports the current version.
 #include <memory>
 
 #include "testino/plugin.hpp"
@@ -22,15 +23,19 @@ public:
 }  // namespace
 
 extern "C" BOOST_SYMBOL_EXPORT const int testino_plugin_abi_version;
-extern "C" BOOST_SYMBOL_EXPORT const int testino_plugin_abi_version = 999;
+#ifndef STAMPED_ABI
+#define STAMPED_ABI 999
+#define STAMPED_NAME "abi_mismatch"
+#endif
+extern "C" BOOST_SYMBOL_EXPORT const int testino_plugin_abi_version = STAMPED_ABI;
 
 namespace abi_mismatch_exports {
 
 testino::sdk::PluginDescriptor descriptor() {
     return {testino::sdk::PluginKind::sms_provider,
-            "abi_mismatch",
+            STAMPED_NAME,
             "1.0.0",
-            "test-only: exports ABI version 999, which no server accepts",
+            "test-only: exports an ABI version this server does not accept",
             {}};
 }
 

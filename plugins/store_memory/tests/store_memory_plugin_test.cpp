@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "blocking_store.hpp"
 #include "plugin_doubles.hpp"
 
 namespace {
@@ -61,8 +62,10 @@ TEST(StoreMemoryPluginTest, FactoryMakesAWorkingStoreWithDefaults) {
     PluginLibrary plugin(STORE_MEMORY_PLUGIN_PATH);
     const MapConfigView config({}, plugin.descriptor().config_keys);
     RecordingHost host;
-    auto store = plugin.create<OtpStore>(config, host);
-    ASSERT_NE(store, nullptr);
+    auto made = plugin.create<OtpStore>(config, host);
+    ASSERT_NE(made, nullptr);
+    testino::contract::BlockingStore blocking(std::move(made));
+    auto* store = &blocking;
 
     testino::sdk::CodeDigest digest{};
     digest.fill(7);
@@ -76,7 +79,8 @@ TEST(StoreMemoryPluginTest, FactoryHonoursMaxCodes) {
     const MapConfigView config({{"max_codes", "1"}, {"shards", "2"}, {"sweep_interval_ms", "10"}},
                                plugin.descriptor().config_keys);
     RecordingHost host;
-    auto store = plugin.create<OtpStore>(config, host);
+    testino::contract::BlockingStore blocking(plugin.create<OtpStore>(config, host));
+    auto* store = &blocking;
 
     testino::sdk::CodeDigest digest{};
     EXPECT_EQ(store->put_code("+12025550123", digest, 60s, 5).status, StoreStatus::ok);

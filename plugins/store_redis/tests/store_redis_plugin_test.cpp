@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "blocking_store.hpp"
 #include "plugin_doubles.hpp"
 #include "redis_server.hpp"
 
@@ -75,9 +76,11 @@ TEST(StoreRedisPluginTest, FactoryMakesAWorkingStore) {
     const MapConfigView config({{"url", redis.url()}, {"pool_size", "2"}},
                                plugin.descriptor().config_keys);
     RecordingHost host;
-    auto store = plugin.create<OtpStore>(config, host);
-    ASSERT_NE(store, nullptr);
+    auto made = plugin.create<OtpStore>(config, host);
+    ASSERT_NE(made, nullptr);
     EXPECT_EQ(host.count("store.redis.connected"), 1u);
+    testino::contract::BlockingStore blocking(std::move(made));
+    auto* store = &blocking;
 
     testino::sdk::CodeDigest digest{};
     digest.fill(7);
@@ -91,9 +94,10 @@ TEST(StoreRedisPluginTest, FactorySucceedsWhenRedisIsDown) {
     PluginLibrary plugin(STORE_REDIS_PLUGIN_PATH);
     const MapConfigView config({{"url", redis.url()}}, plugin.descriptor().config_keys);
     RecordingHost host;
-    auto store = plugin.create<OtpStore>(config, host);
-    ASSERT_NE(store, nullptr);
-    EXPECT_FALSE(store->health().healthy);
+    auto made = plugin.create<OtpStore>(config, host);
+    ASSERT_NE(made, nullptr);
+    testino::contract::BlockingStore blocking(std::move(made));
+    EXPECT_FALSE(blocking.health().healthy);
     EXPECT_EQ(host.count("store.redis.unavailable"), 1u);
 }
 

@@ -1,0 +1,65 @@
+// The OTP store as the flows use it: the plugin's asynchronous operations, each timed and
+// counted in the metrics (testino_store_operation_*) when its completion arrives.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "metrics.hpp"
+#include "testino/otp_store.hpp"
+
+namespace testino {
+
+class MeteredStore {
+public:
+    explicit MeteredStore(std::shared_ptr<sdk::OtpStore> store) : store_(std::move(store)) {}
+
+    template <typename Done>
+    void put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
+                  int max_attempts, Done done) {
+        store_->put_code(key, digest, ttl, max_attempts,
+                         timed<sdk::StoreResult>(metrics::StoreOperation::put_code, std::move(done)));
+    }
+    template <typename Done>
+    void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate, Done done) {
+        store_->verify_and_consume(
+            key, candidate,
+            timed<sdk::VerifyResult>(metrics::StoreOperation::verify_and_consume, std::move(done)));
+    }
+    template <typename Done>
+    void remove_code(const std::string& key, const sdk::CodeDigest& digest, Done done) {
+        store_->remove_code(key, digest,
+                            timed<sdk::StoreResult>(metrics::StoreOperation::remove_code, std::move(done)));
+    }
+    template <typename Done>
+    void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
+                     Done done) {
+        store_->hit_counter(key, window, amount,
+                            timed<sdk::CounterResult>(metrics::StoreOperation::hit_counter, std::move(done)));
+    }
+
+    const std::shared_ptr<sdk::OtpStore>& plugin() const { return store_; }
+
+private:
+    static bool failed(const sdk::StoreResult& r) { return r.status != sdk::StoreStatus::ok; }
+    static bool failed(const sdk::CounterResult& r) { return r.status != sdk::StoreStatus::ok; }
+    static bool failed(const sdk::VerifyResult& r) {
+        return r.outcome == sdk::VerifyOutcome::unavailable;
+    }
+
+    template <typename Result, typename Done>
+    static sdk::StoreCompletion<Result> timed(metrics::StoreOperation operation, Done done) {
+        return [operation, start = std::chrono::steady_clock::now(),
+                done = std::move(done)](Result result) mutable {
+            metrics::global().store_operation(operation, std::chrono::steady_clock::now() - start,
+                                              failed(result));
+            done(std::move(result));
+        };
+    }
+
+    std::shared_ptr<sdk::OtpStore> store_;
+};
+
+}  // namespace testino

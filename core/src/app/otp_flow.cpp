@@ -1,0 +1,378 @@
+#include "app/otp_flow.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <ctime>
+#include <mutex>
+
+#include "logging.hpp"
+#include "otp_crypto.hpp"
+#include "phone.hpp"
+#include "sms_dispatcher.hpp"
+
+namespace testino {
+namespace {
+
+constexpr const char* kTooManySends = "Too many codes requested; try again later";
+constexpr const char* kTooManyVerifies = "Too many verification attempts; try again later";
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+    for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+        text.replace(at, from.size(), to);
+    }
+}
+
+// Counters about one number carry it in braces, so a clustered store keeps them together.
+std::string number_key(const std::string& e164, const char* what) {
+    return "num:{" + e164 + "}:" + what;
+}
+
+bool enabled(int limit, std::chrono::seconds window) { return limit > 0 && window.count() > 0; }
+
+// The per-client-address limit of a flow ("send", "verify"): never refunded.
+std::vector<LimitCheck> per_address(const RequestInfo& info, const char* flow, int limit,
+                                    std::chrono::seconds window, metrics::Limit which, const char* message) {
+    if (info.client_ip.empty() || !enabled(limit, window)) return {};
+    return {LimitCheck{std::string("ip:") + flow + ":" + info.client_ip, limit, window, which,
+                       ErrorCode::rate_limited, message, false}};
+}
+
+template <typename Job, typename Request, typename Done>
+std::shared_ptr<Job> start_job(const Request& request, RequestInfo info, Done done) {
+    auto job = std::make_shared<Job>();
+    job->info = std::move(info);
+    job->done = std::move(done);
+    job->request = request;
+    return job;
+}
+
+ApiError send_failure(const sdk::SendResult& result) {
+    switch (result.status) {
+        case sdk::SendStatus::invalid_recipient: {
+            ApiError e = validation_error(
+                "mobile_number", "This number cannot receive the SMS" +
+                                     (result.detail.empty() ? std::string() : ": " + result.detail));
+            e.code = ErrorCode::recipient_rejected;
+            return e;
+        }
+        case sdk::SendStatus::misconfigured:
+            return make_error(ErrorCode::sms_provider_error,
+                              "The SMS could not be sent; the service is misconfigured");
+        default:
+            return make_error(ErrorCode::sms_provider_unavailable,
+                              "The SMS provider is unavailable; try again shortly");
+    }
+}
+
+// A flow's state from its start to its one answer. `answer` passes on the first result
+// only, so a step that fails after another already answered cannot answer twice.
+template <typename T>
+struct FlowJob {
+    RequestInfo info;
+    FlowDone<T> done;
+    std::atomic<bool> answered{false};
+
+    void answer(Expected<T> result) {
+        if (!answered.exchange(true)) done(std::move(result));
+    }
+};
+
+// A step's continuation that turns an exception (a bug, or out of memory) into the
+// request's INTERNAL_ERROR, on whatever thread the step completes.
+template <typename Job, typename Step>
+auto guarded(const std::shared_ptr<Job>& job, Step step) {
+    return [job, step = std::move(step)](auto result) mutable {
+        try {
+            step(std::move(result));
+        } catch (const std::exception& e) {
+            log_error("flow.internal_error", {{"request_id", job->info.request_id}, {"detail", e.what()}});
+            job->answer(make_error(ErrorCode::internal_error,
+                                   "Internal server error (request id " + job->info.request_id + ")"));
+        }
+    };
+}
+
+}  // namespace
+
+struct OtpFlow::SendJob : FlowJob<SendAccepted> {
+    SendOtpRequest request;
+    std::string e164;
+    std::string calling_code;  // as the request gave it, without '+': the metrics' country
+    sdk::CodeDigest digest{};
+    sdk::SmsMessage message;
+    bool test_number = false;  // no SMS: the code is the configured one
+    std::vector<ChargedCounter> charged;
+};
+
+struct OtpFlow::VerifyJob : FlowJob<VerifiedLogin> {
+    VerifyOtpRequest request;
+    std::string e164;
+};
+
+const char* to_string(HealthSummary::Status status) {
+    switch (status) {
+        case HealthSummary::Status::healthy: return "healthy";
+        case HealthSummary::Status::degraded: return "degraded";
+        case HealthSummary::Status::unhealthy: return "unhealthy";
+    }
+    return "unhealthy";
+}
+
+OtpFlow::OtpFlow(const OtpConfig& otp, const TokenConfig& token, const LimitsConfig& limits,
+                 std::vector<TestNumber> test_numbers, std::shared_ptr<sdk::OtpStore> store,
+                 SmsDispatcher& dispatcher, std::vector<PluginHealthSource> plugins)
+    : config_(otp),
+      limits_(limits),
+      test_numbers_(std::move(test_numbers)),
+      store_(std::move(store)),
+      rate_limits_(store_),
+      tokens_(token.secret, token.issuer, token.ttl),
+      dispatcher_(dispatcher),
+      plugins_(std::move(plugins)) {}
+
+OtpFlow::~OtpFlow() = default;
+
+const TestNumber* OtpFlow::test_number(const std::string& e164) const {
+    for (const TestNumber& t : test_numbers_) {
+        if (t.e164 == e164 && (t.expires_at == 0 || std::time(nullptr) < t.expires_at)) return &t;
+    }
+    return nullptr;
+}
+
+std::string OtpFlow::render_message(const std::string& code) const {
+    std::string text = config_.message_template;
+    const auto seconds = config_.expiry.count();
+    replace_all(text, "{code}", code);
+    replace_all(text, "{minutes}", std::to_string((seconds + 59) / 60));
+    replace_all(text, "{seconds}", std::to_string(seconds));
+    return text;
+}
+
+// --- send -------------------------------------------------------------------------------
+
+std::vector<LimitCheck> OtpFlow::send_checks(const std::string& e164, const std::string& cc) const {
+    std::vector<LimitCheck> checks;
+    const auto& l = limits_;
+    if (enabled(1, l.number_cooldown)) {
+        checks.push_back({number_key(e164, "cooldown"), 1, l.number_cooldown, metrics::Limit::number_cooldown,
+                          ErrorCode::rate_limited,
+                          "A code was sent to this number moments ago; wait before asking again"});
+    }
+    if (enabled(l.number_sends, l.number_send_window)) {
+        checks.push_back({number_key(e164, "sends"), l.number_sends, l.number_send_window,
+                          metrics::Limit::number_sends, ErrorCode::rate_limited, kTooManySends});
+    }
+    if (enabled(l.country_sends, l.country_window)) {
+        checks.push_back({"cc:" + cc + ":sends", l.country_sends, l.country_window,
+                          metrics::Limit::country_sends, ErrorCode::rate_limited, kTooManySends});
+    }
+    const char* budget_message = "The service cannot send codes right now; try again later";
+    if (l.budget_per_hour > 0) {
+        checks.push_back({"budget:hour", l.budget_per_hour, std::chrono::hours(1), metrics::Limit::budget_hour,
+                          ErrorCode::send_budget_exhausted, budget_message, true, true});
+    }
+    if (l.budget_per_day > 0) {
+        checks.push_back({"budget:day", l.budget_per_day, std::chrono::hours(24), metrics::Limit::budget_day,
+                          ErrorCode::send_budget_exhausted, budget_message, true, true});
+    }
+    return checks;
+}
+
+void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<SendAccepted> done) {
+    auto job = start_job<SendJob>(request, std::move(info), std::move(done));
+    auto checks = per_address(job->info, "send", limits_.ip_sends, limits_.ip_window, metrics::Limit::ip_sends,
+                              kTooManySends);
+    rate_limits_.charge(std::move(checks), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
+        if (v.refusal) return job->answer(*v.refusal);
+        const SendOtpRequest& r = job->request;
+        Expected<std::string> e164 = normalize_phone(r.country_code, r.mobile_number);
+        if (!e164) return job->answer(e164.error());
+        job->e164 = e164.value();
+        job->calling_code = r.country_code.front() == '+' ? r.country_code.substr(1) : r.country_code;
+        const auto& allow = limits_.country_allowlist;
+        if (!allow.empty() && std::find(allow.begin(), allow.end(), job->calling_code) == allow.end()) {
+            return job->answer(make_error(ErrorCode::country_not_allowed,
+                                          "Codes cannot be sent to +" + job->calling_code + " numbers"));
+        }
+        rate_limits_.charge(send_checks(job->e164, job->calling_code), job->info.request_id,
+                            guarded(job, [this, job](LimitVerdict checked) {
+                                if (checked.refusal) return job->answer(*checked.refusal);
+                                job->charged = std::move(checked.charged);
+                                store_code(job);
+                            }));
+    }));
+}
+
+void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
+    const TestNumber* fixed = test_number(job->e164);
+    const std::string code = fixed ? fixed->code : generate_code(config_.length);
+    job->test_number = fixed != nullptr;
+    job->digest = digest_code(config_.hmac_secret, job->e164, code);
+    job->message = sdk::SmsMessage{job->e164, render_message(code), code, job->info.request_id};
+    store_.put_code(job->e164, job->digest, config_.expiry, config_.max_attempts,
+                    guarded(job, [this, job](sdk::StoreResult stored) {
+                        if (stored.status != sdk::StoreStatus::ok) {
+                            log_error("store.put_failed",
+                                      {{"request_id", job->info.request_id}, {"detail", stored.detail}});
+                            return rate_limits_.refund(job->charged, [job, error = store_error(stored)] {
+                                job->answer(error);
+                            });
+                        }
+                        if (!job->test_number) return dispatch(job);
+                        log_info("sms.skipped_test_number", {{"request_id", job->info.request_id}});
+                        job->answer(SendAccepted{config_.expiry});
+                    }));
+}
+
+void OtpFlow::dispatch(std::shared_ptr<SendJob> job) {
+    const bool queued = dispatcher_.submit(
+        job->message, job->calling_code, guarded(job, [this, job](const SendOutcome& outcome) {
+            if (outcome.result.status == sdk::SendStatus::sent) return job->answer(SendAccepted{config_.expiry});
+            undo_send(job, send_failure(outcome.result));
+        }));
+    if (queued) return;
+    log_warn("sms.queue_full", {{"request_id", job->info.request_id},
+                                {"provider", dispatcher_.first_provider(job->calling_code)}});
+    ApiError busy = make_error(ErrorCode::service_busy, "Too many SMS are waiting to be sent; retry shortly");
+    busy.retry_after = std::chrono::seconds(1);
+    undo_send(job, std::move(busy));
+}
+
+void OtpFlow::undo_send(std::shared_ptr<SendJob> job, ApiError error) {
+    // An SMS that never went out costs the user none of their allowance, and leaves no
+    // usable code behind.
+    rate_limits_.refund(job->charged, [this, job, error = std::move(error)]() mutable {
+        store_.remove_code(job->e164, job->digest, [job, error = std::move(error)](sdk::StoreResult removed) {
+            if (removed.status != sdk::StoreStatus::ok) {
+                log_error("store.remove_failed", {{"request_id", job->info.request_id}, {"detail", removed.detail}});
+            }
+            job->answer(error);
+        });
+    });
+}
+
+// --- verify -----------------------------------------------------------------------------
+
+void OtpFlow::verify(const VerifyOtpRequest& request, RequestInfo info, FlowDone<VerifiedLogin> done) {
+    auto job = start_job<VerifyJob>(request, std::move(info), std::move(done));
+    auto checks = per_address(job->info, "verify", limits_.ip_verifies, limits_.ip_window,
+                              metrics::Limit::ip_verifies, kTooManyVerifies);
+    rate_limits_.charge(std::move(checks), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
+        if (v.refusal) {
+            metrics::global().verify_outcome(v.refusal->code == ErrorCode::rate_limited
+                                                 ? metrics::VerifyOutcome::rate_limited
+                                                 : metrics::VerifyOutcome::store_unavailable);
+            return job->answer(*v.refusal);
+        }
+        Expected<std::string> e164 = normalize_phone(job->request.country_code, job->request.mobile_number);
+        if (!e164) return job->answer(e164.error());
+        job->e164 = e164.value();
+        if (!enabled(limits_.number_failed_verifies, limits_.number_verify_window)) return check_code(job);
+        rate_limits_.read(number_key(job->e164, "failed"), limits_.number_verify_window,
+                          guarded(job, [this, job](sdk::CounterResult failures) {
+                              auto& stats = metrics::global();
+                              if (failures.status != sdk::StoreStatus::ok) {
+                                  stats.verify_outcome(metrics::VerifyOutcome::store_unavailable);
+                                  return job->answer(store_error({failures.status, failures.detail}));
+                              }
+                              if (failures.count < limits_.number_failed_verifies) return check_code(job);
+                              stats.rate_limit_refusal(metrics::Limit::number_failed_verifies);
+                              stats.verify_outcome(metrics::VerifyOutcome::rate_limited);
+                              ApiError e = make_error(ErrorCode::rate_limited, kTooManyVerifies);
+                              e.retry_after = failures.reset_in;
+                              job->answer(e);
+                          }));
+    }));
+}
+
+void OtpFlow::check_code(std::shared_ptr<VerifyJob> job) {
+    const sdk::CodeDigest candidate = digest_code(config_.hmac_secret, job->e164, job->request.otp);
+    store_.verify_and_consume(job->e164, candidate, guarded(job, [this, job](sdk::VerifyResult result) {
+        const bool failed_guess = result.outcome != sdk::VerifyOutcome::verified &&
+                                  result.outcome != sdk::VerifyOutcome::unavailable;
+        if (!failed_guess || !enabled(limits_.number_failed_verifies, limits_.number_verify_window)) {
+            return finish_verify(job, result);
+        }
+        // Counted before the answer, so the client's next guess already sees it.
+        rate_limits_.add(number_key(job->e164, "failed"), limits_.number_verify_window, 1,
+                         [this, job, result] { finish_verify(job, result); });
+    }));
+}
+
+void OtpFlow::finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyResult& result) {
+    auto& stats = metrics::global();
+    switch (result.outcome) {
+        case sdk::VerifyOutcome::verified: {
+            Expected<IssuedToken> token = tokens_.issue(job->e164);
+            if (!token) return job->answer(token.error());
+            stats.verify_outcome(metrics::VerifyOutcome::verified);
+            return job->answer(VerifiedLogin{job->e164, token.value()});
+        }
+        case sdk::VerifyOutcome::mismatch:
+        case sdk::VerifyOutcome::not_found:
+            // Wrong, expired and unknown look the same: nothing tells a guesser which.
+            stats.verify_outcome(metrics::VerifyOutcome::invalid);
+            return job->answer(make_error(ErrorCode::invalid_otp, "Invalid or expired OTP"));
+        case sdk::VerifyOutcome::attempts_exhausted: {
+            stats.verify_outcome(metrics::VerifyOutcome::too_many_attempts);
+            ApiError e = make_error(ErrorCode::too_many_attempts, "Too many wrong attempts; request a new code");
+            e.retry_after = std::max(result.retry_after, std::chrono::seconds(1));
+            return job->answer(e);
+        }
+        case sdk::VerifyOutcome::unavailable:
+            stats.verify_outcome(metrics::VerifyOutcome::store_unavailable);
+            log_error("store.verify_failed", {{"request_id", job->info.request_id}, {"detail", result.detail}});
+            return job->answer(store_error({sdk::StoreStatus::unavailable, result.detail}));
+    }
+    job->answer(make_error(ErrorCode::internal_error, "unexpected store outcome"));
+}
+
+// --- health -----------------------------------------------------------------------------
+
+void OtpFlow::health(std::function<void(HealthSummary)> done) {
+    struct Gather {
+        std::mutex mutex;
+        HealthSummary summary;
+        std::size_t left;
+        std::function<void(HealthSummary)> done;
+    };
+    auto gather = std::make_shared<Gather>();
+    gather->summary.reports.resize(plugins_.size());
+    gather->left = plugins_.size();
+    gather->done = std::move(done);
+    auto finish = [this, gather] {
+        HealthSummary& s = gather->summary;
+        bool all_up = true;
+        bool store_up = true;
+        const auto& channels = dispatcher_.channels();
+        std::vector<bool> channel_up(channels.size(), true);
+        for (std::size_t i = 0; i < plugins_.size(); ++i) {
+            const bool up = s.reports[i].healthy;
+            all_up = all_up && up;
+            if (plugins_[i].kind != sdk::PluginKind::sms_provider) {
+                store_up = store_up && up;
+                continue;
+            }
+            for (std::size_t c = 0; c < channels.size(); ++c) {
+                if (channels[c].name == plugins_[i].name && !up) channel_up[c] = false;
+            }
+        }
+        const bool serving = store_up && dispatcher_.every_route_served(channel_up);
+        s.status = all_up ? HealthSummary::Status::healthy
+                          : serving ? HealthSummary::Status::degraded : HealthSummary::Status::unhealthy;
+        gather->done(std::move(s));
+    };
+    if (plugins_.empty()) return finish();
+    for (std::size_t i = 0; i < plugins_.size(); ++i) {
+        plugins_[i].check([gather, finish, i](sdk::HealthReport report) {
+            {
+                std::lock_guard lock(gather->mutex);
+                gather->summary.reports[i] = std::move(report);
+                if (--gather->left > 0) return;
+            }
+            finish();
+        });
+    }
+}
+
+}  // namespace testino

@@ -1,0 +1,116 @@
+// The application layer: each flow of the API (send a code, verify it, report health)
+// from a parsed request to what the client is answered, with no HTTP in it. It owns the
+// OTP rules, the abuse limits, the store and the SMS dispatcher's use.
+//
+// Every flow is asynchronous: it returns at once, and its `done` runs exactly once, on
+// whichever thread finished the last step: the caller's (memory store, inline provider),
+// the store's I/O thread, or an SMS worker. Nothing in a flow waits for I/O.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "app/metered_store.hpp"
+#include "app/rate_limits.hpp"
+#include "config.hpp"
+#include "errors.hpp"
+#include "request_parsing.hpp"
+#include "testino/health.hpp"
+#include "testino/otp_store.hpp"
+#include "testino/plugin.hpp"
+#include "token.hpp"
+
+namespace testino {
+
+class SmsDispatcher;
+
+// What a flow knows of the request around it.
+struct RequestInfo {
+    std::string request_id;
+    std::string client_ip;  // "" when unknown: no per-address limit applies
+};
+
+struct SendAccepted {
+    std::chrono::seconds expires_in;
+};
+
+struct VerifiedLogin {
+    std::string e164;
+    IssuedToken token;
+};
+
+// A loaded plugin as health reports it. `check` answers through its completion (a store
+// asks its backend; a provider answers at once).
+struct PluginHealthSource {
+    sdk::PluginKind kind;
+    std::string name;
+    std::string version;
+    std::function<void(sdk::StoreCompletion<sdk::HealthReport>)> check;
+};
+
+struct HealthSummary {
+    // Healthy: every plugin is up. Degraded: an SMS provider is down but every route
+    // still has one that is up. Unhealthy: the store is down, or a route has none up.
+    enum class Status { healthy, degraded, unhealthy };
+    Status status = Status::healthy;
+    std::vector<sdk::HealthReport> reports;  // one per source, in the sources' order
+};
+const char* to_string(HealthSummary::Status status);
+
+template <typename T>
+using FlowDone = std::function<void(Expected<T>)>;
+
+class OtpFlow {
+public:
+    OtpFlow(const OtpConfig& otp, const TokenConfig& token, const LimitsConfig& limits,
+            std::vector<TestNumber> test_numbers, std::shared_ptr<sdk::OtpStore> store,
+            SmsDispatcher& dispatcher, std::vector<PluginHealthSource> plugins);
+    ~OtpFlow();
+    OtpFlow(const OtpFlow&) = delete;
+    OtpFlow& operator=(const OtpFlow&) = delete;
+
+    // Checks the abuse limits (per client address, number, country, global budget),
+    // validates and normalises the number, stores the code's digest (replacing an earlier
+    // code) and sends the SMS. A failed send removes the code and refunds the limits. A
+    // refusal says nothing about whether the number has a pending code.
+    void send(const SendOtpRequest& request, RequestInfo info, FlowDone<SendAccepted> done);
+
+    // Checks the code and, when right, consumes it and issues an access token.
+    void verify(const VerifyOtpRequest& request, RequestInfo info, FlowDone<VerifiedLogin> done);
+
+    void health(std::function<void(HealthSummary)> done);
+    const std::vector<PluginHealthSource>& plugins() const { return plugins_; }
+
+    std::chrono::seconds expiry() const { return config_.expiry; }
+    int code_length() const { return config_.length; }
+
+private:
+    struct SendJob;
+    struct VerifyJob;
+
+    std::vector<LimitCheck> send_checks(const std::string& e164, const std::string& calling_code) const;
+    void store_code(std::shared_ptr<SendJob> job);
+    void dispatch(std::shared_ptr<SendJob> job);
+    // Removes the code and refunds the limits of a send whose SMS did not go out, then
+    // answers `error`.
+    void undo_send(std::shared_ptr<SendJob> job, ApiError error);
+    void check_code(std::shared_ptr<VerifyJob> job);
+    void finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyResult& result);
+
+    std::string render_message(const std::string& code) const;
+    const TestNumber* test_number(const std::string& e164) const;
+
+    OtpConfig config_;
+    LimitsConfig limits_;
+    std::vector<TestNumber> test_numbers_;
+    MeteredStore store_;
+    RateLimits rate_limits_;
+    TokenIssuer tokens_;
+    SmsDispatcher& dispatcher_;
+    std::vector<PluginHealthSource> plugins_;
+};
+
+}  // namespace testino

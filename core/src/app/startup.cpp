@@ -1,0 +1,168 @@
+#include "app/startup.hpp"
+
+#include <algorithm>
+#include <ostream>
+
+#include "app/otp_flow.hpp"
+#include "logging.hpp"
+#include "sms_dispatcher.hpp"
+
+namespace testino {
+namespace {
+
+// Validates every plugin sub-section of `parent` ("sms" or "store") against the plugin it
+// names, and returns the active plugins' sections, in their order.
+std::vector<ConfigSection> plugin_sections(const ConfigSource& source, const AppConfig& config,
+                                           const PluginLoader& loader, const std::string& parent,
+                                           sdk::PluginKind kind,
+                                           const std::vector<LoadedPlugin>& active) {
+    auto is_active = [&](const std::string& name) {
+        for (const auto& p : active) {
+            if (p.descriptor().name == name) return true;
+        }
+        return false;
+    };
+    std::vector<LoadedPlugin> installed;  // loaded only for a section no active plugin has
+    for (const std::string& name : config.section(parent).subsections()) {
+        if (is_active(name)) continue;
+        if (installed.empty()) installed = loader.all_of_kind(kind);
+        const LoadedPlugin* match = nullptr;
+        std::vector<std::string> names;
+        for (const auto& p : active) names.push_back(p.descriptor().name);
+        for (const auto& p : installed) {
+            names.push_back(p.descriptor().name);
+            if (p.descriptor().name == name) match = &p;
+        }
+        if (match == nullptr) {
+            const std::string suggestion = nearest(name, names);
+            std::string list;
+            for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+            throw StartupError(config.file + ": " + parent + "." + name + ": no " +
+                               sdk::to_string(kind) + " plugin of that name" +
+                               (suggestion.empty() ? "" : " (did you mean \"" + suggestion + "\"?)") +
+                               "; available: " + list);
+        }
+        ConfigSection(source, parent + "." + name, match->descriptor().config_keys);
+    }
+    std::vector<ConfigSection> sections;
+    for (const auto& p : active) {
+        sections.emplace_back(source, parent + "." + p.descriptor().name, p.descriptor().config_keys);
+    }
+    return sections;
+}
+
+SmsPlan plan_sms(const AppConfig& config, const PluginLoader& loader) {
+    SmsPlan plan;
+    std::vector<std::string> named;  // as written, to load each name or path once
+    auto indices = [&](const std::vector<std::string>& names, const std::string& setting) {
+        std::vector<std::size_t> route;
+        for (const std::string& name : names) {
+            const auto it = std::find(named.begin(), named.end(), name);
+            if (it != named.end()) {
+                route.push_back(static_cast<std::size_t>(it - named.begin()));
+                continue;
+            }
+            LoadedPlugin plugin = loader.load(name, sdk::PluginKind::sms_provider, config.file + ": " + setting);
+            for (std::size_t i = 0; i < plan.plugins.size(); ++i) {
+                if (plan.plugins[i].descriptor().name == plugin.descriptor().name) {
+                    throw StartupError(config.file + ": " + setting + ": \"" + name +
+                                       "\" is the plugin \"" + plugin.descriptor().name +
+                                       "\" again, named another way (\"" + named[i] + "\")");
+                }
+            }
+            named.push_back(name);
+            plan.plugins.push_back(std::move(plugin));
+            route.push_back(plan.plugins.size() - 1);
+        }
+        return route;
+    };
+    const bool listed = config.section("sms").has("providers");  // else sms.provider or its default
+    plan.default_route = indices(config.sms.providers, listed ? "sms.providers" : "sms.provider");
+    for (const auto& [code, names] : config.sms.routes) {
+        plan.routes.emplace(code, indices(names, "sms.routes." + code));
+    }
+    return plan;
+}
+
+}  // namespace
+
+std::string describe_route(const SmsPlan& plan, const std::vector<std::size_t>& route) {
+    std::string text;
+    for (const std::size_t i : route) text += (text.empty() ? "" : " -> ") + plan.plugins[i].descriptor().name;
+    return text;
+}
+
+StartupPlan plan_startup(const ConfigSource& source, const AppConfig& config, const PluginLoader& loader) {
+    LoadedPlugin store_plugin =
+        loader.load(config.store.backend, sdk::PluginKind::otp_store, config.file + ": store.backend");
+    SmsPlan sms = plan_sms(config, loader);
+    std::vector<ConfigSection> store_section =
+        plugin_sections(source, config, loader, "store", sdk::PluginKind::otp_store, {store_plugin});
+    std::vector<ConfigSection> sms_sections =
+        plugin_sections(source, config, loader, "sms", sdk::PluginKind::sms_provider, sms.plugins);
+    const auto& allow = config.limits.country_allowlist;
+    for (const auto& entry : config.sms.routes) {
+        if (!allow.empty() && std::find(allow.begin(), allow.end(), entry.first) == allow.end()) {
+            log_warn("config.route_unused", {{"detail", "sms.routes has a route for +" + entry.first +
+                                                            ", which limits.country_allowlist refuses"}});
+        }
+    }
+    return StartupPlan{std::move(store_plugin), std::move(sms), std::move(store_section), std::move(sms_sections)};
+}
+
+void describe_plan(std::ostream& out, const AppConfig& config, const StartupPlan& plan) {
+    out << "# " << config.file << ": valid\n";
+    for (const auto& section : config.sections) section.describe(out);
+    plan.store_section.front().describe(out);
+    for (const auto& section : plan.sms_sections) section.describe(out);
+    out << "# store plugin: " << plan.store_plugin.path().string() << "\n";
+    for (const auto& plugin : plan.sms.plugins) out << "# sms plugin: " << plugin.path().string() << "\n";
+    out << "# sms route, every number: " << describe_route(plan.sms, plan.sms.default_route) << "\n";
+    for (const auto& [code, route] : plan.sms.routes) {
+        out << "# sms route, +" << code << ": " << describe_route(plan.sms, route) << "\n";
+    }
+}
+
+Application::Application() = default;
+Application::~Application() = default;
+Application::Application(Application&&) noexcept = default;
+
+Application build_application(const AppConfig& config, const StartupPlan& plan) {
+    Application app;
+    const LoadedPlugin& store_plugin = plan.store_plugin;
+    app.store_host = std::make_unique<PluginHost>(store_plugin.descriptor().name);
+    const std::shared_ptr<sdk::OtpStore> store =
+        store_plugin.create_otp_store(sdk::PluginContext{plan.store_section.front(), *app.store_host});
+    SmsRouting routing;
+    routing.default_route = plan.sms.default_route;
+    routing.routes = plan.sms.routes;
+    std::vector<PluginHealthSource> health;
+    for (std::size_t i = 0; i < plan.sms.plugins.size(); ++i) {
+        const LoadedPlugin& plugin = plan.sms.plugins[i];
+        const std::string& name = plugin.descriptor().name;
+        app.sms_hosts.push_back(std::make_unique<PluginHost>(name));
+        std::shared_ptr<sdk::SmsProvider> provider =
+            plugin.create_sms_provider(sdk::PluginContext{plan.sms_sections[i], *app.sms_hosts.back()});
+        health.push_back({sdk::PluginKind::sms_provider, name, plugin.descriptor().version,
+                          [provider](sdk::StoreCompletion<sdk::HealthReport> done) { done(provider->health()); }});
+        routing.channels.push_back({name, std::move(provider)});
+        if (name == "console") {
+            log_warn("sms.console_provider",
+                     {{"detail", "the console provider writes codes to the log: development only"}});
+        }
+    }
+    health.push_back({sdk::PluginKind::otp_store, store_plugin.descriptor().name, store_plugin.descriptor().version,
+                      [store](sdk::StoreCompletion<sdk::HealthReport> done) { store->health(std::move(done)); }});
+    if (config.token.secret_generated) {
+        log_warn("config.token_secret_generated",
+                 {{"detail", "DEBUG is on and no token secret is set: tokens are signed with a "
+                             "throwaway secret and die with this process"}});
+    }
+    app.dispatcher = std::make_unique<SmsDispatcher>(std::move(routing), config.sms.workers,
+                                                     config.sms.queue_size, config.sms.timeout);
+    app.flow = std::make_unique<OtpFlow>(config.otp, config.token, config.limits, config.test_numbers, store,
+                                         *app.dispatcher, std::move(health));
+    return app;
+}
+
+}  // namespace testino
