@@ -13,12 +13,12 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include "app/otp_flow.hpp"
 #include "client_ip.hpp"
 #include "docs_pages.hpp"
 #include "errors.hpp"
 #include "logging.hpp"
 #include "metrics.hpp"
-#include "app/otp_flow.hpp"
 #include "otp_crypto.hpp"
 #include "request_parsing.hpp"
 #include "testino/version.hpp"
@@ -502,12 +502,26 @@ private:
         };
     }
 
+    // Starts a flow that answers through `writer`. The response has moved into the writer,
+    // so a flow that throws before it started anything is answered here, not by onRequest.
+    template <typename Start>
+    void start_flow(const SharedWriter& writer, const RequestContext& ctx, Start start) {
+        try {
+            start();
+        } catch (const std::exception& e) {
+            log_error("http.internal_error", {{"request_id", ctx.request_id}, {"detail", e.what()}});
+            send_reply(*state_, *writer, ctx, internal_error_reply(ctx));
+        }
+    }
+
     void health(Http::ResponseWriter response, const RequestContext& ctx) {
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-        state_->flow->health([state = state_, writer, ctx](HealthSummary summary) {
-            send_reply(*state, *writer, ctx,
-                       json_reply(summary.status == HealthSummary::Status::unhealthy ? 503 : 200,
-                                  health_body(*state, summary)));
+        start_flow(writer, ctx, [&] {
+            state_->flow->health([state = state_, writer, ctx](HealthSummary summary) {
+                send_reply(*state, *writer, ctx,
+                           json_reply(summary.status == HealthSummary::Status::unhealthy ? 503 : 200,
+                                      health_body(*state, summary)));
+            });
         });
     }
 
@@ -515,20 +529,24 @@ private:
         Expected<SendOtpRequest> parsed = parse_send_otp(request.body());
         if (!parsed) return send_reply(*state_, response, ctx, error_reply(parsed.error()));
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-        state_->flow->send(parsed.value(), {ctx.request_id, ctx.client_ip},
-                           replier<SendAccepted>(writer, ctx, [](const SendAccepted& sent) {
-                               return json_reply(200, success_send_body(sent.expires_in));
-                           }));
+        start_flow(writer, ctx, [&] {
+            state_->flow->send(parsed.value(), {ctx.request_id, ctx.client_ip},
+                               replier<SendAccepted>(writer, ctx, [](const SendAccepted& sent) {
+                                   return json_reply(200, success_send_body(sent.expires_in));
+                               }));
+        });
     }
 
     void verify_otp(const Http::Request& request, Http::ResponseWriter response, const RequestContext& ctx) {
         Expected<VerifyOtpRequest> parsed = parse_verify_otp(request.body(), state_->flow->code_length());
         if (!parsed) return send_reply(*state_, response, ctx, error_reply(parsed.error()));
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
-        state_->flow->verify(parsed.value(), {ctx.request_id, ctx.client_ip},
-                             replier<VerifiedLogin>(writer, ctx, [](const VerifiedLogin& login) {
-                                 return json_reply(200, success_verify_body(login.token));
-                             }));
+        start_flow(writer, ctx, [&] {
+            state_->flow->verify(parsed.value(), {ctx.request_id, ctx.client_ip},
+                                 replier<VerifiedLogin>(writer, ctx, [](const VerifiedLogin& login) {
+                                     return json_reply(200, success_verify_body(login.token));
+                                 }));
+        });
     }
 
     std::shared_ptr<State> state_;
