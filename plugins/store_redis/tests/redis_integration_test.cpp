@@ -281,5 +281,52 @@ TEST(RedisIntegrationTest, MalformedUrlStopsStartUpNamingTheKey) {
     EXPECT_EQ(result.stderr_text.find("hunter2"), std::string::npos) << result.stderr_text;
 }
 
+TEST(RedisIntegrationTest, AFrozenRedisHoldsNoReactorThread) {
+    // One reactor thread and a Redis that accepts commands but never answers: every store
+    // call waits out the command timeout. A core that waited for Redis on the reactor would
+    // answer the sends one after another and nothing else meanwhile; the asynchronous core
+    // keeps serving while they wait, and they time out together.
+    RedisServer redis;
+    TestConfig config = redis_config(redis.url());
+    config.server["threads"] = "1";
+    config.store_sections["redis"]["command_timeout_ms"] = "1500";
+    auto server = start_server(config);
+    ASSERT_TRUE(server);
+    HttpClient client(server->port());
+    ASSERT_TRUE(wait_until_healthy(client));
+
+    redis.freeze();
+    constexpr int kSends = 4;
+    const auto start = Clock::now();
+    std::atomic<int> store_unavailable{0};
+    std::atomic<long long> last_send_ms{0};
+    std::atomic<long long> first_send_ms{1'000'000};
+    std::vector<std::thread> sends;
+    for (int i = 0; i < kSends; ++i) {
+        sends.emplace_back([&, i] {
+            HttpClient own(server->port());
+            const auto response = own.post_json(kSendOtp, send_body("+1", "202555014" + std::to_string(i)));
+            const long long ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+            if (is_api_error(response, 503, "STORE_UNAVAILABLE")) ++store_unavailable;
+            last_send_ms = std::max(last_send_ms.load(), ms);
+            first_send_ms = std::min(first_send_ms.load(), ms);
+        });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the sends reach the server
+    const auto document = client.get("/openapi.json");
+    const long long document_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+    for (auto& t : sends) t.join();
+    redis.thaw();
+
+    EXPECT_EQ(document.status, 200);
+    EXPECT_EQ(store_unavailable.load(), kSends);
+    EXPECT_LT(document_ms, first_send_ms.load())
+        << "GET /openapi.json waited for a send that was waiting for Redis";
+    EXPECT_LT(last_send_ms.load(), 2 * 1500)
+        << "the sends were answered one after another (each waited " << 1500 << " ms), not together";
+}
+
 }  // namespace
 }  // namespace testino::test
