@@ -13,7 +13,7 @@
 #include <string>
 #include <typeinfo>
 
-#include "config.hpp"
+#include "config/config.hpp"
 #include "fuzz_check.hpp"
 
 namespace {

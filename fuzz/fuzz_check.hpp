@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "errors.hpp"
+#include "domain/errors.hpp"
 
 #define FUZZ_CHECK(condition)                                                                 \
     do {                                                                                      \

@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "fuzz_check.hpp"
-#include "phone.hpp"
+#include "domain/phone.hpp"
 
 namespace {
 

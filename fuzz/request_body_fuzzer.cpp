@@ -17,8 +17,8 @@
 #include <utility>
 
 #include "fuzz_check.hpp"
-#include "phone.hpp"
-#include "request_parsing.hpp"
+#include "domain/phone.hpp"
+#include "http/request_parsing.hpp"
 
 namespace {
 

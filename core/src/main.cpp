@@ -13,11 +13,11 @@
 #include <string>
 
 #include "app/startup.hpp"
-#include "config.hpp"
-#include "http_server.hpp"
-#include "logging.hpp"
-#include "plugin_loader.hpp"
-#include "sms_dispatcher.hpp"
+#include "config/config.hpp"
+#include "http/http_server.hpp"
+#include "observability/logging.hpp"
+#include "plugins/plugin_loader.hpp"
+#include "app/sms_dispatcher.hpp"
 #include "testino/version.hpp"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "client_ip.hpp"
+#include "http/client_ip.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "errors.hpp"
+#include "domain/errors.hpp"
 
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>

@@ -1,5 +1,5 @@
 // The metrics registry and its Prometheus text exposition (format 0.0.4).
-#include "metrics.hpp"
+#include "observability/metrics.hpp"
 
 #include <gtest/gtest.h>
 

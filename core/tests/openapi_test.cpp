@@ -10,8 +10,8 @@
 #include <string_view>
 #include <utility>
 
-#include "errors.hpp"
-#include "http_server.hpp"
+#include "domain/errors.hpp"
+#include "http/http_server.hpp"
 
 namespace testino {
 std::string_view openapi_document();

@@ -1,4 +1,4 @@
-#include "otp_crypto.hpp"
+#include "domain/otp_crypto.hpp"
 
 #include <gtest/gtest.h>
 

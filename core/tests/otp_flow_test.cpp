@@ -13,8 +13,8 @@
 #include <thread>
 
 #include "plugin_doubles.hpp"
-#include "plugin_loader.hpp"
-#include "sms_dispatcher.hpp"
+#include "plugins/plugin_loader.hpp"
+#include "app/sms_dispatcher.hpp"
 
 namespace testino {
 namespace {

@@ -1,4 +1,4 @@
-#include "phone.hpp"
+#include "domain/phone.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,8 +1,8 @@
-#include "plugin_loader.hpp"
+#include "plugins/plugin_loader.hpp"
 
 #include <gtest/gtest.h>
 
-#include "config.hpp"
+#include "config/config.hpp"
 #include "plugin_doubles.hpp"
 
 namespace testino {

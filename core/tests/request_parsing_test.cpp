@@ -1,4 +1,4 @@
-#include "request_parsing.hpp"
+#include "http/request_parsing.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "sms_dispatcher.hpp"
+#include "app/sms_dispatcher.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <mutex>
 #include <thread>
 
-#include "metrics.hpp"
+#include "observability/metrics.hpp"
 
 namespace testino {
 namespace {

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
+#include "config/config.hpp"
 #include "plugin_doubles.hpp"
-#include "plugin_loader.hpp"
+#include "plugins/plugin_loader.hpp"
 #include "testino/plugin.hpp"
 
 namespace testino::plugin_check {

@@ -7,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "metrics.hpp"
+#include "observability/metrics.hpp"
 #include "testino/otp_store.hpp"
 
 namespace testino {

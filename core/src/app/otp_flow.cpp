@@ -5,10 +5,10 @@
 #include <ctime>
 #include <mutex>
 
-#include "logging.hpp"
-#include "otp_crypto.hpp"
-#include "phone.hpp"
-#include "sms_dispatcher.hpp"
+#include "observability/logging.hpp"
+#include "domain/otp_crypto.hpp"
+#include "domain/phone.hpp"
+#include "app/sms_dispatcher.hpp"
 
 namespace testino {
 namespace {

@@ -15,13 +15,13 @@
 
 #include "app/metered_store.hpp"
 #include "app/rate_limits.hpp"
-#include "config.hpp"
-#include "errors.hpp"
-#include "request_parsing.hpp"
+#include "config/config.hpp"
+#include "domain/errors.hpp"
+#include "http/request_parsing.hpp"
 #include "testino/health.hpp"
 #include "testino/otp_store.hpp"
 #include "testino/plugin.hpp"
-#include "token.hpp"
+#include "domain/token.hpp"
 
 namespace testino {
 

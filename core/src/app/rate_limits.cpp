@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
-#include "logging.hpp"
+#include "observability/logging.hpp"
 
 namespace testino {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "app/metered_store.hpp"
-#include "errors.hpp"
-#include "metrics.hpp"
+#include "domain/errors.hpp"
+#include "observability/metrics.hpp"
 
 namespace testino {
 

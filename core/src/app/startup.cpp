@@ -4,8 +4,8 @@
 #include <ostream>
 
 #include "app/otp_flow.hpp"
-#include "logging.hpp"
-#include "sms_dispatcher.hpp"
+#include "observability/logging.hpp"
+#include "app/sms_dispatcher.hpp"
 
 namespace testino {
 namespace {

@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "config.hpp"
-#include "plugin_loader.hpp"
+#include "config/config.hpp"
+#include "plugins/plugin_loader.hpp"
 
 namespace testino {
 

@@ -1,4 +1,4 @@
-#include "otp_crypto.hpp"
+#include "domain/otp_crypto.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/core_names.h>

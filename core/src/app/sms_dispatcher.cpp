@@ -1,9 +1,9 @@
-#include "sms_dispatcher.hpp"
+#include "app/sms_dispatcher.hpp"
 
 #include <stdexcept>
 
-#include "logging.hpp"
-#include "metrics.hpp"
+#include "observability/logging.hpp"
+#include "observability/metrics.hpp"
 
 namespace testino {
 namespace {

@@ -1,4 +1,4 @@
-#include "logging.hpp"
+#include "observability/logging.hpp"
 
 #include <unistd.h>
 

@@ -17,7 +17,7 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "logging.hpp"
+#include "observability/logging.hpp"
 #include "testino/config_view.hpp"
 
 namespace testino {

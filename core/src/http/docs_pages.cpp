@@ -1,4 +1,4 @@
-#include "docs_pages.hpp"
+#include "http/docs_pages.hpp"
 
 #include <fstream>
 #include <sstream>

@@ -1,4 +1,4 @@
-#include "errors.hpp"
+#include "domain/errors.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>

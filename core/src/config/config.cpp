@@ -1,4 +1,4 @@
-#include "config.hpp"
+#include "config/config.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -7,9 +7,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "client_ip.hpp"
-#include "otp_crypto.hpp"
-#include "phone.hpp"
+#include "http/client_ip.hpp"
+#include "domain/otp_crypto.hpp"
+#include "domain/phone.hpp"
 
 extern char** environ;
 

@@ -1,4 +1,4 @@
-#include "token.hpp"
+#include "domain/token.hpp"
 
 #include <jwt.h>
 
@@ -6,7 +6,7 @@
 #include <ctime>
 #include <memory>
 
-#include "otp_crypto.hpp"
+#include "domain/otp_crypto.hpp"
 
 namespace testino {
 

@@ -1,4 +1,4 @@
-#include "request_parsing.hpp"
+#include "http/request_parsing.hpp"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <string>
 
-#include "errors.hpp"
+#include "domain/errors.hpp"
 
 namespace testino {
 

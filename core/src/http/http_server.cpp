@@ -1,4 +1,4 @@
-#include "http_server.hpp"
+#include "http/http_server.hpp"
 
 #include <sys/socket.h>
 
@@ -14,13 +14,13 @@
 #include <rapidjson/writer.h>
 
 #include "app/otp_flow.hpp"
-#include "client_ip.hpp"
-#include "docs_pages.hpp"
-#include "errors.hpp"
-#include "logging.hpp"
-#include "metrics.hpp"
-#include "otp_crypto.hpp"
-#include "request_parsing.hpp"
+#include "http/client_ip.hpp"
+#include "http/docs_pages.hpp"
+#include "domain/errors.hpp"
+#include "observability/logging.hpp"
+#include "observability/metrics.hpp"
+#include "domain/otp_crypto.hpp"
+#include "http/request_parsing.hpp"
 #include "testino/version.hpp"
 
 namespace testino {

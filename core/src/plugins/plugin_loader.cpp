@@ -1,11 +1,11 @@
-#include "plugin_loader.hpp"
+#include "plugins/plugin_loader.hpp"
 
 #include <dlfcn.h>
 
 #include <algorithm>
 #include <system_error>
 
-#include "config.hpp"
+#include "config/config.hpp"
 
 namespace testino {
 namespace {

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "config.hpp"
+#include "config/config.hpp"
 
 namespace Pistache::Http {
 class Endpoint;
