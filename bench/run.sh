@@ -5,6 +5,8 @@
 # the Redis store, driven by wrk. Prints a Markdown table and writes it into
 # bench/RESULTS.md. Logs and generated configs go to bench/results/ (git-ignored).
 # Knobs: see the top of bench/bench.py (BENCH_DURATION, BENCH_REPS, ...).
+# bench/run.sh --redis-latency runs bench/redis_latency.py instead: the Redis store with
+# +0, +0.25 and +1 ms of added round trip (see bench/README.md).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -24,4 +26,8 @@ if ! { cmake -S "$repo" -B "$BENCH_BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Releas
 fi
 
 # Debian's interpreter: bench.py uses Debian's python3-yaml.
+if [[ ${1:-} == --redis-latency ]]; then
+  shift
+  exec /usr/bin/python3 "$repo/bench/redis_latency.py" "$@"
+fi
 exec /usr/bin/python3 "$repo/bench/bench.py" "$@"
