@@ -148,7 +148,11 @@ void Logger::set_fd(int fd) { g_fd = fd; }
 LogBatch::LogBatch() { ++t_state.batch_depth; }
 
 LogBatch::~LogBatch() {
-    if (--t_state.batch_depth == 0 && !t_pending_gone && !t_pending.text.empty()) flush_pending();
+    if (--t_state.batch_depth == 0) flush();
+}
+
+void LogBatch::flush() {
+    if (!t_pending_gone && !t_pending.text.empty()) flush_pending();
 }
 
 void Logger::write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {

@@ -58,6 +58,9 @@ public:
     ~LogBatch();
     LogBatch(const LogBatch&) = delete;
     LogBatch& operator=(const LogBatch&) = delete;
+    // Writes the lines this thread holds now (the batch stays open): before a reply
+    // leaves, so a client that saw it finds its request's lines in the log.
+    static void flush();
 };
 
 inline void log_debug(std::string_view event, std::initializer_list<LogField> f = {}) {

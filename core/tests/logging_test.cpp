@@ -108,5 +108,15 @@ TEST(Logging, ABatchHoldsOnlyItsOwnThreadsLines) {
     EXPECT_STREQ(parse(lines[0])["event"].GetString(), "test.other_thread");
 }
 
+TEST(Logging, FlushWritesHeldLinesAndTheBatchStaysOpen) {
+    const LogCapture capture;
+    const LogBatch batch;
+    log_info("test.before_reply");
+    LogBatch::flush();
+    EXPECT_EQ(capture.lines().size(), 1u);
+    log_info("test.after_reply");
+    EXPECT_EQ(capture.lines().size(), 1u) << "still batched";
+}
+
 }  // namespace
 }  // namespace testino
