@@ -7,7 +7,7 @@ find_package(Boost 1.74 REQUIRED)  # header-only parts: Boost.DLL
 find_package(RapidJSON REQUIRED CONFIG)
 find_package(CURL REQUIRED)
 pkg_check_modules(PISTACHE REQUIRED IMPORTED_TARGET libpistache)
-pkg_check_modules(LIBJWT REQUIRED IMPORTED_TARGET libjwt)
+pkg_check_modules(LIBJWT REQUIRED IMPORTED_TARGET libjwt)  # the unit tests verify tokens with it
 
 # libphonenumber ships neither a CMake config nor a pkg-config file.
 find_path(PHONENUMBER_INCLUDE_DIR phonenumbers/phonenumberutil.h REQUIRED)

@@ -1,6 +1,7 @@
 #include "domain/phone.hpp"
 
 #include <gtest/gtest.h>
+#include <phonenumbers/phonenumberutil.h>
 
 namespace testino {
 namespace {
@@ -48,6 +49,41 @@ TEST(Phone, NumberMustBelongToTheGivenCountry) {
 TEST(Phone, NumbersThatCannotReceiveSmsAreRefused) {
     EXPECT_EQ(e164("+44", "2079460000"), "error:mobile_number") << "UK fixed line";
     EXPECT_EQ(e164("+44", "9098790000"), "error:mobile_number") << "UK premium rate";
+}
+
+TEST(Phone, ARepeatedNumberGetsTheSameVerdict) {
+    // The second call of each is answered from the verdict cache.
+    for (int round = 0; round < 2; ++round) {
+        EXPECT_EQ(e164("+1", "202 555 0123"), "+12025550123");
+        EXPECT_EQ(e164("1", "(202) 555-0123"), "+12025550123") << "same digits, other spelling";
+        EXPECT_EQ(e164("+1", "1234567890"), "error:mobile_number");
+        EXPECT_EQ(e164("+44", "2079460000"), "error:mobile_number");
+        EXPECT_EQ(e164("+44", "7400 123456"), "+447400123456");
+    }
+    const Expected<std::string> fixed = normalize_phone("+44", "2079460000");
+    ASSERT_FALSE(fixed);
+    EXPECT_EQ(fixed.error().message, "mobile_number cannot receive SMS messages");
+    const Expected<std::string> invalid = normalize_phone("+1", "1234567890");
+    ASSERT_FALSE(invalid);
+    EXPECT_EQ(invalid.error().message, "mobile_number is not a valid phone number for +1");
+}
+
+TEST(Phone, TheCacheKeySeparatesCallingCodeFromDigits) {
+    // "+1" "4420794600" and "+44" "20794600..." share the digit string "1442079460...".
+    EXPECT_EQ(e164("+44", "7400123456"), "+447400123456");
+    EXPECT_EQ(e164("+4", "47400123456"), "error:country_code");
+    EXPECT_EQ(e164("+1", "447400123456"), "error:mobile_number");
+}
+
+TEST(Phone, KnownCallingCodesAreLibphonenumbersRegions) {
+    // The start-up table of calling codes says what GetRegionCodeForCountryCode() says.
+    const auto& util = *i18n::phonenumbers::PhoneNumberUtil::GetInstance();
+    for (int code = 1; code < 1000; ++code) {
+        std::string region;
+        util.GetRegionCodeForCountryCode(code, &region);
+        const bool refused = e164(std::to_string(code), "2025550123") == "error:country_code";
+        EXPECT_EQ(refused, region == "ZZ") << "+" << code;
+    }
 }
 
 }  // namespace

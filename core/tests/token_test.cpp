@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 #include <jwt.h>
 
+#include <cstdio>
 #include <ctime>
 #include <memory>
+#include <string>
+
+#include "domain/jwt_hs256.hpp"
 
 namespace testino {
 namespace {
@@ -53,6 +57,68 @@ TEST(Token, EachTokenHasItsOwnId) {
     const JwtPtr b = decode(issuer.issue("+12025550123")->jwt, kSecret);
     ASSERT_TRUE(a && b);
     EXPECT_STRNE(jwt_get_grant(a.get(), "jti"), jwt_get_grant(b.get(), "jti"));
+}
+
+TEST(Token, HeaderSaysHs256Jwt) {
+    const TokenIssuer issuer(kSecret, "testino-auth", std::chrono::seconds(60));
+    const std::string token = issuer.issue("+12025550123")->jwt;
+    const JwtPtr jwt = decode(token, kSecret);
+    ASSERT_TRUE(jwt);
+    EXPECT_STREQ(jwt_get_header(jwt.get(), "alg"), "HS256");
+    EXPECT_STREQ(jwt_get_header(jwt.get(), "typ"), "JWT");
+    EXPECT_EQ(token.find('='), std::string::npos) << "base64url has no padding";
+}
+
+TEST(Token, ATamperedTokenDoesNotVerify) {
+    const TokenIssuer issuer(kSecret, "testino-auth", std::chrono::seconds(60));
+    std::string token = issuer.issue("+12025550123")->jwt;
+    const std::size_t dot = token.find('.');
+    token[dot + 5] = token[dot + 5] == 'A' ? 'B' : 'A';  // a byte of the claims
+    EXPECT_FALSE(decode(token, kSecret));
+}
+
+TEST(Token, ClaimsAreJsonEscaped) {
+    const TokenIssuer issuer(kSecret, "a \"quoted\" issuer\\", std::chrono::seconds(60));
+    const JwtPtr jwt = decode(issuer.issue("+12025550123")->jwt, kSecret);
+    ASSERT_TRUE(jwt);
+    EXPECT_STREQ(jwt_get_grant(jwt.get(), "iss"), "a \"quoted\" issuer\\");
+}
+
+TEST(Base64Url, Rfc4648Vectors) {
+    // RFC 4648 §10, in the URL-safe alphabet without padding.
+    EXPECT_EQ(base64url(""), "");
+    EXPECT_EQ(base64url("f"), "Zg");
+    EXPECT_EQ(base64url("fo"), "Zm8");
+    EXPECT_EQ(base64url("foo"), "Zm9v");
+    EXPECT_EQ(base64url("foob"), "Zm9vYg");
+    EXPECT_EQ(base64url("fooba"), "Zm9vYmE");
+    EXPECT_EQ(base64url("foobar"), "Zm9vYmFy");
+    EXPECT_EQ(base64url("\xfb\xff\xbf"), "-_-_") << "the URL-safe characters";
+}
+
+// A verifier independent of both libjwt and our signer: PyJWT (Debian's python3-jwt).
+TEST(Token, VerifiesWithPyJwt) {
+    if (std::system("/usr/bin/python3 -c 'import jwt' 2>/dev/null") != 0) {
+        GTEST_SKIP() << "python3-jwt is not installed (scripts/setup.sh installs it)";
+    }
+    const TokenIssuer issuer(kSecret, "testino-auth", std::chrono::seconds(3600));
+    const std::string token = issuer.issue("+12025550123")->jwt;
+    // Token and key are base64url and hex: safe on a command line.
+    const std::string command =
+        "/usr/bin/python3 -c \"import jwt, sys; c = jwt.decode(sys.argv[1], sys.argv[2], "
+        "algorithms=['HS256'], issuer='testino-auth'); "
+        "print(c['sub'], c['exp'] - c['iat'], len(c['jti']))\" " + token + " " + kSecret + " 2>&1";
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string out;
+    char buffer[256];
+    while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
+    EXPECT_EQ(pclose(pipe), 0) << out;
+    EXPECT_EQ(out, "+12025550123 3600 32\n");
+
+    const std::string wrong_key = "/usr/bin/python3 -c \"import jwt, sys; jwt.decode(sys.argv[1], 'x' * 32, "
+                                  "algorithms=['HS256'])\" " + token + " >/dev/null 2>&1";
+    EXPECT_NE(std::system(wrong_key.c_str()), 0) << "PyJWT refuses it under another key";
 }
 
 }  // namespace

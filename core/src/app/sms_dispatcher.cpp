@@ -134,6 +134,7 @@ void SmsDispatcher::run() {
             job = std::move(queue_.front());
             queue_.pop_front();
         }
+        const LogBatch batch;  // the send's lines and the reply's access line: one write(2)
         SendOutcome outcome;
         if (Clock::now() >= job.deadline) {
             // The server, not a provider, was too slow: another provider would not help.
@@ -166,9 +167,14 @@ SendOutcome SmsDispatcher::run_route(const Job& job) {
         const sdk::SendStatus status = outcome.result.status;
         const bool last = n + 1 == channels.size() || stopping_.load();
         if (status == sdk::SendStatus::sent) {
-            log_info("sms.sent", {{"request_id", job.message.request_id}, {"provider", name},
-                                  {"attempt", outcome.attempts}, {"message_id", outcome.result.message_id},
-                                  {"duration_ms", milliseconds_since(start)}});
+            // A provider that does not block (console) logs the message itself; its first
+            // attempt's sms.sent would only repeat that on every request: debug level.
+            const LogLevel level = job.route->inline_ && n == 0 ? LogLevel::debug : LogLevel::info;
+            if (!Logger::enabled(level)) return outcome;
+            Logger::write(level, "sms.sent",
+                          {{"request_id", job.message.request_id}, {"provider", name},
+                           {"attempt", outcome.attempts}, {"message_id", outcome.result.message_id},
+                           {"duration_ms", milliseconds_since(start)}});
             return outcome;
         }
         if (should_fail_over(status) && !last) {

@@ -68,6 +68,8 @@ private:
     std::vector<std::pair<std::string, EVP_MAC_CTX*>> contexts_;
 };
 
+}  // namespace
+
 void hmac_sha256(std::string_view key, std::string_view data, unsigned char* out) {
     thread_local HmacContexts contexts;
     EVP_MAC_CTX* ctx = contexts.get(key);
@@ -79,8 +81,6 @@ void hmac_sha256(std::string_view key, std::string_view data, unsigned char* out
         throw std::runtime_error("HMAC-SHA256 failed");
     }
 }
-
-}  // namespace
 
 std::string generate_code(int length) {
     if (length < 1 || length > 18) throw std::invalid_argument("code length out of range");

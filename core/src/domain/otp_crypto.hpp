@@ -8,6 +8,9 @@
 
 namespace testino {
 
+// HMAC-SHA256(key, data) into `out` (32 bytes), on a keyed context cached per thread.
+void hmac_sha256(std::string_view key, std::string_view data, unsigned char* out);
+
 // `length` decimal digits, uniform (rejection sampling, no modulo bias), from RAND_bytes.
 std::string generate_code(int length);
 

@@ -188,7 +188,7 @@ std::string printable(std::string text) {
     return text;
 }
 
-// Writes the reply, logs the access line, and closes the connection when it must not
+// Logs the access line, writes the reply, and closes the connection when it must not
 // persist. The one way out of every request, on any thread.
 void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext& ctx, Reply reply) {
     auto& headers = writer.headers();
@@ -227,14 +227,6 @@ void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext
     // Counted before the reply leaves, so a client's next request already sees it.
     const auto latency = Clock::now() - ctx.start;
     metrics::global().http_request(ctx.path, ctx.method, reply.status, latency);
-    writer.send(static_cast<Http::Code>(reply.status), reply.body)
-        .then(
-            [peer](ssize_t) {
-                // Pistache 0.0.5 never closes a connection itself; end it once the reply is out.
-                if (auto p = peer.lock()) ::shutdown(p->fd(), SHUT_RDWR);
-            },
-            [](std::exception_ptr) {});
-
     const double latency_ms = std::chrono::duration<double, std::milli>(latency).count();
     Logger::write(LogLevel::info, "http.access",
                   {{"request_id", ctx.request_id},
@@ -244,6 +236,16 @@ void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext
                    {"latency_ms", latency_ms},
                    {"peer", ctx.peer},
                    {"client_ip", ctx.client_ip}});
+    // The request's lines are out before the client can see the reply and look for them.
+    LogBatch::flush();
+    writer.send(static_cast<Http::Code>(reply.status), reply.body)
+        .then(
+            [peer](ssize_t) {
+                // Pistache 0.0.5 never closes a connection itself; end it once the reply is out.
+                if (auto p = peer.lock()) ::shutdown(p->fd(), SHUT_RDWR);
+            },
+            [](std::exception_ptr) {});
+
     if (ctx.counted) state.in_flight.fetch_sub(1);
 }
 
@@ -295,6 +297,9 @@ public:
     // Replaces Pistache's own onInput so that HTTP/1.1 connections persist by default,
     // and protocol errors get the API's JSON error shape and a closed connection.
     void onInput(const char* buffer, size_t len, const std::shared_ptr<Tcp::Peer>& peer) override {
+        // A request answered on this thread (memory store, inline SMS provider) writes its
+        // log lines with one write(2).
+        const LogBatch batch;
         auto parser = getParser(peer);
         auto& request = parser->request;
         try {

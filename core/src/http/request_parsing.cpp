@@ -34,7 +34,14 @@ std::optional<ApiError> read_string_fields(std::string_view body,
     if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
         return make_error(ErrorCode::invalid_json, "Request body is empty; expected a JSON object");
     }
-    rapidjson::Document doc;
+    // The document and the parser's stack live in buffers on the stack (pool allocators
+    // over them): no allocation for a body of ordinary size; larger ones spill to the heap.
+    using Pool = rapidjson::MemoryPoolAllocator<>;
+    char value_space[2048];
+    char stack_space[1024];
+    Pool values(value_space, sizeof value_space);
+    Pool stack(stack_space, sizeof stack_space);
+    rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> doc(&values, 512, &stack);
     doc.Parse<kParseFlags>(body.data(), body.size());
     if (doc.HasParseError()) {
         return make_error(ErrorCode::invalid_json,

@@ -5,7 +5,9 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
+#include <string>
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -16,20 +18,65 @@ namespace {
 std::atomic<int> g_level{static_cast<int>(LogLevel::info)};
 std::atomic<int> g_fd{1};
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+// A line is built in a buffer on the stack (a pool allocator over it): no allocation for
+// lines under about a kilobyte, which is all of them on a request's path.
+using LinePool = rapidjson::MemoryPoolAllocator<>;
+using LineBuffer = rapidjson::GenericStringBuffer<rapidjson::UTF8<>, LinePool>;
+using JsonWriter = rapidjson::Writer<LineBuffer, rapidjson::UTF8<>, rapidjson::UTF8<>, LinePool>;
+
+struct Line {
+    char storage[1536];
+    LinePool pool{storage, sizeof storage};
+    LineBuffer buffer{&pool, 768};
+    JsonWriter writer{buffer, &pool};
+};
+
+// Per thread: the open LogBatch depth and the formatted second of the last timestamp
+// (strftime cost more than the rest of a line). Trivially destructible, so a line logged
+// while the thread's objects are being destroyed still finds it.
+struct ThreadState {
+    int batch_depth = 0;
+    std::time_t second = -1;
+    char second_text[24];
+};
+thread_local ThreadState t_state;
+
+// The lines of an open batch. `t_pending_gone` tells a line logged after its destruction
+// (a static destructor at exit) to write at once instead.
+thread_local bool t_pending_gone = false;
+struct Pending {
+    std::string text;
+    ~Pending() { t_pending_gone = true; }
+};
+thread_local Pending t_pending;
+
+constexpr std::size_t kMaxPending = 16 * 1024;
 
 void write_timestamp(JsonWriter& w) {
     const auto now = std::chrono::system_clock::now();
     const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         now.time_since_epoch()).count();
     const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
+    ThreadState& t = t_state;
+    if (seconds != t.second) {
+        std::tm utc{};
+        gmtime_r(&seconds, &utc);
+        if (std::strftime(t.second_text, sizeof t.second_text, "%Y-%m-%dT%H:%M:%S", &utc) == 0) {
+            t.second_text[0] = '\0';
+        }
+        t.second = seconds;
+    }
     char buf[32];
-    const size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &utc);
-    std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+    const std::size_t n = std::strlen(t.second_text);
+    std::memcpy(buf, t.second_text, n);
+    const int millis = static_cast<int>(ms % 1000);
+    buf[n] = '.';
+    buf[n + 1] = static_cast<char>('0' + millis / 100);
+    buf[n + 2] = static_cast<char>('0' + millis / 10 % 10);
+    buf[n + 3] = static_cast<char>('0' + millis % 10);
+    buf[n + 4] = 'Z';
     w.Key("ts");
-    w.String(buf);
+    w.String(buf, static_cast<rapidjson::SizeType>(n + 5));
 }
 
 void begin_line(JsonWriter& w, LogLevel level, std::string_view event) {
@@ -45,10 +92,7 @@ void key(JsonWriter& w, std::string_view k) {
     w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
 }
 
-void emit(rapidjson::StringBuffer& buffer) {
-    buffer.Put('\n');
-    const char* data = buffer.GetString();
-    size_t left = buffer.GetSize();
+void write_all(const char* data, size_t left) {
     const int fd = g_fd.load(std::memory_order_relaxed);
     while (left > 0) {
         const ssize_t n = ::write(fd, data, left);
@@ -57,6 +101,20 @@ void emit(rapidjson::StringBuffer& buffer) {
         data += n;
         left -= static_cast<size_t>(n);
     }
+}
+
+void flush_pending() {
+    std::string& pending = t_pending.text;
+    write_all(pending.data(), pending.size());
+    pending.clear();
+}
+
+// The line, ended and written: now, or with the open batch's other lines.
+void emit(LineBuffer& buffer) {
+    buffer.Put('\n');
+    if (t_state.batch_depth == 0 || t_pending_gone) return write_all(buffer.GetString(), buffer.GetSize());
+    t_pending.text.append(buffer.GetString(), buffer.GetSize());
+    if (t_pending.text.size() >= kMaxPending) flush_pending();
 }
 
 }  // namespace
@@ -87,10 +145,20 @@ bool Logger::enabled(LogLevel level) {
 }
 void Logger::set_fd(int fd) { g_fd = fd; }
 
+LogBatch::LogBatch() { ++t_state.batch_depth; }
+
+LogBatch::~LogBatch() {
+    if (--t_state.batch_depth == 0) flush();
+}
+
+void LogBatch::flush() {
+    if (!t_pending_gone && !t_pending.text.empty()) flush_pending();
+}
+
 void Logger::write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
     if (!enabled(level)) return;
-    rapidjson::StringBuffer buffer;
-    JsonWriter w(buffer);
+    Line line;
+    JsonWriter& w = line.writer;
     begin_line(w, level, event);
     for (const LogField& f : fields) {
         key(w, f.key);
@@ -104,14 +172,14 @@ void Logger::write(LogLevel level, std::string_view event, std::initializer_list
         }
     }
     w.EndObject();
-    emit(buffer);
+    emit(line.buffer);
 }
 
 void Logger::write_plugin(LogLevel level, std::string_view plugin, std::string_view event,
                           const std::vector<sdk::LogField>& fields) {
     if (!enabled(level)) return;
-    rapidjson::StringBuffer buffer;
-    JsonWriter w(buffer);
+    Line line;
+    JsonWriter& w = line.writer;
     begin_line(w, level, event);
     key(w, "plugin");
     w.String(plugin.data(), static_cast<rapidjson::SizeType>(plugin.size()));
@@ -121,7 +189,7 @@ void Logger::write_plugin(LogLevel level, std::string_view plugin, std::string_v
         w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
     }
     w.EndObject();
-    emit(buffer);
+    emit(line.buffer);
 }
 
 }  // namespace testino

@@ -1,5 +1,6 @@
-// Structured logs: one JSON object a line on stdout, written with a single write(2)
-// so lines from many threads never interleave.
+// Structured logs: one JSON object a line on stdout, each line whole in one write(2)
+// (alone, or with the other lines of a LogBatch) so lines from many threads never
+// interleave.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +47,20 @@ public:
     // For plugins: string fields only, and the plugin's name.
     static void write_plugin(LogLevel level, std::string_view plugin, std::string_view event,
                              const std::vector<sdk::LogField>& fields);
+};
+
+// Lines logged on this thread while a batch is open leave together, in one write(2), when
+// the outermost batch closes (or once 16 KiB wait): a request's lines cost one system
+// call. Lines stay whole and in order; only their moment of writing moves.
+class LogBatch {
+public:
+    LogBatch();
+    ~LogBatch();
+    LogBatch(const LogBatch&) = delete;
+    LogBatch& operator=(const LogBatch&) = delete;
+    // Writes the lines this thread holds now (the batch stays open): before a reply
+    // leaves, so a client that saw it finds its request's lines in the log.
+    static void flush();
 };
 
 inline void log_debug(std::string_view event, std::initializer_list<LogField> f = {}) {
