@@ -20,13 +20,15 @@ testino::sdk::PluginDescriptor redis_store_descriptor() {
         "REDIS_URL"));
     const ConfigKey key_prefix =
         sdk::string_key("key_prefix", "testino:", "prefix of every Redis key; no '{' or '}'");
-    const ConfigKey pool_size =
-        sdk::integer_key("pool_size", "8", 1, 1024, "Redis connections per server process");
+    // Since the store became asynchronous, commands from concurrent requests are pipelined
+    // on a few connections: pool_size is their number, no longer one per waiting request.
+    const ConfigKey pool_size = sdk::integer_key(
+        "pool_size", "2", 1, 1024, "Redis connections per server process (commands are pipelined on them)");
     const ConfigKey connect_timeout = sdk::integer_key(
         "connect_timeout_ms", "500", 1, 60000, "time to open a connection to Redis, in milliseconds");
     const ConfigKey command_timeout = sdk::integer_key(
         "command_timeout_ms", "500", 1, 60000,
-        "time for one Redis command, and to wait for a free connection, in milliseconds");
+        "deadline of one store operation from its start (queueing, connecting, the Redis round trips), in milliseconds");
 
     return {testino::sdk::PluginKind::otp_store,
             "redis",
@@ -39,7 +41,7 @@ std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::P
     const auto& config = context.config;
     testino::plugins::RedisStoreOptions options;
     try {
-        options.pool.endpoint = testino::plugins::parse_redis_url(config.get_string("url"));
+        options.client.endpoint = testino::plugins::parse_redis_url(config.get_string("url"));
     } catch (const testino::plugins::RedisUrlError& error) {
         // The message never repeats the URL: it may hold the password.
         throw ConfigError(config.where("url") + ": " + error.what());
@@ -49,9 +51,9 @@ std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::P
         throw ConfigError(config.where("key_prefix") +
                           ": must not contain '{' or '}' (they would change the Redis Cluster hash tag)");
     }
-    options.pool.size = static_cast<std::size_t>(config.get_int("pool_size"));
-    options.pool.connect_timeout = std::chrono::milliseconds(config.get_int("connect_timeout_ms"));
-    options.pool.command_timeout = std::chrono::milliseconds(config.get_int("command_timeout_ms"));
+    options.client.connections = static_cast<std::size_t>(config.get_int("pool_size"));
+    options.client.connect_timeout = std::chrono::milliseconds(config.get_int("connect_timeout_ms"));
+    options.client.command_timeout = std::chrono::milliseconds(config.get_int("command_timeout_ms"));
     return std::make_unique<testino::plugins::RedisStore>(std::move(options), context.host);
 }
 

@@ -3,6 +3,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <future>
+#include <memory>
 #include <utility>
 
 namespace testino::plugins {
@@ -86,7 +88,7 @@ std::string sha1_hex(const std::string& text) {
     return out;
 }
 
-RedisStore::Script make_script(const char* name, const char* body) {
+RedisScript make_script(const char* name, const char* body) {
     return {name, body, sha1_hex(body)};
 }
 
@@ -94,12 +96,7 @@ std::string as_bytes(const sdk::CodeDigest& digest) {
     return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
 }
 
-bool starts_with(const char* text, std::size_t size, const char* prefix) {
-    const std::size_t prefix_size = std::char_traits<char>::length(prefix);
-    return size >= prefix_size && std::equal(prefix, prefix + prefix_size, text);
-}
-
-RedisFailure unexpected_reply(const RedisStore::Script& script, const redisReply& reply) {
+RedisFailure unexpected_reply(const RedisScript& script, const redisReply& reply) {
     return {RedisFault::reply_error,
             std::string(script.name) + " script: unexpected reply type " + std::to_string(reply.type),
             false};
@@ -117,25 +114,78 @@ bool integer_array(const redisReply& reply, std::size_t size) {
                        [](const redisReply* e) { return e->type == REDIS_REPLY_INTEGER; });
 }
 
-std::string store_detail(const std::string& endpoint, const RedisFailure& failure) {
-    return endpoint + ": " + failure.detail;
+// The result types' failure for an outcome without a reply.
+template <typename Result>
+Result failed(std::string detail);
+template <>
+StoreResult failed(std::string detail) {
+    return {StoreStatus::unavailable, std::move(detail)};
+}
+template <>
+VerifyResult failed(std::string detail) {
+    return {VerifyOutcome::unavailable, 0, {}, std::move(detail)};
+}
+template <>
+sdk::CounterResult failed(std::string detail) {
+    return {StoreStatus::unavailable, 0, {}, std::move(detail)};
+}
+template <>
+sdk::HealthReport failed(std::string detail) {
+    return {false, std::move(detail)};
+}
+
+// Calls `done` with `convert()`, or with a failure if converting throws: a completion is
+// called exactly once, and nothing is thrown into the loop thread.
+template <typename Result, typename Convert>
+void finish_with(const sdk::StoreCompletion<Result>& done, Convert&& convert) noexcept {
+    Result result;
+    try {
+        result = convert();
+    } catch (const std::exception& error) {
+        result = failed<Result>(std::string("redis store: ") + error.what());
+    }
+    try {
+        done(std::move(result));
+    } catch (...) {
+        // `done` must not throw (the SDK's rule); the loop thread survives one that does.
+    }
+}
+
+// The verify script's {outcome, attempts_left, pttl_ms} as a result.
+VerifyResult verify_result(const redisReply& reply) {
+    const long long outcome = reply.element[0]->integer;
+    const int attempts_left = static_cast<int>(std::clamp(reply.element[1]->integer, 0LL, 0xFFFFLL));
+    switch (outcome) {
+        case 1: return {VerifyOutcome::verified, attempts_left, {}, {}};
+        case 2: return {VerifyOutcome::mismatch, attempts_left, {}, {}};
+        case 3: return {VerifyOutcome::attempts_exhausted, 0, whole_seconds(reply.element[2]->integer), {}};
+        default: return {VerifyOutcome::not_found, 0, {}, {}};
+    }
 }
 
 }  // namespace
 
 RedisStore::RedisStore(RedisStoreOptions options, sdk::Host& host)
     : options_(std::move(options)),
-      endpoint_(options_.pool.endpoint.describe()),
+      endpoint_(options_.client.endpoint.describe()),
       host_(host),
-      pool_(options_.pool),
       put_script_(make_script("put", kPutScript)),
       verify_script_(make_script("verify", kVerifyScript)),
       remove_script_(make_script("remove", kRemoveScript)),
-      counter_script_(make_script("counter", kCounterScript)) {
-    // Connect once now so that the start-up log says whether Redis is usable; a failure
-    // is logged and leaves the store to connect later, on demand.
-    health();
+      counter_script_(make_script("counter", kCounterScript)),
+      client_(std::make_unique<RedisClient>(options_.client,
+                                            [this](const RedisScript& script) { script_loaded(script); })) {
+    // Connect once now, so that the start-up log says whether Redis is usable. The server
+    // builds its store before serving, so waiting here holds no reactor thread; the wait is
+    // bounded by the request's own deadline (plus slack), and a failure leaves the store to
+    // connect later, on demand.
+    auto checked = std::make_shared<std::promise<void>>();
+    std::future<void> done = checked->get_future();
+    health([checked](sdk::HealthReport) { checked->set_value(); });
+    done.wait_for(options_.client.command_timeout + std::chrono::seconds(1));
 }
+
+RedisStore::~RedisStore() { client_.reset(); }
 
 std::string RedisStore::code_key(const std::string& key) const {
     return options_.key_prefix + "{" + key + "}:code";
@@ -145,6 +195,10 @@ std::string RedisStore::counter_key(const std::string& key) const {
     // The core's counter keys carry their own "{...}" (the phone number), so the prefix,
     // which has no braces, leaves the hash tag to them.
     return options_.key_prefix + "count:" + key;
+}
+
+std::string RedisStore::detail(const RedisFailure& failure) const {
+    return endpoint_ + ": " + failure.detail;
 }
 
 void RedisStore::note_up() {
@@ -173,140 +227,115 @@ void RedisStore::note_failure(const RedisFailure& failure) {
     logged_fault_ = failure.fault;
 }
 
-RedisReplyPtr RedisStore::run_script_on(RedisLease& lease, const Script& script,
-                                        const std::vector<std::string>& command,
-                                        RedisFailure& failure) {
-    RedisReplyPtr reply = lease.command(command, failure);
-    if (!reply || reply->type != REDIS_REPLY_ERROR || !starts_with(reply->str, reply->len, "NOSCRIPT")) {
-        return reply;
+void RedisStore::observe(const RedisOutcome& outcome) {
+    try {
+        if (outcome.reply) {
+            note_up();
+        } else if (outcome.failure.fault != RedisFault::stopped) {  // shutting down is no Redis fault
+            note_failure(outcome.failure);
+        }
+    } catch (...) {
+        // Logging only.
     }
-    // Redis lost its script cache (restart, SCRIPT FLUSH, failover): load and run again.
-    RedisReplyPtr loaded = lease.command({"SCRIPT", "LOAD", script.body}, failure);
-    if (!loaded) return nullptr;
-    if (loaded->type != REDIS_REPLY_STRING ||
-        std::string(loaded->str, loaded->len) != script.sha1) {
-        failure = unexpected_reply(script, *loaded);
-        return nullptr;
-    }
+}
+
+void RedisStore::script_loaded(const RedisScript& script) {
     script_loads_.fetch_add(1);
     host_.log(sdk::LogLevel::info, "store.redis.script_loaded", {{"script", script.name}});
-    return lease.command(command, failure);
 }
 
-template <typename Exchange>
-RedisReplyPtr RedisStore::exchange(const char* what, Exchange&& run, RedisFailure& failure) {
-    // One deadline for the whole operation, retry included: no caller waits much past the
-    // command timeout (plus a connect's own timeout), however Redis fails.
-    const auto deadline = std::chrono::steady_clock::now() + options_.pool.command_timeout;
-    for (int attempt = 0; attempt < 2; ++attempt) {
-        std::optional<RedisLease> lease = pool_.acquire(deadline, failure);
-        if (!lease) break;
-        const bool fresh = lease->fresh();
-        RedisReplyPtr reply = run(*lease, failure);
-        if (reply) {
-            if (reply->type == REDIS_REPLY_ERROR) {
-                failure = {RedisFault::reply_error,
-                           std::string(what) + " failed: " + std::string(reply->str, reply->len), false};
-                break;
-            }
-            note_up();
-            return reply;
-        }
-        // A reused connection the server had closed: Redis restarted, so the other idle
-        // connections are stale too. Nothing ran; try once more on a fresh connection.
-        if (fresh || !failure.stale_connection) break;
-        pool_.drop_idle();
-    }
-    note_failure(failure);
-    return nullptr;
+void RedisStore::run_script(const RedisScript& script, const std::string& redis_key,
+                            const std::vector<std::string>& args,
+                            std::function<void(const RedisOutcome&)> finish) {
+    RedisRequest request;
+    request.name = script.name;
+    request.command = {"EVALSHA", script.sha1, "1", redis_key};
+    request.command.insert(request.command.end(), args.begin(), args.end());
+    request.script = &script;
+    request.done = [this, finish = std::move(finish)](const RedisOutcome& outcome) {
+        observe(outcome);
+        finish(outcome);
+    };
+    client_->submit(std::move(request));
 }
 
-RedisReplyPtr RedisStore::run_script(const Script& script, const std::string& redis_key,
-                                     const std::vector<std::string>& args, RedisFailure& failure) {
-    std::vector<std::string> command{"EVALSHA", script.sha1, "1", redis_key};
-    command.insert(command.end(), args.begin(), args.end());
-    return exchange(
-        script.name,
-        [&](RedisLease& lease, RedisFailure& lease_failure) {
-            return run_script_on(lease, script, command, lease_failure);
-        },
-        failure);
-}
-
-StoreResult RedisStore::put_code(const std::string& key, const sdk::CodeDigest& digest,
-                                 std::chrono::seconds ttl, int max_attempts) try {
+void RedisStore::put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
+                          int max_attempts, sdk::StoreCompletion<StoreResult> done) try {
     ttl = std::clamp(ttl, std::chrono::seconds(0), kMaxTtl);
     const auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
-    RedisFailure failure;
-    RedisReplyPtr reply =
-        run_script(put_script_, code_key(key),
-                   {as_bytes(digest), std::to_string(std::clamp(max_attempts, 0, 0xFFFF)),
-                    std::to_string(ttl_ms)},
-                   failure);
-    if (!reply) return {StoreStatus::unavailable, store_detail(endpoint_, failure)};
-    return {};
+    run_script(put_script_, code_key(key),
+               {as_bytes(digest), std::to_string(std::clamp(max_attempts, 0, 0xFFFF)), std::to_string(ttl_ms)},
+               [this, done](const RedisOutcome& outcome) {
+                   finish_with(done, [&]() -> StoreResult {
+                       if (!outcome.reply) return failed<StoreResult>(detail(outcome.failure));
+                       return {};
+                   });
+               });
 } catch (const std::exception& error) {
-    return {StoreStatus::unavailable, std::string("redis store: ") + error.what()};
+    finish_with(done, [&] { return failed<StoreResult>(std::string("redis store: ") + error.what()); });
 }
 
-VerifyResult RedisStore::verify_and_consume(const std::string& key,
-                                            const sdk::CodeDigest& candidate) try {
-    RedisFailure failure;
-    RedisReplyPtr reply = run_script(verify_script_, code_key(key), {as_bytes(candidate)}, failure);
-    if (!reply) return {VerifyOutcome::unavailable, 0, {}, store_detail(endpoint_, failure)};
-    if (!integer_array(*reply, 3)) {
-        return {VerifyOutcome::unavailable, 0, {},
-                store_detail(endpoint_, unexpected_reply(verify_script_, *reply))};
-    }
-    const long long outcome = reply->element[0]->integer;
-    const int attempts_left = static_cast<int>(std::clamp(reply->element[1]->integer, 0LL, 0xFFFFLL));
-    switch (outcome) {
-        case 1: return {VerifyOutcome::verified, attempts_left, {}, {}};
-        case 2: return {VerifyOutcome::mismatch, attempts_left, {}, {}};
-        case 3: {
-            return {VerifyOutcome::attempts_exhausted, 0, whole_seconds(reply->element[2]->integer), {}};
-        }
-        default: return {VerifyOutcome::not_found, 0, {}, {}};
-    }
+void RedisStore::verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                                    sdk::StoreCompletion<VerifyResult> done) try {
+    run_script(verify_script_, code_key(key), {as_bytes(candidate)}, [this, done](const RedisOutcome& outcome) {
+        finish_with(done, [&]() -> VerifyResult {
+            if (!outcome.reply) return failed<VerifyResult>(detail(outcome.failure));
+            if (!integer_array(*outcome.reply, 3)) {
+                return failed<VerifyResult>(detail(unexpected_reply(verify_script_, *outcome.reply)));
+            }
+            return verify_result(*outcome.reply);
+        });
+    });
 } catch (const std::exception& error) {
-    return {VerifyOutcome::unavailable, 0, {}, std::string("redis store: ") + error.what()};
+    finish_with(done, [&] { return failed<VerifyResult>(std::string("redis store: ") + error.what()); });
 }
 
-StoreResult RedisStore::remove_code(const std::string& key, const sdk::CodeDigest& digest) try {
-    RedisFailure failure;
-    RedisReplyPtr reply = run_script(remove_script_, code_key(key), {as_bytes(digest)}, failure);
-    if (!reply) return {StoreStatus::unavailable, store_detail(endpoint_, failure)};
-    return {};
+void RedisStore::remove_code(const std::string& key, const sdk::CodeDigest& digest,
+                             sdk::StoreCompletion<StoreResult> done) try {
+    run_script(remove_script_, code_key(key), {as_bytes(digest)}, [this, done](const RedisOutcome& outcome) {
+        finish_with(done, [&]() -> StoreResult {
+            if (!outcome.reply) return failed<StoreResult>(detail(outcome.failure));
+            return {};
+        });
+    });
 } catch (const std::exception& error) {
-    return {StoreStatus::unavailable, std::string("redis store: ") + error.what()};
+    finish_with(done, [&] { return failed<StoreResult>(std::string("redis store: ") + error.what()); });
 }
 
-sdk::CounterResult RedisStore::hit_counter(const std::string& key, std::chrono::seconds window,
-                                           std::int64_t amount) try {
+void RedisStore::hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
+                             sdk::StoreCompletion<sdk::CounterResult> done) try {
     window = std::clamp(window, std::chrono::seconds(1), kMaxTtl);
     const auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(window).count();
-    RedisFailure failure;
-    RedisReplyPtr reply = run_script(counter_script_, counter_key(key),
-                                     {std::to_string(window_ms), std::to_string(amount)}, failure);
-    if (!reply) return {StoreStatus::unavailable, 0, {}, store_detail(endpoint_, failure)};
-    if (!integer_array(*reply, 2)) {
-        return {StoreStatus::unavailable, 0, {},
-                store_detail(endpoint_, unexpected_reply(counter_script_, *reply))};
-    }
-    return {StoreStatus::ok, reply->element[0]->integer, whole_seconds(reply->element[1]->integer), {}};
+    run_script(counter_script_, counter_key(key), {std::to_string(window_ms), std::to_string(amount)},
+               [this, done](const RedisOutcome& outcome) {
+                   finish_with(done, [&]() -> sdk::CounterResult {
+                       if (!outcome.reply) return failed<sdk::CounterResult>(detail(outcome.failure));
+                       const redisReply& reply = *outcome.reply;
+                       if (!integer_array(reply, 2)) {
+                           return failed<sdk::CounterResult>(detail(unexpected_reply(counter_script_, reply)));
+                       }
+                       return {StoreStatus::ok, reply.element[0]->integer, whole_seconds(reply.element[1]->integer),
+                               {}};
+                   });
+               });
 } catch (const std::exception& error) {
-    return {StoreStatus::unavailable, 0, {}, std::string("redis store: ") + error.what()};
+    finish_with(done, [&] { return failed<sdk::CounterResult>(std::string("redis store: ") + error.what()); });
 }
 
-sdk::HealthReport RedisStore::health() try {
-    RedisFailure failure;
-    const auto ping = [](RedisLease& lease, RedisFailure& lease_failure) {
-        return lease.command({"PING"}, lease_failure);
+void RedisStore::health(sdk::StoreCompletion<sdk::HealthReport> done) try {
+    RedisRequest request;
+    request.name = "PING";
+    request.command = {"PING"};
+    request.done = [this, done](const RedisOutcome& outcome) {
+        observe(outcome);
+        finish_with(done, [&]() -> sdk::HealthReport {
+            if (!outcome.reply) return failed<sdk::HealthReport>(detail(outcome.failure));
+            return {true, endpoint_};
+        });
     };
-    if (exchange("PING", ping, failure)) return {true, endpoint_};
-    return {false, store_detail(endpoint_, failure)};
+    client_->submit(std::move(request));
 } catch (const std::exception& error) {
-    return {false, std::string("redis store: ") + error.what()};
+    finish_with(done, [&] { return failed<sdk::HealthReport>(std::string("redis store: ") + error.what()); });
 }
 
 }  // namespace testino::plugins

@@ -12,14 +12,14 @@ namespace {
 using namespace std::chrono_literals;
 
 std::shared_ptr<testino::sdk::OtpStore> make_redis_store() {
-    // Started on first use, killed at exit; each store gets a fresh pool.
+    // Started on first use, killed at exit; each store gets fresh connections.
     static testino::test::RedisServer redis;
     static testino::test_support::RecordingHost host;
     testino::plugins::RedisStoreOptions options;
-    options.pool.endpoint = testino::plugins::parse_redis_url(redis.url());
-    options.pool.size = 8;
-    // Generous: a hundred threads share eight connections on a loaded CI machine.
-    options.pool.command_timeout = 5000ms;
+    options.client.endpoint = testino::plugins::parse_redis_url(redis.url());
+    options.client.connections = 2;
+    // Generous: a hundred threads share two connections on a loaded CI machine.
+    options.client.command_timeout = 5000ms;
     return std::make_shared<testino::plugins::RedisStore>(std::move(options), host);
 }
 

@@ -61,7 +61,7 @@ TEST(StoreRedisPluginTest, DeclaresItsConfigKeys) {
     EXPECT_EQ(prefix->default_value, "testino:");
 
     for (const auto& [name, default_value] :
-         {std::pair{"pool_size", "8"}, {"connect_timeout_ms", "500"}, {"command_timeout_ms", "500"}}) {
+         {std::pair{"pool_size", "2"}, {"connect_timeout_ms", "500"}, {"command_timeout_ms", "500"}}) {
         const ConfigKey* key = find_key(keys, name);
         ASSERT_NE(key, nullptr) << name;
         EXPECT_EQ(key->type, ValueType::integer) << name;
@@ -76,17 +76,16 @@ TEST(StoreRedisPluginTest, FactoryMakesAWorkingStore) {
     const MapConfigView config({{"url", redis.url()}, {"pool_size", "2"}},
                                plugin.descriptor().config_keys);
     RecordingHost host;
-    auto made = plugin.create<OtpStore>(config, host);
-    ASSERT_NE(made, nullptr);
-    EXPECT_EQ(host.count("store.redis.connected"), 1u);
-    testino::contract::BlockingStore blocking(std::move(made));
-    auto* store = &blocking;
+    std::shared_ptr<OtpStore> created = plugin.create<OtpStore>(config, host);
+    ASSERT_NE(created, nullptr);
+    EXPECT_EQ(host.count("store.redis.connected"), 1u) << "the factory's store checked Redis at once";
+    testino::contract::BlockingStore store(created);
 
     testino::sdk::CodeDigest digest{};
     digest.fill(7);
-    ASSERT_EQ(store->put_code("+12025550123", digest, 60s, 5).status, StoreStatus::ok);
-    EXPECT_TRUE(store->health().healthy);
-    EXPECT_EQ(store->verify_and_consume("+12025550123", digest).outcome, VerifyOutcome::verified);
+    ASSERT_EQ(store.put_code("+12025550123", digest, 60s, 5).status, StoreStatus::ok);
+    EXPECT_TRUE(store.health().healthy);
+    EXPECT_EQ(store.verify_and_consume("+12025550123", digest).outcome, VerifyOutcome::verified);
 }
 
 TEST(StoreRedisPluginTest, FactorySucceedsWhenRedisIsDown) {
@@ -94,11 +93,12 @@ TEST(StoreRedisPluginTest, FactorySucceedsWhenRedisIsDown) {
     PluginLibrary plugin(STORE_REDIS_PLUGIN_PATH);
     const MapConfigView config({{"url", redis.url()}}, plugin.descriptor().config_keys);
     RecordingHost host;
-    auto made = plugin.create<OtpStore>(config, host);
-    ASSERT_NE(made, nullptr);
-    testino::contract::BlockingStore blocking(std::move(made));
-    EXPECT_FALSE(blocking.health().healthy);
-    EXPECT_EQ(host.count("store.redis.unavailable"), 1u);
+    std::shared_ptr<OtpStore> created = plugin.create<OtpStore>(config, host);
+    ASSERT_NE(created, nullptr);
+    EXPECT_EQ(host.count("store.redis.unavailable"), 1u) << "the factory's store checked Redis at once";
+    testino::contract::BlockingStore store(created);
+    EXPECT_FALSE(store.health().healthy);
+    EXPECT_EQ(host.count("store.redis.unavailable"), 1u) << "logged once, not per request";
 }
 
 TEST(StoreRedisPluginTest, BadUrlIsAConfigErrorNamingTheKeyNotThePassword) {

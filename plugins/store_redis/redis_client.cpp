@@ -1,0 +1,329 @@
+#include "redis_client.hpp"
+
+#include <event2/event.h>
+#include <sys/time.h>
+
+#include <algorithm>
+#include <new>
+#include <utility>
+
+namespace testino::plugins {
+namespace {
+
+RedisFailure stopped_failure() { return {RedisFault::stopped, "redis store: shutting down", false}; }
+
+bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
+
+void answer(const std::function<void(const RedisOutcome&)>& done, const RedisOutcome& outcome) noexcept {
+    try {
+        if (done) done(outcome);
+    } catch (...) {
+        // A completion must not throw; if one does, the loop thread must survive it.
+    }
+}
+
+}  // namespace
+
+struct RedisClient::Op {
+    enum class Stage { waiting, sent, loading, resent };
+
+    std::uint64_t id = 0;
+    Clock::time_point deadline;
+    RedisRequest request;
+    Stage stage = Stage::waiting;
+    RedisConnection* connection = nullptr;  // where its command is pending, if any
+    bool retried = false;                   // sent again after its connection was lost
+};
+
+RedisClient::RedisClient(RedisClientOptions options, std::function<void(const RedisScript&)> on_script_loaded)
+    : options_(std::move(options)),
+      on_script_loaded_(std::move(on_script_loaded)),
+      deadline_timer_(evtimer_new(&loop_.base(), on_deadline_timer, this)) {
+    const std::size_t count = std::max<std::size_t>(1, options_.connections);
+    for (std::size_t i = 0; i < count; ++i) {
+        connections_.push_back(std::make_unique<RedisConnection>(loop_.base(), options_, static_cast<Listener&>(*this)));
+    }
+    loop_.start([this] { on_wake(); });
+}
+
+RedisClient::~RedisClient() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    loop_.wake();
+    loop_.join();
+    connections_.clear();
+    event_free(deadline_timer_);
+}
+
+void RedisClient::submit(RedisRequest request) noexcept {
+    std::unique_ptr<Op> op;
+    try {
+        op = std::make_unique<Op>();
+    } catch (const std::bad_alloc&) {
+        answer(request.done, {nullptr, {RedisFault::unreachable, "redis store: out of memory", false}});
+        return;
+    }
+    op->request = std::move(request);
+    RedisFailure refused;
+    bool wake = false;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) {
+            refused = stopped_failure();
+        } else if (outstanding_.load() >= options_.max_pending) {
+            refused = {RedisFault::unreachable,
+                       "too many operations waiting for Redis (" + std::to_string(options_.max_pending) + ")",
+                       false};
+        } else {
+            try {
+                // The deadline is taken under the lock, so queue order is deadline order.
+                op->deadline = Clock::now() + options_.command_timeout;
+                incoming_.push_back(std::move(op));  // strong guarantee: `op` intact if it throws
+                outstanding_.fetch_add(1);
+                wake = !std::exchange(wake_pending_, true);
+            } catch (const std::bad_alloc&) {
+                refused = {RedisFault::unreachable, "redis store: out of memory", false};
+            }
+        }
+    }
+    if (op) {
+        answer(op->request.done, {nullptr, refused});
+        return;
+    }
+    if (wake) loop_.wake();
+}
+
+void RedisClient::on_wake() {
+    if (shut_down_) return;
+    std::vector<std::unique_ptr<Op>> arrived;
+    bool stopping = false;
+    {
+        std::lock_guard lock(mutex_);
+        arrived.swap(incoming_);
+        wake_pending_ = false;
+        stopping = stopping_;
+    }
+    for (auto& op : arrived) {
+        op->id = next_id_++;
+        waiting_.push_back(op->id);
+        ops_.emplace(op->id, std::move(op));
+    }
+    if (stopping) {
+        shutdown();
+        return;
+    }
+    process();
+}
+
+void RedisClient::process() {
+    dispatch_waiting();
+    open_connections();
+    arm_deadline_timer();
+}
+
+void RedisClient::dispatch_waiting() {
+    while (!waiting_.empty()) {
+        const auto it = ops_.find(waiting_.front());
+        if (it == ops_.end()) {  // answered meanwhile (timed out)
+            waiting_.pop_front();
+            continue;
+        }
+        RedisConnection* connection = least_busy_ready();
+        if (!connection) return;
+        waiting_.pop_front();
+        it->second->stage = Op::Stage::sent;
+        send(*it->second, *connection, it->second->request.command);
+    }
+}
+
+void RedisClient::open_connections() {
+    // Lazily: only for work. While Redis is up, every slot is filled; while it is down,
+    // one probe per backoff window, and requests fail fast in between.
+    if (ops_.empty()) return;
+    if (!down_) {
+        for (auto& connection : connections_) {
+            if (down_) break;  // connect() may fail at once (a missing Unix socket)
+            if (connection->state() == RedisConnection::State::empty) connection->connect();
+        }
+        return;
+    }
+    if (any_connection_in(RedisConnection::State::connecting)) return;
+    const auto now = Clock::now();
+    if (now >= next_probe_) {
+        next_probe_ = now + options_.reconnect_backoff;
+        for (auto& connection : connections_) {
+            if (connection->state() != RedisConnection::State::empty) continue;
+            connection->connect();
+            break;
+        }
+        return;
+    }
+    if (!any_connection_in(RedisConnection::State::ready)) fail_waiting(last_failure_);
+}
+
+void RedisClient::arm_deadline_timer() {
+    if (ops_.empty()) {
+        evtimer_del(deadline_timer_);
+        return;
+    }
+    const auto left = std::max(Clock::duration::zero(), ops_.begin()->second->deadline - Clock::now());
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(left).count() + 1;
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(micros / 1000000);
+    tv.tv_usec = static_cast<suseconds_t>(micros % 1000000);
+    evtimer_add(deadline_timer_, &tv);
+}
+
+void RedisClient::on_deadline_timer(int, short, void* self) {
+    auto* client = static_cast<RedisClient*>(self);
+    client->expire_overdue();
+    client->process();
+}
+
+void RedisClient::expire_overdue() {
+    const auto now = Clock::now();
+    const RedisFailure timed_out = command_timed_out(options_.command_timeout);
+    std::vector<RedisConnection*> frozen;
+    while (!ops_.empty() && ops_.begin()->second->deadline <= now) {
+        const Op& op = *ops_.begin()->second;
+        if (op.connection && std::find(frozen.begin(), frozen.end(), op.connection) == frozen.end()) {
+            frozen.push_back(op.connection);
+        }
+        complete(op.id, {nullptr, timed_out});  // a late reply finds no op and is dropped
+    }
+    // No answer in time: take the connection for frozen. Its other commands are answered
+    // now rather than each waiting for its own deadline; the next request reconnects.
+    for (RedisConnection* connection : frozen) connection->close(timed_out);
+}
+
+void RedisClient::shutdown() {
+    shut_down_ = true;
+    evtimer_del(deadline_timer_);
+    const RedisFailure stopped = stopped_failure();
+    for (auto& connection : connections_) connection->close(stopped);  // in flight: on_reply(nullptr)
+    while (!ops_.empty()) complete(ops_.begin()->first, {nullptr, stopped});
+    waiting_.clear();
+    loop_.exit();
+}
+
+bool RedisClient::send(Op& op, RedisConnection& connection, const std::vector<std::string>& command) {
+    if (!connection.send(command, op.id)) {
+        complete(op.id, {nullptr, {RedisFault::unreachable, "cannot send the command: connection closing", false}});
+        return false;
+    }
+    op.connection = &connection;
+    return true;
+}
+
+void RedisClient::on_reply(RedisConnection& connection, std::uint64_t tag, const redisReply* reply,
+                           const RedisFailure& why) {
+    const auto it = ops_.find(tag);
+    if (it == ops_.end() || it->second->connection != &connection) return;  // late: answered already
+    Op& op = *it->second;
+    op.connection = nullptr;
+    if (!reply) {
+        retry_or_fail(op, why);
+        return;
+    }
+    if (op.stage == Op::Stage::loading) {
+        script_loaded(op, connection, *reply);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        const std::string error(reply->str, reply->len);
+        if (op.request.script && op.stage == Op::Stage::sent && starts_with(error, "NOSCRIPT")) {
+            load_script(op, connection);
+            return;
+        }
+        complete(op.id, {nullptr, {RedisFault::reply_error, std::string(op.request.name) + " failed: " + error, false}});
+        return;
+    }
+    complete(op.id, {reply, {}});
+}
+
+void RedisClient::load_script(Op& op, RedisConnection& connection) {
+    // Redis lost its script cache (restart, SCRIPT FLUSH, failover): load, then run again.
+    op.stage = Op::Stage::loading;
+    send(op, connection, {"SCRIPT", "LOAD", op.request.script->body});
+}
+
+void RedisClient::script_loaded(Op& op, RedisConnection& connection, const redisReply& reply) {
+    const RedisScript& script = *op.request.script;
+    if (reply.type != REDIS_REPLY_STRING || std::string(reply.str, reply.len) != script.sha1) {
+        complete(op.id, {nullptr,
+                         {RedisFault::reply_error,
+                          std::string(script.name) + " script: unexpected reply type " + std::to_string(reply.type),
+                          false}});
+        return;
+    }
+    try {
+        if (on_script_loaded_) on_script_loaded_(script);
+    } catch (...) {
+        // Counting and logging only: the request goes on.
+    }
+    op.stage = Op::Stage::resent;
+    send(op, connection, op.request.command);
+}
+
+void RedisClient::retry_or_fail(Op& op, const RedisFailure& why) {
+    // The server closed a working connection (restart): send once more on a fresh one.
+    if (why.retryable && !op.retried) {
+        op.retried = true;
+        op.stage = Op::Stage::waiting;
+        waiting_.push_front(op.id);
+        loop_.kick();  // not from inside hiredis: the connection is being freed
+        return;
+    }
+    complete(op.id, {nullptr, why});
+}
+
+void RedisClient::fail_waiting(const RedisFailure& why) {
+    std::deque<std::uint64_t> ids;
+    ids.swap(waiting_);
+    for (const std::uint64_t id : ids) complete(id, {nullptr, why});
+}
+
+void RedisClient::complete(std::uint64_t id, const RedisOutcome& outcome) {
+    const auto it = ops_.find(id);
+    if (it == ops_.end()) return;
+    const std::unique_ptr<Op> op = std::move(it->second);
+    ops_.erase(it);  // first: the completion may submit, and nothing answers twice
+    outstanding_.fetch_sub(1);
+    answer(op->request.done, outcome);
+}
+
+RedisConnection* RedisClient::least_busy_ready() const {
+    RedisConnection* best = nullptr;
+    for (const auto& connection : connections_) {
+        if (connection->state() != RedisConnection::State::ready) continue;
+        if (!best || connection->pending() < best->pending()) best = connection.get();
+    }
+    return best;
+}
+
+bool RedisClient::any_connection_in(RedisConnection::State state) const {
+    return std::any_of(connections_.begin(), connections_.end(),
+                       [state](const auto& connection) { return connection->state() == state; });
+}
+
+void RedisClient::on_ready(RedisConnection&) {
+    down_ = false;
+    loop_.kick();
+}
+
+void RedisClient::on_connect_failed(RedisConnection&, const RedisFailure& why) {
+    down_ = true;
+    next_probe_ = Clock::now() + options_.reconnect_backoff;
+    last_failure_ = why;
+    // Nothing else can serve the waiting requests soon: answer them now, not at their deadline.
+    if (!any_connection_in(RedisConnection::State::ready) &&
+        !any_connection_in(RedisConnection::State::connecting)) {
+        fail_waiting(why);
+    }
+}
+
+void RedisClient::on_lost(RedisConnection&) { loop_.kick(); }
+
+}  // namespace testino::plugins
