@@ -47,8 +47,7 @@ void check_config(const AppConfig& config) {
     FUZZ_CHECK(config.token.secret == kTokenSecret);  // the environment beats the file
     FUZZ_CHECK(!config.token.secret_generated);
     FUZZ_CHECK(config.token.ttl.count() >= 60);
-    FUZZ_CHECK(config.sms.workers >= 1 && config.sms.queue_size >= 1 &&
-               config.sms.timeout.count() >= 100);
+    FUZZ_CHECK(config.sms.workers >= 1 && config.sms.queue_size >= 1 && config.sms.timeout.count() >= 100);
     FUZZ_CHECK(config.sections.size() == 7);  // server, otp, token, limits, sms, store, plugins
 
     std::ostringstream listing;
@@ -64,15 +63,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size > 16384) return -1;  // a config file is a page or two
     const std::string yaml(reinterpret_cast<const char*>(data), size);
     try {
-        const ConfigSource source =
-            ConfigSource::from_string(yaml, kFile, {{"TOKEN_SECRET", kTokenSecret}});
+        const ConfigSource source = ConfigSource::from_string(yaml, kFile, {{"TOKEN_SECRET", kTokenSecret}});
         check_config(load_app_config(source, "/nonexistent/testino-fuzz/plugins"));
     } catch (const StartupError& e) {
         // main prints "testino-server: <what>": it must say which file is wrong.
         FUZZ_CHECK(std::string(e.what()).rfind(kFile, 0) == 0);
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "config_fuzzer: %s escaped config loading: %s\n", typeid(e).name(),
-                     e.what());
+        std::fprintf(stderr, "config_fuzzer: %s escaped config loading: %s\n", typeid(e).name(), e.what());
         __builtin_trap();
     }
     return 0;

@@ -11,13 +11,12 @@
 
 #include "domain/errors.hpp"
 
-#define FUZZ_CHECK(condition)                                                                 \
-    do {                                                                                      \
-        if (!(condition)) {                                                                   \
-            std::fprintf(stderr, "fuzz invariant violated: %s (%s:%d)\n", #condition, __FILE__, \
-                         __LINE__);                                                           \
-            __builtin_trap();                                                                 \
-        }                                                                                     \
+#define FUZZ_CHECK(condition)                                                                              \
+    do {                                                                                                   \
+        if (!(condition)) {                                                                                \
+            std::fprintf(stderr, "fuzz invariant violated: %s (%s:%d)\n", #condition, __FILE__, __LINE__); \
+            __builtin_trap();                                                                              \
+        }                                                                                                  \
     } while (0)
 
 namespace testino::fuzz {
@@ -43,8 +42,7 @@ inline void check_api_error(const ApiError& error) {
                    error.message);
     if (error.code == ErrorCode::validation_error) {
         FUZZ_CHECK(doc.HasMember("field") && doc["field"].IsString() &&
-                   std::string_view(doc["field"].GetString(), doc["field"].GetStringLength()) ==
-                       error.field);
+                   std::string_view(doc["field"].GetString(), doc["field"].GetStringLength()) == error.field);
     }
 }
 

@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "fuzz_check.hpp"
 #include "domain/phone.hpp"
+#include "fuzz_check.hpp"
 
 namespace {
 
@@ -38,9 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Expected<std::string> e164 = normalize_phone(country_code, number);
     fuzz::check_normalized(e164, country_code);
 
-    const std::string other_form = !country_code.empty() && country_code.front() == '+'
-                                       ? country_code.substr(1)
-                                       : "+" + country_code;
+    const std::string other_form =
+        !country_code.empty() && country_code.front() == '+' ? country_code.substr(1) : "+" + country_code;
     // "++1" is invalid while its "other form" "+1" is not: that pair is not the same code.
     if (country_code.rfind("++", 0) != 0) {
         FUZZ_CHECK(same_answer(e164, normalize_phone(other_form, number)));

@@ -16,8 +16,8 @@
 #include <string_view>
 #include <utility>
 
-#include "fuzz_check.hpp"
 #include "domain/phone.hpp"
+#include "fuzz_check.hpp"
 #include "http/request_parsing.hpp"
 
 namespace {
@@ -66,11 +66,11 @@ void fuzz_verify(std::string_view body, int otp_length) {
     FUZZ_CHECK(request->country_code.size() <= 64 && request->mobile_number.size() <= 64);
     FUZZ_CHECK(request->otp.size() == static_cast<std::size_t>(otp_length));
     for (const char c : request->otp) FUZZ_CHECK(c >= '0' && c <= '9');
-    const Expected<VerifyOtpRequest> again = parse_verify_otp(
-        json_object({{"country_code", &request->country_code},
-                     {"mobile_number", &request->mobile_number},
-                     {"otp", &request->otp}}),
-        otp_length);
+    const Expected<VerifyOtpRequest> again =
+        parse_verify_otp(json_object({{"country_code", &request->country_code},
+                                      {"mobile_number", &request->mobile_number},
+                                      {"otp", &request->otp}}),
+                         otp_length);
     FUZZ_CHECK(again && again->country_code == request->country_code &&
                again->mobile_number == request->mobile_number && again->otp == request->otp);
     fuzz::check_normalized(normalize_phone(request->country_code, request->mobile_number),

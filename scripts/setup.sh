@@ -9,7 +9,7 @@ packages=(
   libpistache-dev rapidjson-dev libyaml-cpp-dev libboost-dev libcurl4-openssl-dev
   libssl-dev libhiredis-dev libevent-dev libphonenumber-dev libjwt-dev libgtest-dev
   redis-server wrk python3 python3-yaml python3-jwt valgrind
-  clang libfuzzer-14-dev
+  clang clang-format libfuzzer-14-dev
   nodejs
   chromium
 )

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 scripts/check-self-contained.sh
 scripts/setup.sh
+scripts/format.sh --check
 # Stoplight Prism for the Twilio contract test, at the versions its package-lock.json pins.
 (cd plugins/sms_twilio/tests/contract && npm ci --no-audit --no-fund --loglevel=error)
 

@@ -5,19 +5,19 @@
 
 #include <algorithm>
 #include <cstring>
-#include <map>
-#include <memory>
 #include <iomanip>
 #include <iostream>
+#include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
+#include "app/sms_dispatcher.hpp"
 #include "app/startup.hpp"
 #include "config/config.hpp"
 #include "http/http_server.hpp"
 #include "observability/logging.hpp"
 #include "plugins/plugin_loader.hpp"
-#include "app/sms_dispatcher.hpp"
 #include "testino/version.hpp"
 
 namespace {
@@ -48,8 +48,9 @@ std::filesystem::path default_plugin_dir() {
 }
 
 int list_plugins(const PluginLoader& loader) {
-    std::cout << std::left << std::setw(14) << "KIND" << std::setw(12) << "NAME" << std::setw(10)
-              << "VERSION" << std::setw(5) << "ABI" << "PATH\n";
+    std::cout << std::left << std::setw(14) << "KIND" << std::setw(12) << "NAME" << std::setw(10) << "VERSION"
+              << std::setw(5) << "ABI"
+              << "PATH\n";
     for (const PluginListing& p : loader.list()) {
         if (p.usable) {
             std::cout << std::setw(14) << sdk::to_string(p.descriptor.kind) << std::setw(12)
@@ -94,7 +95,8 @@ std::optional<Options> parse_arguments(int argc, char** argv, int& exit_code) {
 
 int run(const Options& options, const sigset_t& stop_signals) {
     const ConfigSource source = ConfigSource::load(options.config);
-    if (options.list_plugins) return list_plugins(PluginLoader(plugin_directory(source, default_plugin_dir())));
+    if (options.list_plugins)
+        return list_plugins(PluginLoader(plugin_directory(source, default_plugin_dir())));
     const AppConfig config = load_app_config(source, default_plugin_dir());
     Logger::set_level(config.server.log_level);
     const PluginLoader loader(config.plugin_dir);

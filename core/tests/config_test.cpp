@@ -46,7 +46,8 @@ TEST(Config, EmptyFileGivesTheDocumentedDefaults) {
 
 TEST(Config, FileValuesAreRead) {
     const AppConfig c = load(
-        "server: {host: 127.0.0.1, port: 9000, cors_origins: [\"https://a.example\", \"https://b.example\"]}\n"
+        "server: {host: 127.0.0.1, port: 9000, cors_origins: [\"https://a.example\", "
+        "\"https://b.example\"]}\n"
         "otp: {length: 8, expiry_seconds: 120, max_attempts: 3}\n"
         "sms: {provider: twilio, twilio: {account_sid: x}}\n"
         "plugins: {dir: /opt/plugins}\n");
@@ -100,7 +101,8 @@ TEST(Config, ProvidersComeFromTheEnvironmentToo) {
 }
 
 TEST(Config, BadProviderListsAndRoutesAreNamed) {
-    EXPECT_NE(error_of("sms: {provider: twilio, providers: [sns]}\n").find("test.yaml: sms.provider and sms.providers are both set; set one of them"),
+    EXPECT_NE(error_of("sms: {provider: twilio, providers: [sns]}\n")
+                  .find("test.yaml: sms.provider and sms.providers are both set; set one of them"),
               std::string::npos);
     EXPECT_NE(error_of("sms: {provider: twilio}\n", {{"SMS_PROVIDERS", "sns"}}).find("set one of them"),
               std::string::npos);
@@ -108,16 +110,20 @@ TEST(Config, BadProviderListsAndRoutesAreNamed) {
                   .find("test.yaml: sms.providers: \"sns\" is listed twice"),
               std::string::npos);
     EXPECT_NE(error_of("sms: {providers: []}\n").find("names no provider"), std::string::npos);
-    EXPECT_NE(error_of("sms: {routes: {\"1\": []}}\n").find("test.yaml: sms.routes.1: the list names no provider"),
-              std::string::npos);
+    EXPECT_NE(
+        error_of("sms: {routes: {\"1\": []}}\n").find("test.yaml: sms.routes.1: the list names no provider"),
+        std::string::npos);
     EXPECT_NE(error_of("sms: {routes: {us: [twilio]}}\n")
                   .find("test.yaml: sms.routes.us: \"us\" is not a calling code"),
               std::string::npos);
-    EXPECT_NE(error_of("sms: {routes: {\"01\": [twilio]}}\n").find("is not a calling code"), std::string::npos);
-    EXPECT_NE(error_of("sms: {routes: {\"1000\": [twilio]}}\n").find("is not a calling code"), std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: {\"01\": [twilio]}}\n").find("is not a calling code"),
+              std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: {\"1000\": [twilio]}}\n").find("is not a calling code"),
+              std::string::npos);
     EXPECT_NE(error_of("sms: {routes: {\"1\": twilio, \"+1\": sns}}\n").find("has two routes"),
               std::string::npos);
-    EXPECT_NE(error_of("sms: {routes: [twilio]}\n").find("sms.routes: expected a mapping"), std::string::npos);
+    EXPECT_NE(error_of("sms: {routes: [twilio]}\n").find("sms.routes: expected a mapping"),
+              std::string::npos);
     EXPECT_NE(error_of("sms: {routes: {\"1\": {a: b}}}\n").find("sms.routes.1: expected a provider name"),
               std::string::npos);
     EXPECT_NE(error_of("sms: {routes: {\"1\": [[twilio]]}}\n").find("expected a list of provider names"),
@@ -146,7 +152,8 @@ TEST(Config, NonScalarKeysNameTheFile) {
     // Found by fuzz/config_fuzzer: yaml-cpp's own "bad conversion" named neither.
     EXPECT_NE(error_of("server:\n  ? [port]\n  : 1\n").find("test.yaml: server: keys must be plain names"),
               std::string::npos);
-    EXPECT_NE(error_of("{a: 1}: x\n").find("test.yaml: section names must be plain names"), std::string::npos);
+    EXPECT_NE(error_of("{a: 1}: x\n").find("test.yaml: section names must be plain names"),
+              std::string::npos);
 }
 
 TEST(Config, LimitsAreValidated) {
@@ -166,18 +173,23 @@ TEST(Config, LimitsAreValidated) {
 }
 
 TEST(Config, TestNumbersAreValidated) {
-    const AppConfig c = load("test_numbers:\n  - {number: \"+1 202 555 0100\", code: \"424242\", expires: 2030-01-31}\n");
+    const AppConfig c =
+        load("test_numbers:\n  - {number: \"+1 202 555 0100\", code: \"424242\", expires: 2030-01-31}\n");
     ASSERT_EQ(c.test_numbers.size(), 1u);
     EXPECT_EQ(c.test_numbers[0].e164, "+12025550100");
     EXPECT_EQ(c.test_numbers[0].expires_at, 1896048000 + 86400) << "through the end of that day, UTC";
     EXPECT_NE(error_of("test_numbers:\n  - {number: \"+11234567890\", code: \"424242\"}\n")
-                  .find("test_numbers[0].number"), std::string::npos);
+                  .find("test_numbers[0].number"),
+              std::string::npos);
     EXPECT_NE(error_of("test_numbers:\n  - {number: \"+12025550100\", code: \"42\"}\n")
-                  .find("test_numbers[0].code: must be exactly 6 digits"), std::string::npos);
+                  .find("test_numbers[0].code: must be exactly 6 digits"),
+              std::string::npos);
     EXPECT_NE(error_of("test_numbers:\n  - {number: \"+12025550100\", code: \"424242\", expires: soon}\n")
-                  .find("test_numbers[0].expires"), std::string::npos);
+                  .find("test_numbers[0].expires"),
+              std::string::npos);
     EXPECT_NE(error_of("test_numbers:\n  - {number: \"+12025550100\", cod: \"424242\"}\n")
-                  .find("test_numbers[0].cod: unknown key"), std::string::npos);
+                  .find("test_numbers[0].cod: unknown key"),
+              std::string::npos);
     EXPECT_NE(error_of("test_numbers: {a: b}\n").find("expected a list"), std::string::npos);
 }
 
@@ -226,7 +238,8 @@ TEST(Config, ShortSecretsAreRefused) {
 }
 
 TEST(Config, TemplateWithoutCodeIsRefused) {
-    EXPECT_NE(error_of("otp: {message_template: \"Hello\"}\n").find("must contain {code}"), std::string::npos);
+    EXPECT_NE(error_of("otp: {message_template: \"Hello\"}\n").find("must contain {code}"),
+              std::string::npos);
 }
 
 TEST(Config, BadLogLevelIsRefused) {
@@ -261,15 +274,18 @@ TEST(Config, PluginSectionValidatesAgainstASchema) {
         ConfigSection(source, "sms.twilio", {token});
         FAIL() << "unknown key accepted";
     } catch (const StartupError& e) {
-        EXPECT_NE(std::string(e.what()).find("t.yaml: sms.twilio.auth_tokn: unknown key (did you mean \"auth_token\"?)"),
-                  std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find(
+                      "t.yaml: sms.twilio.auth_tokn: unknown key (did you mean \"auth_token\"?)"),
+                  std::string::npos)
+            << e.what();
     }
     const auto empty = ConfigSource::from_string("sms:\n  twilio: {}\n", "t.yaml");
     try {
         ConfigSection(empty, "sms.twilio", {token});
         FAIL() << "missing required key accepted";
     } catch (const StartupError& e) {
-        EXPECT_NE(std::string(e.what()).find("sms.twilio.auth_token: required key is missing"), std::string::npos);
+        EXPECT_NE(std::string(e.what()).find("sms.twilio.auth_token: required key is missing"),
+                  std::string::npos);
         EXPECT_NE(std::string(e.what()).find("TWILIO_AUTH_TOKEN"), std::string::npos);
     }
     const auto from_env = ConfigSource::from_string("", "t.yaml", {{"TWILIO_AUTH_TOKEN", "abc"}});

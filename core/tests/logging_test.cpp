@@ -54,8 +54,8 @@ TEST(Logging, ALineIsJsonWithTimestampLevelEventAndFields) {
     ASSERT_EQ(lines.size(), 1u);
     const auto doc = parse(lines[0]);
     ASSERT_FALSE(doc.HasParseError()) << lines[0];
-    EXPECT_TRUE(std::regex_match(doc["ts"].GetString(),
-                                 std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
+    EXPECT_TRUE(
+        std::regex_match(doc["ts"].GetString(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)")))
         << doc["ts"].GetString();
     EXPECT_STREQ(doc["level"].GetString(), "info");
     EXPECT_STREQ(doc["event"].GetString(), "test.event");

@@ -76,18 +76,28 @@ TEST(Metrics, CountsRequestsByRouteMethodAndStatus) {
     r.http_request("/nope", "GET", 404, 1ms);
     r.http_request("/also-nope", "GET", 404, 1ms);
     r.http_request("-", "-", 400, 1ms);
-    r.http_request("/metrics", "GET", 99, 1ms);    // clamped into 100..599
+    r.http_request("/metrics", "GET", 99, 1ms);  // clamped into 100..599
     r.http_request("/metrics", "GET", 1000, 1ms);
     const std::string text = r.exposition();
-    EXPECT_TRUE(has_line(text, "testino_http_requests_total{route=\"/api/v1/auth/send-otp\",method=\"POST\",status=\"200\"} 2")) << text;
-    EXPECT_TRUE(has_line(text, "testino_http_requests_total{route=\"/api/v1/auth/send-otp\",method=\"POST\",status=\"422\"} 1"));
-    EXPECT_TRUE(has_line(text, "testino_http_requests_total{route=\"other\",method=\"GET\",status=\"404\"} 2"));
-    EXPECT_TRUE(has_line(text, "testino_http_requests_total{route=\"other\",method=\"other\",status=\"400\"} 1"));
-    EXPECT_TRUE(has_line(text, "testino_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"100\"} 1"));
-    EXPECT_TRUE(has_line(text, "testino_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"599\"} 1"));
+    EXPECT_TRUE(has_line(
+        text,
+        "testino_http_requests_total{route=\"/api/v1/auth/send-otp\",method=\"POST\",status=\"200\"} 2"))
+        << text;
+    EXPECT_TRUE(has_line(
+        text,
+        "testino_http_requests_total{route=\"/api/v1/auth/send-otp\",method=\"POST\",status=\"422\"} 1"));
+    EXPECT_TRUE(
+        has_line(text, "testino_http_requests_total{route=\"other\",method=\"GET\",status=\"404\"} 2"));
+    EXPECT_TRUE(
+        has_line(text, "testino_http_requests_total{route=\"other\",method=\"other\",status=\"400\"} 1"));
+    EXPECT_TRUE(
+        has_line(text, "testino_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"100\"} 1"));
+    EXPECT_TRUE(
+        has_line(text, "testino_http_requests_total{route=\"/metrics\",method=\"GET\",status=\"599\"} 1"));
     // Series never hit are not written.
     EXPECT_EQ(text.find("route=\"/api/v1/health\",method"), std::string::npos);
-    EXPECT_TRUE(has_line(text, "testino_http_request_duration_seconds_count{route=\"/api/v1/auth/send-otp\"} 3"));
+    EXPECT_TRUE(
+        has_line(text, "testino_http_request_duration_seconds_count{route=\"/api/v1/auth/send-otp\"} 3"));
     EXPECT_TRUE(has_line(text, "testino_http_request_duration_seconds_count{route=\"/api/v1/health\"} 0"));
 }
 
@@ -98,8 +108,8 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithInfSumAndCount) {
     r.store_operation(StoreOperation::put_code, 300ms, false);  // le 0.5
     r.store_operation(StoreOperation::put_code, 10s, true);     // only +Inf
     const std::string text = r.exposition();
-    const auto lines = series_lines(text, "testino_store_operation_duration_seconds",
-                                    "operation=\"put_code\"");
+    const auto lines =
+        series_lines(text, "testino_store_operation_duration_seconds", "operation=\"put_code\"");
     const std::vector<std::string> expected = {
         R"(testino_store_operation_duration_seconds_bucket{operation="put_code",le="0.0005"} 1)",
         R"(testino_store_operation_duration_seconds_bucket{operation="put_code",le="0.001"} 2)",
@@ -121,7 +131,8 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithInfSumAndCount) {
     EXPECT_EQ(lines, expected) << text;
     EXPECT_TRUE(has_line(text, "testino_store_errors_total{operation=\"put_code\"} 1"));
     EXPECT_TRUE(has_line(text, "testino_store_errors_total{operation=\"hit_counter\"} 0"));
-    EXPECT_TRUE(has_line(text, "testino_store_operation_duration_seconds_count{operation=\"verify_and_consume\"} 0"));
+    EXPECT_TRUE(
+        has_line(text, "testino_store_operation_duration_seconds_count{operation=\"verify_and_consume\"} 0"));
 }
 
 TEST(Metrics, HistogramTreatsNegativeAndNaNAsZero) {
@@ -176,10 +187,14 @@ TEST(Metrics, CountsSmsByProviderCountryAndReason) {
     EXPECT_TRUE(has_line(text, R"(testino_sms_sent_total{provider="twilio",country="1"} 2)")) << text;
     EXPECT_TRUE(has_line(text, R"(testino_sms_sent_total{provider="sns",country="44"} 1)"));
     EXPECT_TRUE(has_line(text, R"(testino_sms_sent_total{provider="other",country="other"} 1)"));
-    EXPECT_TRUE(has_line(text, R"(testino_sms_failed_total{provider="twilio",country="44",reason="invalid_recipient"} 1)"));
-    EXPECT_TRUE(has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="unavailable"} 1)"));
-    EXPECT_TRUE(has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="misconfigured"} 1)"));
-    EXPECT_TRUE(has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="queue_full"} 1)"));
+    EXPECT_TRUE(has_line(
+        text, R"(testino_sms_failed_total{provider="twilio",country="44",reason="invalid_recipient"} 1)"));
+    EXPECT_TRUE(
+        has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="unavailable"} 1)"));
+    EXPECT_TRUE(
+        has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="misconfigured"} 1)"));
+    EXPECT_TRUE(
+        has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="queue_full"} 1)"));
     EXPECT_EQ(r.sms_sent_total(), 4u);
     EXPECT_EQ(text.find("testino_sms_failovers_total{"), std::string::npos) << "no failover yet";
 }
@@ -203,7 +218,8 @@ TEST(Metrics, ProviderNamesAreEscapedAndBounded) {
     for (std::size_t i = 1; i < Registry::kMaxProviders; ++i) r.add_sms_provider("p" + std::to_string(i));
     EXPECT_EQ(r.add_sms_provider("one-too-many"), Registry::kMaxProviders);
     const std::string text = r.exposition();
-    EXPECT_TRUE(has_line(text, R"(testino_sms_sent_total{provider="my \"best\"\\provider",country="7"} 1)")) << text;
+    EXPECT_TRUE(has_line(text, R"(testino_sms_sent_total{provider="my \"best\"\\provider",country="7"} 1)"))
+        << text;
 }
 
 TEST(Metrics, CountryCardinalityIsBounded) {
@@ -246,7 +262,7 @@ TEST(Metrics, SentToVerifiedRatio) {
     EXPECT_TRUE(has_line(r.exposition(), "testino_otp_sent_to_verified_ratio 0"));
     const std::size_t p = r.add_sms_provider("console");
     for (int i = 0; i < 3; ++i) r.sms_result(p, "1", sdk::SendStatus::sent);
-    r.sms_result(p, "1", sdk::SendStatus::unavailable);  // not sent: not counted
+    r.sms_result(p, "1", sdk::SendStatus::unavailable);                             // not sent: not counted
     EXPECT_TRUE(has_line(r.exposition(), "testino_otp_sent_to_verified_ratio 3"));  // no verify yet
     r.verify_outcome(VerifyOutcome::verified);
     r.verify_outcome(VerifyOutcome::verified);
@@ -271,8 +287,11 @@ TEST(Metrics, ConcurrentRecordingLosesNothing) {
     for (auto& t : threads) t.join();
     const std::string text = r.exposition();
     const std::string total = std::to_string(kThreads * kEach);
-    EXPECT_TRUE(has_line(text, "testino_http_requests_total{route=\"/api/v1/health\",method=\"GET\",status=\"200\"} " + total));
-    EXPECT_TRUE(has_line(text, "testino_http_request_duration_seconds_bucket{route=\"/api/v1/health\",le=\"+Inf\"} " + total));
+    EXPECT_TRUE(has_line(
+        text,
+        "testino_http_requests_total{route=\"/api/v1/health\",method=\"GET\",status=\"200\"} " + total));
+    EXPECT_TRUE(has_line(
+        text, "testino_http_request_duration_seconds_bucket{route=\"/api/v1/health\",le=\"+Inf\"} " + total));
     EXPECT_EQ(r.sms_sent_total(), static_cast<std::uint64_t>(kThreads * kEach));
     std::size_t series = 0;
     for (const auto& l : lines_of(text)) series += l.rfind("testino_sms_sent_total{", 0) == 0;

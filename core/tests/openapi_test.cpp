@@ -70,7 +70,8 @@ TEST_F(OpenApi, ListsEveryErrorCodeUnderItsStatus) {
     ASSERT_EQ(codes.Size(), all_errors().size());
     for (const ErrorInfo& info : all_errors()) {
         bool listed = false;
-        for (const auto& c : codes.GetArray()) listed = listed || std::string(c.GetString()) == info.machine_code;
+        for (const auto& c : codes.GetArray())
+            listed = listed || std::string(c.GetString()) == info.machine_code;
         EXPECT_TRUE(listed) << info.machine_code << " missing from the Error enum";
         // Some operation documents this code under its status.
         bool documented = false;
@@ -80,7 +81,8 @@ TEST_F(OpenApi, ListsEveryErrorCodeUnderItsStatus) {
                 const std::string status = std::to_string(info.status);
                 if (!responses.HasMember(status.c_str())) continue;
                 const std::string description = responses[status.c_str()]["description"].GetString();
-                documented = documented || description.find(std::string("`") + info.machine_code + "`") != std::string::npos;
+                documented = documented || description.find(std::string("`") + info.machine_code + "`") !=
+                                               std::string::npos;
             }
         }
         EXPECT_TRUE(documented) << info.machine_code << " is not documented under " << info.status;

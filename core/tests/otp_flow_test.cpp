@@ -12,9 +12,9 @@
 #include <regex>
 #include <thread>
 
+#include "app/sms_dispatcher.hpp"
 #include "plugin_doubles.hpp"
 #include "plugins/plugin_loader.hpp"
-#include "app/sms_dispatcher.hpp"
 
 namespace testino {
 namespace {
@@ -214,8 +214,9 @@ protected:
 
     Expected<SendAccepted> send_result(const std::string& number, const std::string& ip = "",
                                        const std::string& cc = "+1", const std::string& request_id = "r") {
-        return await_flow<SendAccepted>(
-            [&](FlowDone<SendAccepted> done) { flow->send({cc, number}, {request_id, ip}, std::move(done)); });
+        return await_flow<SendAccepted>([&](FlowDone<SendAccepted> done) {
+            flow->send({cc, number}, {request_id, ip}, std::move(done));
+        });
     }
 
     // Sends a code and returns it, as the user would read it from the SMS.
@@ -232,8 +233,9 @@ protected:
 
     Expected<VerifiedLogin> verify(const std::string& code, const std::string& number = "2025550123",
                                    const std::string& ip = "") {
-        return await_flow<VerifiedLogin>(
-            [&](FlowDone<VerifiedLogin> done) { flow->verify({"1", number, code}, {"r", ip}, std::move(done)); });
+        return await_flow<VerifiedLogin>([&](FlowDone<VerifiedLogin> done) {
+            flow->verify({"1", number, code}, {"r", ip}, std::move(done));
+        });
     }
 
     // The error code of a send, or "ok".
@@ -258,9 +260,8 @@ protected:
     }
 
     test_support::RecordingHost host;
-    test_support::MapConfigView store_config{
-        std::map<std::string, std::string>{
-            {"max_codes", "1000"}, {"sweep_interval_ms", "1000"}, {"shards", "4"}, {"max_counters", "1000"}}};
+    test_support::MapConfigView store_config{std::map<std::string, std::string>{
+        {"max_codes", "1000"}, {"sweep_interval_ms", "1000"}, {"shards", "4"}, {"max_counters", "1000"}}};
     std::shared_ptr<sdk::OtpStore> store;
     std::shared_ptr<RecordingProvider> provider;
     std::unique_ptr<SmsDispatcher> dispatcher;
@@ -325,8 +326,8 @@ TEST_F(OtpFlowTest, ExpiredAndUnknownLookTheSame) {
 }
 
 TEST_F(OtpFlowTest, FailedSendLeavesNoUsableCode) {
-    for (auto status : {sdk::SendStatus::invalid_recipient, sdk::SendStatus::misconfigured,
-                        sdk::SendStatus::unavailable}) {
+    for (auto status :
+         {sdk::SendStatus::invalid_recipient, sdk::SendStatus::misconfigured, sdk::SendStatus::unavailable}) {
         provider->answer(status);
         ASSERT_FALSE(send_result("2025550123").ok());
         EXPECT_EQ(verify(provider->last().code).error().code, ErrorCode::invalid_otp);
@@ -362,10 +363,14 @@ TEST_F(OtpFlowTest, HundredConcurrentWrongGuessesConsumeExactlyTheAllowedAttempt
     for (int i = 0; i < 100; ++i) {
         threads.emplace_back([&] {
             const auto r = verify(wrong(code));
-            if (r.ok()) ++other;
-            else if (r.error().code == ErrorCode::invalid_otp) ++invalid;
-            else if (r.error().code == ErrorCode::too_many_attempts) ++exhausted;
-            else ++other;
+            if (r.ok())
+                ++other;
+            else if (r.error().code == ErrorCode::invalid_otp)
+                ++invalid;
+            else if (r.error().code == ErrorCode::too_many_attempts)
+                ++exhausted;
+            else
+                ++other;
         });
     }
     for (auto& t : threads) t.join();
@@ -552,9 +557,12 @@ TEST_F(OtpFlowTest, ConcurrentFlowsOnADeferredStoreEachAnswerOnce) {
     for (int i = 0; i < 40; ++i) {
         threads.emplace_back([&] {
             const auto r = verify(wrong(code));
-            if (!r.ok() && r.error().code == ErrorCode::invalid_otp) ++invalid;
-            else if (!r.ok() && r.error().code == ErrorCode::too_many_attempts) ++exhausted;
-            else ++other;
+            if (!r.ok() && r.error().code == ErrorCode::invalid_otp)
+                ++invalid;
+            else if (!r.ok() && r.error().code == ErrorCode::too_many_attempts)
+                ++exhausted;
+            else
+                ++other;
         });
     }
     for (auto& t : threads) t.join();
@@ -571,8 +579,7 @@ TEST_F(OtpFlowTest, HealthIsUnhealthyWhenTheOnlyProviderIsDown) {
     ASSERT_EQ(up.reports.size(), 2u);
     EXPECT_EQ(up.reports[1].detail, "0 pending codes");
     provider->set_healthy(false);
-    EXPECT_EQ(health().status, HealthSummary::Status::unhealthy)
-        << "a route with no provider up cannot send";
+    EXPECT_EQ(health().status, HealthSummary::Status::unhealthy) << "a route with no provider up cannot send";
 }
 
 }  // namespace

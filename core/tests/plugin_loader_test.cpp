@@ -28,7 +28,8 @@ TEST(PluginLoader, ListsTheBuiltPlugins) {
     for (const auto& p : listings) {
         ASSERT_TRUE(p.usable) << p.path << ": " << p.problem;
         EXPECT_EQ(p.abi_version, sdk::kAbiVersion);
-        console = console || (p.descriptor.name == "console" && p.descriptor.kind == PluginKind::sms_provider);
+        console =
+            console || (p.descriptor.name == "console" && p.descriptor.kind == PluginKind::sms_provider);
         memory = memory || (p.descriptor.name == "memory" && p.descriptor.kind == PluginKind::otp_store);
     }
     EXPECT_TRUE(console);
@@ -60,7 +61,8 @@ TEST(PluginLoader, APluginBuiltForAbi3IsRefusedNamingBothVersions) {
 TEST(PluginLoader, LoadsByNameAndByPath) {
     const PluginLoader loader(kPlugins);
     EXPECT_EQ(loader.load("console", PluginKind::sms_provider, "x").descriptor().name, "console");
-    const auto by_path = loader.load((kTestPlugins / "sms_test_sink.so").string(), PluginKind::sms_provider, "x");
+    const auto by_path =
+        loader.load((kTestPlugins / "sms_test_sink.so").string(), PluginKind::sms_provider, "x");
     EXPECT_EQ(by_path.descriptor().name, "test_sink");
 }
 
@@ -72,15 +74,16 @@ TEST(PluginLoader, MissingPluginListsWhatIsAvailable) {
 
 TEST(PluginLoader, WrongKindIsNamed) {
     const std::string e = load_error(PluginLoader(kPlugins), "memory", PluginKind::sms_provider);
-    EXPECT_NE(e.find("\"memory\" is an otp_store plugin, not an sms_provider plugin"), std::string::npos) << e;
+    EXPECT_NE(e.find("\"memory\" is an otp_store plugin, not an sms_provider plugin"), std::string::npos)
+        << e;
 }
 
 TEST(PluginLoader, AbiMismatchNotAPluginAndMissingFileAreRefused) {
     const PluginLoader loader(kPlugins);
-    EXPECT_NE(load_error(loader, (kTestPlugins / "abi_mismatch.so").string(), PluginKind::sms_provider)
-                  .find("built for plugin ABI 999, but this server speaks ABI " +
-                        std::to_string(sdk::kAbiVersion)),
-              std::string::npos);
+    EXPECT_NE(
+        load_error(loader, (kTestPlugins / "abi_mismatch.so").string(), PluginKind::sms_provider)
+            .find("built for plugin ABI 999, but this server speaks ABI " + std::to_string(sdk::kAbiVersion)),
+        std::string::npos);
     EXPECT_NE(load_error(loader, (kTestPlugins / "not_a_plugin.so").string(), PluginKind::sms_provider)
                   .find("not a Testino plugin"),
               std::string::npos);
@@ -110,8 +113,9 @@ TEST(PluginLoader, FactoryConfigErrorsBecomeStartupErrors) {
     test_support::RecordingHost host;
     // The sink requires `outbox`; its factory refuses a view without it.
     test_support::MapConfigView config(std::map<std::string, std::string>{{"delay_ms", "0"}});
-    const auto plugin = PluginLoader(kTestPlugins).load((kTestPlugins / "sms_test_sink.so").string(),
-                                                        PluginKind::sms_provider, "x");
+    const auto plugin =
+        PluginLoader(kTestPlugins)
+            .load((kTestPlugins / "sms_test_sink.so").string(), PluginKind::sms_provider, "x");
     EXPECT_THROW(plugin.create_sms_provider(sdk::PluginContext{config, host}), StartupError);
 }
 

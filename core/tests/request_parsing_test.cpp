@@ -39,10 +39,14 @@ TEST(ParseSendOtp, EveryMalformedBodyGetsItsOwnError) {
     EXPECT_EQ(outcome_send("null"), "VALIDATION_ERROR body");
     EXPECT_EQ(outcome_send(R"({"mobile_number":"2025550123"})"), "VALIDATION_ERROR country_code");
     EXPECT_EQ(outcome_send(R"({"country_code":"+1"})"), "VALIDATION_ERROR mobile_number");
-    EXPECT_EQ(outcome_send(R"({"country_code":1,"mobile_number":"2025550123"})"), "VALIDATION_ERROR country_code");
-    EXPECT_EQ(outcome_send(R"({"country_code":"+1","mobile_number":2025550123})"), "VALIDATION_ERROR mobile_number");
-    EXPECT_EQ(outcome_send(R"({"country_code":"+1","mobile_number":null})"), "VALIDATION_ERROR mobile_number");
-    EXPECT_EQ(outcome_send(R"({"country_code":"+1","mobile_number":["2"]})"), "VALIDATION_ERROR mobile_number");
+    EXPECT_EQ(outcome_send(R"({"country_code":1,"mobile_number":"2025550123"})"),
+              "VALIDATION_ERROR country_code");
+    EXPECT_EQ(outcome_send(R"({"country_code":"+1","mobile_number":2025550123})"),
+              "VALIDATION_ERROR mobile_number");
+    EXPECT_EQ(outcome_send(R"({"country_code":"+1","mobile_number":null})"),
+              "VALIDATION_ERROR mobile_number");
+    EXPECT_EQ(outcome_send(R"({"country_code":"+1","mobile_number":["2"]})"),
+              "VALIDATION_ERROR mobile_number");
     EXPECT_EQ(outcome_send(R"({"country_code":"+1","mobile_number":"2025550123","admin":true})"),
               "VALIDATION_ERROR admin");
     EXPECT_EQ(outcome_send(R"({"country_code":"+1","country_code":"+44","mobile_number":"2025550123"})"),
@@ -80,7 +84,8 @@ TEST(ParseVerifyOtp, OtpMustBeExactlyTheConfiguredDigits) {
     EXPECT_EQ(outcome_verify(prefix + "\" 12345\"}"), "VALIDATION_ERROR otp");
     EXPECT_EQ(outcome_verify(prefix + "\"١٢٣٤٥٦\"}"), "VALIDATION_ERROR otp") << "Arabic-Indic digits";
     EXPECT_EQ(outcome_verify(prefix + "123456}"), "VALIDATION_ERROR otp") << "a number, not a string";
-    EXPECT_EQ(outcome_verify(R"({"country_code":"+1","mobile_number":"2025550123"})"), "VALIDATION_ERROR otp");
+    EXPECT_EQ(outcome_verify(R"({"country_code":"+1","mobile_number":"2025550123"})"),
+              "VALIDATION_ERROR otp");
 }
 
 }  // namespace

@@ -82,7 +82,8 @@ TEST(SmsDispatcher, SendsThatWaitedPastTheDeadlineAreNotSent) {
     std::promise<sdk::SendResult> late;
     ASSERT_TRUE(dispatcher.submit(message("+1"), "1", [](const SendOutcome&) {}));
     provider->wait_started(1);
-    ASSERT_TRUE(dispatcher.submit(message("+2"), "1", [&](const SendOutcome& o) { late.set_value(o.result); }));
+    ASSERT_TRUE(
+        dispatcher.submit(message("+2"), "1", [&](const SendOutcome& o) { late.set_value(o.result); }));
     std::this_thread::sleep_for(200ms);
     provider->open();
     const auto result = late.get_future().get();
@@ -96,7 +97,8 @@ TEST(SmsDispatcher, StopAnswersQueuedSendsAndRefusesNewOnes) {
     std::promise<sdk::SendResult> queued;
     ASSERT_TRUE(dispatcher.submit(message("+1"), "1", [](const SendOutcome&) {}));
     provider->wait_started(1);
-    ASSERT_TRUE(dispatcher.submit(message("+2"), "1", [&](const SendOutcome& o) { queued.set_value(o.result); }));
+    ASSERT_TRUE(
+        dispatcher.submit(message("+2"), "1", [&](const SendOutcome& o) { queued.set_value(o.result); }));
     std::thread stopper([&] { dispatcher.stop(); });
     const auto result = queued.get_future().get();  // answered before the running one ends
     EXPECT_EQ(result.status, sdk::SendStatus::unavailable);
@@ -120,9 +122,11 @@ public:
 };
 
 TEST(SmsDispatcher, AProviderThatThrowsIsReportedUnavailableNotFatal) {
-    SmsDispatcher dispatcher(SmsRouting::single(std::make_shared<ThrowingProvider>(), "throwing"), 1, 4, std::chrono::milliseconds(5000));
+    SmsDispatcher dispatcher(SmsRouting::single(std::make_shared<ThrowingProvider>(), "throwing"), 1, 4,
+                             std::chrono::milliseconds(5000));
     std::promise<sdk::SendResult> done;
-    ASSERT_TRUE(dispatcher.submit({"+1", "t", "1", "r"}, "1", [&](const SendOutcome& o) { done.set_value(o.result); }));
+    ASSERT_TRUE(dispatcher.submit({"+1", "t", "1", "r"}, "1",
+                                  [&](const SendOutcome& o) { done.set_value(o.result); }));
     const auto result = done.get_future().get();
     EXPECT_EQ(result.status, sdk::SendStatus::unavailable);
     EXPECT_NE(result.detail.find("boom"), std::string::npos);
@@ -243,12 +247,11 @@ TEST_P(SmsFailover, OnlyTheOperatorsFaultsGoOnToTheNextProvider) {
     }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Answers, SmsFailover,
-    ::testing::Values(FailoverCase{sdk::SendStatus::unavailable, true},
-                      FailoverCase{sdk::SendStatus::misconfigured, true},
-                      FailoverCase{sdk::SendStatus::invalid_recipient, false},
-                      FailoverCase{sdk::SendStatus::sent, false}));
+INSTANTIATE_TEST_SUITE_P(Answers, SmsFailover,
+                         ::testing::Values(FailoverCase{sdk::SendStatus::unavailable, true},
+                                           FailoverCase{sdk::SendStatus::misconfigured, true},
+                                           FailoverCase{sdk::SendStatus::invalid_recipient, false},
+                                           FailoverCase{sdk::SendStatus::sent, false}));
 
 TEST(SmsFailover, WhenEveryProviderFailsTheLastAnswerIsTheOutcome) {
     auto first = std::make_shared<ScriptedProvider>(sdk::SendStatus::unavailable);
@@ -311,11 +314,10 @@ TEST(SmsRouting, ARouteRunsInlineOnlyWhenNoneOfItsProvidersBlocks) {
     EXPECT_TRUE(ran_inline) << "a route of non-blocking providers completes inside submit";
     const auto caller = std::this_thread::get_id();
     std::promise<std::thread::id> where;
-    ASSERT_TRUE(dispatcher.submit({"+12025550104", "t", "1", "r"}, "1",
-                                  [&](const SendOutcome& o) {
-                                      EXPECT_EQ(o.provider, "second");
-                                      where.set_value(std::this_thread::get_id());
-                                  }));
+    ASSERT_TRUE(dispatcher.submit({"+12025550104", "t", "1", "r"}, "1", [&](const SendOutcome& o) {
+        EXPECT_EQ(o.provider, "second");
+        where.set_value(std::this_thread::get_id());
+    }));
     EXPECT_NE(where.get_future().get(), caller) << "a route that may block runs on a worker";
 }
 

@@ -107,7 +107,8 @@ TEST(Token, VerifiesWithPyJwt) {
     const std::string command =
         "/usr/bin/python3 -c \"import jwt, sys; c = jwt.decode(sys.argv[1], sys.argv[2], "
         "algorithms=['HS256'], issuer='testino-auth'); "
-        "print(c['sub'], c['exp'] - c['iat'], len(c['jti']))\" " + token + " " + kSecret + " 2>&1";
+        "print(c['sub'], c['exp'] - c['iat'], len(c['jti']))\" " +
+        token + " " + kSecret + " 2>&1";
     FILE* pipe = popen(command.c_str(), "r");
     ASSERT_NE(pipe, nullptr);
     std::string out;
@@ -116,8 +117,10 @@ TEST(Token, VerifiesWithPyJwt) {
     EXPECT_EQ(pclose(pipe), 0) << out;
     EXPECT_EQ(out, "+12025550123 3600 32\n");
 
-    const std::string wrong_key = "/usr/bin/python3 -c \"import jwt, sys; jwt.decode(sys.argv[1], 'x' * 32, "
-                                  "algorithms=['HS256'])\" " + token + " >/dev/null 2>&1";
+    const std::string wrong_key =
+        "/usr/bin/python3 -c \"import jwt, sys; jwt.decode(sys.argv[1], 'x' * 32, "
+        "algorithms=['HS256'])\" " +
+        token + " >/dev/null 2>&1";
     EXPECT_NE(std::system(wrong_key.c_str()), 0) << "PyJWT refuses it under another key";
 }
 

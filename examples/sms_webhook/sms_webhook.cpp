@@ -66,8 +66,7 @@ struct CurlDeleter {
 
 class WebhookProvider final : public sdk::SmsProvider {
 public:
-    WebhookProvider(std::string url, std::string bearer_token,
-                    std::chrono::milliseconds connect_timeout)
+    WebhookProvider(std::string url, std::string bearer_token, std::chrono::milliseconds connect_timeout)
         : url_(std::move(url)),
           bearer_token_(std::move(bearer_token)),
           connect_timeout_(connect_timeout),
@@ -115,8 +114,7 @@ public:
         }
         if (code != CURLE_OK) {
             // curl's message names the host and the failure, never the token (a header).
-            return failed(sdk::SendStatus::unavailable,
-                          std::string("webhook: ") + curl_easy_strerror(code));
+            return failed(sdk::SendStatus::unavailable, std::string("webhook: ") + curl_easy_strerror(code));
         }
         long status = 0;
         curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
@@ -133,8 +131,7 @@ public:
 
     // Always up: the receiver's state shows in each send. The counts help operators.
     sdk::HealthReport health() override {
-        return {true, std::to_string(sent_.load()) + " sent, " + std::to_string(failed_.load()) +
-                          " failed"};
+        return {true, std::to_string(sent_.load()) + " sent, " + std::to_string(failed_.load()) + " failed"};
     }
 
 private:
@@ -158,8 +155,11 @@ sdk::PluginDescriptor webhook_descriptor() {
         "bearer_token", "", "sent as \"Authorization: Bearer <token>\"", "SMS_WEBHOOK_BEARER_TOKEN"));
     const sdk::ConfigKey connect =
         sdk::integer_key("connect_timeout_ms", "2000", 1, 60000, "longest wait for a connection");
-    return {sdk::PluginKind::sms_provider, "webhook", "1.0.0",
-            "POSTs each SMS as JSON to a URL you run", {url, token, connect}};
+    return {sdk::PluginKind::sms_provider,
+            "webhook",
+            "1.0.0",
+            "POSTs each SMS as JSON to a URL you run",
+            {url, token, connect}};
 }
 
 std::unique_ptr<sdk::SmsProvider> create_webhook(const sdk::PluginContext& context) {

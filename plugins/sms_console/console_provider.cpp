@@ -19,8 +19,6 @@ sdk::SendResult ConsoleProvider::send(const sdk::SmsMessage& message,
     }
 }
 
-sdk::HealthReport ConsoleProvider::health() {
-    return {true, {}};
-}
+sdk::HealthReport ConsoleProvider::health() { return {true, {}}; }
 
 }  // namespace testino::plugins

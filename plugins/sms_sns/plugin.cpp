@@ -14,8 +14,7 @@ testino::sdk::PluginDescriptor sns_provider_descriptor() {
             testino::plugins::sns::config_keys()};
 }
 
-std::unique_ptr<testino::sdk::SmsProvider> create_sns_provider(
-    const testino::sdk::PluginContext& context) {
+std::unique_ptr<testino::sdk::SmsProvider> create_sns_provider(const testino::sdk::PluginContext& context) {
     return std::make_unique<testino::plugins::sns::SnsProvider>(
         testino::plugins::sns::settings_from_config(context.config), context.host);
 }

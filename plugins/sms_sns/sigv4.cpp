@@ -18,9 +18,7 @@ std::string lower(std::string text) {
     return text;
 }
 
-bool iequals(const std::string& a, const std::string& b) {
-    return lower(a) == lower(b);
-}
+bool iequals(const std::string& a, const std::string& b) { return lower(a) == lower(b); }
 
 // Trims the ends and collapses each run of spaces/tabs inside into one space, as SigV4's
 // canonical header value asks (even inside quotes).
@@ -53,8 +51,7 @@ std::vector<std::pair<std::string, std::string>> canonical_headers(const Request
             existing->second += "," + value;
         }
     }
-    std::sort(headers.begin(), headers.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::sort(headers.begin(), headers.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     return headers;
 }
 
@@ -104,8 +101,7 @@ std::string hmac_sha256(const std::string& key, const std::string& data) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
     if (HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-             reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest,
-             &size) == nullptr) {
+             reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &size) == nullptr) {
         throw std::runtime_error("sigv4: HMAC-SHA256 failed");
     }
     return std::string(reinterpret_cast<const char*>(digest), size);
@@ -117,8 +113,7 @@ std::string uri_encode(const std::string& text, bool keep_slash) {
     out.reserve(text.size());
     for (const char c : text) {
         const auto byte = static_cast<unsigned char>(c);
-        if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~' ||
-            (keep_slash && c == '/')) {
+        if (std::isalnum(byte) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
             out.push_back(c);
         } else {
             out.push_back('%');
@@ -207,12 +202,11 @@ Signature sign(Request& request, const Credentials& credentials, const Options& 
     const std::string signing_key = hmac_sha256(service_key, "aws4_request");
     result.signature = hex(hmac_sha256(signing_key, result.string_to_sign));
 
-    result.authorization = std::string(kAlgorithm) + " Credential=" + credentials.access_key_id +
-                           "/" + scope + ", SignedHeaders=" + signed_header_names(to_sign) +
+    result.authorization = std::string(kAlgorithm) + " Credential=" + credentials.access_key_id + "/" +
+                           scope + ", SignedHeaders=" + signed_header_names(to_sign) +
                            ", Signature=" + result.signature;
     result.added_headers.push_back({"Authorization", result.authorization});
-    request.headers.insert(request.headers.end(), result.added_headers.begin(),
-                           result.added_headers.end());
+    request.headers.insert(request.headers.end(), result.added_headers.begin(), result.added_headers.end());
     return result;
 }
 

@@ -26,14 +26,12 @@ struct Header {
     std::string name;
     std::string value;
 
-    bool operator==(const Header& other) const {
-        return name == other.name && value == other.value;
-    }
+    bool operator==(const Header& other) const { return name == other.name && value == other.value; }
 };
 
 struct Request {
-    std::string method;  // "POST"
-    std::string path;    // decoded, e.g. "/" or "/example space/"
+    std::string method;                                      // "POST"
+    std::string path;                                        // decoded, e.g. "/" or "/example space/"
     std::vector<std::pair<std::string, std::string>> query;  // decoded name/value pairs
     std::vector<Header> headers;  // every header present at signing time is signed; must hold Host
     std::string body;
@@ -72,7 +70,7 @@ Signature sign(Request& request, const Credentials& credentials, const Options& 
 std::string amz_date(std::chrono::system_clock::time_point now);  // "20150830T123600Z"
 std::string canonical_request(const Request& request, const Options& options,
                               const std::string& payload_hash);
-std::string signed_header_names(const Request& request);  // "content-type;host;x-amz-date"
+std::string signed_header_names(const Request& request);           // "content-type;host;x-amz-date"
 std::string uri_encode(const std::string& text, bool keep_slash);  // RFC 3986 unreserved kept
 std::string normalize_path(const std::string& path);
 std::string sha256_hex(const std::string& data);

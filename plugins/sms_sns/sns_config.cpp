@@ -36,10 +36,9 @@ std::vector<sdk::ConfigKey> config_keys() {
         sdk::mark_required(sdk::string_key("access_key_id", "",
                                            "AWS access key id of an identity allowed sns:Publish",
                                            "AWS_ACCESS_KEY_ID")),
-        sdk::mark_required(sdk::mark_secret(sdk::string_key(
-            "secret_access_key", "", "its secret access key", "AWS_SECRET_ACCESS_KEY"))),
-        sdk::mark_secret(sdk::string_key("session_token", "",
-                                         "session token, for temporary credentials only",
+        sdk::mark_required(sdk::mark_secret(
+            sdk::string_key("secret_access_key", "", "its secret access key", "AWS_SECRET_ACCESS_KEY"))),
+        sdk::mark_secret(sdk::string_key("session_token", "", "session token, for temporary credentials only",
                                          "AWS_SESSION_TOKEN")),
         sdk::string_key("sender_id", "",
                         "alphanumeric sender ID (1-11 characters, where the country supports it)"),
@@ -49,19 +48,18 @@ std::vector<sdk::ConfigKey> config_keys() {
                         "SNS endpoint URL; {region} is replaced (http only for loopback test fakes)"),
         sdk::integer_key("connect_timeout_ms", "2000", 1, 60000, "TCP+TLS connect timeout per attempt"),
         sdk::integer_key("max_attempts", "3", 1, 10,
-                "attempts per SMS on throttling, 5xx or connection failures, within sms.timeout_ms"),
+                         "attempts per SMS on throttling, 5xx or connection failures, within sms.timeout_ms"),
     };
 }
 
 SnsSettings settings_from_config(const sdk::ConfigView& config) {
     SnsSettings settings;
     settings.region = config.get_string("region");
-    require(std::regex_match(settings.region, std::regex("[a-z]{2}(-[a-z]+)+-[0-9]+")), config,
-            "region", "must be an AWS region name such as us-east-1");
+    require(std::regex_match(settings.region, std::regex("[a-z]{2}(-[a-z]+)+-[0-9]+")), config, "region",
+            "must be an AWS region name such as us-east-1");
 
     settings.credentials.access_key_id = config.get_string("access_key_id");
-    require(!settings.credentials.access_key_id.empty() &&
-                settings.credentials.access_key_id.size() <= 128 &&
+    require(!settings.credentials.access_key_id.empty() && settings.credentials.access_key_id.size() <= 128 &&
                 all_of(settings.credentials.access_key_id, is_alnum_char),
             config, "access_key_id", "must be 1-128 letters and digits (e.g. AKIA...)");
     settings.credentials.secret_access_key = config.get_string("secret_access_key");
@@ -78,8 +76,8 @@ SnsSettings settings_from_config(const sdk::ConfigView& config) {
                 std::regex_match(settings.sender_id, std::regex("(?=.*[A-Za-z])[A-Za-z0-9]{1,11}")),
             config, "sender_id", "must be 1-11 letters and digits with at least one letter");
     settings.sms_type = config.get_string("sms_type");
-    require(settings.sms_type == "Transactional" || settings.sms_type == "Promotional", config,
-            "sms_type", "must be Transactional or Promotional");
+    require(settings.sms_type == "Transactional" || settings.sms_type == "Promotional", config, "sms_type",
+            "must be Transactional or Promotional");
     settings.max_price = optional_string(config, "max_price");
     require(settings.max_price.empty() ||
                 std::regex_match(settings.max_price, std::regex("[0-9]{1,5}(\\.[0-9]{1,5})?")),

@@ -17,16 +17,19 @@ const std::set<std::string> kBadParameterCodes = {"InvalidParameter", "Parameter
 
 // Credentials, signature, clock and permission problems: nothing the caller can fix.
 const std::set<std::string> kOpsFaultCodes = {
-    "InvalidClientTokenId", "SignatureDoesNotMatch", "AuthorizationError", "RequestExpired",
-    "IncompleteSignature",  "MissingAuthenticationToken", "InvalidSecurity", "ExpiredToken",
-    "ExpiredTokenException", "AccessDenied", "AccessDeniedException", "UnrecognizedClientException",
-    "OptInRequired", "InvalidAccessKeyId", "KMSAccessDenied", "KMSDisabled", "KMSNotFound",
-    "KMSInvalidState", "KMSOptInRequired"};
+    "InvalidClientTokenId", "SignatureDoesNotMatch", "AuthorizationError",
+    "RequestExpired",       "IncompleteSignature",   "MissingAuthenticationToken",
+    "InvalidSecurity",      "ExpiredToken",          "ExpiredTokenException",
+    "AccessDenied",         "AccessDeniedException", "UnrecognizedClientException",
+    "OptInRequired",        "InvalidAccessKeyId",    "KMSAccessDenied",
+    "KMSDisabled",          "KMSNotFound",           "KMSInvalidState",
+    "KMSOptInRequired"};
 
 // Throttling answers; botocore's _retry.json lists the same family.
 const std::set<std::string> kThrottlingCodes = {
-    "Throttling", "ThrottlingException", "Throttled", "ThrottledException", "RequestThrottled",
-    "TooManyRequestsException", "RequestLimitExceeded", "KMSThrottling"};
+    "Throttling",           "ThrottlingException", "Throttled",
+    "ThrottledException",   "RequestThrottled",    "TooManyRequestsException",
+    "RequestLimitExceeded", "KMSThrottling"};
 
 bool mentions_phone_number(const std::string& message) {
     return message.find("PhoneNumber") != std::string::npos ||
@@ -40,7 +43,7 @@ ClassifiedReply classify_reply(const http::Response& response) {
     if (response.status == 0) {
         reply.kind = response.timed_out ? ReplyKind::failed : ReplyKind::retryable;
         reply.reason = response.timed_out ? "timed out: " + response.transport_error
-                                           : "no answer: " + response.transport_error;
+                                          : "no answer: " + response.transport_error;
         return reply;
     }
     const std::string status = "HTTP " + std::to_string(response.status);
@@ -69,8 +72,8 @@ ClassifiedReply classify_reply(const http::Response& response) {
         reply.kind = ReplyKind::retryable;
     } else if (kBadParameterCodes.count(error->code) != 0) {
         // A bad number is the caller's; a bad SenderID or MaxPrice is the operator's.
-        reply.kind = mentions_phone_number(error->message) ? ReplyKind::invalid_recipient
-                                                          : ReplyKind::misconfigured;
+        reply.kind =
+            mentions_phone_number(error->message) ? ReplyKind::invalid_recipient : ReplyKind::misconfigured;
     } else if (kOpsFaultCodes.count(error->code) != 0) {
         reply.kind = ReplyKind::misconfigured;
     } else {
@@ -113,10 +116,10 @@ SnsProvider::SnsProvider(SnsSettings settings, sdk::Host& host)
 
 sdk::SendResult SnsProvider::send(const sdk::SmsMessage& message, Clock::time_point deadline) {
     try {
-        const PublishParams params{message.to, message.text, settings_.sms_type,
-                                   settings_.sender_id, settings_.max_price};
-        const SignedRequest signed_request = sign_publish(
-            settings_.endpoint, settings_.region, settings_.credentials, params, settings_.clock());
+        const PublishParams params{message.to, message.text, settings_.sms_type, settings_.sender_id,
+                                   settings_.max_price};
+        const SignedRequest signed_request = sign_publish(settings_.endpoint, settings_.region,
+                                                          settings_.credentials, params, settings_.clock());
         http::Request request;
         request.url = signed_request.url;
         request.body = signed_request.body;
@@ -128,9 +131,7 @@ sdk::SendResult SnsProvider::send(const sdk::SmsMessage& message, Clock::time_po
         int attempts = 1;
         const auto response = http::post_with_retries(
             client_, request, deadline, settings_.retry,
-            [](const http::Response& answer) {
-                return classify_reply(answer).kind == ReplyKind::retryable;
-            },
+            [](const http::Response& answer) { return classify_reply(answer).kind == ReplyKind::retryable; },
             [&](int attempt, const http::Response& answer) {
                 attempts = attempt + 1;
                 host_.log(sdk::LogLevel::warn, "sms.sns.retry",
@@ -162,8 +163,8 @@ sdk::SendResult SnsProvider::finish(const sdk::SmsMessage& message, const Classi
                        {"aws_code", reply.aws_code},
                        {"aws_message", aws_message},
                        {"aws_request_id", reply.aws_request_id}});
-            return {sdk::SendStatus::invalid_recipient,
-                    "Amazon SNS cannot send an SMS to this phone number", {}};
+            return {
+                sdk::SendStatus::invalid_recipient, "Amazon SNS cannot send an SMS to this phone number", {}};
         case ReplyKind::misconfigured: {
             const std::string hint = ops_hint(reply.aws_code);
             set_health(false, "last send failed with " + reply.aws_code + ": " + hint);
@@ -175,11 +176,11 @@ sdk::SendResult SnsProvider::finish(const sdk::SmsMessage& message, const Classi
                        {"aws_message", aws_message},
                        {"aws_request_id", reply.aws_request_id}});
             return {sdk::SendStatus::misconfigured,
-                    "Amazon SNS refused the request: " + reply.aws_code + " (" + hint + ")", {}};
+                    "Amazon SNS refused the request: " + reply.aws_code + " (" + hint + ")",
+                    {}};
         }
         case ReplyKind::retryable:
-        case ReplyKind::failed:
-            break;
+        case ReplyKind::failed: break;
     }
     host_.log(sdk::LogLevel::error, "sms.sns.unavailable",
               {{"request_id", message.request_id},

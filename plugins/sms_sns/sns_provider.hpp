@@ -67,8 +67,7 @@ public:
     sdk::HealthReport health() override;
 
 private:
-    sdk::SendResult finish(const sdk::SmsMessage& message, const ClassifiedReply& reply,
-                           int attempts);
+    sdk::SendResult finish(const sdk::SmsMessage& message, const ClassifiedReply& reply, int attempts);
     // AWS's message with anything secret removed, cut to a log-friendly length.
     std::string scrub(std::string text) const;
     void set_health(bool healthy, std::string detail);

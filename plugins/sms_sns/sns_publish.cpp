@@ -15,8 +15,8 @@ bool is_loopback_host(const std::string& host) {
     return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
 }
 
-void append_attribute(std::string& body, int index, const std::string& name,
-                      const std::string& data_type, const std::string& value) {
+void append_attribute(std::string& body, int index, const std::string& name, const std::string& data_type,
+                      const std::string& value) {
     const std::string prefix = "&MessageAttributes.entry." + std::to_string(index);
     body += prefix + ".Name=" + form_encode(name);
     body += prefix + ".Value.DataType=" + form_encode(data_type);
@@ -50,8 +50,10 @@ Endpoint parse_endpoint(const std::string& text, const std::string& region) {
         throw std::invalid_argument("must be scheme://host[:port] without user info or query");
     }
     std::string host_only = authority;
-    if (host_only.front() != '[') host_only = host_only.substr(0, host_only.find(':'));
-    else host_only = host_only.substr(0, host_only.find(']') + 1);
+    if (host_only.front() != '[')
+        host_only = host_only.substr(0, host_only.find(':'));
+    else
+        host_only = host_only.substr(0, host_only.find(']') + 1);
 
     Endpoint endpoint;
     endpoint.host = lower(authority);
@@ -83,8 +85,8 @@ std::string form_encode(const std::string& text) {
 }
 
 std::string publish_body(const PublishParams& params) {
-    std::string body = "Action=Publish&Version=2010-03-31&PhoneNumber=" +
-                       form_encode(params.phone_number) + "&Message=" + form_encode(params.message);
+    std::string body = "Action=Publish&Version=2010-03-31&PhoneNumber=" + form_encode(params.phone_number) +
+                       "&Message=" + form_encode(params.message);
     int index = 0;
     if (!params.sms_type.empty()) {
         append_attribute(body, ++index, "AWS.SNS.SMS.SMSType", "String", params.sms_type);

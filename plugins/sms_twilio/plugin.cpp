@@ -9,9 +9,7 @@
 namespace {
 
 testino::sdk::PluginDescriptor twilio_provider_descriptor() {
-    return {testino::sdk::PluginKind::sms_provider,
-            "twilio",
-            "1.0.0",
+    return {testino::sdk::PluginKind::sms_provider, "twilio", "1.0.0",
             "sends each SMS through Twilio's Messages API (HTTPS, basic auth, retries within the deadline)",
             testino::plugins::twilio::config_keys()};
 }

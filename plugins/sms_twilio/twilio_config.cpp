@@ -28,14 +28,16 @@ void check_base_url(const sdk::ConfigView& config, const std::string& url) {
     if (!std::regex_match(url, parts, shape)) {
         throw ConfigError(config.where("api_base_url") +
                           ": must be a base URL such as https://api.twilio.com (scheme, host and "
-                          "optional port; no path, query or user info), not \"" + url + "\"");
+                          "optional port; no path, query or user info), not \"" +
+                          url + "\"");
     }
     if (parts[1] == "http") {
         static const std::regex loopback(R"(^(localhost|127(\.[0-9]{1,3}){3}|\[::1\])$)");
         if (!std::regex_match(parts[2].str(), loopback)) {
             throw ConfigError(config.where("api_base_url") +
                               ": plain http:// is allowed for loopback test servers only; use "
-                              "https:// (\"" + url + "\")");
+                              "https:// (\"" +
+                              url + "\")");
         }
     }
 }
@@ -48,18 +50,22 @@ std::vector<sdk::ConfigKey> config_keys() {
                                            "TWILIO_ACCOUNT_SID")),
         sdk::mark_required(sdk::mark_secret(sdk::string_key(
             "auth_token", "", "Twilio auth token (32 hex digits); never logged", "TWILIO_AUTH_TOKEN"))),
-        sdk::string_key("from", "", "sender number in E.164 (+15005550006); set this or messaging_service_sid",
+        sdk::string_key("from", "",
+                        "sender number in E.164 (+15005550006); set this or messaging_service_sid",
                         "TWILIO_PHONE_NUMBER"),
-        sdk::string_key("messaging_service_sid", "", "Messaging Service SID (MG + 32 hex digits); set this or from",
+        sdk::string_key("messaging_service_sid", "",
+                        "Messaging Service SID (MG + 32 hex digits); set this or from",
                         "TWILIO_MESSAGING_SERVICE_SID"),
         sdk::string_key("api_base_url", "https://api.twilio.com",
                         "Twilio API base URL; http:// only for loopback test servers"),
-        sdk::integer_key("connect_timeout_ms", "2000", 1, 60000,
-                "TCP + TLS connect timeout per attempt (the total is the request's deadline, sms.timeout_ms)"),
-        sdk::integer_key("max_attempts", "3", 1, 10,
-                "attempts in all for 429 and 5xx answers and unreachable hosts, within the deadline"),
+        sdk::integer_key(
+            "connect_timeout_ms", "2000", 1, 60000,
+            "TCP + TLS connect timeout per attempt (the total is the request's deadline, sms.timeout_ms)"),
+        sdk::integer_key(
+            "max_attempts", "3", 1, 10,
+            "attempts in all for 429 and 5xx answers and unreachable hosts, within the deadline"),
         sdk::integer_key("retry_backoff_ms", "200", 0, 10000,
-                "pause before the first retry; doubles per retry, with jitter"),
+                         "pause before the first retry; doubles per retry, with jitter"),
         sdk::integer_key("retry_max_backoff_ms", "2000", 0, 60000, "the longest pause between attempts"),
     };
 }

@@ -142,8 +142,9 @@ sdk::SendResult TwilioProvider::send(const sdk::SmsMessage& message,
         request.url = messages_url_;
         request.body = http::form_encode({
             {"To", message.to},
-            settings_.from.empty() ? std::make_pair(std::string("MessagingServiceSid"), settings_.messaging_service_sid)
-                                   : std::make_pair(std::string("From"), settings_.from),
+            settings_.from.empty()
+                ? std::make_pair(std::string("MessagingServiceSid"), settings_.messaging_service_sid)
+                : std::make_pair(std::string("From"), settings_.from),
             {"Body", message.text},
         });
         request.basic_auth = std::make_pair(settings_.account_sid, settings_.auth_token);
@@ -192,16 +193,12 @@ void TwilioProvider::log_outcome(const sdk::SmsMessage& message, const http::Res
     fields.emplace_back("attempts", std::to_string(attempts));
     fields.emplace_back("detail", verdict.detail);
     switch (verdict.status) {
-        case SendStatus::invalid_recipient:
-            host_.log(LogLevel::warn, "sms.twilio.rejected", fields);
-            break;
+        case SendStatus::invalid_recipient: host_.log(LogLevel::warn, "sms.twilio.rejected", fields); break;
         case SendStatus::misconfigured:
-            host_.log(LogLevel::error, verdict.auth_failed ? "sms.twilio.auth_failed" : "sms.twilio.misconfigured",
-                      fields);
+            host_.log(LogLevel::error,
+                      verdict.auth_failed ? "sms.twilio.auth_failed" : "sms.twilio.misconfigured", fields);
             break;
-        default:
-            host_.log(LogLevel::error, "sms.twilio.failed", fields);
-            break;
+        default: host_.log(LogLevel::error, "sms.twilio.failed", fields); break;
     }
 }
 

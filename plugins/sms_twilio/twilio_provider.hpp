@@ -23,9 +23,9 @@ TwilioError parse_error(const std::string& body);
 // What one finished exchange (after any retries) means for the caller.
 struct Verdict {
     sdk::SendStatus status = sdk::SendStatus::unavailable;
-    std::string detail;  // invalid_recipient: client-safe; otherwise for the logs
-    std::string sid;     // the message SID when sent
-    TwilioError error;   // Twilio's error, when it sent one
+    std::string detail;        // invalid_recipient: client-safe; otherwise for the logs
+    std::string sid;           // the message SID when sent
+    TwilioError error;         // Twilio's error, when it sent one
     bool auth_failed = false;  // 20003 / HTTP 401
 };
 Verdict interpret(const http::Response& response);
@@ -46,8 +46,8 @@ public:
     sdk::HealthReport health() override;
 
 private:
-    void log_outcome(const sdk::SmsMessage& message, const http::Response& response,
-                     const Verdict& verdict, int attempts);
+    void log_outcome(const sdk::SmsMessage& message, const http::Response& response, const Verdict& verdict,
+                     int attempts);
     void set_health(bool healthy, std::string detail);
 
     const TwilioSettings settings_;

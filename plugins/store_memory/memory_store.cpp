@@ -27,8 +27,8 @@ bool same_digest(const sdk::CodeDigest& a, const sdk::CodeDigest& b) {
 
 MemoryStore::MemoryStore(const MemoryStoreOptions& options, Now now)
     : max_codes_(std::max<std::size_t>(options.max_codes, 1)),
-      max_counters_per_shard_(std::max<std::size_t>(
-          options.max_counters / std::max<std::size_t>(options.shards, 1), 1)),
+      max_counters_per_shard_(
+          std::max<std::size_t>(options.max_counters / std::max<std::size_t>(options.shards, 1), 1)),
       sweep_interval_(std::max(options.sweep_interval, std::chrono::milliseconds(1))),
       now_(std::move(now)) {
     const std::size_t shard_count = std::max<std::size_t>(options.shards, 1);
@@ -50,9 +50,7 @@ MemoryStore::Shard& MemoryStore::shard_for(const std::string& key) {
     return *shards_[std::hash<std::string>{}(key) % shards_.size()];
 }
 
-std::int64_t MemoryStore::now_ticks() const {
-    return now_().time_since_epoch().count();
-}
+std::int64_t MemoryStore::now_ticks() const { return now_().time_since_epoch().count(); }
 
 bool MemoryStore::try_reserve_slot() {
     std::size_t current = count_.load(std::memory_order_relaxed);
@@ -105,8 +103,7 @@ StoreResult MemoryStore::put_code(const std::string& key, const sdk::CodeDigest&
     return {StoreStatus::unavailable, std::string("memory store: ") + error.what()};
 }
 
-VerifyResult MemoryStore::verify_and_consume(const std::string& key,
-                                             const sdk::CodeDigest& candidate) try {
+VerifyResult MemoryStore::verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate) try {
     Shard& shard = shard_for(key);
     std::lock_guard lock(shard.mutex);
     auto it = shard.codes.find(key);
@@ -123,8 +120,7 @@ VerifyResult MemoryStore::verify_and_consume(const std::string& key,
         // Dead until it expires, so that a new guess cannot succeed before then.
         const auto remaining =
             std::chrono::ceil<std::chrono::seconds>(Clock::duration(entry.expires_at - now));
-        return {
-            VerifyOutcome::attempts_exhausted, 0, std::max(remaining, std::chrono::seconds(1)), {}};
+        return {VerifyOutcome::attempts_exhausted, 0, std::max(remaining, std::chrono::seconds(1)), {}};
     }
     if (same_digest(entry.digest, candidate)) {
         const int attempts_left = entry.attempts_left;
@@ -152,9 +148,8 @@ StoreResult MemoryStore::remove_code(const std::string& key, const sdk::CodeDige
     return {StoreStatus::unavailable, std::string("memory store: ") + error.what()};
 }
 
-void MemoryStore::put_code(const std::string& key, const sdk::CodeDigest& digest,
-                           std::chrono::seconds ttl, int max_attempts,
-                           sdk::StoreCompletion<StoreResult> done) {
+void MemoryStore::put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
+                           int max_attempts, sdk::StoreCompletion<StoreResult> done) {
     done(put_code(key, digest, ttl, max_attempts));
 }
 
@@ -168,20 +163,16 @@ void MemoryStore::remove_code(const std::string& key, const sdk::CodeDigest& dig
     done(remove_code(key, digest));
 }
 
-void MemoryStore::hit_counter(const std::string& key, std::chrono::seconds window,
-                              std::int64_t amount, sdk::StoreCompletion<sdk::CounterResult> done) {
+void MemoryStore::hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
+                              sdk::StoreCompletion<sdk::CounterResult> done) {
     done(hit_counter(key, window, amount));
 }
 
 void MemoryStore::health(sdk::StoreCompletion<sdk::HealthReport> done) { done(health()); }
 
-sdk::HealthReport MemoryStore::health() {
-    return {true, std::to_string(size()) + " pending codes"};
-}
+sdk::HealthReport MemoryStore::health() { return {true, std::to_string(size()) + " pending codes"}; }
 
-std::size_t MemoryStore::size() const {
-    return count_.load(std::memory_order_relaxed);
-}
+std::size_t MemoryStore::size() const { return count_.load(std::memory_order_relaxed); }
 
 std::size_t MemoryStore::sweep_shard(Shard& shard, std::int64_t now) {
     if (shard.earliest_expiry > now) return 0;
@@ -235,10 +226,9 @@ sdk::CounterResult MemoryStore::hit_counter(const std::string& key, std::chrono:
             // Still full: evict the counter closest to its end. Refusing instead would let
             // whoever fills the table (many source addresses) switch every limit off or on.
             if (shard.counters.size() >= max_counters_per_shard_) {
-                auto oldest = std::min_element(shard.counters.begin(), shard.counters.end(),
-                                               [](const auto& a, const auto& b) {
-                                                   return a.second.expires_at < b.second.expires_at;
-                                               });
+                auto oldest = std::min_element(
+                    shard.counters.begin(), shard.counters.end(),
+                    [](const auto& a, const auto& b) { return a.second.expires_at < b.second.expires_at; });
                 shard.counters.erase(oldest);
             }
         }
@@ -266,8 +256,7 @@ bool MemoryStore::make_room() {
     std::vector<std::pair<std::int64_t, Shard*>> candidates;
     for (auto& shard : shards_) {
         std::lock_guard lock(shard->mutex);
-        if (shard->earliest_expiry <= now)
-            candidates.emplace_back(shard->earliest_expiry, shard.get());
+        if (shard->earliest_expiry <= now) candidates.emplace_back(shard->earliest_expiry, shard.get());
     }
     std::sort(candidates.begin(), candidates.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });

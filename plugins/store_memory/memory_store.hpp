@@ -53,12 +53,11 @@ public:
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override;
 
     // The same operations, answered as return values.
-    sdk::StoreResult put_code(const std::string& key, const sdk::CodeDigest& digest,
-                              std::chrono::seconds ttl, int max_attempts);
+    sdk::StoreResult put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
+                              int max_attempts);
     sdk::VerifyResult verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate);
     sdk::StoreResult remove_code(const std::string& key, const sdk::CodeDigest& digest);
-    sdk::CounterResult hit_counter(const std::string& key, std::chrono::seconds window,
-                                   std::int64_t amount);
+    sdk::CounterResult hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount);
     sdk::HealthReport health();
 
     // Counters held, expired ones not yet swept included.
@@ -91,7 +90,7 @@ private:
 
     Shard& shard_for(const std::string& key);
     std::int64_t now_ticks() const;
-    std::size_t sweep_shard(Shard& shard, std::int64_t now);  // caller holds shard.mutex
+    std::size_t sweep_shard(Shard& shard, std::int64_t now);     // caller holds shard.mutex
     static void sweep_counters(Shard& shard, std::int64_t now);  // caller holds shard.mutex
     bool make_room();  // sweeps expired codes, oldest first, until one more code fits
     bool try_reserve_slot();

@@ -11,17 +11,17 @@ using testino::sdk::ConfigKey;
 
 testino::sdk::PluginDescriptor memory_store_descriptor() {
     using testino::sdk::integer_key;
-    ConfigKey max_codes = integer_key(
-        "max_codes", "1000000", 1, INT64_MAX,
-        "most pending codes held at once; beyond it send-otp answers STORE_FULL");
+    ConfigKey max_codes =
+        integer_key("max_codes", "1000000", 1, INT64_MAX,
+                    "most pending codes held at once; beyond it send-otp answers STORE_FULL");
     max_codes.env = "STORE_MEMORY_MAX_CODES";
-    const ConfigKey sweep_interval = integer_key(
-        "sweep_interval_ms", "1000", 10, INT64_MAX, "how often expired codes are removed, in milliseconds");
+    const ConfigKey sweep_interval = integer_key("sweep_interval_ms", "1000", 10, INT64_MAX,
+                                                 "how often expired codes are removed, in milliseconds");
     const ConfigKey shards =
         integer_key("shards", "16", 1, 1024, "independently locked partitions of the code map");
-    const ConfigKey max_counters = integer_key(
-        "max_counters", "1000000", 1, INT64_MAX,
-        "most rate-limit counters held; beyond it the ones closest to expiry are evicted");
+    const ConfigKey max_counters =
+        integer_key("max_counters", "1000000", 1, INT64_MAX,
+                    "most rate-limit counters held; beyond it the ones closest to expiry are evicted");
 
     return {testino::sdk::PluginKind::otp_store,
             "memory",
@@ -30,8 +30,7 @@ testino::sdk::PluginDescriptor memory_store_descriptor() {
             {max_codes, sweep_interval, shards, max_counters}};
 }
 
-std::unique_ptr<testino::sdk::OtpStore> create_memory_store(
-    const testino::sdk::PluginContext& context) {
+std::unique_ptr<testino::sdk::OtpStore> create_memory_store(const testino::sdk::PluginContext& context) {
     const auto& config = context.config;
     testino::plugins::MemoryStoreOptions options;
     options.max_codes = static_cast<std::size_t>(config.get_int("max_codes"));

@@ -24,11 +24,12 @@ testino::sdk::PluginDescriptor redis_store_descriptor() {
     // on a few connections: pool_size is their number, no longer one per waiting request.
     const ConfigKey pool_size = sdk::integer_key(
         "pool_size", "2", 1, 1024, "Redis connections per server process (commands are pipelined on them)");
-    const ConfigKey connect_timeout = sdk::integer_key(
-        "connect_timeout_ms", "500", 1, 60000, "time to open a connection to Redis, in milliseconds");
-    const ConfigKey command_timeout = sdk::integer_key(
-        "command_timeout_ms", "500", 1, 60000,
-        "deadline of one store operation from its start (queueing, connecting, the Redis round trips), in milliseconds");
+    const ConfigKey connect_timeout = sdk::integer_key("connect_timeout_ms", "500", 1, 60000,
+                                                       "time to open a connection to Redis, in milliseconds");
+    const ConfigKey command_timeout =
+        sdk::integer_key("command_timeout_ms", "500", 1, 60000,
+                         "deadline of one store operation from its start (queueing, connecting, the Redis "
+                         "round trips), in milliseconds");
 
     return {testino::sdk::PluginKind::otp_store,
             "redis",

@@ -41,7 +41,8 @@ RedisClient::RedisClient(RedisClientOptions options, std::function<void(const Re
       deadline_timer_(evtimer_new(&loop_.base(), on_deadline_timer, this)) {
     const std::size_t count = std::max<std::size_t>(1, options_.connections);
     for (std::size_t i = 0; i < count; ++i) {
-        connections_.push_back(std::make_unique<RedisConnection>(loop_.base(), options_, static_cast<Listener&>(*this)));
+        connections_.push_back(
+            std::make_unique<RedisConnection>(loop_.base(), options_, static_cast<Listener&>(*this)));
     }
     loop_.start([this] { on_wake(); });
 }
@@ -210,7 +211,8 @@ void RedisClient::shutdown() {
 
 bool RedisClient::send(Op& op, RedisConnection& connection, const std::vector<std::string>& command) {
     if (!connection.send(command, op.id)) {
-        complete(op.id, {nullptr, {RedisFault::unreachable, "cannot send the command: connection closing", false}});
+        complete(op.id,
+                 {nullptr, {RedisFault::unreachable, "cannot send the command: connection closing", false}});
         return false;
     }
     op.connection = &connection;
@@ -237,7 +239,9 @@ void RedisClient::on_reply(RedisConnection& connection, std::uint64_t tag, const
             load_script(op, connection);
             return;
         }
-        complete(op.id, {nullptr, {RedisFault::reply_error, std::string(op.request.name) + " failed: " + error, false}});
+        complete(
+            op.id,
+            {nullptr, {RedisFault::reply_error, std::string(op.request.name) + " failed: " + error, false}});
         return;
     }
     complete(op.id, {reply, {}});
@@ -252,10 +256,11 @@ void RedisClient::load_script(Op& op, RedisConnection& connection) {
 void RedisClient::script_loaded(Op& op, RedisConnection& connection, const redisReply& reply) {
     const RedisScript& script = *op.request.script;
     if (reply.type != REDIS_REPLY_STRING || std::string(reply.str, reply.len) != script.sha1) {
-        complete(op.id, {nullptr,
-                         {RedisFault::reply_error,
-                          std::string(script.name) + " script: unexpected reply type " + std::to_string(reply.type),
-                          false}});
+        complete(op.id,
+                 {nullptr,
+                  {RedisFault::reply_error,
+                   std::string(script.name) + " script: unexpected reply type " + std::to_string(reply.type),
+                   false}});
         return;
     }
     try {

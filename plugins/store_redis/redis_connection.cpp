@@ -17,9 +17,7 @@ timeval to_timeval(std::chrono::milliseconds duration) {
     return tv;
 }
 
-bool starts_with(const std::string& text, const char* prefix) {
-    return text.rfind(prefix, 0) == 0;
-}
+bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
 
 std::string lowercase_first(std::string text) {
     if (!text.empty() && text[0] >= 'A' && text[0] <= 'Z') text[0] = static_cast<char>(text[0] - 'A' + 'a');
@@ -74,13 +72,11 @@ int send_argv(redisAsyncContext* context, redisCallbackFn* callback, void* privd
         argv.push_back(arg.data());
         sizes.push_back(arg.size());
     }
-    return redisAsyncCommandArgv(context, callback, privdata, static_cast<int>(args.size()),
-                                 argv.data(), sizes.data());
+    return redisAsyncCommandArgv(context, callback, privdata, static_cast<int>(args.size()), argv.data(),
+                                 sizes.data());
 }
 
-void* as_privdata(std::uint64_t value) {
-    return reinterpret_cast<void*>(static_cast<std::uintptr_t>(value));
-}
+void* as_privdata(std::uint64_t value) { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(value)); }
 
 std::uint64_t from_privdata(void* privdata) {
     return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(privdata));
@@ -108,7 +104,8 @@ void RedisConnection::connect() {
     redisAsyncContext* context = tcp ? redisAsyncConnect(endpoint.host.c_str(), endpoint.port)
                                      : redisAsyncConnectUnix(endpoint.socket_path.c_str());
     if (!context) {
-        listener_.on_connect_failed(*this, {RedisFault::unreachable, "out of memory allocating a connection", false});
+        listener_.on_connect_failed(
+            *this, {RedisFault::unreachable, "out of memory allocating a connection", false});
         return;
     }
     // TCP keep-alive notices a peer that vanished while the connection was idle (a Unix
@@ -181,7 +178,8 @@ void RedisConnection::on_connect(const redisAsyncContext* context, int status) {
         self->state_ = State::empty;
         evtimer_del(self->timer_);
         self->listener_.on_connect_failed(
-            *self, {RedisFault::unreachable, "cannot connect: " + error_text(*context, "connection failed"), false});
+            *self,
+            {RedisFault::unreachable, "cannot connect: " + error_text(*context, "connection failed"), false});
         return;
     }
     // Connected: the handshake gets the command timeout, like any command.
@@ -199,7 +197,8 @@ void RedisConnection::on_disconnect(const redisAsyncContext* context, int) {
     evtimer_del(self->timer_);
     if (was == State::connecting) {
         RedisFailure failure = self->lost_failure(*context);
-        failure.detail = "connection closed during the handshake: " + error_text(*context, "connection closed");
+        failure.detail =
+            "connection closed during the handshake: " + error_text(*context, "connection closed");
         failure.retryable = false;
         self->listener_.on_connect_failed(*self, failure);
     } else {

@@ -64,8 +64,8 @@ public:
         // A ready connection was closed by the server; its commands were answered first.
         virtual void on_lost(RedisConnection& connection) = 0;
         // The reply to send(tag); nullptr when the connection closed first (`why` says why).
-        virtual void on_reply(RedisConnection& connection, std::uint64_t tag,
-                              const redisReply* reply, const RedisFailure& why) = 0;
+        virtual void on_reply(RedisConnection& connection, std::uint64_t tag, const redisReply* reply,
+                              const RedisFailure& why) = 0;
     };
 
     enum class State { empty, connecting, ready };
@@ -109,8 +109,8 @@ private:
     State state_ = State::empty;
     bool tcp_connected_ = false;
     std::vector<std::string> handshake_names_;  // "AUTH", "SELECT", "PING": steps in order
-    std::size_t pending_ = 0;                    // commands sent, not yet answered
-    RedisFailure closing_;                       // set by close(): the answer to pending ones
+    std::size_t pending_ = 0;                   // commands sent, not yet answered
+    RedisFailure closing_;                      // set by close(): the answer to pending ones
     bool closing_set_ = false;
 };
 

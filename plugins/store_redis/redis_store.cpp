@@ -88,9 +88,7 @@ std::string sha1_hex(const std::string& text) {
     return out;
 }
 
-RedisScript make_script(const char* name, const char* body) {
-    return {name, body, sha1_hex(body)};
-}
+RedisScript make_script(const char* name, const char* body) { return {name, body, sha1_hex(body)}; }
 
 std::string as_bytes(const sdk::CodeDigest& digest) {
     return std::string(reinterpret_cast<const char*>(digest.data()), digest.size());
@@ -98,8 +96,7 @@ std::string as_bytes(const sdk::CodeDigest& digest) {
 
 RedisFailure unexpected_reply(const RedisScript& script, const redisReply& reply) {
     return {RedisFault::reply_error,
-            std::string(script.name) + " script: unexpected reply type " + std::to_string(reply.type),
-            false};
+            std::string(script.name) + " script: unexpected reply type " + std::to_string(reply.type), false};
 }
 
 // A PTTL in milliseconds, rounded up to whole seconds, never below 1 (PTTL is -1 for a
@@ -263,29 +260,31 @@ void RedisStore::put_code(const std::string& key, const sdk::CodeDigest& digest,
                           int max_attempts, sdk::StoreCompletion<StoreResult> done) try {
     ttl = std::clamp(ttl, std::chrono::seconds(0), kMaxTtl);
     const auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl).count();
-    run_script(put_script_, code_key(key),
-               {as_bytes(digest), std::to_string(std::clamp(max_attempts, 0, 0xFFFF)), std::to_string(ttl_ms)},
-               [this, done](const RedisOutcome& outcome) {
-                   finish_with(done, [&]() -> StoreResult {
-                       if (!outcome.reply) return failed<StoreResult>(detail(outcome.failure));
-                       return {};
-                   });
-               });
+    run_script(
+        put_script_, code_key(key),
+        {as_bytes(digest), std::to_string(std::clamp(max_attempts, 0, 0xFFFF)), std::to_string(ttl_ms)},
+        [this, done](const RedisOutcome& outcome) {
+            finish_with(done, [&]() -> StoreResult {
+                if (!outcome.reply) return failed<StoreResult>(detail(outcome.failure));
+                return {};
+            });
+        });
 } catch (const std::exception& error) {
     finish_with(done, [&] { return failed<StoreResult>(std::string("redis store: ") + error.what()); });
 }
 
 void RedisStore::verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
                                     sdk::StoreCompletion<VerifyResult> done) try {
-    run_script(verify_script_, code_key(key), {as_bytes(candidate)}, [this, done](const RedisOutcome& outcome) {
-        finish_with(done, [&]() -> VerifyResult {
-            if (!outcome.reply) return failed<VerifyResult>(detail(outcome.failure));
-            if (!integer_array(*outcome.reply, 3)) {
-                return failed<VerifyResult>(detail(unexpected_reply(verify_script_, *outcome.reply)));
-            }
-            return verify_result(*outcome.reply);
+    run_script(
+        verify_script_, code_key(key), {as_bytes(candidate)}, [this, done](const RedisOutcome& outcome) {
+            finish_with(done, [&]() -> VerifyResult {
+                if (!outcome.reply) return failed<VerifyResult>(detail(outcome.failure));
+                if (!integer_array(*outcome.reply, 3)) {
+                    return failed<VerifyResult>(detail(unexpected_reply(verify_script_, *outcome.reply)));
+                }
+                return verify_result(*outcome.reply);
+            });
         });
-    });
 } catch (const std::exception& error) {
     finish_with(done, [&] { return failed<VerifyResult>(std::string("redis store: ") + error.what()); });
 }
@@ -306,20 +305,22 @@ void RedisStore::hit_counter(const std::string& key, std::chrono::seconds window
                              sdk::StoreCompletion<sdk::CounterResult> done) try {
     window = std::clamp(window, std::chrono::seconds(1), kMaxTtl);
     const auto window_ms = std::chrono::duration_cast<std::chrono::milliseconds>(window).count();
-    run_script(counter_script_, counter_key(key), {std::to_string(window_ms), std::to_string(amount)},
-               [this, done](const RedisOutcome& outcome) {
-                   finish_with(done, [&]() -> sdk::CounterResult {
-                       if (!outcome.reply) return failed<sdk::CounterResult>(detail(outcome.failure));
-                       const redisReply& reply = *outcome.reply;
-                       if (!integer_array(reply, 2)) {
-                           return failed<sdk::CounterResult>(detail(unexpected_reply(counter_script_, reply)));
-                       }
-                       return {StoreStatus::ok, reply.element[0]->integer, whole_seconds(reply.element[1]->integer),
-                               {}};
-                   });
-               });
+    run_script(
+        counter_script_, counter_key(key), {std::to_string(window_ms), std::to_string(amount)},
+        [this, done](const RedisOutcome& outcome) {
+            finish_with(done, [&]() -> sdk::CounterResult {
+                if (!outcome.reply) return failed<sdk::CounterResult>(detail(outcome.failure));
+                const redisReply& reply = *outcome.reply;
+                if (!integer_array(reply, 2)) {
+                    return failed<sdk::CounterResult>(detail(unexpected_reply(counter_script_, reply)));
+                }
+                return {
+                    StoreStatus::ok, reply.element[0]->integer, whole_seconds(reply.element[1]->integer), {}};
+            });
+        });
 } catch (const std::exception& error) {
-    finish_with(done, [&] { return failed<sdk::CounterResult>(std::string("redis store: ") + error.what()); });
+    finish_with(done,
+                [&] { return failed<sdk::CounterResult>(std::string("redis store: ") + error.what()); });
 }
 
 void RedisStore::health(sdk::StoreCompletion<sdk::HealthReport> done) try {

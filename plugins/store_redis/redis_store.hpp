@@ -62,8 +62,7 @@ private:
     // Runs `script` on `redis_key` with `args`; `finish` gets the outcome on the loop
     // thread, after the up/down state was logged.
     void run_script(const RedisScript& script, const std::string& redis_key,
-                    const std::vector<std::string>& args,
-                    std::function<void(const RedisOutcome&)> finish);
+                    const std::vector<std::string>& args, std::function<void(const RedisOutcome&)> finish);
     void observe(const RedisOutcome& outcome);  // logs changes of state
     void script_loaded(const RedisScript& script);
     std::string detail(const RedisFailure& failure) const;

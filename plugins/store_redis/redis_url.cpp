@@ -11,13 +11,9 @@ constexpr const char* kForms =
     "expected redis://[[user]:password@]host[:port][/db] or "
     "unix://[[user]:password@]/path/to/redis.sock[?db=N]";
 
-[[noreturn]] void fail(const std::string& what) {
-    throw RedisUrlError(what + " (" + kForms + ")");
-}
+[[noreturn]] void fail(const std::string& what) { throw RedisUrlError(what + " (" + kForms + ")"); }
 
-bool starts_with(const std::string& text, const char* prefix) {
-    return text.rfind(prefix, 0) == 0;
-}
+bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
 
 bool all_digits(const std::string& text) {
     if (text.empty()) return false;
@@ -105,8 +101,7 @@ RedisEndpoint parse_tcp(const std::string& rest) {
     // The password may contain '/' (the db path cannot hold an '@'), so the userinfo ends at
     // the last '@'.
     const auto at = rest.rfind('@');
-    const std::string after_userinfo =
-        at == std::string::npos ? rest : take_userinfo(rest, at, endpoint);
+    const std::string after_userinfo = at == std::string::npos ? rest : take_userinfo(rest, at, endpoint);
     const auto path_start = after_userinfo.find('/');
     const std::string hostport = after_userinfo.substr(0, path_start);
 

@@ -47,15 +47,22 @@ TEST(DocsInChromium, TryItOutSendsAnOtpThroughTheServer) {
     ProcessSpec browser;
     browser.binary = TESTINO_NODE;
     browser.args = {TESTINO_BROWSER_SCRIPT,
-                    "--base-url", "http://127.0.0.1:" + std::to_string(server->port()),
-                    "--modules", modules,
-                    "--chromium", TESTINO_CHROMIUM,
-                    "--screenshot", screenshot,
-                    "--country-code", "+1",
-                    "--mobile-number", kNumber};
+                    "--base-url",
+                    "http://127.0.0.1:" + std::to_string(server->port()),
+                    "--modules",
+                    modules,
+                    "--chromium",
+                    TESTINO_CHROMIUM,
+                    "--screenshot",
+                    screenshot,
+                    "--country-code",
+                    "+1",
+                    "--mobile-number",
+                    kNumber};
     browser.env = {{"HOME", home.path()}, {"TMPDIR", home.path()}};
     const ProcessResult run = ServerProcess::run_to_exit(browser, std::chrono::seconds(120));
-    ASSERT_FALSE(run.timed_out) << "the browser script ran past 120 s\n" << run.stdout_text << run.stderr_text;
+    ASSERT_FALSE(run.timed_out) << "the browser script ran past 120 s\n"
+                                << run.stdout_text << run.stderr_text;
     ASSERT_EQ(run.exit_code, 0) << run.stdout_text << run.stderr_text;
     EXPECT_NE(run.stdout_text.find("\"ok\":true"), std::string::npos) << run.stdout_text;
 

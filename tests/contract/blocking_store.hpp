@@ -77,8 +77,8 @@ class BlockingStore {
 public:
     explicit BlockingStore(std::shared_ptr<sdk::OtpStore> store) : store_(std::move(store)) {}
 
-    sdk::StoreResult put_code(const std::string& key, const sdk::CodeDigest& digest,
-                              std::chrono::seconds ttl, int max_attempts) {
+    sdk::StoreResult put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
+                              int max_attempts) {
         return await_completion<sdk::StoreResult>("put_code", [&](auto done) {
             store_->put_code(key, digest, ttl, max_attempts, std::move(done));
         });
@@ -92,15 +92,13 @@ public:
         return await_completion<sdk::StoreResult>(
             "remove_code", [&](auto done) { store_->remove_code(key, digest, std::move(done)); });
     }
-    sdk::CounterResult hit_counter(const std::string& key, std::chrono::seconds window,
-                                   std::int64_t amount) {
-        return await_completion<sdk::CounterResult>("hit_counter", [&](auto done) {
-            store_->hit_counter(key, window, amount, std::move(done));
-        });
+    sdk::CounterResult hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount) {
+        return await_completion<sdk::CounterResult>(
+            "hit_counter", [&](auto done) { store_->hit_counter(key, window, amount, std::move(done)); });
     }
     sdk::HealthReport health() {
-        return await_completion<sdk::HealthReport>(
-            "health", [&](auto done) { store_->health(std::move(done)); });
+        return await_completion<sdk::HealthReport>("health",
+                                                   [&](auto done) { store_->health(std::move(done)); });
     }
 
     sdk::OtpStore& async() { return *store_; }

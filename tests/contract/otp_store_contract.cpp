@@ -32,9 +32,7 @@ void PrintTo(StoreStatus status, std::ostream* out) {
     *out << "StoreStatus(" << static_cast<int>(status) << ")";
 }
 
-void PrintTo(const testino::contract::OtpStoreFactory&, std::ostream* out) {
-    *out << "store";
-}
+void PrintTo(const testino::contract::OtpStoreFactory&, std::ostream* out) { *out << "store"; }
 
 }  // namespace testino::sdk
 
@@ -71,8 +69,8 @@ CodeDigest OtpStoreContract::digest_of(unsigned seed) {
     return digest;
 }
 
-sdk::StoreStatus OtpStoreContract::put(const std::string& key, unsigned seed,
-                                       std::chrono::seconds ttl, int max_attempts) {
+sdk::StoreStatus OtpStoreContract::put(const std::string& key, unsigned seed, std::chrono::seconds ttl,
+                                       int max_attempts) {
     return store_->put_code(key, digest_of(seed), ttl, max_attempts).status;
 }
 
@@ -112,8 +110,7 @@ TEST_P(OtpStoreContract, RightCodeVerifiesOnceThenIsGone) {
 }
 
 TEST_P(OtpStoreContract, UnknownKeyIsNotFound) {
-    EXPECT_EQ(store_->verify_and_consume(unique_key(), digest_of(1)).outcome,
-              VerifyOutcome::not_found);
+    EXPECT_EQ(store_->verify_and_consume(unique_key(), digest_of(1)).outcome, VerifyOutcome::not_found);
 }
 
 TEST_P(OtpStoreContract, WrongCodeConsumesOneAttemptAndReportsTheRest) {
@@ -225,9 +222,7 @@ TEST_P(OtpStoreContract, KeysAreIndependent) {
     EXPECT_EQ(verify(first, 1), VerifyOutcome::attempts_exhausted);
 }
 
-TEST_P(OtpStoreContract, ReportsHealthy) {
-    EXPECT_TRUE(store_->health().healthy);
-}
+TEST_P(OtpStoreContract, ReportsHealthy) { EXPECT_TRUE(store_->health().healthy); }
 
 TEST_P(OtpStoreContract, ConcurrentWrongGuessesGetExactlyMaxAttemptsMismatches) {
     const auto key = unique_key();
@@ -237,8 +232,7 @@ TEST_P(OtpStoreContract, ConcurrentWrongGuessesGetExactlyMaxAttemptsMismatches) 
     std::array<std::atomic<int>, 5> mismatches_reporting{};  // indexed by attempts_left
     std::atomic<int> bad_attempts_left{0};
     run_concurrently(100, [&](int i) {
-        const auto result =
-            store_->verify_and_consume(key, digest_of(100 + static_cast<unsigned>(i)));
+        const auto result = store_->verify_and_consume(key, digest_of(100 + static_cast<unsigned>(i)));
         outcomes[static_cast<std::size_t>(result.outcome)].fetch_add(1);
         if (result.outcome == VerifyOutcome::mismatch) {
             if (result.attempts_left >= 0 && result.attempts_left < 5) {
@@ -418,21 +412,22 @@ TEST_P(OtpStoreContract, ACompletionMayStartTheNextOperation) {
     auto verified = std::make_shared<std::promise<VerifyOutcome>>();
     auto outcome = verified->get_future();
     sdk::OtpStore& store = store_->async();
-    store.hit_counter("chain:{" + key + "}", 60s, 1, [&store, key, digest, verified](sdk::CounterResult counted) {
-        if (counted.status != StoreStatus::ok) {
-            verified->set_value(VerifyOutcome::unavailable);
-            return;
-        }
-        store.put_code(key, digest, 60s, 3, [&store, key, digest, verified](sdk::StoreResult stored) {
-            if (stored.status != StoreStatus::ok) {
+    store.hit_counter(
+        "chain:{" + key + "}", 60s, 1, [&store, key, digest, verified](sdk::CounterResult counted) {
+            if (counted.status != StoreStatus::ok) {
                 verified->set_value(VerifyOutcome::unavailable);
                 return;
             }
-            store.verify_and_consume(key, digest, [verified](sdk::VerifyResult result) {
-                verified->set_value(result.outcome);
+            store.put_code(key, digest, 60s, 3, [&store, key, digest, verified](sdk::StoreResult stored) {
+                if (stored.status != StoreStatus::ok) {
+                    verified->set_value(VerifyOutcome::unavailable);
+                    return;
+                }
+                store.verify_and_consume(key, digest, [verified](sdk::VerifyResult result) {
+                    verified->set_value(result.outcome);
+                });
             });
         });
-    });
     ASSERT_EQ(outcome.wait_for(10s), std::future_status::ready)
         << "a chain of three operations started from completions did not finish";
     EXPECT_EQ(outcome.get(), VerifyOutcome::verified);

@@ -33,8 +33,7 @@ protected:
     static sdk::CodeDigest digest_of(unsigned seed);
 
     // Shorthands: store / verify the code `digest_of(seed)`.
-    sdk::StoreStatus put(const std::string& key, unsigned seed, std::chrono::seconds ttl,
-                         int max_attempts);
+    sdk::StoreStatus put(const std::string& key, unsigned seed, std::chrono::seconds ttl, int max_attempts);
     sdk::VerifyOutcome verify(const std::string& key, unsigned seed);
 
     // The store under test; each call waits for the store's completion and checks that

@@ -49,17 +49,19 @@ TEST_F(ApiErrorsTest, EmptyBodyIsInvalidJson) {
 }
 
 TEST_F(ApiErrorsTest, InvalidUtf8IsInvalidJson) {
-    EXPECT_TRUE(is_api_error(send("{\"country_code\":\"+1\",\"mobile_number\":\"202555\xff" "0123\"}"),
+    EXPECT_TRUE(is_api_error(send("{\"country_code\":\"+1\",\"mobile_number\":\"202555\xff"
+                                  "0123\"}"),
                              400, "INVALID_JSON"));
     // An overlong encoding of '0' and a lone surrogate (CESU) are not UTF-8 either.
-    EXPECT_TRUE(is_api_error(send("{\"country_code\":\"+1\",\"mobile_number\":\"\xc0\xb0\"}"), 400,
-                             "INVALID_JSON"));
+    EXPECT_TRUE(
+        is_api_error(send("{\"country_code\":\"+1\",\"mobile_number\":\"\xc0\xb0\"}"), 400, "INVALID_JSON"));
     EXPECT_TRUE(is_api_error(send("{\"country_code\":\"+1\",\"mobile_number\":\"\xed\xa0\x80\"}"), 400,
                              "INVALID_JSON"));
 }
 
 TEST_F(ApiErrorsTest, BodyThatIsNotAnObjectIsAValidationError) {
-    for (const std::string body : {"[]", "[\"+1\",\"2025550123\"]", "\"+12025550123\"", "42", "null", "true"}) {
+    for (const std::string body :
+         {"[]", "[\"+1\",\"2025550123\"]", "\"+12025550123\"", "42", "null", "true"}) {
         SCOPED_TRACE(body);
         EXPECT_TRUE(is_api_error(send(body), 422, "VALIDATION_ERROR"));
     }
@@ -87,8 +89,8 @@ TEST_F(ApiErrorsTest, WrongFieldTypesNameTheField) {
 
 TEST_F(ApiErrorsTest, HugeNumbersAreRejectedCleanly) {
     // Fits a double: a plain wrong type.
-    EXPECT_TRUE(is_api_error(send("{\"country_code\":\"+1\",\"mobile_number\":99999999999999999999999}"),
-                             422, "VALIDATION_ERROR", "mobile_number"));
+    EXPECT_TRUE(is_api_error(send("{\"country_code\":\"+1\",\"mobile_number\":99999999999999999999999}"), 422,
+                             "VALIDATION_ERROR", "mobile_number"));
     EXPECT_TRUE(is_api_error(send("{\"country_code\":\"+1\",\"mobile_number\":-1e308}"), 422,
                              "VALIDATION_ERROR", "mobile_number"));
     // Beyond any double: either reading (a JSON parse limit, or a wrong type) is a clean 4xx.
@@ -101,43 +103,46 @@ TEST_F(ApiErrorsTest, HugeNumbersAreRejectedCleanly) {
 
 TEST_F(ApiErrorsTest, MissingFieldIsNamed) {
     EXPECT_TRUE(is_api_error(send("{\"country_code\":\"+1\"}"), 422, "VALIDATION_ERROR", "mobile_number"));
-    EXPECT_TRUE(is_api_error(send("{\"mobile_number\":\"2025550123\"}"), 422, "VALIDATION_ERROR",
-                             "country_code"));
+    EXPECT_TRUE(
+        is_api_error(send("{\"mobile_number\":\"2025550123\"}"), 422, "VALIDATION_ERROR", "country_code"));
     EXPECT_TRUE(is_api_error(verify(send_body("+1", "2025550123")), 422, "VALIDATION_ERROR", "otp"));
     EXPECT_TRUE(is_api_error(send("{}"), 422, "VALIDATION_ERROR"));
 }
 
 TEST_F(ApiErrorsTest, UnknownFieldIsNamed) {
-    EXPECT_TRUE(is_api_error(send("{\"country_code\":\"+1\",\"mobile_number\":\"2025550123\",\"name\":\"x\"}"),
-                             422, "VALIDATION_ERROR", "name"));
+    EXPECT_TRUE(
+        is_api_error(send("{\"country_code\":\"+1\",\"mobile_number\":\"2025550123\",\"name\":\"x\"}"), 422,
+                     "VALIDATION_ERROR", "name"));
     // otp belongs to verify only.
-    EXPECT_TRUE(is_api_error(send(verify_body("+1", "2025550123", "123456")), 422, "VALIDATION_ERROR", "otp"));
+    EXPECT_TRUE(
+        is_api_error(send(verify_body("+1", "2025550123", "123456")), 422, "VALIDATION_ERROR", "otp"));
 }
 
 TEST_F(ApiErrorsTest, DuplicateKeyIsNamed) {
     EXPECT_TRUE(is_api_error(
         send("{\"country_code\":\"+1\",\"mobile_number\":\"2025550123\",\"mobile_number\":\"2025550124\"}"),
         422, "VALIDATION_ERROR", "mobile_number"));
-    EXPECT_TRUE(is_api_error(
-        verify("{\"country_code\":\"+1\",\"mobile_number\":\"2025550123\",\"otp\":\"111111\",\"otp\":\"222222\"}"),
-        422, "VALIDATION_ERROR", "otp"));
+    EXPECT_TRUE(is_api_error(verify("{\"country_code\":\"+1\",\"mobile_number\":\"2025550123\",\"otp\":"
+                                    "\"111111\",\"otp\":\"222222\"}"),
+                             422, "VALIDATION_ERROR", "otp"));
 }
 
 TEST_F(ApiErrorsTest, OtpMustBeExactlyLengthAsciiDigits) {
     const std::vector<std::string> bad{
-        "12345",                          // short
-        "1234567",                        // long
-        "12a456",                         // letter
-        " 123456",                        // padding
-        "12 456",                         // inner space
-        "",                               // empty
-        "-12345",                         // sign
+        "12345",                                             // short
+        "1234567",                                           // long
+        "12a456",                                            // letter
+        " 123456",                                           // padding
+        "12 456",                                            // inner space
+        "",                                                  // empty
+        "-12345",                                            // sign
         "\xd9\xa1\xd9\xa2\xd9\xa3\xd9\xa4\xd9\xa5\xd9\xa6",  // Arabic-Indic digits 123456
         "\xef\xbc\x91\xef\xbc\x92\xef\xbc\x93\xef\xbc\x94\xef\xbc\x95\xef\xbc\x96",  // fullwidth
     };
     for (const auto& otp : bad) {
         SCOPED_TRACE("otp \"" + otp + "\"");
-        EXPECT_TRUE(is_api_error(verify(verify_body("+1", "2025550151", otp)), 422, "VALIDATION_ERROR", "otp"));
+        EXPECT_TRUE(
+            is_api_error(verify(verify_body("+1", "2025550151", otp)), 422, "VALIDATION_ERROR", "otp"));
     }
 }
 
@@ -209,7 +214,8 @@ TEST_F(ApiErrorsTest, WrongMethodIsNotAllowedWithAllow) {
 }
 
 TEST_F(ApiErrorsTest, WrongCodeIsInvalidOtp) {
-    const std::string code = send_and_read_console_code(*server_, *client_, "+1", "2025550154", "+12025550154");
+    const std::string code =
+        send_and_read_console_code(*server_, *client_, "+1", "2025550154", "+12025550154");
     ASSERT_FALSE(code.empty());
     const std::string wrong = code == "000000" ? "111111" : "000000";
     EXPECT_TRUE(is_api_error(verify(verify_body("+1", "2025550154", wrong)), 400, "INVALID_OTP"));
@@ -218,7 +224,8 @@ TEST_F(ApiErrorsTest, WrongCodeIsInvalidOtp) {
 }
 
 TEST_F(ApiErrorsTest, UnknownNumberAndWrongCodeLookTheSame) {
-    const std::string code = send_and_read_console_code(*server_, *client_, "+1", "2025550155", "+12025550155");
+    const std::string code =
+        send_and_read_console_code(*server_, *client_, "+1", "2025550155", "+12025550155");
     const std::string wrong = code == "000000" ? "111111" : "000000";
     const auto wrong_code = verify(verify_body("+1", "2025550155", wrong));
     const auto unknown_number = verify(verify_body("+1", "2025550156", wrong));
@@ -228,7 +235,8 @@ TEST_F(ApiErrorsTest, UnknownNumberAndWrongCodeLookTheSame) {
 }
 
 TEST_F(ApiErrorsTest, TooManyWrongGuessesKillTheCode) {
-    const std::string code = send_and_read_console_code(*server_, *client_, "+1", "2025550157", "+12025550157");
+    const std::string code =
+        send_and_read_console_code(*server_, *client_, "+1", "2025550157", "+12025550157");
     ASSERT_FALSE(code.empty());
     const std::string wrong = code == "000000" ? "111111" : "000000";
     for (int i = 0; i < kMaxAttempts; ++i) {
@@ -243,14 +251,16 @@ TEST_F(ApiErrorsTest, TooManyWrongGuessesKillTheCode) {
     // Dead means dead: the right code no longer works either.
     EXPECT_TRUE(is_api_error(verify(verify_body("+1", "2025550157", code)), 429, "TOO_MANY_ATTEMPTS"));
     // A fresh code starts a fresh count.
-    const std::string fresh = send_and_read_console_code(*server_, *client_, "+1", "2025550157", "+12025550157");
+    const std::string fresh =
+        send_and_read_console_code(*server_, *client_, "+1", "2025550157", "+12025550157");
     EXPECT_EQ(verify(verify_body("+1", "2025550157", fresh)).status, 200);
 }
 
 // The attempt counter is atomic: 100 parallel wrong guesses on separate connections yield
 // exactly max_attempts 400s, and every other answer is 429.
 TEST_F(ApiErrorsTest, ConcurrentWrongGuessesRespectTheLimitExactly) {
-    const std::string code = send_and_read_console_code(*server_, *client_, "+1", "2025550158", "+12025550158");
+    const std::string code =
+        send_and_read_console_code(*server_, *client_, "+1", "2025550158", "+12025550158");
     ASSERT_FALSE(code.empty());
     const std::string wrong = code == "000000" ? "111111" : "000000";
     constexpr int kGuesses = 100;
@@ -272,9 +282,12 @@ TEST_F(ApiErrorsTest, ConcurrentWrongGuessesRespectTheLimitExactly) {
 
     int invalid = 0, locked = 0;
     for (int i = 0; i < kGuesses; ++i) {
-        if (statuses[i] == 400) ++invalid;
-        else if (statuses[i] == 429) ++locked;
-        else ADD_FAILURE() << "guess " << i << " got " << statuses[i] << " " << bodies[i];
+        if (statuses[i] == 400)
+            ++invalid;
+        else if (statuses[i] == 429)
+            ++locked;
+        else
+            ADD_FAILURE() << "guess " << i << " got " << statuses[i] << " " << bodies[i];
     }
     EXPECT_EQ(invalid, kMaxAttempts);
     EXPECT_EQ(locked, kGuesses - kMaxAttempts);

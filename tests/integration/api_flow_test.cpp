@@ -82,8 +82,8 @@ TEST_F(ApiFlowTest, TokensHaveDistinctIds) {
 TEST_F(ApiFlowTest, VerifiedCodeCannotBeReused) {
     const std::string code = send_and_read_code("+1", "2025550125", "+12025550125");
     ASSERT_EQ(client_->post_json(kVerifyOtp, verify_body("+1", "2025550125", code)).status, 200);
-    EXPECT_TRUE(is_api_error(client_->post_json(kVerifyOtp, verify_body("+1", "2025550125", code)),
-                             400, "INVALID_OTP"));
+    EXPECT_TRUE(is_api_error(client_->post_json(kVerifyOtp, verify_body("+1", "2025550125", code)), 400,
+                             "INVALID_OTP"));
 }
 
 TEST_F(ApiFlowTest, ResendReplacesTheOldCode) {
@@ -92,8 +92,8 @@ TEST_F(ApiFlowTest, ResendReplacesTheOldCode) {
     // A one-in-a-million repeat would make "the old code fails" meaningless; resend again.
     if (second == first) second = send_and_read_code("+1", "2025550126", "+12025550126");
     ASSERT_NE(first, second);
-    EXPECT_TRUE(is_api_error(client_->post_json(kVerifyOtp, verify_body("+1", "2025550126", first)),
-                             400, "INVALID_OTP"));
+    EXPECT_TRUE(is_api_error(client_->post_json(kVerifyOtp, verify_body("+1", "2025550126", first)), 400,
+                             "INVALID_OTP"));
     EXPECT_EQ(client_->post_json(kVerifyOtp, verify_body("+1", "2025550126", second)).status, 200);
 }
 
@@ -113,8 +113,7 @@ TEST_F(ApiFlowTest, NumberSpellingsNormaliseToOneE164) {
         SCOPED_TRACE(c.send_cc + " " + c.send_number);
         const std::string code = send_and_read_code(c.send_cc, c.send_number, c.e164);
         ASSERT_FALSE(code.empty());
-        const auto response =
-            client_->post_json(kVerifyOtp, verify_body(c.verify_cc, c.verify_number, code));
+        const auto response = client_->post_json(kVerifyOtp, verify_body(c.verify_cc, c.verify_number, code));
         ASSERT_EQ(response.status, 200) << response.body;
         const auto jwt = decode_jwt(json_string(parse_json(response.body), "access_token"), kTokenSecret);
         ASSERT_TRUE(jwt);
@@ -135,8 +134,7 @@ TEST_F(ApiFlowTest, ConsoleMessageUsesTheTemplateAndTheRequestId) {
     ASSERT_TRUE(line) << server_->stdout_text();
     const auto entry = parse_json(*line);
     const std::string code = code_in_text(json_string(entry, "text"));
-    EXPECT_EQ(json_string(entry, "text"),
-              "Your Testino code is " + code + ". It expires in 5 minutes.");
+    EXPECT_EQ(json_string(entry, "text"), "Your Testino code is " + code + ". It expires in 5 minutes.");
     EXPECT_EQ(json_string(entry, "plugin"), "console");
     EXPECT_EQ(json_string(entry, "request_id"), response.header("X-Request-Id"));
 }
@@ -202,8 +200,7 @@ TEST_F(ApiFlowTest, EveryResponseCarriesItsOwnRequestId) {
     std::set<std::string> ids;
     const std::vector<HttpResponse> responses{
         client_->get(kHealth), client_->get("/openapi.json"), client_->get("/no/such/path"),
-        client_->post_json(kSendOtp, send_body("+1", "2025550128")),
-        client_->post_json(kVerifyOtp, "{")};
+        client_->post_json(kSendOtp, send_body("+1", "2025550128")), client_->post_json(kVerifyOtp, "{")};
     for (const auto& response : responses) {
         const std::string id = response.header("X-Request-Id");
         EXPECT_FALSE(id.empty()) << response.status << " " << response.body;
@@ -248,8 +245,8 @@ TEST(ApiFlowConfigTest, OtpLengthExpiryAndTemplateFollowConfig) {
     EXPECT_EQ(code.size(), 8u) << text;
     EXPECT_EQ(text, "Code " + code + ", valid 2 min");
 
-    EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550131", "123456")),
-                             422, "VALIDATION_ERROR", "otp"));
+    EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550131", "123456")), 422,
+                             "VALIDATION_ERROR", "otp"));
     EXPECT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550131", code)).status, 200);
 }
 
@@ -261,8 +258,7 @@ TEST(ApiFlowConfigTest, IssuerAndSecretFollowConfig) {
     auto server = start_server(config);
     ASSERT_TRUE(server);
     HttpClient client(server->port());
-    const std::string code =
-        send_and_read_console_code(*server, client, "+1", "2025550132", "+12025550132");
+    const std::string code = send_and_read_console_code(*server, client, "+1", "2025550132", "+12025550132");
     const auto response = client.post_json(kVerifyOtp, verify_body("+1", "2025550132", code));
     ASSERT_EQ(response.status, 200) << response.body;
     const auto jwt = decode_jwt(json_string(parse_json(response.body), "access_token"), secret);

@@ -26,7 +26,8 @@ using Unit = std::map<std::string, std::map<std::string, std::vector<std::string
         ++number;
         if (line.empty() || line[0] == '#' || line[0] == ';') continue;
         if (line.front() == '[') {
-            if (line.back() != ']') return ::testing::AssertionFailure() << "line " << number << ": bad section";
+            if (line.back() != ']')
+                return ::testing::AssertionFailure() << "line " << number << ": bad section";
             section = line.substr(1, line.size() - 2);
             continue;
         }
@@ -34,7 +35,8 @@ using Unit = std::map<std::string, std::map<std::string, std::vector<std::string
         if (section.empty() || eq == std::string::npos || eq == 0) {
             return ::testing::AssertionFailure() << "line " << number << ": not key=value: " << line;
         }
-        if (line.back() == '\\') return ::testing::AssertionFailure() << "line " << number << ": continuation lines not expected";
+        if (line.back() == '\\')
+            return ::testing::AssertionFailure() << "line " << number << ": continuation lines not expected";
         unit[section][line.substr(0, eq)].push_back(line.substr(eq + 1));
     }
     return ::testing::AssertionSuccess();
@@ -65,7 +67,8 @@ protected:
 TEST_F(SystemdUnit, StartsTheServerAsItsOwnUserWithSecretsFromTheEnvironmentFile) {
     EXPECT_EQ(value("Service", "Type"), "simple");
     EXPECT_EQ(value("Service", "User"), "testino");
-    EXPECT_EQ(value("Service", "ExecStart"), "/usr/local/bin/testino-server --config /etc/testino/config.yaml");
+    EXPECT_EQ(value("Service", "ExecStart"),
+              "/usr/local/bin/testino-server --config /etc/testino/config.yaml");
     EXPECT_EQ(value("Service", "EnvironmentFile"), "/etc/testino/env");
     EXPECT_EQ(value("Service", "Restart"), "on-failure");
     EXPECT_EQ(value("Service", "RestartPreventExitStatus"), "2");  // config errors do not loop
@@ -163,7 +166,8 @@ TEST_F(SystemdUnit, PassesSystemdAnalyze) {
     }
     // 0 (safest) to 10: below 2 is systemd's "OK".
     std::smatch m;
-    ASSERT_TRUE(std::regex_search(security.output, m, std::regex(R"(Overall exposure level for \S+: ([0-9.]+))")))
+    ASSERT_TRUE(
+        std::regex_search(security.output, m, std::regex(R"(Overall exposure level for \S+: ([0-9.]+))")))
         << security.output;
     EXPECT_LT(std::stod(m[1].str()), 2.0) << security.output;
 }

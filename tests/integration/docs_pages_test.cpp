@@ -61,7 +61,9 @@ void expect_page_headers(const HttpResponse& r) {
     EXPECT_EQ(csp.find("unsafe-eval"), std::string::npos) << csp;
 }
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
 
 class DocsPagesTest : public ::testing::Test {
 protected:
@@ -119,13 +121,15 @@ TEST_F(DocsPagesTest, OnlyTheListedFilesAreServed) {
     for (const std::string path :
          {"/docs/assets/index.html", "/docs/assets/swagger-ui-dist/swagger-ui.css", "/docs/assets/",
           "/docs/assets", "/docs/", "/redoc/", "/docs/assets/SWAGGER-UI.CSS", "/redoc/assets/swagger-ui.css",
-          "/docs/assets/redoc.standalone.js", "/docs/assets/swagger-ui.css/", "/redoc/bundles/redoc.standalone.js"}) {
+          "/docs/assets/redoc.standalone.js", "/docs/assets/swagger-ui.css/",
+          "/redoc/bundles/redoc.standalone.js"}) {
         EXPECT_TRUE(is_api_error(client_->get(path), 404, "NOT_FOUND")) << path;
     }
     // Methods other than GET.
     EXPECT_TRUE(is_api_error(client_->request("POST", "/docs", "{}", {"Content-Type: application/json"}), 405,
                              "METHOD_NOT_ALLOWED"));
-    EXPECT_TRUE(is_api_error(client_->request("DELETE", "/docs/assets/swagger-ui.css"), 405, "METHOD_NOT_ALLOWED"));
+    EXPECT_TRUE(
+        is_api_error(client_->request("DELETE", "/docs/assets/swagger-ui.css"), 405, "METHOD_NOT_ALLOWED"));
 }
 
 TEST_F(DocsPagesTest, NoPathLeavesTheAllowlist) {
@@ -153,7 +157,8 @@ TEST_F(DocsPagesTest, NoPathLeavesTheAllowlist) {
         SCOPED_TRACE(path);
         // Raw bytes: libcurl would tidy the dot segments away before sending.
         RawConnection connection(server_->port());
-        ASSERT_TRUE(connection.send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
+        ASSERT_TRUE(
+            connection.send("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"));
         const auto r = connection.read_response(5s);
         ASSERT_TRUE(r);
         EXPECT_EQ(r->status, 404) << r->body;
@@ -183,7 +188,8 @@ std::size_t warnings_with_event(const ServerProcess& server, const std::string& 
     std::size_t count = 0;
     for (const auto& line : server.log_lines()) {
         const auto entry = parse_json(line);
-        if (!entry.HasParseError() && json_string(entry, "level") == "warn" && json_string(entry, "event") == event) {
+        if (!entry.HasParseError() && json_string(entry, "level") == "warn" &&
+            json_string(entry, "event") == event) {
             ++count;
         }
     }
@@ -268,7 +274,8 @@ TEST(DocsPagesDisabledTest, DocsEnabledFalseServesNothingAndWarnsNothing) {
     auto server = start_server(config);
     ASSERT_TRUE(server);
     HttpClient client(server->port());
-    for (const std::string path : {"/docs", "/redoc", "/docs/assets/swagger-init.js", "/docs/assets/swagger-ui.css"}) {
+    for (const std::string path :
+         {"/docs", "/redoc", "/docs/assets/swagger-init.js", "/docs/assets/swagger-ui.css"}) {
         EXPECT_TRUE(is_api_error(client.get(path), 404, "NOT_FOUND")) << path;
     }
     EXPECT_EQ(client.get("/openapi.json").status, 200);

@@ -29,9 +29,8 @@ std::map<std::string, std::string> twilio_env() {
 }
 
 std::map<std::string, std::string> sns_env() {
-    return {{"AWS_REGION", "eu-west-1"},
-            {"AWS_ACCESS_KEY_ID", kAwsKeyId},
-            {"AWS_SECRET_ACCESS_KEY", kAwsSecret}};
+    return {
+        {"AWS_REGION", "eu-west-1"}, {"AWS_ACCESS_KEY_ID", kAwsKeyId}, {"AWS_SECRET_ACCESS_KEY", kAwsSecret}};
 }
 
 struct Example {
@@ -104,8 +103,10 @@ TEST(ExampleConfig, FailoverIsValidAndRoutesPlusOneThroughTwilioThenSns) {
     env["TOKEN_SECRET"] = kTokenSecret64;
     const ProcessResult result = check_config(e, env);
     EXPECT_NE(result.stdout_text.find("/sms_twilio.so"), std::string::npos) << "both providers load";
-    EXPECT_NE(result.stdout_text.find("# sms route, every number: sns\n"), std::string::npos) << result.stdout_text;
-    EXPECT_NE(result.stdout_text.find("# sms route, +1: twilio -> sns\n"), std::string::npos) << result.stdout_text;
+    EXPECT_NE(result.stdout_text.find("# sms route, every number: sns\n"), std::string::npos)
+        << result.stdout_text;
+    EXPECT_NE(result.stdout_text.find("# sms route, +1: twilio -> sns\n"), std::string::npos)
+        << result.stdout_text;
 }
 
 // The credentials really come from the environment: without them the check fails and
@@ -114,11 +115,12 @@ TEST(ExampleConfig, ProviderCredentialsComeFromTheEnvironment) {
     struct Missing {
         std::string file, variable, key;
     };
-    for (const Missing& m : {Missing{"twilio.example.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
-                             Missing{"sns.example.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"},
-                             Missing{"redis.example.yaml", "TWILIO_ACCOUNT_SID", "account_sid"},
-                             Missing{"failover.example.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
-                             Missing{"failover.example.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"}}) {
+    for (const Missing& m :
+         {Missing{"twilio.example.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
+          Missing{"sns.example.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"},
+          Missing{"redis.example.yaml", "TWILIO_ACCOUNT_SID", "account_sid"},
+          Missing{"failover.example.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
+          Missing{"failover.example.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"}}) {
         std::map<std::string, std::string> env = example(m.file).env;
         env["TOKEN_SECRET"] = kTokenSecret64;
         env.erase(m.variable);
@@ -130,9 +132,9 @@ TEST(ExampleConfig, ProviderCredentialsComeFromTheEnvironment) {
 
 // No example holds a secret: the keys that carry one appear only in comments.
 TEST(ExampleConfig, FilesHoldNoSecrets) {
-    const std::vector<std::string> secret_keys = {"secret:", "hmac_secret:", "auth_token:",
-                                                  "secret_access_key:", "session_token:", "url:",
-                                                  "account_sid:"};
+    const std::vector<std::string> secret_keys = {
+        "secret:",        "hmac_secret:", "auth_token:", "secret_access_key:",
+        "session_token:", "url:",         "account_sid:"};
     for (const Example& e : examples()) {
         std::ifstream in(kConfigDir + "/" + e.file);
         ASSERT_TRUE(in) << e.file;

@@ -24,8 +24,8 @@ TestConfig two_sinks(const std::string& first_fails_with) {
     TestConfig config;
     config.use_test_sink();
     config.sms.erase("provider");
-    config.sms["providers"] =
-        "[" + quoted(test_plugin("sms_test_sink.so")) + ", " + quoted(test_plugin("sms_test_sink_b.so")) + "]";
+    config.sms["providers"] = "[" + quoted(test_plugin("sms_test_sink.so")) + ", " +
+                              quoted(test_plugin("sms_test_sink_b.so")) + "]";
     config.sms_sections["test_sink"]["fail_with"] = quoted(first_fails_with);
     config.sms_sections["test_sink_b"]["outbox"] = quoted(std::string("@TMP@/") + kOutboxB);
     return config;
@@ -95,8 +95,9 @@ TEST_P(SinkFailoverTest, TheNextProviderSendsAndItsCodeVerifies) {
     const auto metrics = client.get("/metrics");
     EXPECT_TRUE(has_line(metrics.body, R"(testino_sms_sent_total{provider="test_sink_b",country="1"} 1)"))
         << metrics.body;
-    EXPECT_TRUE(has_line(metrics.body, "testino_sms_failed_total{provider=\"test_sink\",country=\"1\",reason=\"" +
-                                           GetParam().first_fails_with + "\"} 1"));
+    EXPECT_TRUE(
+        has_line(metrics.body, "testino_sms_failed_total{provider=\"test_sink\",country=\"1\",reason=\"" +
+                                   GetParam().first_fails_with + "\"} 1"));
     EXPECT_TRUE(has_line(metrics.body, R"(testino_sms_failovers_total{provider="test_sink"} 1)"));
 
     const auto verified =
@@ -125,7 +126,8 @@ TEST(SinkFailover, AProviderPastItsTimeoutFailsOverAndTheNextGetsAFullTimeout) {
     TestConfig config = two_sinks("");
     config.sms["timeout_ms"] = "400";
     config.sms_sections["test_sink"]["delay_ms"] = "5000";
-    config.sms_sections["test_sink_b"]["delay_ms"] = "250";  // fits its own timeout, not the rest of the first's
+    config.sms_sections["test_sink_b"]["delay_ms"] =
+        "250";  // fits its own timeout, not the rest of the first's
     auto server = start_server(config);
     ASSERT_TRUE(server);
     HttpClient client(server->port());
@@ -227,7 +229,8 @@ TEST(SinkRouting, AnUnknownProviderInTheListNamesTheList) {
     config.sms["providers"] = "[twillio]";  // one name: still the providers list
     const ProcessResult result = ServerProcess::run_to_exit(config.spec());
     EXPECT_EQ(result.exit_code, 2);
-    EXPECT_NE(result.stderr_text.find("sms.providers: no sms_provider plugin named \"twillio\""), std::string::npos)
+    EXPECT_NE(result.stderr_text.find("sms.providers: no sms_provider plugin named \"twillio\""),
+              std::string::npos)
         << result.stderr_text;
 }
 
@@ -239,7 +242,8 @@ TEST(SinkRouting, CheckConfigPrintsEveryRoute) {
     spec.args.push_back("--check-config");
     const ProcessResult result = ServerProcess::run_to_exit(spec);
     EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
-    EXPECT_NE(result.stdout_text.find("# sms route, every number: test_sink -> test_sink_b\n"), std::string::npos)
+    EXPECT_NE(result.stdout_text.find("# sms route, every number: test_sink -> test_sink_b\n"),
+              std::string::npos)
         << result.stdout_text;
     EXPECT_NE(result.stdout_text.find("# sms route, +44: test_sink_b -> test_sink\n"), std::string::npos)
         << result.stdout_text;

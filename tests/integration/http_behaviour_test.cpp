@@ -38,7 +38,8 @@ TEST_F(HttpBehaviourTest, Http11KeepsTheConnectionOpenByDefault) {
         const auto response = connection.read_response(5s);
         ASSERT_TRUE(response) << "no response on the kept-alive connection";
         EXPECT_EQ(response->status, 200);
-        EXPECT_FALSE(says_close(*response)) << "Connection: " << response->headers.get("Connection").value_or("");
+        EXPECT_FALSE(says_close(*response))
+            << "Connection: " << response->headers.get("Connection").value_or("");
     }
     EXPECT_FALSE(connection.peer_closed_within(300ms));
 }
@@ -48,7 +49,8 @@ TEST_F(HttpBehaviourTest, KeepAliveWorksForPostsToo) {
     const std::string body = send_body("+1", "2025550190");
     const std::string request = std::string("POST ") + kSendOtp +
                                 " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                                "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+                                "Content-Length: " +
+                                std::to_string(body.size()) + "\r\n\r\n" + body;
     for (int i = 0; i < 2; ++i) {
         ASSERT_TRUE(connection.send(request));
         const auto response = connection.read_response(5s);
@@ -78,8 +80,8 @@ TEST_F(HttpBehaviourTest, Http10WithoutKeepAliveIsClosed) {
 }
 
 TEST_F(HttpBehaviourTest, MalformedRequestLineIsBadRequest) {
-    for (const std::string garbage : {"GARBAGE\r\n\r\n", "GET /api/v1/health HTTP/9.9x\r\n\r\n",
-                                      "GET\r\nHost: x\r\n\r\n"}) {
+    for (const std::string garbage :
+         {"GARBAGE\r\n\r\n", "GET /api/v1/health HTTP/9.9x\r\n\r\n", "GET\r\nHost: x\r\n\r\n"}) {
         SCOPED_TRACE(garbage);
         RawConnection connection(server_->port());
         ASSERT_TRUE(connection.send(garbage));
@@ -104,7 +106,8 @@ TEST_F(HttpBehaviourTest, SlowHeadersAreCutOffWithoutBlockingOthers) {
 TEST_F(HttpBehaviourTest, AllowedOriginGetsCorsHeaders) {
     for (const auto& response :
          {client_->get(kHealth, {std::string("Origin: ") + kAllowedOrigin}),
-          client_->post_json(kSendOtp, send_body("+1", "2025550191"), {std::string("Origin: ") + kAllowedOrigin}),
+          client_->post_json(kSendOtp, send_body("+1", "2025550191"),
+                             {std::string("Origin: ") + kAllowedOrigin}),
           client_->post_json(kVerifyOtp, "{", {std::string("Origin: ") + kAllowedOrigin})}) {
         SCOPED_TRACE(response.body);
         EXPECT_EQ(response.header("Access-Control-Allow-Origin"), kAllowedOrigin);
@@ -114,10 +117,10 @@ TEST_F(HttpBehaviourTest, AllowedOriginGetsCorsHeaders) {
 }
 
 TEST_F(HttpBehaviourTest, PreflightFromAllowedOriginIsNoContent) {
-    const auto response = client_->request(
-        "OPTIONS", kSendOtp, "",
-        {std::string("Origin: ") + kAllowedOrigin, "Access-Control-Request-Method: POST",
-         "Access-Control-Request-Headers: content-type"});
+    const auto response =
+        client_->request("OPTIONS", kSendOtp, "",
+                         {std::string("Origin: ") + kAllowedOrigin, "Access-Control-Request-Method: POST",
+                          "Access-Control-Request-Headers: content-type"});
     EXPECT_EQ(response.status, 204) << response.body;
     EXPECT_EQ(response.header("Access-Control-Allow-Origin"), kAllowedOrigin);
     EXPECT_NE(response.header("Access-Control-Allow-Methods").find("POST"), std::string::npos);
@@ -129,9 +132,9 @@ TEST_F(HttpBehaviourTest, PreflightFromAllowedOriginIsNoContent) {
 }
 
 TEST_F(HttpBehaviourTest, PreflightFromOtherOriginIsForbidden) {
-    const auto response = client_->request(
-        "OPTIONS", kSendOtp, "",
-        {std::string("Origin: ") + kOtherOrigin, "Access-Control-Request-Method: POST"});
+    const auto response =
+        client_->request("OPTIONS", kSendOtp, "",
+                         {std::string("Origin: ") + kOtherOrigin, "Access-Control-Request-Method: POST"});
     EXPECT_TRUE(is_api_error(response, 403, "CORS_ORIGIN_NOT_ALLOWED"));
     EXPECT_FALSE(response.headers.has("Access-Control-Allow-Origin"));
 }
@@ -145,8 +148,9 @@ TEST_F(HttpBehaviourTest, OtherOriginOnASimpleRequestGetsNoCorsHeaders) {
 
 // Origins match exactly: no prefix, suffix or scheme games.
 TEST_F(HttpBehaviourTest, OriginsMatchExactly) {
-    for (const std::string& origin : {std::string(kAllowedOrigin) + ".evil.net", std::string("http://app.example.com"),
-                                     std::string(kAllowedOrigin) + ":8443"}) {
+    for (const std::string& origin :
+         {std::string(kAllowedOrigin) + ".evil.net", std::string("http://app.example.com"),
+          std::string(kAllowedOrigin) + ":8443"}) {
         SCOPED_TRACE(origin);
         EXPECT_FALSE(client_->get(kHealth, {"Origin: " + origin}).headers.has("Access-Control-Allow-Origin"));
     }
@@ -162,18 +166,21 @@ TEST(HttpCorsWildcardTest, WildcardAllowsAnyOriginWithoutCredentials) {
     EXPECT_EQ(response.status, 200);
     EXPECT_EQ(response.header("Access-Control-Allow-Origin"), "*");
     EXPECT_FALSE(response.headers.has("Access-Control-Allow-Credentials"));
-    const auto preflight = client.request(
-        "OPTIONS", kVerifyOtp, "", {std::string("Origin: ") + kOtherOrigin, "Access-Control-Request-Method: POST"});
+    const auto preflight =
+        client.request("OPTIONS", kVerifyOtp, "",
+                       {std::string("Origin: ") + kOtherOrigin, "Access-Control-Request-Method: POST"});
     EXPECT_EQ(preflight.status, 204);
 }
 
 TEST(HttpCorsEnvTest, AllowedOriginsComeFromTheEnvironment) {
     TestConfig config;
-    auto server = start_server(config, {{"ALLOWED_ORIGINS", std::string("https://a.example,") + kAllowedOrigin}});
+    auto server =
+        start_server(config, {{"ALLOWED_ORIGINS", std::string("https://a.example,") + kAllowedOrigin}});
     ASSERT_TRUE(server);
     HttpClient client(server->port());
-    EXPECT_EQ(client.get(kHealth, {std::string("Origin: ") + kAllowedOrigin}).header("Access-Control-Allow-Origin"),
-              kAllowedOrigin);
+    EXPECT_EQ(
+        client.get(kHealth, {std::string("Origin: ") + kAllowedOrigin}).header("Access-Control-Allow-Origin"),
+        kAllowedOrigin);
     EXPECT_EQ(client.get(kHealth, {"Origin: https://a.example"}).header("Access-Control-Allow-Origin"),
               "https://a.example");
 }

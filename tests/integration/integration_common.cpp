@@ -46,12 +46,18 @@ std::optional<std::string> base64url_decode(const std::string& in) {
     unsigned value = 0;
     for (const char c : in) {
         int digit;
-        if (c >= 'A' && c <= 'Z') digit = c - 'A';
-        else if (c >= 'a' && c <= 'z') digit = c - 'a' + 26;
-        else if (c >= '0' && c <= '9') digit = c - '0' + 52;
-        else if (c == '-') digit = 62;
-        else if (c == '_') digit = 63;
-        else return std::nullopt;  // JWTs use unpadded base64url only
+        if (c >= 'A' && c <= 'Z')
+            digit = c - 'A';
+        else if (c >= 'a' && c <= 'z')
+            digit = c - 'a' + 26;
+        else if (c >= '0' && c <= '9')
+            digit = c - '0' + 52;
+        else if (c == '-')
+            digit = 62;
+        else if (c == '_')
+            digit = 63;
+        else
+            return std::nullopt;  // JWTs use unpadded base64url only
         value = (value << 6) | static_cast<unsigned>(digit);
         bits += 6;
         if (bits >= 8) {
@@ -95,14 +101,20 @@ std::string test_plugin(const std::string& file_name) {
 TestConfig::TestConfig()
     // The docs pages are off unless a test (docs_pages_test.cpp, tests/browser) turns them on
     // with its own docs_assets_dir: other servers neither read the files nor warn of them.
-    : server{{"host", "127.0.0.1"}, {"port", "0"}, {"threads", "2"}, {"shutdown_grace_ms", "5000"},
+    : server{{"host", "127.0.0.1"},
+             {"port", "0"},
+             {"threads", "2"},
+             {"shutdown_grace_ms", "5000"},
              {"docs_enabled", "false"}},
       token{{"secret", json_quote(kTokenSecret)}},
       // Every request of a test comes from 127.0.0.1 and many reuse a number: the abuse
       // limits are off unless a test (limits_test.cpp) switches one on.
-      limits{{"number_cooldown_seconds", "0"}, {"number_sends_per_window", "0"},
-             {"number_failed_verifies_per_window", "0"}, {"ip_sends_per_window", "0"},
-             {"ip_verifies_per_window", "0"}, {"budget_sends_per_hour", "0"},
+      limits{{"number_cooldown_seconds", "0"},
+             {"number_sends_per_window", "0"},
+             {"number_failed_verifies_per_window", "0"},
+             {"ip_sends_per_window", "0"},
+             {"ip_verifies_per_window", "0"},
+             {"budget_sends_per_hour", "0"},
              {"budget_sends_per_day", "0"}},
       sms{{"provider", "console"}},
       store{{"backend", "memory"}},
@@ -135,8 +147,7 @@ ProcessSpec TestConfig::spec(std::map<std::string, std::string> env) const {
     return spec;
 }
 
-std::unique_ptr<ServerProcess> start_server(const TestConfig& config,
-                                            std::map<std::string, std::string> env,
+std::unique_ptr<ServerProcess> start_server(const TestConfig& config, std::map<std::string, std::string> env,
                                             std::optional<std::string> dotenv) {
     ProcessSpec spec = config.spec(std::move(env));
     spec.dotenv = std::move(dotenv);
@@ -160,8 +171,8 @@ std::string send_body(const std::string& country_code, const std::string& mobile
 
 std::string verify_body(const std::string& country_code, const std::string& mobile_number,
                         const std::string& otp) {
-    return "{\"country_code\":" + json_quote(country_code) + ",\"mobile_number\":" +
-           json_quote(mobile_number) + ",\"otp\":" + json_quote(otp) + "}";
+    return "{\"country_code\":" + json_quote(country_code) +
+           ",\"mobile_number\":" + json_quote(mobile_number) + ",\"otp\":" + json_quote(otp) + "}";
 }
 
 rapidjson::Document parse_json(const std::string& text) {
@@ -184,14 +195,13 @@ std::optional<long long> json_int(const rapidjson::Value& object, const char* me
     return found->value.GetInt64();
 }
 
-::testing::AssertionResult is_api_error(const HttpResponse& response, long status,
-                                        const std::string& code,
+::testing::AssertionResult is_api_error(const HttpResponse& response, long status, const std::string& code,
                                         const std::optional<std::string>& field) {
     auto failure = [&](const std::string& what) {
         return ::testing::AssertionFailure()
                << what << "\n  expected: " << status << " " << code
-               << (field ? " field=" + *field : std::string()) << "\n  got: " << response.status
-               << " " << response.body << (response.error.empty() ? "" : " [" + response.error + "]");
+               << (field ? " field=" + *field : std::string()) << "\n  got: " << response.status << " "
+               << response.body << (response.error.empty() ? "" : " [" + response.error + "]");
     };
     if (response.status != status) return failure("wrong status");
     if (response.header("Content-Type").rfind("application/json", 0) != 0) {
@@ -218,8 +228,7 @@ std::size_t console_message_count(ServerProcess& server, const std::string& e164
     return count;
 }
 
-std::optional<std::string> console_code(ServerProcess& server, const std::string& e164,
-                                        std::size_t nth) {
+std::optional<std::string> console_code(ServerProcess& server, const std::string& e164, std::size_t nth) {
     const auto line = server.wait_for_log_count(
         [&](const std::string& l) { return is_console_message_to(l, e164); }, nth, 5s);
     if (!line) return std::nullopt;
@@ -233,8 +242,8 @@ std::string code_in_text(const std::string& text) {
 }
 
 std::string send_and_read_console_code(ServerProcess& server, HttpClient& client,
-                                       const std::string& country_code,
-                                       const std::string& mobile_number, const std::string& e164) {
+                                       const std::string& country_code, const std::string& mobile_number,
+                                       const std::string& e164) {
     const std::size_t before = console_message_count(server, e164);
     const auto response = client.post_json(kSendOtp, send_body(country_code, mobile_number));
     if (response.status != 200) {
@@ -273,8 +282,7 @@ std::optional<DecodedJwt> decode_jwt(const std::string& token, const std::string
     unsigned char mac[EVP_MAX_MD_SIZE];
     unsigned int mac_size = 0;
     HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-         reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac,
-         &mac_size);
+         reinterpret_cast<const unsigned char*>(signing_input.data()), signing_input.size(), mac, &mac_size);
     jwt.signature_valid = base64url_encode(mac, mac_size) == token.substr(second + 1);
     return jwt;
 }

@@ -95,13 +95,11 @@ std::optional<long long> json_int(const rapidjson::Value& object, const char* me
 
 // The exact error shape: status, JSON content type, X-Request-Id, success false, the error
 // code, a non-empty message, and for 422 a string `field` (equal to `field` when given).
-::testing::AssertionResult is_api_error(const HttpResponse& response, long status,
-                                        const std::string& code,
+::testing::AssertionResult is_api_error(const HttpResponse& response, long status, const std::string& code,
                                         const std::optional<std::string>& field = std::nullopt);
 
 // The latest console SMS to a number, waiting until at least `nth` exist (1-based).
-std::optional<std::string> console_code(ServerProcess& server, const std::string& e164,
-                                        std::size_t nth = 1);
+std::optional<std::string> console_code(ServerProcess& server, const std::string& e164, std::size_t nth = 1);
 std::size_t console_message_count(ServerProcess& server, const std::string& e164);
 // The first run of digits in an SMS text.
 std::string code_in_text(const std::string& text);
@@ -109,8 +107,8 @@ std::string code_in_text(const std::string& text);
 // POSTs send-otp, expects 200, and returns the code the console plugin logged ("" on failure,
 // with the reason recorded as a test failure).
 std::string send_and_read_console_code(ServerProcess& server, HttpClient& client,
-                                       const std::string& country_code,
-                                       const std::string& mobile_number, const std::string& e164);
+                                       const std::string& country_code, const std::string& mobile_number,
+                                       const std::string& e164);
 
 // The JSON lines the sms_test_sink appended to its outbox.
 std::vector<rapidjson::Document> outbox_entries(const ServerProcess& server);

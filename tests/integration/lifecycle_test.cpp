@@ -25,10 +25,9 @@ ProcessResult run(const std::string& yaml, std::vector<std::string> args = {},
 ::testing::AssertionResult fails_to_start(const ProcessResult& result,
                                           const std::vector<std::string>& fragments) {
     auto failure = [&](const std::string& what) {
-        return ::testing::AssertionFailure() << what << "\n  exit: " << result.exit_code
-                                             << (result.timed_out ? " (timed out)" : "")
-                                             << "\n  stderr: " << result.stderr_text
-                                             << "\n  stdout: " << result.stdout_text;
+        return ::testing::AssertionFailure()
+               << what << "\n  exit: " << result.exit_code << (result.timed_out ? " (timed out)" : "")
+               << "\n  stderr: " << result.stderr_text << "\n  stdout: " << result.stdout_text;
     };
     if (result.exit_code != 2) return failure("exit code is not 2");
     if (result.stderr_text.rfind("testino-server: ", 0) != 0) {
@@ -152,7 +151,8 @@ TEST(CliTest, CheckConfigPrintsTheEffectiveConfigWithSecretsMasked) {
     EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
     EXPECT_NE(result.stdout_text.find("***"), std::string::npos) << result.stdout_text;
     EXPECT_NE(result.stdout_text.find("max_attempts"), std::string::npos) << result.stdout_text;
-    for (const std::string& secret : {std::string(kTokenSecret), std::string("hmac-secret-value-that-must-stay-hidden")}) {
+    for (const std::string& secret :
+         {std::string(kTokenSecret), std::string("hmac-secret-value-that-must-stay-hidden")}) {
         EXPECT_EQ(result.stdout_text.find(secret), std::string::npos) << "secret leaked on stdout";
         EXPECT_EQ(result.stderr_text.find(secret), std::string::npos) << "secret leaked on stderr";
     }
@@ -229,8 +229,8 @@ TEST(ConfigSourcesTest, DotEnvBeatsYaml) {
 
 TEST(ConfigSourcesTest, EnvironmentBeatsDotEnv) {
     TestConfig config;
-    auto server = start_server(config, {{"OTP_EXPIRY_SECONDS", "150"}},
-                               std::string("OTP_EXPIRY_SECONDS=200\n"));
+    auto server =
+        start_server(config, {{"OTP_EXPIRY_SECONDS", "150"}}, std::string("OTP_EXPIRY_SECONDS=200\n"));
     ASSERT_TRUE(server);
     EXPECT_EQ(expires_in_of_a_send(*server), 150);
 }
@@ -285,8 +285,7 @@ TEST(ShutdownTest, SigtermFinishesTheInFlightRequestAndExitsZero) {
     const auto exit_code = server->wait_exit(12s);
     ASSERT_TRUE(exit_code) << "still running after the grace period";
     EXPECT_EQ(*exit_code, 0) << server->stderr_text();
-    EXPECT_TRUE(wait_for_event(*server, "server.stopped", 1s))
-        << server->stdout_text();
+    EXPECT_TRUE(wait_for_event(*server, "server.stopped", 1s)) << server->stdout_text();
 }
 
 TEST(ShutdownTest, NewRequestsWhileDrainingAreRefused) {
@@ -299,9 +298,10 @@ TEST(ShutdownTest, NewRequestsWhileDrainingAreRefused) {
     auto in_flight = sigterm_during_a_send(*server, "2025550143");
 
     const std::string body = send_body("+1", "2025550144");
-    ASSERT_TRUE(idle.send(std::string("POST ") + kSendOtp +
-                          " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
-                          std::to_string(body.size()) + "\r\n\r\n" + body));
+    ASSERT_TRUE(
+        idle.send(std::string("POST ") + kSendOtp +
+                  " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+                  std::to_string(body.size()) + "\r\n\r\n" + body));
     const auto refused = idle.read_response(5s);
     ASSERT_TRUE(refused) << "no answer while draining";
     EXPECT_EQ(refused->status, 503);

@@ -32,18 +32,18 @@ TEST(LimitsTest, ResendCooldownAnswers429WithRetryAfter) {
 }
 
 TEST(LimitsTest, PerNumberSendCapAndFailedVerifyCap) {
-    auto server = start_server(with_limits({{"number_sends_per_window", "2"},
-                                            {"number_failed_verifies_per_window", "2"}}));
+    auto server = start_server(
+        with_limits({{"number_sends_per_window", "2"}, {"number_failed_verifies_per_window", "2"}}));
     HttpClient client(server->port());
     const std::string code = send_and_read_console_code(*server, client, "+1", "2025550123", "+12025550123");
     EXPECT_EQ(send(client, "2025550123").status, 200);
     EXPECT_TRUE(is_api_error(send(client, "2025550123"), 429, "RATE_LIMITED"));
     for (int i = 0; i < 2; ++i) {
-        EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550123", "000000")),
-                                 400, "INVALID_OTP"));
+        EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550123", "000000")), 400,
+                                 "INVALID_OTP"));
     }
-    EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550123", "000000")),
-                             429, "RATE_LIMITED"));
+    EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550123", "000000")), 429,
+                             "RATE_LIMITED"));
     EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550123", code)), 429,
                              "RATE_LIMITED"))
         << "once the number's failures are spent, even a right code waits";
@@ -55,24 +55,26 @@ TEST(LimitsTest, PerIpCapsCountTheSocketPeerAndIgnoreSpoofedForwardedFor) {
     // 127.0.0.1 is no trusted proxy here: whatever X-Forwarded-For says, the peer is counted.
     EXPECT_EQ(send(client, "2025550121", {"X-Forwarded-For: 203.0.113.1"}).status, 200);
     EXPECT_EQ(send(client, "2025550122", {"X-Forwarded-For: 203.0.113.2"}).status, 200);
-    EXPECT_TRUE(is_api_error(send(client, "2025550123", {"X-Forwarded-For: 203.0.113.3"}), 429,
-                             "RATE_LIMITED"));
+    EXPECT_TRUE(
+        is_api_error(send(client, "2025550123", {"X-Forwarded-For: 203.0.113.3"}), 429, "RATE_LIMITED"));
 }
 
 TEST(LimitsTest, TrustedProxyForwardedForIsReadFromTheRight) {
-    auto server = start_server(with_limits({{"ip_sends_per_window", "1"},
-                                            {"trusted_proxies", "[\"127.0.0.1\", \"10.0.0.0/8\"]"}}));
+    auto server = start_server(
+        with_limits({{"ip_sends_per_window", "1"}, {"trusted_proxies", "[\"127.0.0.1\", \"10.0.0.0/8\"]"}}));
     HttpClient client(server->port());
     // The client is the first untrusted hop from the right: 198.51.100.7, not the spoofed 1.2.3.4.
     const Headers chain{"X-Forwarded-For: 1.2.3.4, 198.51.100.7, 10.1.2.3"};
     EXPECT_EQ(send(client, "2025550121", chain).status, 200);
-    EXPECT_TRUE(is_api_error(send(client, "2025550122", {"X-Forwarded-For: 9.9.9.9, 198.51.100.7"}),
-                             429, "RATE_LIMITED"))
+    EXPECT_TRUE(is_api_error(send(client, "2025550122", {"X-Forwarded-For: 9.9.9.9, 198.51.100.7"}), 429,
+                             "RATE_LIMITED"))
         << "the same client behind the proxy, whatever it prepends";
     EXPECT_EQ(send(client, "2025550123", {"X-Forwarded-For: 198.51.100.8"}).status, 200)
         << "another client has its own cap";
     EXPECT_TRUE(server->wait_for_log(
-        [](const std::string& line) { return line.find("\"client_ip\":\"198.51.100.8\"") != std::string::npos; },
+        [](const std::string& line) {
+            return line.find("\"client_ip\":\"198.51.100.8\"") != std::string::npos;
+        },
         5s));
 }
 
@@ -125,7 +127,8 @@ TEST(LimitsTest, TestNumbersSendNoSmsVerifyTheirFixedCodeAndAreStillLimited) {
 
 TEST(LimitsTest, ExpiredTestNumberIsAnOrdinaryNumber) {
     TestConfig config;
-    config.extra_yaml = "test_numbers:\n  - {number: \"+12025550100\", code: \"424242\", expires: \"2020-01-01\"}\n";
+    config.extra_yaml =
+        "test_numbers:\n  - {number: \"+12025550100\", code: \"424242\", expires: \"2020-01-01\"}\n";
     auto server = start_server(config);
     HttpClient client(server->port());
     EXPECT_EQ(send(client, "2025550100").status, 200);

@@ -69,11 +69,14 @@ public:
             if (at < line.size() && line[at] == '{') {
                 if (auto r = labels(line, ++at, sample.labels); !r) return fail(number, r.message());
             }
-            if (at >= line.size() || line[at] != ' ') return fail(number, "expected a space before the value");
+            if (at >= line.size() || line[at] != ' ')
+                return fail(number, "expected a space before the value");
             ++at;
             const std::size_t end = line.find(' ', at);
-            const std::string value_text = line.substr(at, end == std::string::npos ? std::string::npos : end - at);
-            if (!float_value(value_text, sample.value)) return fail(number, "bad value \"" + value_text + "\"");
+            const std::string value_text =
+                line.substr(at, end == std::string::npos ? std::string::npos : end - at);
+            if (!float_value(value_text, sample.value))
+                return fail(number, "bad value \"" + value_text + "\"");
             if (end != std::string::npos) {  // an optional integer timestamp
                 const std::string ts = line.substr(end + 1);
                 if (ts.empty() || ts.find_first_not_of("-0123456789") != std::string::npos) {
@@ -83,7 +86,8 @@ public:
             const std::string family = family_of(sample.name, out);
             if (family.empty()) return fail(number, sample.name + " has no # TYPE line before it");
             if (family != current_family) {
-                if (finished_families.count(family)) return fail(number, family + "'s samples are not together");
+                if (finished_families.count(family))
+                    return fail(number, family + "'s samples are not together");
                 if (!current_family.empty()) finished_families.insert(current_family);
                 current_family = family;
             }
@@ -100,9 +104,11 @@ private:
         return ::testing::AssertionFailure() << "line " << line << ": " << why;
     }
 
-    static ::testing::AssertionResult metric_name(const std::string& line, std::size_t& at, std::string& name) {
+    static ::testing::AssertionResult metric_name(const std::string& line, std::size_t& at,
+                                                  std::string& name) {
         const std::size_t start = at;
-        if (at >= line.size() || !is_name_start(line[at])) return ::testing::AssertionFailure() << "bad metric name";
+        if (at >= line.size() || !is_name_start(line[at]))
+            return ::testing::AssertionFailure() << "bad metric name";
         while (at < line.size() && is_name_char(line[at])) ++at;
         name = line.substr(start, at - start);
         return ::testing::AssertionSuccess();
@@ -116,40 +122,62 @@ private:
                 return ::testing::AssertionSuccess();
             }
             const std::size_t start = at;
-            if (at >= line.size() || !(std::isalpha(static_cast<unsigned char>(line[at])) || line[at] == '_')) {
+            if (at >= line.size() ||
+                !(std::isalpha(static_cast<unsigned char>(line[at])) || line[at] == '_')) {
                 return ::testing::AssertionFailure() << "bad label name at column " << at;
             }
-            while (at < line.size() && (std::isalnum(static_cast<unsigned char>(line[at])) || line[at] == '_')) ++at;
+            while (at < line.size() &&
+                   (std::isalnum(static_cast<unsigned char>(line[at])) || line[at] == '_'))
+                ++at;
             const std::string name = line.substr(start, at - start);
-            if (name.rfind("__", 0) == 0) return ::testing::AssertionFailure() << "reserved label name " << name;
-            if (line.compare(at, 2, "=\"") != 0) return ::testing::AssertionFailure() << "expected =\" after " << name;
+            if (name.rfind("__", 0) == 0)
+                return ::testing::AssertionFailure() << "reserved label name " << name;
+            if (line.compare(at, 2, "=\"") != 0)
+                return ::testing::AssertionFailure() << "expected =\" after " << name;
             at += 2;
             std::string value;
             for (;;) {
-                if (at >= line.size()) return ::testing::AssertionFailure() << "unterminated value of " << name;
+                if (at >= line.size())
+                    return ::testing::AssertionFailure() << "unterminated value of " << name;
                 const char c = line[at++];
                 if (c == '"') break;
                 if (c == '\\') {
                     if (at >= line.size()) return ::testing::AssertionFailure() << "dangling escape";
                     const char e = line[at++];
-                    if (e == '\\') value += '\\';
-                    else if (e == '"') value += '"';
-                    else if (e == 'n') value += '\n';
-                    else return ::testing::AssertionFailure() << "bad escape \\" << e << " in " << name;
+                    if (e == '\\')
+                        value += '\\';
+                    else if (e == '"')
+                        value += '"';
+                    else if (e == 'n')
+                        value += '\n';
+                    else
+                        return ::testing::AssertionFailure() << "bad escape \\" << e << " in " << name;
                 } else {
                     value += c;
                 }
             }
-            if (!out.emplace(name, value).second) return ::testing::AssertionFailure() << "label " << name << " twice";
-            if (at < line.size() && line[at] == ',') ++at;
-            else if (at >= line.size() || line[at] != '}') return ::testing::AssertionFailure() << "expected , or }";
+            if (!out.emplace(name, value).second)
+                return ::testing::AssertionFailure() << "label " << name << " twice";
+            if (at < line.size() && line[at] == ',')
+                ++at;
+            else if (at >= line.size() || line[at] != '}')
+                return ::testing::AssertionFailure() << "expected , or }";
         }
     }
 
     static bool float_value(const std::string& text, double& value) {
-        if (text == "+Inf") { value = HUGE_VAL; return true; }
-        if (text == "-Inf") { value = -HUGE_VAL; return true; }
-        if (text == "NaN") { value = std::nan(""); return true; }
+        if (text == "+Inf") {
+            value = HUGE_VAL;
+            return true;
+        }
+        if (text == "-Inf") {
+            value = -HUGE_VAL;
+            return true;
+        }
+        if (text == "NaN") {
+            value = std::nan("");
+            return true;
+        }
         if (text.empty() || text.find_first_not_of("+-0123456789.eE") != std::string::npos) return false;
         char* end = nullptr;
         value = std::strtod(text.c_str(), &end);
@@ -172,7 +200,8 @@ private:
         if (help) {
             if (!family.help.empty()) return fail(number, "second HELP for " + name);
             for (std::size_t i = 0; i < rest.size(); ++i) {
-                if (rest[i] == '\\' && (i + 1 >= rest.size() || (rest[i + 1] != '\\' && rest[i + 1] != 'n'))) {
+                if (rest[i] == '\\' &&
+                    (i + 1 >= rest.size() || (rest[i + 1] != '\\' && rest[i + 1] != 'n'))) {
                     return fail(number, "bad escape in HELP of " + name);
                 }
                 if (rest[i] == '\\') ++i;
@@ -220,9 +249,11 @@ private:
                 if (s.name == name + "_bucket") {
                     Labels rest = s.labels;
                     const auto le = rest.find("le");
-                    if (le == rest.end()) return ::testing::AssertionFailure() << name << "_bucket without le";
+                    if (le == rest.end())
+                        return ::testing::AssertionFailure() << name << "_bucket without le";
                     double bound = 0;
-                    if (!float_value(le->second, bound)) return ::testing::AssertionFailure() << "bad le " << le->second;
+                    if (!float_value(le->second, bound))
+                        return ::testing::AssertionFailure() << "bad le " << le->second;
                     rest.erase(le);
                     buckets[rest].emplace_back(bound, s.value);
                 } else if (s.name == name + "_count") {
@@ -234,12 +265,17 @@ private:
             if (buckets.empty()) return ::testing::AssertionFailure() << name << " has no buckets";
             for (const auto& [labels, list] : buckets) {
                 for (std::size_t i = 1; i < list.size(); ++i) {
-                    if (!(list[i].first > list[i - 1].first)) return ::testing::AssertionFailure() << name << ": le not increasing";
-                    if (list[i].second < list[i - 1].second) return ::testing::AssertionFailure() << name << ": buckets not cumulative";
+                    if (!(list[i].first > list[i - 1].first))
+                        return ::testing::AssertionFailure() << name << ": le not increasing";
+                    if (list[i].second < list[i - 1].second)
+                        return ::testing::AssertionFailure() << name << ": buckets not cumulative";
                 }
-                if (!std::isinf(list.back().first)) return ::testing::AssertionFailure() << name << ": no +Inf bucket";
-                if (!counts.count(labels) || !sums.count(labels)) return ::testing::AssertionFailure() << name << ": _count or _sum missing";
-                if (counts.at(labels) != list.back().second) return ::testing::AssertionFailure() << name << ": _count is not the +Inf bucket";
+                if (!std::isinf(list.back().first))
+                    return ::testing::AssertionFailure() << name << ": no +Inf bucket";
+                if (!counts.count(labels) || !sums.count(labels))
+                    return ::testing::AssertionFailure() << name << ": _count or _sum missing";
+                if (counts.at(labels) != list.back().second)
+                    return ::testing::AssertionFailure() << name << ": _count is not the +Inf bucket";
                 if (sums.at(labels) < 0) return ::testing::AssertionFailure() << name << ": negative _sum";
             }
             if (counts.size() != buckets.size() || sums.size() != buckets.size()) {
@@ -261,22 +297,23 @@ private:
 TEST(MetricsParserTest, RejectsWhatTheFormatForbids) {
     const std::string head = "# HELP m_total help\n# TYPE m_total counter\n";
     for (const std::string& bad : {
-             head + "m_total{a=\"b} 1\n",              // unterminated value
-             head + "m_total{a=\"\\x\"} 1\n",          // unknown escape
-             head + "m_total{a=\"b\",a=\"c\"} 1\n",    // label twice
-             head + "m_total 1\nm_total 2\n",          // duplicate series
-             head + "m_total one\n",                   // not a number
-             head + "m_total  1\n",                    // two spaces
-             std::string("other_total 1\n"),           // no TYPE
-             head + "m_total 1",                       // no final newline
-             head + "\nm_total 1\n",                   // empty line
-             head + "# TYPE m_total gauge\n",          // second TYPE
+             head + "m_total{a=\"b} 1\n",            // unterminated value
+             head + "m_total{a=\"\\x\"} 1\n",        // unknown escape
+             head + "m_total{a=\"b\",a=\"c\"} 1\n",  // label twice
+             head + "m_total 1\nm_total 2\n",        // duplicate series
+             head + "m_total one\n",                 // not a number
+             head + "m_total  1\n",                  // two spaces
+             std::string("other_total 1\n"),         // no TYPE
+             head + "m_total 1",                     // no final newline
+             head + "\nm_total 1\n",                 // empty line
+             head + "# TYPE m_total gauge\n",        // second TYPE
          }) {
         Exposition e;
         EXPECT_FALSE(Parser(bad).parse(e)) << bad;
     }
     Exposition ok;
-    EXPECT_TRUE(Parser(head + "# a comment\nm_total{a=\"q\\\"\\\\\\n\",b=\"\",} 1.5e3 1700000000\n").parse(ok));
+    EXPECT_TRUE(
+        Parser(head + "# a comment\nm_total{a=\"q\\\"\\\\\\n\",b=\"\",} 1.5e3 1700000000\n").parse(ok));
     ASSERT_EQ(ok.samples.size(), 1u);
     EXPECT_EQ(ok.samples[0].labels.at("a"), "q\"\\\n");
     EXPECT_EQ(ok.samples[0].value, 1500);
@@ -288,9 +325,11 @@ public:
 };
 
 TEST_F(MetricsTest, ExpositionCountsTheRequestsMade) {
-    const std::string code = send_and_read_console_code(*server_, *client_, "+1", "2025550161", "+12025550161");
+    const std::string code =
+        send_and_read_console_code(*server_, *client_, "+1", "2025550161", "+12025550161");
     ASSERT_EQ(code.size(), 6u);
-    const std::string wrong = std::string(1, code[0] == '9' ? '0' : static_cast<char>(code[0] + 1)) + code.substr(1);
+    const std::string wrong =
+        std::string(1, code[0] == '9' ? '0' : static_cast<char>(code[0] + 1)) + code.substr(1);
     ASSERT_EQ(client_->post_json(kVerifyOtp, verify_body("+1", "2025550161", wrong)).status, 400);
     ASSERT_EQ(client_->post_json(kVerifyOtp, verify_body("+1", "2025550161", code)).status, 200);
     ASSERT_EQ(client_->get("/no/such/path").status, 404);
@@ -324,7 +363,8 @@ TEST_F(MetricsTest, ExpositionCountsTheRequestsMade) {
     for (const auto& [name, family] : e.families) EXPECT_EQ(name.rfind("testino_", 0), 0u) << name;
 
     auto requests = [&](const std::string& route, const std::string& method, const std::string& status) {
-        return e.value("testino_http_requests_total", {{"route", route}, {"method", method}, {"status", status}});
+        return e.value("testino_http_requests_total",
+                       {{"route", route}, {"method", method}, {"status", status}});
     };
     EXPECT_EQ(requests(kSendOtp, "POST", "200"), 1.0);
     EXPECT_EQ(requests(kVerifyOtp, "POST", "400"), 1.0);
@@ -354,7 +394,9 @@ TEST_F(MetricsTest, ExpositionCountsTheRequestsMade) {
         EXPECT_EQ(e.value("testino_store_errors_total", {{"operation", op}}), 0.0) << op;
     }
     EXPECT_EQ(e.value("testino_store_operation_duration_seconds_count", {{"operation", "put_code"}}), 1.0);
-    EXPECT_EQ(e.value("testino_store_operation_duration_seconds_count", {{"operation", "verify_and_consume"}}), 2.0);
+    EXPECT_EQ(
+        e.value("testino_store_operation_duration_seconds_count", {{"operation", "verify_and_consume"}}),
+        2.0);
     EXPECT_EQ(e.value("testino_otp_sent_to_verified_ratio"), 1.0);
 
     // The next scrape sees the first one.
@@ -366,7 +408,8 @@ TEST_F(MetricsTest, ExpositionCountsTheRequestsMade) {
 }
 
 TEST_F(MetricsTest, OnlyGetIsAllowed) {
-    const HttpResponse response = client_->request("POST", "/metrics", "{}", {"Content-Type: application/json"});
+    const HttpResponse response =
+        client_->request("POST", "/metrics", "{}", {"Content-Type: application/json"});
     EXPECT_TRUE(is_api_error(response, 405, "METHOD_NOT_ALLOWED"));
     EXPECT_EQ(response.header("Allow"), "GET, OPTIONS");
 }

@@ -63,8 +63,8 @@ TEST(ProviderTimeoutTest, ProviderPastTheDeadlineIsUnavailable) {
     const auto outbox = outbox_entries(*server);
     if (!outbox.empty()) {
         EXPECT_TRUE(is_api_error(
-            client.post_json(kVerifyOtp, verify_body("+1", "2025550171", json_string(outbox[0], "code"))), 400,
-            "INVALID_OTP"));
+            client.post_json(kVerifyOtp, verify_body("+1", "2025550171", json_string(outbox[0], "code"))),
+            400, "INVALID_OTP"));
     }
 }
 

@@ -60,9 +60,9 @@ public:
     std::size_t open_count() const { return open_.load(); }
     // Connections on which a "408" status line arrived before the close.
     std::size_t timed_out_replies() const {
-        return static_cast<std::size_t>(std::count_if(
-            connections_.begin(), connections_.end(),
-            [](const Connection& c) { return c.received.rfind("HTTP/1.1 408", 0) == 0; }));
+        return static_cast<std::size_t>(
+            std::count_if(connections_.begin(), connections_.end(),
+                          [](const Connection& c) { return c.received.rfind("HTTP/1.1 408", 0) == 0; }));
     }
     // True if any connection managed to send its whole script (the bound was too short).
     bool any_script_finished() const {
@@ -193,8 +193,8 @@ protected:
 
 // A request whose headers take far longer to dribble than the bound: ~110 bytes at 5 a second.
 std::string endless_headers() {
-    return "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-Client: " +
-           std::string(60, 'a') + "\r\n\r\n";
+    return "GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-Client: " + std::string(60, 'a') +
+           "\r\n\r\n";
 }
 
 TEST_F(SlowClientsTest, ManySlowHeaderClientsDoNotStarveOthersAndAreClosedByTheHeaderTimeout) {
@@ -272,7 +272,8 @@ TEST_F(SlowClientsTest, SlowBodyClientsAreClosedByTheBodyTimeout) {
     EXPECT_EQ(health.status, 200) << health.error;
     EXPECT_LT(took, kPromptBound);
     EXPECT_FALSE(slow.any_script_finished());
-    EXPECT_EQ(closed, count) << "slow-body connections still open " << std::chrono::seconds(kCloseBound).count()
+    EXPECT_EQ(closed, count) << "slow-body connections still open "
+                             << std::chrono::seconds(kCloseBound).count()
                              << " s after their headers; body_timeout_ms is 2000";
 }
 

@@ -15,9 +15,7 @@ public:
                                   std::chrono::steady_clock::time_point) override {
         return {testino::sdk::SendStatus::misconfigured, "abi_mismatch must never be loaded", {}};
     }
-    testino::sdk::HealthReport health() override {
-        return {false, "abi_mismatch must never be loaded"};
-    }
+    testino::sdk::HealthReport health() override { return {false, "abi_mismatch must never be loaded"}; }
 };
 
 }  // namespace

@@ -49,8 +49,7 @@ std::string json_string(const std::string& text) {
 
 class TestSinkProvider final : public testino::sdk::SmsProvider {
 public:
-    TestSinkProvider(std::string outbox, std::chrono::milliseconds delay, SendStatus answer,
-                     bool healthy)
+    TestSinkProvider(std::string outbox, std::chrono::milliseconds delay, SendStatus answer, bool healthy)
         : outbox_(std::move(outbox)), delay_(delay), answer_(answer), healthy_(healthy) {}
 
     SendResult send(const testino::sdk::SmsMessage& message,
@@ -64,10 +63,8 @@ public:
 
         switch (answer_) {
             case SendStatus::sent: return {SendStatus::sent, {}, "sink-" + message.request_id};
-            case SendStatus::invalid_recipient:
-                return {answer_, "test_sink: recipient rejected as told", {}};
-            case SendStatus::misconfigured:
-                return {answer_, "test_sink: misconfigured as told", {}};
+            case SendStatus::invalid_recipient: return {answer_, "test_sink: recipient rejected as told", {}};
+            case SendStatus::misconfigured: return {answer_, "test_sink: misconfigured as told", {}};
             case SendStatus::unavailable: return {answer_, "test_sink: unavailable as told", {}};
         }
         return {SendStatus::unavailable, "test_sink: unknown answer", {}};
@@ -97,8 +94,7 @@ private:
     std::mutex mutex_;
 };
 
-ConfigKey key(const char* name, ValueType type, const char* default_value,
-              const char* description) {
+ConfigKey key(const char* name, ValueType type, const char* default_value, const char* description) {
     ConfigKey result;
     result.name = name;
     result.type = type;
@@ -118,13 +114,11 @@ testino::sdk::PluginDescriptor test_sink_descriptor() {
             "1.0.0",
             "test-only provider: appends each message to a file and answers as configured",
             {outbox, delay,
-             key("fail_with", ValueType::string, "",
-                 "\"\", invalid_recipient, misconfigured or unavailable"),
+             key("fail_with", ValueType::string, "", "\"\", invalid_recipient, misconfigured or unavailable"),
              key("healthy", ValueType::boolean, "true", "what health() reports")}};
 }
 
-std::unique_ptr<testino::sdk::SmsProvider> create_test_sink(
-    const testino::sdk::PluginContext& context) {
+std::unique_ptr<testino::sdk::SmsProvider> create_test_sink(const testino::sdk::PluginContext& context) {
     const auto& config = context.config;
     const std::string outbox = config.get_string("outbox");
     if (!std::ofstream(outbox, std::ios::app)) {
@@ -146,8 +140,7 @@ std::unique_ptr<testino::sdk::SmsProvider> create_test_sink(
             config.where("fail_with") + ": \"" + fail_with +
             "\" is not one of \"\", invalid_recipient, misconfigured, unavailable");
     }
-    return std::make_unique<TestSinkProvider>(outbox,
-                                              std::chrono::milliseconds(config.get_int("delay_ms")),
+    return std::make_unique<TestSinkProvider>(outbox, std::chrono::milliseconds(config.get_int("delay_ms")),
                                               answer, config.get_bool("healthy"));
 }
 

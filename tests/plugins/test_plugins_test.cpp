@@ -68,8 +68,8 @@ class SmsTestSinkTest : public ::testing::Test {
 protected:
     void SetUp() override {
         const auto* test = ::testing::UnitTest::GetInstance()->current_test_info();
-        outbox_ = std::filesystem::path(::testing::TempDir()) /
-                  ("sink-" + std::string(test->name()) + ".jsonl");
+        outbox_ =
+            std::filesystem::path(::testing::TempDir()) / ("sink-" + std::string(test->name()) + ".jsonl");
         std::filesystem::remove(outbox_);
     }
     void TearDown() override { std::filesystem::remove(outbox_); }
@@ -91,8 +91,7 @@ TEST_F(SmsTestSinkTest, AppendsOneJsonLinePerSendAndReportsSent) {
 
     const SmsMessage first{"+12025550123", "Your code is \"123456\".\nBye", "123456", "r1"};
     EXPECT_EQ(sink->send(first, kNoDeadline).status, SendStatus::sent);
-    EXPECT_EQ(sink->send({"+447400123456", "x", "000111", "r2"}, kNoDeadline).status,
-              SendStatus::sent);
+    EXPECT_EQ(sink->send({"+447400123456", "x", "000111", "r2"}, kNoDeadline).status, SendStatus::sent);
 
     EXPECT_EQ(
         read_lines(outbox_),
@@ -103,10 +102,9 @@ TEST_F(SmsTestSinkTest, AppendsOneJsonLinePerSendAndReportsSent) {
 }
 
 TEST_F(SmsTestSinkTest, FailsAsToldButStillRecordsTheMessage) {
-    const std::pair<const char*, SendStatus> cases[] = {
-        {"invalid_recipient", SendStatus::invalid_recipient},
-        {"misconfigured", SendStatus::misconfigured},
-        {"unavailable", SendStatus::unavailable}};
+    const std::pair<const char*, SendStatus> cases[] = {{"invalid_recipient", SendStatus::invalid_recipient},
+                                                        {"misconfigured", SendStatus::misconfigured},
+                                                        {"unavailable", SendStatus::unavailable}};
     for (const auto& [fail_with, status] : cases) {
         auto sink = make({{"fail_with", fail_with}});
         const auto result = sink->send({"+12025550123", "t", "123456", "r"}, kNoDeadline);
@@ -134,8 +132,7 @@ TEST_F(SmsTestSinkTest, DelayIsCappedByTheDeadline) {
 
 TEST_F(SmsTestSinkTest, ShortDelayStillSends) {
     auto sink = make({{"delay_ms", "20"}});
-    EXPECT_EQ(sink->send({"+12025550123", "t", "123456", "r"}, kNoDeadline).status,
-              SendStatus::sent);
+    EXPECT_EQ(sink->send({"+12025550123", "t", "123456", "r"}, kNoDeadline).status, SendStatus::sent);
 }
 
 }  // namespace

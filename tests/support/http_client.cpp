@@ -22,9 +22,8 @@ using Clock = std::chrono::steady_clock;
 
 bool iequals(const std::string& a, const std::string& b) {
     return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(), [](unsigned char x, unsigned char y) {
-               return std::tolower(x) == std::tolower(y);
-           });
+           std::equal(a.begin(), a.end(), b.begin(),
+                      [](unsigned char x, unsigned char y) { return std::tolower(x) == std::tolower(y); });
 }
 
 std::string trim(const std::string& s) {
@@ -95,8 +94,7 @@ HttpClient::HttpClient(int port, std::chrono::milliseconds timeout)
 
 HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-HttpResponse HttpClient::request(const std::string& method, const std::string& path,
-                                 const std::string& body,
+HttpResponse HttpClient::request(const std::string& method, const std::string& path, const std::string& body,
                                  const std::vector<std::string>& headers) {
     CURL* curl = static_cast<CURL*>(curl_);
     curl_easy_reset(curl);  // keeps the connection cache, drops the last request's options

@@ -44,8 +44,7 @@ public:
 
     // headers are "Name: value" lines. curl's default Content-Type and Expect headers are
     // suppressed unless given, so the request carries exactly what the test says.
-    HttpResponse request(const std::string& method, const std::string& path,
-                         const std::string& body = "",
+    HttpResponse request(const std::string& method, const std::string& path, const std::string& body = "",
                          const std::vector<std::string>& headers = {});
     HttpResponse get(const std::string& path, const std::vector<std::string>& headers = {});
     // POST with Content-Type: application/json.

@@ -33,9 +33,8 @@ std::vector<LogRecord> RecordingHost::records_of(const std::string& event) const
 
 std::size_t RecordingHost::count(const std::string& event) const {
     std::lock_guard lock(mutex_);
-    return static_cast<std::size_t>(
-        std::count_if(records_.begin(), records_.end(),
-                      [&](const LogRecord& record) { return record.event == event; }));
+    return static_cast<std::size_t>(std::count_if(
+        records_.begin(), records_.end(), [&](const LogRecord& record) { return record.event == event; }));
 }
 
 void RecordingHost::clear() {
@@ -43,8 +42,7 @@ void RecordingHost::clear() {
     records_.clear();
 }
 
-MapConfigView::MapConfigView(std::map<std::string, std::string> values,
-                             std::vector<sdk::ConfigKey> schema)
+MapConfigView::MapConfigView(std::map<std::string, std::string> values, std::vector<sdk::ConfigKey> schema)
     : values_(std::move(values)), schema_(std::move(schema)) {
     // Like the server: a value for a key the schema does not declare is an error.
     if (!schema_.empty()) {
@@ -75,13 +73,9 @@ const std::string& MapConfigView::text(const std::string& key) const {
     return *value;
 }
 
-bool MapConfigView::has(const std::string& key) const {
-    return find(key) != nullptr;
-}
+bool MapConfigView::has(const std::string& key) const { return find(key) != nullptr; }
 
-std::string MapConfigView::get_string(const std::string& key) const {
-    return text(key);
-}
+std::string MapConfigView::get_string(const std::string& key) const { return text(key); }
 
 std::int64_t MapConfigView::get_int(const std::string& key) const {
     const std::string& value = text(key);
@@ -117,24 +111,20 @@ std::vector<std::string> MapConfigView::get_list(const std::string& key) const {
     return items;
 }
 
-std::string MapConfigView::where(const std::string& key) const {
-    return "test config: " + key;
-}
+std::string MapConfigView::where(const std::string& key) const { return "test config: " + key; }
 
 PluginLibrary::PluginLibrary(const std::filesystem::path& path)
     : library_(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local) {}
 
-int PluginLibrary::abi_version() const {
-    return library_.get<const int>(TESTINO_PLUGIN_ABI_SYMBOL);
-}
+int PluginLibrary::abi_version() const { return library_.get<const int>(TESTINO_PLUGIN_ABI_SYMBOL); }
 
 sdk::PluginDescriptor PluginLibrary::descriptor() const {
     return library_.get_alias<sdk::PluginDescriptor()>(TESTINO_PLUGIN_DESCRIPTOR_SYMBOL)();
 }
 
 const sdk::ConfigKey* find_key(const std::vector<sdk::ConfigKey>& keys, const std::string& name) {
-    const auto it = std::find_if(keys.begin(), keys.end(),
-                                 [&](const sdk::ConfigKey& key) { return key.name == name; });
+    const auto it =
+        std::find_if(keys.begin(), keys.end(), [&](const sdk::ConfigKey& key) { return key.name == name; });
     return it == keys.end() ? nullptr : &*it;
 }
 

@@ -25,8 +25,7 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kPollInterval = std::chrono::milliseconds(10);
 
 std::string replace_all(std::string text, const std::string& from, const std::string& to) {
-    for (std::size_t at = text.find(from); at != std::string::npos;
-         at = text.find(from, at + to.size())) {
+    for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
         text.replace(at, from.size(), to);
     }
     return text;
@@ -36,8 +35,8 @@ std::string replace_all(std::string text, const std::string& from, const std::st
 // TOKEN_SECRET must not leak into the server under test. Sanitizer settings do pass.
 std::vector<std::string> child_environment(const std::map<std::string, std::string>& extra) {
     std::map<std::string, std::string> env;
-    for (const char* name : {"PATH", "LD_LIBRARY_PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS",
-                             "LSAN_OPTIONS", "TSAN_OPTIONS"}) {
+    for (const char* name :
+         {"PATH", "LD_LIBRARY_PATH", "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS"}) {
         if (const char* value = std::getenv(name)) env[name] = value;
     }
     for (const auto& [name, value] : extra) env[name] = value;
@@ -141,8 +140,7 @@ std::string read_text_file(const std::string& path) {
 std::vector<std::string> complete_lines(const std::string& text) {
     std::vector<std::string> lines;
     std::size_t start = 0;
-    for (std::size_t end = text.find('\n'); end != std::string::npos;
-         end = text.find('\n', start)) {
+    for (std::size_t end = text.find('\n'); end != std::string::npos; end = text.find('\n', start)) {
         lines.push_back(text.substr(start, end - start));
         start = end + 1;
     }
@@ -161,8 +159,8 @@ ServerProcess::ServerProcess(const ProcessSpec& spec, bool wait_until_listening,
                              std::chrono::milliseconds start_timeout) {
     pid_ = spawn(spec, dir_);
     if (!wait_until_listening) return;
-    const auto line = wait_for_log(
-        [](const std::string& l) { return listening_port(l).has_value(); }, start_timeout);
+    const auto line =
+        wait_for_log([](const std::string& l) { return listening_port(l).has_value(); }, start_timeout);
     if (!line) {
         const bool exited = !running();
         throw std::runtime_error(
@@ -238,8 +236,7 @@ std::optional<int> ServerProcess::wait_exit(std::chrono::milliseconds timeout) {
     return exit_code_;
 }
 
-ProcessResult ServerProcess::run_to_exit(const ProcessSpec& spec,
-                                         std::chrono::milliseconds timeout) {
+ProcessResult ServerProcess::run_to_exit(const ProcessSpec& spec, std::chrono::milliseconds timeout) {
     ProcessResult result;
     ServerProcess process(spec, false);
     if (auto code = process.wait_exit(timeout)) {

@@ -15,9 +15,7 @@ namespace {
 using sdk::ConfigKey;
 using sdk::ValueType;
 
-bool is_config_name(const std::string& name) {
-    return std::regex_match(name, std::regex("[a-z][a-z0-9_]*"));
-}
+bool is_config_name(const std::string& name) { return std::regex_match(name, std::regex("[a-z][a-z0-9_]*")); }
 
 bool parses_as_integer(const std::string& text, std::int64_t& value) {
     const char* end = text.data() + text.size();
@@ -34,8 +32,8 @@ TEST(PluginDescriptor, NameIsUsableInConfig) {
 
 TEST(PluginDescriptor, HasASemanticVersionAndADescription) {
     const auto& descriptor = plugin().descriptor();
-    EXPECT_TRUE(std::regex_match(descriptor.version,
-                                 std::regex(R"([0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?)")))
+    EXPECT_TRUE(
+        std::regex_match(descriptor.version, std::regex(R"([0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.+-]+)?)")))
         << "version \"" << descriptor.version << "\" is not MAJOR.MINOR.PATCH";
     EXPECT_FALSE(descriptor.description.empty()) << "--list-plugins shows the description";
 }
@@ -45,8 +43,7 @@ TEST(PluginDescriptor, ConfigKeysHaveUniqueWellFormedNamesAndEnvironmentVariable
     std::set<std::string> env_names;
     for (const ConfigKey& key : plugin().descriptor().config_keys) {
         EXPECT_TRUE(is_config_name(key.name)) << "config key \"" << key.name << "\"";
-        EXPECT_TRUE(names.insert(key.name).second) << "config key \"" << key.name
-                                                   << "\" is declared twice";
+        EXPECT_TRUE(names.insert(key.name).second) << "config key \"" << key.name << "\" is declared twice";
         if (!key.env.empty()) {
             EXPECT_TRUE(std::regex_match(key.env, std::regex("[A-Z][A-Z0-9_]*")))
                 << key.name << ": environment variable \"" << key.env << "\"";

@@ -109,17 +109,15 @@ int main(int argc, char** argv) {
         return 2;
     }
     const auto& descriptor = testino::plugin_check::plugin().descriptor();
-    std::cout << "Checking " << testino::sdk::to_string(descriptor.kind) << " \"" << descriptor.name
-              << "\" " << descriptor.version << " (ABI " << testino::sdk::kAbiVersion << ") from "
-              << path << "\n";
+    std::cout << "Checking " << testino::sdk::to_string(descriptor.kind) << " \"" << descriptor.name << "\" "
+              << descriptor.version << " (ABI " << testino::sdk::kAbiVersion << ") from " << path << "\n";
     select_suites(descriptor.kind);
 
     int status = RUN_ALL_TESTS();
     const auto& run = *::testing::UnitTest::GetInstance();
     if (run.test_to_run_count() == 0) status = 1;  // a filter that selects nothing checks nothing
-    std::cout << "testino-plugin-check: " << descriptor.name << ": "
-              << (status == 0 ? "PASS" : "FAIL") << ": " << run.successful_test_count()
-              << " passed, " << run.failed_test_count() << " failed, "
+    std::cout << "testino-plugin-check: " << descriptor.name << ": " << (status == 0 ? "PASS" : "FAIL")
+              << ": " << run.successful_test_count() << " passed, " << run.failed_test_count() << " failed, "
               << run.skipped_test_count() << " skipped\n";
     return status == 0 ? 0 : 1;
 }

@@ -38,8 +38,8 @@ PluginUnderTest::PluginUnderTest(Options options)
     for (const auto& [key, value] : options_.settings) root[parent][descriptor().name][key] = value;
     source_ = std::make_unique<ConfigSource>(
         ConfigSource::from_string(YAML::Dump(root), "--set", process_environment()));
-    section_ = std::make_unique<ConfigSection>(*source_, parent + "." + descriptor().name,
-                                               descriptor().config_keys);
+    section_ =
+        std::make_unique<ConfigSection>(*source_, parent + "." + descriptor().name, descriptor().config_keys);
 }
 
 std::vector<std::string> PluginUnderTest::secret_values() const {
@@ -72,9 +72,7 @@ const PluginUnderTest& plugin() {
     return *current;
 }
 
-void set_plugin(std::unique_ptr<PluginUnderTest> plugin) {
-    current = std::move(plugin);
-}
+void set_plugin(std::unique_ptr<PluginUnderTest> plugin) { current = std::move(plugin); }
 
 const char* to_string(sdk::SendStatus status) {
     switch (status) {

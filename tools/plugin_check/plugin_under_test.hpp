@@ -19,7 +19,7 @@ namespace testino::plugin_check {
 
 struct Options {
     std::filesystem::path plugin;
-    std::map<std::string, std::string> settings;  // --set key=value
+    std::map<std::string, std::string> settings;   // --set key=value
     std::chrono::milliseconds send_timeout{5000};  // --timeout-ms: the deadline given to send()
     std::optional<sdk::SendStatus> expect_status;  // --expect-status: what a send must answer
 };

@@ -84,9 +84,7 @@ TEST_F(SmsProviderContract, SendToAValidNumberAnswersByTheDeadline) {
     }
 }
 
-TEST_F(SmsProviderContract, SendWithAPassedDeadlineAnswersAtOnce) {
-    checked_send(message(2), Clock::now());
-}
+TEST_F(SmsProviderContract, SendWithAPassedDeadlineAnswersAtOnce) { checked_send(message(2), Clock::now()); }
 
 TEST_F(SmsProviderContract, ConcurrentSendsAllAnswerByTheDeadline) {
     constexpr int kSenders = 8;
@@ -130,8 +128,7 @@ TEST_F(SmsProviderContract, SecretsNeverShowInResultsHealthOrLogs) {
     for (const std::string& secret : secrets) {
         if (secret.size() < 4) continue;  // too short to tell from ordinary text
         EXPECT_EQ(result.detail.find(secret), std::string::npos) << "a secret is in send()'s detail";
-        EXPECT_EQ(result.message_id.find(secret), std::string::npos)
-            << "a secret is in send()'s message_id";
+        EXPECT_EQ(result.message_id.find(secret), std::string::npos) << "a secret is in send()'s message_id";
         EXPECT_EQ(report.detail.find(secret), std::string::npos) << "a secret is in health()'s detail";
         for (const auto& record : host_.records()) {
             EXPECT_EQ(record.event.find(secret), std::string::npos)

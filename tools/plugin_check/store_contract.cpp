@@ -19,6 +19,6 @@ std::shared_ptr<sdk::OtpStore> make_store_under_test() {
 
 using testino::contract::OtpStoreContract;
 
-INSTANTIATE_TEST_SUITE_P(Plugin, OtpStoreContract,
-                         ::testing::Values(testino::contract::OtpStoreFactory(
-                             testino::plugin_check::make_store_under_test)));
+INSTANTIATE_TEST_SUITE_P(
+    Plugin, OtpStoreContract,
+    ::testing::Values(testino::contract::OtpStoreFactory(testino::plugin_check::make_store_under_test)));

@@ -19,21 +19,21 @@ namespace testino::sdk {
 enum class ValueType { string, integer, boolean, string_list };
 
 struct ConfigKey {
-    std::string name;           // key inside the plugin's section, e.g. "auth_token"
+    std::string name;  // key inside the plugin's section, e.g. "auth_token"
     ValueType type = ValueType::string;
-    std::string default_value;  // as YAML text ("300", "true", "a,b"); empty + !required = unset
-    bool required = false;      // must be set by the file or the environment
-    bool secret = false;        // never logged, masked in --check-config
-    std::string env;            // environment variable that overrides it ("" = none)
-    std::string description;    // one line for docs and --check-config
+    std::string default_value;     // as YAML text ("300", "true", "a,b"); empty + !required = unset
+    bool required = false;         // must be set by the file or the environment
+    bool secret = false;           // never logged, masked in --check-config
+    std::string env;               // environment variable that overrides it ("" = none)
+    std::string description;       // one line for docs and --check-config
     std::int64_t min = INT64_MIN;  // bounds for integers, inclusive
     std::int64_t max = INT64_MAX;
 };
 
 // Shorthand for an integer key with a default and inclusive bounds; set `env`, `required`
 // or `secret` on the result where they apply.
-inline ConfigKey integer_key(std::string name, std::string default_value, std::int64_t min,
-                             std::int64_t max, std::string description) {
+inline ConfigKey integer_key(std::string name, std::string default_value, std::int64_t min, std::int64_t max,
+                             std::string description) {
     ConfigKey key;
     key.name = std::move(name);
     key.type = ValueType::integer;

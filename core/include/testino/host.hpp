@@ -19,8 +19,7 @@ public:
     virtual ~Host() = default;
     // Writes one JSON line: {"ts":..., "level":..., "event": event, "plugin": <name>, fields...}.
     // Thread-safe.
-    virtual void log(LogLevel level, const std::string& event,
-                     const std::vector<LogField>& fields = {}) = 0;
+    virtual void log(LogLevel level, const std::string& event, const std::vector<LogField>& fields = {}) = 0;
 };
 
 }  // namespace testino::sdk

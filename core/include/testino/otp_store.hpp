@@ -21,8 +21,8 @@
 // answers `unavailable` to, every operation still in flight.
 #pragma once
 
-#include <boost/config.hpp>
 #include <array>
+#include <boost/config.hpp>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -55,7 +55,7 @@ enum class VerifyOutcome {
 
 struct VerifyResult {
     VerifyOutcome outcome = VerifyOutcome::not_found;
-    int attempts_left = 0;               // after this call
+    int attempts_left = 0;                // after this call
     std::chrono::seconds retry_after{0};  // for attempts_exhausted: until the dead code expires
     std::string detail;                   // for logs
 };
@@ -77,9 +77,8 @@ public:
 
     // Stores the digest for `key` (an E.164 number) for `ttl` with `max_attempts`
     // verify attempts, replacing any code the key had.
-    virtual void put_code(const std::string& key, const CodeDigest& digest,
-                          std::chrono::seconds ttl, int max_attempts,
-                          StoreCompletion<StoreResult> done) = 0;
+    virtual void put_code(const std::string& key, const CodeDigest& digest, std::chrono::seconds ttl,
+                          int max_attempts, StoreCompletion<StoreResult> done) = 0;
 
     // Atomically: compare `candidate` with the stored digest; on a match delete the code
     // (single use); on a mismatch consume one attempt. Once no attempt is left the code
@@ -98,8 +97,8 @@ public:
     // value and the time left in the window. Keys are opaque to the store; a part in braces,
     // "{...}", names what the key is about (a phone number), for stores that co-locate keys.
     // A store bounds the memory counters use (evicting rather than refusing new ones).
-    virtual void hit_counter(const std::string& key, std::chrono::seconds window,
-                             std::int64_t amount, StoreCompletion<CounterResult> done) = 0;
+    virtual void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
+                             StoreCompletion<CounterResult> done) = 0;
 
     // Whether the backend can be used now (for GET /api/v1/health), within the same
     // deadline as the other operations.

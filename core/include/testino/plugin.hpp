@@ -55,17 +55,16 @@ struct PluginContext {
 #define TESTINO_PLUGIN_DESCRIPTOR_SYMBOL "testino_plugin_descriptor"
 #define TESTINO_PLUGIN_FACTORY_SYMBOL "testino_plugin_create"
 
-#define TESTINO_DETAIL_EXPORT_PLUGIN(INTERFACE, DESCRIPTOR_FN, FACTORY_FN)                   \
-    extern "C" BOOST_SYMBOL_EXPORT const int testino_plugin_abi_version;                       \
-    extern "C" BOOST_SYMBOL_EXPORT const int testino_plugin_abi_version =                      \
-        ::testino::sdk::kAbiVersion;                                                           \
-    namespace testino_plugin_exports {                                                         \
-    inline ::testino::sdk::PluginDescriptor descriptor() { return DESCRIPTOR_FN(); }            \
-    inline std::unique_ptr<INTERFACE> create(const ::testino::sdk::PluginContext& context) {   \
-        return FACTORY_FN(context);                                                            \
-    }                                                                                          \
-    }                                                                                          \
-    BOOST_DLL_ALIAS(testino_plugin_exports::descriptor, testino_plugin_descriptor)             \
+#define TESTINO_DETAIL_EXPORT_PLUGIN(INTERFACE, DESCRIPTOR_FN, FACTORY_FN)                             \
+    extern "C" BOOST_SYMBOL_EXPORT const int testino_plugin_abi_version;                               \
+    extern "C" BOOST_SYMBOL_EXPORT const int testino_plugin_abi_version = ::testino::sdk::kAbiVersion; \
+    namespace testino_plugin_exports {                                                                 \
+    inline ::testino::sdk::PluginDescriptor descriptor() { return DESCRIPTOR_FN(); }                   \
+    inline std::unique_ptr<INTERFACE> create(const ::testino::sdk::PluginContext& context) {           \
+        return FACTORY_FN(context);                                                                    \
+    }                                                                                                  \
+    }                                                                                                  \
+    BOOST_DLL_ALIAS(testino_plugin_exports::descriptor, testino_plugin_descriptor)                     \
     BOOST_DLL_ALIAS(testino_plugin_exports::create, testino_plugin_create)
 
 // Export an SMS provider plugin.

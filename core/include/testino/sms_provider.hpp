@@ -2,8 +2,8 @@
 //
 // Threading: send() is called from the server's SMS worker threads, several at once
 // (or, when may_block() is false, from the HTTP threads); it may block, but must return
-// by the deadline (set your HTTP client's timeouts from it). health() may be called at any time from any thread.
-// Neither may throw: report failures through SendResult.
+// by the deadline (set your HTTP client's timeouts from it). health() may be called at any time from any
+// thread. Neither may throw: report failures through SendResult.
 #pragma once
 
 #include <boost/config.hpp>
@@ -37,8 +37,7 @@ struct SendResult {
 class BOOST_SYMBOL_VISIBLE SmsProvider {
 public:
     virtual ~SmsProvider() = default;
-    virtual SendResult send(const SmsMessage& message,
-                            std::chrono::steady_clock::time_point deadline) = 0;
+    virtual SendResult send(const SmsMessage& message, std::chrono::steady_clock::time_point deadline) = 0;
     virtual HealthReport health() = 0;
 
     // True when send() may block (network I/O): the server then calls it on its SMS worker

@@ -34,8 +34,7 @@ public:
                             timed<sdk::StoreResult>(metrics::StoreOperation::remove_code, std::move(done)));
     }
     template <typename Done>
-    void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
-                     Done done) {
+    void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount, Done done) {
         store_->hit_counter(key, window, amount,
                             timed<sdk::CounterResult>(metrics::StoreOperation::hit_counter, std::move(done)));
     }
@@ -45,9 +44,7 @@ public:
 private:
     static bool failed(const sdk::StoreResult& r) { return r.status != sdk::StoreStatus::ok; }
     static bool failed(const sdk::CounterResult& r) { return r.status != sdk::StoreStatus::ok; }
-    static bool failed(const sdk::VerifyResult& r) {
-        return r.outcome == sdk::VerifyOutcome::unavailable;
-    }
+    static bool failed(const sdk::VerifyResult& r) { return r.outcome == sdk::VerifyOutcome::unavailable; }
 
     template <typename Result, typename Done>
     static sdk::StoreCompletion<Result> timed(metrics::StoreOperation operation, Done done) {

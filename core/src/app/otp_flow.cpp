@@ -5,10 +5,10 @@
 #include <ctime>
 #include <mutex>
 
-#include "observability/logging.hpp"
+#include "app/sms_dispatcher.hpp"
 #include "domain/otp_crypto.hpp"
 #include "domain/phone.hpp"
-#include "app/sms_dispatcher.hpp"
+#include "observability/logging.hpp"
 
 namespace testino {
 namespace {
@@ -23,9 +23,7 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 }
 
 // Counters about one number carry it in braces, so a clustered store keeps them together.
-std::string number_key(const std::string& e164, const char* what) {
-    return "num:{" + e164 + "}:" + what;
-}
+std::string number_key(const std::string& e164, const char* what) { return "num:{" + e164 + "}:" + what; }
 
 bool enabled(int limit, std::chrono::seconds window) { return limit > 0 && window.count() > 0; }
 
@@ -49,9 +47,9 @@ std::shared_ptr<Job> start_job(const Request& request, RequestInfo info, Done do
 ApiError send_failure(const sdk::SendResult& result) {
     switch (result.status) {
         case sdk::SendStatus::invalid_recipient: {
-            ApiError e = validation_error(
-                "mobile_number", "This number cannot receive the SMS" +
-                                     (result.detail.empty() ? std::string() : ": " + result.detail));
+            ApiError e = validation_error("mobile_number",
+                                          "This number cannot receive the SMS" +
+                                              (result.detail.empty() ? std::string() : ": " + result.detail));
             e.code = ErrorCode::recipient_rejected;
             return e;
         }
@@ -168,8 +166,9 @@ std::vector<LimitCheck> OtpFlow::send_checks(const std::string& e164, const std:
     }
     const char* budget_message = "The service cannot send codes right now; try again later";
     if (l.budget_per_hour > 0) {
-        checks.push_back({"budget:hour", l.budget_per_hour, std::chrono::hours(1), metrics::Limit::budget_hour,
-                          ErrorCode::send_budget_exhausted, budget_message, true, true});
+        checks.push_back({"budget:hour", l.budget_per_hour, std::chrono::hours(1),
+                          metrics::Limit::budget_hour, ErrorCode::send_budget_exhausted, budget_message, true,
+                          true});
     }
     if (l.budget_per_day > 0) {
         checks.push_back({"budget:day", l.budget_per_day, std::chrono::hours(24), metrics::Limit::budget_day,
@@ -180,27 +179,28 @@ std::vector<LimitCheck> OtpFlow::send_checks(const std::string& e164, const std:
 
 void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<SendAccepted> done) {
     auto job = start_job<SendJob>(request, std::move(info), std::move(done));
-    auto checks = per_address(job->info, "send", limits_.ip_sends, limits_.ip_window, metrics::Limit::ip_sends,
-                              kTooManySends);
-    rate_limits_.charge(std::move(checks), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
-        if (v.refusal) return job->answer(*v.refusal);
-        const SendOtpRequest& r = job->request;
-        Expected<std::string> e164 = normalize_phone(r.country_code, r.mobile_number);
-        if (!e164) return job->answer(e164.error());
-        job->e164 = e164.value();
-        job->calling_code = r.country_code.front() == '+' ? r.country_code.substr(1) : r.country_code;
-        const auto& allow = limits_.country_allowlist;
-        if (!allow.empty() && std::find(allow.begin(), allow.end(), job->calling_code) == allow.end()) {
-            return job->answer(make_error(ErrorCode::country_not_allowed,
-                                          "Codes cannot be sent to +" + job->calling_code + " numbers"));
-        }
-        rate_limits_.charge(send_checks(job->e164, job->calling_code), job->info.request_id,
-                            guarded(job, [this, job](LimitVerdict checked) {
-                                if (checked.refusal) return job->answer(*checked.refusal);
-                                job->charged = std::move(checked.charged);
-                                store_code(job);
-                            }));
-    }));
+    auto checks = per_address(job->info, "send", limits_.ip_sends, limits_.ip_window,
+                              metrics::Limit::ip_sends, kTooManySends);
+    rate_limits_.charge(
+        std::move(checks), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
+            if (v.refusal) return job->answer(*v.refusal);
+            const SendOtpRequest& r = job->request;
+            Expected<std::string> e164 = normalize_phone(r.country_code, r.mobile_number);
+            if (!e164) return job->answer(e164.error());
+            job->e164 = e164.value();
+            job->calling_code = r.country_code.front() == '+' ? r.country_code.substr(1) : r.country_code;
+            const auto& allow = limits_.country_allowlist;
+            if (!allow.empty() && std::find(allow.begin(), allow.end(), job->calling_code) == allow.end()) {
+                return job->answer(make_error(ErrorCode::country_not_allowed,
+                                              "Codes cannot be sent to +" + job->calling_code + " numbers"));
+            }
+            rate_limits_.charge(send_checks(job->e164, job->calling_code), job->info.request_id,
+                                guarded(job, [this, job](LimitVerdict checked) {
+                                    if (checked.refusal) return job->answer(*checked.refusal);
+                                    job->charged = std::move(checked.charged);
+                                    store_code(job);
+                                }));
+        }));
 }
 
 void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
@@ -214,9 +214,8 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
                         if (stored.status != sdk::StoreStatus::ok) {
                             log_error("store.put_failed",
                                       {{"request_id", job->info.request_id}, {"detail", stored.detail}});
-                            return rate_limits_.refund(job->charged, [job, error = store_error(stored)] {
-                                job->answer(error);
-                            });
+                            return rate_limits_.refund(
+                                job->charged, [job, error = store_error(stored)] { job->answer(error); });
                         }
                         if (!job->test_number) return dispatch(job);
                         log_info("sms.skipped_test_number", {{"request_id", job->info.request_id}});
@@ -225,11 +224,12 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
 }
 
 void OtpFlow::dispatch(std::shared_ptr<SendJob> job) {
-    const bool queued = dispatcher_.submit(
-        job->message, job->calling_code, guarded(job, [this, job](const SendOutcome& outcome) {
-            if (outcome.result.status == sdk::SendStatus::sent) return job->answer(SendAccepted{config_.expiry});
-            undo_send(job, send_failure(outcome.result));
-        }));
+    const bool queued = dispatcher_.submit(job->message, job->calling_code,
+                                           guarded(job, [this, job](const SendOutcome& outcome) {
+                                               if (outcome.result.status == sdk::SendStatus::sent)
+                                                   return job->answer(SendAccepted{config_.expiry});
+                                               undo_send(job, send_failure(outcome.result));
+                                           }));
     if (queued) return;
     log_warn("sms.queue_full", {{"request_id", job->info.request_id},
                                 {"provider", dispatcher_.first_provider(job->calling_code)}});
@@ -244,7 +244,8 @@ void OtpFlow::undo_send(std::shared_ptr<SendJob> job, ApiError error) {
     rate_limits_.refund(job->charged, [this, job, error = std::move(error)]() mutable {
         store_.remove_code(job->e164, job->digest, [job, error = std::move(error)](sdk::StoreResult removed) {
             if (removed.status != sdk::StoreStatus::ok) {
-                log_error("store.remove_failed", {{"request_id", job->info.request_id}, {"detail", removed.detail}});
+                log_error("store.remove_failed",
+                          {{"request_id", job->info.request_id}, {"detail", removed.detail}});
             }
             job->answer(error);
         });
@@ -257,46 +258,50 @@ void OtpFlow::verify(const VerifyOtpRequest& request, RequestInfo info, FlowDone
     auto job = start_job<VerifyJob>(request, std::move(info), std::move(done));
     auto checks = per_address(job->info, "verify", limits_.ip_verifies, limits_.ip_window,
                               metrics::Limit::ip_verifies, kTooManyVerifies);
-    rate_limits_.charge(std::move(checks), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
-        if (v.refusal) {
-            metrics::global().verify_outcome(v.refusal->code == ErrorCode::rate_limited
-                                                 ? metrics::VerifyOutcome::rate_limited
-                                                 : metrics::VerifyOutcome::store_unavailable);
-            return job->answer(*v.refusal);
-        }
-        Expected<std::string> e164 = normalize_phone(job->request.country_code, job->request.mobile_number);
-        if (!e164) return job->answer(e164.error());
-        job->e164 = e164.value();
-        if (!enabled(limits_.number_failed_verifies, limits_.number_verify_window)) return check_code(job);
-        rate_limits_.read(number_key(job->e164, "failed"), limits_.number_verify_window,
-                          guarded(job, [this, job](sdk::CounterResult failures) {
-                              auto& stats = metrics::global();
-                              if (failures.status != sdk::StoreStatus::ok) {
-                                  stats.verify_outcome(metrics::VerifyOutcome::store_unavailable);
-                                  return job->answer(store_error({failures.status, failures.detail}));
-                              }
-                              if (failures.count < limits_.number_failed_verifies) return check_code(job);
-                              stats.rate_limit_refusal(metrics::Limit::number_failed_verifies);
-                              stats.verify_outcome(metrics::VerifyOutcome::rate_limited);
-                              ApiError e = make_error(ErrorCode::rate_limited, kTooManyVerifies);
-                              e.retry_after = failures.reset_in;
-                              job->answer(e);
-                          }));
-    }));
+    rate_limits_.charge(
+        std::move(checks), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
+            if (v.refusal) {
+                metrics::global().verify_outcome(v.refusal->code == ErrorCode::rate_limited
+                                                     ? metrics::VerifyOutcome::rate_limited
+                                                     : metrics::VerifyOutcome::store_unavailable);
+                return job->answer(*v.refusal);
+            }
+            Expected<std::string> e164 =
+                normalize_phone(job->request.country_code, job->request.mobile_number);
+            if (!e164) return job->answer(e164.error());
+            job->e164 = e164.value();
+            if (!enabled(limits_.number_failed_verifies, limits_.number_verify_window))
+                return check_code(job);
+            rate_limits_.read(number_key(job->e164, "failed"), limits_.number_verify_window,
+                              guarded(job, [this, job](sdk::CounterResult failures) {
+                                  auto& stats = metrics::global();
+                                  if (failures.status != sdk::StoreStatus::ok) {
+                                      stats.verify_outcome(metrics::VerifyOutcome::store_unavailable);
+                                      return job->answer(store_error({failures.status, failures.detail}));
+                                  }
+                                  if (failures.count < limits_.number_failed_verifies) return check_code(job);
+                                  stats.rate_limit_refusal(metrics::Limit::number_failed_verifies);
+                                  stats.verify_outcome(metrics::VerifyOutcome::rate_limited);
+                                  ApiError e = make_error(ErrorCode::rate_limited, kTooManyVerifies);
+                                  e.retry_after = failures.reset_in;
+                                  job->answer(e);
+                              }));
+        }));
 }
 
 void OtpFlow::check_code(std::shared_ptr<VerifyJob> job) {
     const sdk::CodeDigest candidate = digest_code(config_.hmac_secret, job->e164, job->request.otp);
-    store_.verify_and_consume(job->e164, candidate, guarded(job, [this, job](sdk::VerifyResult result) {
-        const bool failed_guess = result.outcome != sdk::VerifyOutcome::verified &&
-                                  result.outcome != sdk::VerifyOutcome::unavailable;
-        if (!failed_guess || !enabled(limits_.number_failed_verifies, limits_.number_verify_window)) {
-            return finish_verify(job, result);
-        }
-        // Counted before the answer, so the client's next guess already sees it.
-        rate_limits_.add(number_key(job->e164, "failed"), limits_.number_verify_window, 1,
-                         [this, job, result] { finish_verify(job, result); });
-    }));
+    store_.verify_and_consume(
+        job->e164, candidate, guarded(job, [this, job](sdk::VerifyResult result) {
+            const bool failed_guess = result.outcome != sdk::VerifyOutcome::verified &&
+                                      result.outcome != sdk::VerifyOutcome::unavailable;
+            if (!failed_guess || !enabled(limits_.number_failed_verifies, limits_.number_verify_window)) {
+                return finish_verify(job, result);
+            }
+            // Counted before the answer, so the client's next guess already sees it.
+            rate_limits_.add(number_key(job->e164, "failed"), limits_.number_verify_window, 1,
+                             [this, job, result] { finish_verify(job, result); });
+        }));
 }
 
 void OtpFlow::finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyResult& result) {
@@ -315,13 +320,15 @@ void OtpFlow::finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyRes
             return job->answer(make_error(ErrorCode::invalid_otp, "Invalid or expired OTP"));
         case sdk::VerifyOutcome::attempts_exhausted: {
             stats.verify_outcome(metrics::VerifyOutcome::too_many_attempts);
-            ApiError e = make_error(ErrorCode::too_many_attempts, "Too many wrong attempts; request a new code");
+            ApiError e =
+                make_error(ErrorCode::too_many_attempts, "Too many wrong attempts; request a new code");
             e.retry_after = std::max(result.retry_after, std::chrono::seconds(1));
             return job->answer(e);
         }
         case sdk::VerifyOutcome::unavailable:
             stats.verify_outcome(metrics::VerifyOutcome::store_unavailable);
-            log_error("store.verify_failed", {{"request_id", job->info.request_id}, {"detail", result.detail}});
+            log_error("store.verify_failed",
+                      {{"request_id", job->info.request_id}, {"detail", result.detail}});
             return job->answer(store_error({sdk::StoreStatus::unavailable, result.detail}));
     }
     job->answer(make_error(ErrorCode::internal_error, "unexpected store outcome"));
@@ -358,8 +365,9 @@ void OtpFlow::health(std::function<void(HealthSummary)> done) {
             }
         }
         const bool serving = store_up && dispatcher_.every_route_served(channel_up);
-        s.status = all_up ? HealthSummary::Status::healthy
-                          : serving ? HealthSummary::Status::degraded : HealthSummary::Status::unhealthy;
+        s.status = all_up    ? HealthSummary::Status::healthy
+                   : serving ? HealthSummary::Status::degraded
+                             : HealthSummary::Status::unhealthy;
         gather->done(std::move(s));
     };
     if (plugins_.empty()) return finish();

@@ -17,11 +17,11 @@
 #include "app/rate_limits.hpp"
 #include "config/config.hpp"
 #include "domain/errors.hpp"
+#include "domain/token.hpp"
 #include "http/request_parsing.hpp"
 #include "testino/health.hpp"
 #include "testino/otp_store.hpp"
 #include "testino/plugin.hpp"
-#include "domain/token.hpp"
 
 namespace testino {
 

@@ -19,9 +19,8 @@ const char* outcome_name(sdk::SendStatus status) {
 }
 
 long milliseconds_since(SmsDispatcher::Clock::time_point start) {
-    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 SmsDispatcher::Clock::now() - start)
-                                 .count());
+    return static_cast<long>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(SmsDispatcher::Clock::now() - start).count());
 }
 
 }  // namespace
@@ -112,8 +111,8 @@ bool SmsDispatcher::submit(sdk::SmsMessage message, const std::string& calling_c
     {
         std::lock_guard<std::mutex> lock(mutex_);
         if (stopping_ || queue_.size() >= queue_size_) return refuse();
-        queue_.push_back(Job{std::move(message), calling_code, &route, Clock::now() + timeout_,
-                             std::move(done)});
+        queue_.push_back(
+            Job{std::move(message), calling_code, &route, Clock::now() + timeout_, std::move(done)});
     }
     wake_.notify_one();
     return true;
@@ -146,7 +145,8 @@ void SmsDispatcher::run() {
         try {
             job.done(outcome);
         } catch (const std::exception& e) {
-            log_error("sms.completion_failed", {{"request_id", job.message.request_id}, {"detail", e.what()}});
+            log_error("sms.completion_failed",
+                      {{"request_id", job.message.request_id}, {"detail", e.what()}});
         }
     }
 }
@@ -172,24 +172,30 @@ SendOutcome SmsDispatcher::run_route(const Job& job) {
             const LogLevel level = job.route->inline_ && n == 0 ? LogLevel::debug : LogLevel::info;
             if (!Logger::enabled(level)) return outcome;
             Logger::write(level, "sms.sent",
-                          {{"request_id", job.message.request_id}, {"provider", name},
-                           {"attempt", outcome.attempts}, {"message_id", outcome.result.message_id},
+                          {{"request_id", job.message.request_id},
+                           {"provider", name},
+                           {"attempt", outcome.attempts},
+                           {"message_id", outcome.result.message_id},
                            {"duration_ms", milliseconds_since(start)}});
             return outcome;
         }
         if (should_fail_over(status) && !last) {
             const std::string& next = channels_[channels[n + 1]].name;
             metrics::global().sms_failover(metrics_ids_[channel]);
-            log_warn("sms.attempt_failed", {{"request_id", job.message.request_id}, {"provider", name},
-                                            {"attempt", outcome.attempts}, {"outcome", outcome_name(status)},
+            log_warn("sms.attempt_failed", {{"request_id", job.message.request_id},
+                                            {"provider", name},
+                                            {"attempt", outcome.attempts},
+                                            {"outcome", outcome_name(status)},
                                             {"detail", outcome.result.detail},
                                             {"duration_ms", milliseconds_since(start)},
                                             {"next_provider", next}});
             continue;
         }
-        const std::initializer_list<LogField> fields = {
-            {"request_id", job.message.request_id}, {"provider", name}, {"attempt", outcome.attempts},
-            {"detail", outcome.result.detail}, {"duration_ms", milliseconds_since(start)}};
+        const std::initializer_list<LogField> fields = {{"request_id", job.message.request_id},
+                                                        {"provider", name},
+                                                        {"attempt", outcome.attempts},
+                                                        {"detail", outcome.result.detail},
+                                                        {"duration_ms", milliseconds_since(start)}};
         switch (status) {
             case sdk::SendStatus::invalid_recipient: log_warn("sms.rejected_recipient", fields); break;
             case sdk::SendStatus::misconfigured: log_error("sms.provider_misconfigured", fields); break;

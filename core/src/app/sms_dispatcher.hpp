@@ -58,16 +58,15 @@ public:
     using Completion = std::function<void(const SendOutcome&)>;
 
     // `timeout` bounds each attempt; the first one's includes the wait in the queue.
-    SmsDispatcher(SmsRouting routing, int workers, std::size_t queue_size,
-                  std::chrono::milliseconds timeout);
+    SmsDispatcher(SmsRouting routing, int workers, std::size_t queue_size, std::chrono::milliseconds timeout);
     ~SmsDispatcher();
     SmsDispatcher(const SmsDispatcher&) = delete;
     SmsDispatcher& operator=(const SmsDispatcher&) = delete;
 
     // Queues a send to a number of `calling_code` (without '+'); `done` runs on a worker
     // thread with the outcome. Returns false, and never calls `done`, when the queue is full
-    // or the dispatcher is stopping (counted as queue_full for the route's first provider). When no provider on the route may block, the route is
-    // run right here instead, and `done` runs before submit returns.
+    // or the dispatcher is stopping (counted as queue_full for the route's first provider). When no provider
+    // on the route may block, the route is run right here instead, and `done` runs before submit returns.
     bool submit(sdk::SmsMessage message, const std::string& calling_code, Completion done);
 
     // Answers every queued send with `unavailable`, waits for the running ones, joins.
@@ -84,7 +83,7 @@ public:
 private:
     struct Route {
         std::vector<std::size_t> channels;  // indices into channels_
-        bool inline_ = false;  // no channel may block: run on the submitting thread
+        bool inline_ = false;               // no channel may block: run on the submitting thread
     };
     struct Job {
         sdk::SmsMessage message;

@@ -4,8 +4,8 @@
 #include <ostream>
 
 #include "app/otp_flow.hpp"
-#include "observability/logging.hpp"
 #include "app/sms_dispatcher.hpp"
+#include "observability/logging.hpp"
 
 namespace testino {
 namespace {
@@ -14,8 +14,7 @@ namespace {
 // names, and returns the active plugins' sections, in their order.
 std::vector<ConfigSection> plugin_sections(const ConfigSource& source, const AppConfig& config,
                                            const PluginLoader& loader, const std::string& parent,
-                                           sdk::PluginKind kind,
-                                           const std::vector<LoadedPlugin>& active) {
+                                           sdk::PluginKind kind, const std::vector<LoadedPlugin>& active) {
     auto is_active = [&](const std::string& name) {
         for (const auto& p : active) {
             if (p.descriptor().name == name) return true;
@@ -37,8 +36,8 @@ std::vector<ConfigSection> plugin_sections(const ConfigSource& source, const App
             const std::string suggestion = nearest(name, names);
             std::string list;
             for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
-            throw StartupError(config.file + ": " + parent + "." + name + ": no " +
-                               sdk::to_string(kind) + " plugin of that name" +
+            throw StartupError(config.file + ": " + parent + "." + name + ": no " + sdk::to_string(kind) +
+                               " plugin of that name" +
                                (suggestion.empty() ? "" : " (did you mean \"" + suggestion + "\"?)") +
                                "; available: " + list);
         }
@@ -62,12 +61,13 @@ SmsPlan plan_sms(const AppConfig& config, const PluginLoader& loader) {
                 route.push_back(static_cast<std::size_t>(it - named.begin()));
                 continue;
             }
-            LoadedPlugin plugin = loader.load(name, sdk::PluginKind::sms_provider, config.file + ": " + setting);
+            LoadedPlugin plugin =
+                loader.load(name, sdk::PluginKind::sms_provider, config.file + ": " + setting);
             for (std::size_t i = 0; i < plan.plugins.size(); ++i) {
                 if (plan.plugins[i].descriptor().name == plugin.descriptor().name) {
-                    throw StartupError(config.file + ": " + setting + ": \"" + name +
-                                       "\" is the plugin \"" + plugin.descriptor().name +
-                                       "\" again, named another way (\"" + named[i] + "\")");
+                    throw StartupError(config.file + ": " + setting + ": \"" + name + "\" is the plugin \"" +
+                                       plugin.descriptor().name + "\" again, named another way (\"" +
+                                       named[i] + "\")");
                 }
             }
             named.push_back(name);
@@ -88,7 +88,8 @@ SmsPlan plan_sms(const AppConfig& config, const PluginLoader& loader) {
 
 std::string describe_route(const SmsPlan& plan, const std::vector<std::size_t>& route) {
     std::string text;
-    for (const std::size_t i : route) text += (text.empty() ? "" : " -> ") + plan.plugins[i].descriptor().name;
+    for (const std::size_t i : route)
+        text += (text.empty() ? "" : " -> ") + plan.plugins[i].descriptor().name;
     return text;
 }
 
@@ -107,7 +108,8 @@ StartupPlan plan_startup(const ConfigSource& source, const AppConfig& config, co
                                                             ", which limits.country_allowlist refuses"}});
         }
     }
-    return StartupPlan{std::move(store_plugin), std::move(sms), std::move(store_section), std::move(sms_sections)};
+    return StartupPlan{std::move(store_plugin), std::move(sms), std::move(store_section),
+                       std::move(sms_sections)};
 }
 
 void describe_plan(std::ostream& out, const AppConfig& config, const StartupPlan& plan) {
@@ -143,20 +145,23 @@ Application build_application(const AppConfig& config, const StartupPlan& plan) 
         app.sms_hosts.push_back(std::make_unique<PluginHost>(name));
         std::shared_ptr<sdk::SmsProvider> provider =
             plugin.create_sms_provider(sdk::PluginContext{plan.sms_sections[i], *app.sms_hosts.back()});
-        health.push_back({sdk::PluginKind::sms_provider, name, plugin.descriptor().version,
-                          [provider](sdk::StoreCompletion<sdk::HealthReport> done) { done(provider->health()); }});
+        health.push_back(
+            {sdk::PluginKind::sms_provider, name, plugin.descriptor().version,
+             [provider](sdk::StoreCompletion<sdk::HealthReport> done) { done(provider->health()); }});
         routing.channels.push_back({name, std::move(provider)});
         if (name == "console") {
             log_warn("sms.console_provider",
                      {{"detail", "the console provider writes codes to the log: development only"}});
         }
     }
-    health.push_back({sdk::PluginKind::otp_store, store_plugin.descriptor().name, store_plugin.descriptor().version,
-                      [store](sdk::StoreCompletion<sdk::HealthReport> done) { store->health(std::move(done)); }});
+    health.push_back(
+        {sdk::PluginKind::otp_store, store_plugin.descriptor().name, store_plugin.descriptor().version,
+         [store](sdk::StoreCompletion<sdk::HealthReport> done) { store->health(std::move(done)); }});
     if (config.token.secret_generated) {
         log_warn("config.token_secret_generated",
-                 {{"detail", "DEBUG is on and no token secret is set: tokens are signed with a "
-                             "throwaway secret and die with this process"}});
+                 {{"detail",
+                   "DEBUG is on and no token secret is set: tokens are signed with a "
+                   "throwaway secret and die with this process"}});
     }
     app.dispatcher = std::make_unique<SmsDispatcher>(std::move(routing), config.sms.workers,
                                                      config.sms.queue_size, config.sms.timeout);

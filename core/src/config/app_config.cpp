@@ -18,8 +18,7 @@ using sdk::ConfigKey;
 using sdk::ValueType;
 
 ConfigKey key(std::string name, ValueType type, std::string default_value, std::string env,
-              std::string description, std::int64_t min = INT64_MIN,
-              std::int64_t max = INT64_MAX) {
+              std::string description, std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX) {
     ConfigKey k;
     k.name = std::move(name);
     k.type = type;
@@ -65,15 +64,15 @@ const std::vector<ConfigKey>& server_schema() {
 const std::vector<ConfigKey>& otp_schema() {
     static const std::vector<ConfigKey> keys = {
         key("length", ValueType::integer, "6", "OTP_LENGTH", "digits in a code", 4, 10),
-        key("expiry_seconds", ValueType::integer, "300", "OTP_EXPIRY_SECONDS",
-            "how long a code is valid", 1, 86400),
-        key("max_attempts", ValueType::integer, "5", "OTP_MAX_ATTEMPTS",
-            "wrong guesses allowed per code", 1, 1000),
+        key("expiry_seconds", ValueType::integer, "300", "OTP_EXPIRY_SECONDS", "how long a code is valid", 1,
+            86400),
+        key("max_attempts", ValueType::integer, "5", "OTP_MAX_ATTEMPTS", "wrong guesses allowed per code", 1,
+            1000),
         sdk::mark_secret(key("hmac_secret", ValueType::string, "", "OTP_HMAC_SECRET",
-                   "key for the stored HMAC of codes; derived from token.secret when unset")),
+                             "key for the stored HMAC of codes; derived from token.secret when unset")),
         key("message_template", ValueType::string,
-            "Your Testino code is {code}. It expires in {minutes} minutes.",
-            "OTP_MESSAGE_TEMPLATE", "SMS text; {code}, {minutes} and {seconds} are replaced"),
+            "Your Testino code is {code}. It expires in {minutes} minutes.", "OTP_MESSAGE_TEMPLATE",
+            "SMS text; {code}, {minutes} and {seconds} are replaced"),
     };
     return keys;
 }
@@ -81,17 +80,18 @@ const std::vector<ConfigKey>& otp_schema() {
 const std::vector<ConfigKey>& token_schema() {
     static const std::vector<ConfigKey> keys = {
         sdk::mark_secret(key("secret", ValueType::string, "", "TOKEN_SECRET",
-                   "HS256 signing key, at least 32 bytes; required unless debug")),
+                             "HS256 signing key, at least 32 bytes; required unless debug")),
         key("issuer", ValueType::string, "testino-auth", "TOKEN_ISSUER", "the JWT iss claim"),
-        key("ttl_seconds", ValueType::integer, "3600", "TOKEN_TTL_SECONDS",
-            "access token lifetime", 60, 30 * 86400),
+        key("ttl_seconds", ValueType::integer, "3600", "TOKEN_TTL_SECONDS", "access token lifetime", 60,
+            30 * 86400),
     };
     return keys;
 }
 
 ConfigKey limit(const std::string& name, const std::string& default_value, const std::string& description) {
     std::string env = "LIMIT_" + name;
-    std::transform(env.begin(), env.end(), env.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    std::transform(env.begin(), env.end(), env.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     return key(name, ValueType::integer, default_value, env, description, 0, 100000000);
 }
 
@@ -126,8 +126,7 @@ const std::vector<ConfigKey>& sms_schema() {
         key("providers", ValueType::string_list, "", "SMS_PROVIDERS",
             "SMS providers in the order they are tried; the next one takes a send the one "
             "before could not make (timeout, outage, misconfiguration)"),
-        key("workers", ValueType::integer, "4", "SMS_WORKERS",
-            "threads that call the provider", 1, 256),
+        key("workers", ValueType::integer, "4", "SMS_WORKERS", "threads that call the provider", 1, 256),
         key("queue_size", ValueType::integer, "256", "SMS_QUEUE_SIZE",
             "sends waiting for a worker before SERVICE_BUSY", 1, 1000000),
         key("timeout_ms", ValueType::integer, "10000", "SMS_TIMEOUT_MS",
@@ -254,8 +253,10 @@ void load_sms_routing(const ConfigSource& source, const ConfigSection& sms, SmsC
     const YAML::Node routes = source.node("sms.routes");
     if (!routes.IsDefined() || routes.IsNull()) return;
     if (!routes.IsMap()) {
-        throw StartupError(at + ": expected a mapping of calling code to providers, like "
-                                "\"1\": [twilio, sns], got " + node_kind(routes));
+        throw StartupError(at +
+                           ": expected a mapping of calling code to providers, like "
+                           "\"1\": [twilio, sns], got " +
+                           node_kind(routes));
     }
     for (const auto& entry : routes) {
         if (!entry.first.IsScalar()) throw StartupError(at + ": keys must be calling codes");
@@ -287,10 +288,9 @@ void load_sms_routing(const ConfigSource& source, const ConfigSection& sms, SmsC
 
 }  // namespace
 
-AppConfig load_app_config(const ConfigSource& source,
-                          const std::filesystem::path& default_plugin_dir) {
-    const std::vector<std::string> sections = {"server", "otp",     "token",       "limits",
-                                               "sms",    "store",   "plugins",     "test_numbers"};
+AppConfig load_app_config(const ConfigSource& source, const std::filesystem::path& default_plugin_dir) {
+    const std::vector<std::string> sections = {"server", "otp",   "token",   "limits",
+                                               "sms",    "store", "plugins", "test_numbers"};
     for (const auto& entry : source.node("")) {
         if (!entry.first.IsScalar()) {
             throw StartupError(source.file() + ": section names must be plain names, not " +
@@ -430,4 +430,3 @@ std::filesystem::path plugin_directory(const ConfigSource& source,
 }
 
 }  // namespace testino
-

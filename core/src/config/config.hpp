@@ -173,8 +173,7 @@ struct AppConfig {
 
 // Validates the core sections and builds the typed config. Plugin sections are checked
 // later, against the plugins' own schemas. Throws StartupError.
-AppConfig load_app_config(const ConfigSource& source,
-                          const std::filesystem::path& default_plugin_dir);
+AppConfig load_app_config(const ConfigSource& source, const std::filesystem::path& default_plugin_dir);
 
 // Only plugins.dir, for --list-plugins: listing needs no valid rest of the config.
 std::filesystem::path plugin_directory(const ConfigSource& source,

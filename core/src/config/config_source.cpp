@@ -147,13 +147,12 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text, const s
         if (line.rfind("export ", 0) == 0) line = trim(line.substr(7));
         const auto eq = line.find('=');
         const std::string name = eq == std::string::npos ? "" : trim(line.substr(0, eq));
-        const bool valid_name =
-            !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
-                return std::isalnum(c) || c == '_';
-            });
+        const bool valid_name = !name.empty() && std::all_of(name.begin(), name.end(), [](unsigned char c) {
+            return std::isalnum(c) || c == '_';
+        });
         if (!valid_name) {
-            throw StartupError(file + ":" + std::to_string(number) +
-                               ": expected NAME=value, got \"" + line + "\"");
+            throw StartupError(file + ":" + std::to_string(number) + ": expected NAME=value, got \"" + line +
+                               "\"");
         }
         std::string value = trim(line.substr(eq + 1));
         if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
@@ -230,9 +229,8 @@ std::optional<std::string> ConfigSource::env(const std::string& name) const {
 
 // --- ConfigSection ---------------------------------------------------------------------
 
-ConfigSection::ConfigSection(const ConfigSource& source, std::string path,
-                             std::vector<ConfigKey> schema, bool allow_subsections,
-                             std::vector<std::string> structured_keys)
+ConfigSection::ConfigSection(const ConfigSource& source, std::string path, std::vector<ConfigKey> schema,
+                             bool allow_subsections, std::vector<std::string> structured_keys)
     : file_(source.file()), path_(std::move(path)), schema_(std::move(schema)) {
     const YAML::Node node = source.node(path_);
     const std::string at = file_ + ": " + path_;
@@ -247,8 +245,7 @@ ConfigSection::ConfigSection(const ConfigSource& source, std::string path,
             }
             const std::string name = entry.first.as<std::string>();
             if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-            if (std::find(structured_keys.begin(), structured_keys.end(), name) !=
-                structured_keys.end()) {
+            if (std::find(structured_keys.begin(), structured_keys.end(), name) != structured_keys.end()) {
                 continue;  // the caller reads and checks it
             }
             if (allow_subsections && (entry.second.IsMap() || entry.second.IsNull())) {
@@ -265,8 +262,7 @@ ConfigSection::ConfigSection(const ConfigSource& source, std::string path,
         Value v;
         YAML::Node item(YAML::NodeType::Undefined);
         if (node.IsMap() && node[k.name].IsDefined()) item.reset(node[k.name]);
-        const std::optional<std::string> from_env =
-            k.env.empty() ? std::nullopt : source.env(k.env);
+        const std::optional<std::string> from_env = k.env.empty() ? std::nullopt : source.env(k.env);
         const std::string where = from_env ? "environment variable " + k.env : at + "." + k.name;
         if (from_env) {
             v.set = true;
@@ -285,8 +281,7 @@ ConfigSection::ConfigSection(const ConfigSource& source, std::string path,
             } else if (item.IsScalar()) {
                 v.text = item.as<std::string>();
             } else {
-                throw StartupError(where + ": expected " + type_name(k.type) + ", got " +
-                                   node_kind(item));
+                throw StartupError(where + ": expected " + type_name(k.type) + ", got " + node_kind(item));
             }
         } else if (!k.default_value.empty()) {
             v.set = true;
@@ -299,8 +294,7 @@ ConfigSection::ConfigSection(const ConfigSource& source, std::string path,
         }
         if (v.set) {
             switch (k.type) {
-                case ValueType::string:
-                    break;
+                case ValueType::string: break;
                 case ValueType::string_list:
                     if (v.list.empty()) v.list = split_list(v.text);
                     break;
@@ -310,9 +304,8 @@ ConfigSection::ConfigSection(const ConfigSource& source, std::string path,
                         throw StartupError(where + ": expected an integer, got \"" + v.text + "\"");
                     }
                     if (n < k.min || n > k.max) {
-                        throw StartupError(where + ": " + std::to_string(n) +
-                                           " is out of range [" + std::to_string(k.min) + ", " +
-                                           std::to_string(k.max) + "]");
+                        throw StartupError(where + ": " + std::to_string(n) + " is out of range [" +
+                                           std::to_string(k.min) + ", " + std::to_string(k.max) + "]");
                     }
                     break;
                 }
@@ -336,8 +329,8 @@ const ConfigSection::Value& ConfigSection::value(const std::string& key, ValueTy
     }
     for (const auto& k : schema_) {
         if (k.name == key && k.type != type) {
-            throw sdk::ConfigError(path_ + "." + key + ": declared as " + type_name(k.type) +
-                                   ", read as " + type_name(type));
+            throw sdk::ConfigError(path_ + "." + key + ": declared as " + type_name(k.type) + ", read as " +
+                                   type_name(type));
         }
     }
     return it->second;

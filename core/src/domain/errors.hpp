@@ -76,7 +76,7 @@ std::string error_body(const ApiError& error);
 template <typename T>
 class Expected {
 public:
-    Expected(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+    Expected(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
     Expected(ApiError error) : v_(std::move(error)) {}  // NOLINT
     bool ok() const { return v_.index() == 0; }
     explicit operator bool() const { return ok(); }

@@ -9,8 +9,7 @@ namespace testino {
 namespace {
 
 void append_base64url(std::string& out, const unsigned char* data, std::size_t n) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::size_t i = 0;
     for (; i + 3 <= n; i += 3) {
         const unsigned v = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];

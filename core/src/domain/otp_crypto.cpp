@@ -1,7 +1,7 @@
 #include "domain/otp_crypto.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 

@@ -49,10 +49,8 @@ PhoneVerdictCache::Entry ask_libphonenumber(const std::string& cc, const std::st
         case PhoneNumberUtil::MOBILE:
         case PhoneNumberUtil::FIXED_LINE_OR_MOBILE:
         case PhoneNumberUtil::PERSONAL_NUMBER:
-        case PhoneNumberUtil::VOIP:
-            break;
-        case PhoneNumberUtil::UNKNOWN:
-            return {Verdict::not_a_number, {}};
+        case PhoneNumberUtil::VOIP: break;
+        case PhoneNumberUtil::UNKNOWN: return {Verdict::not_a_number, {}};
         default:
             // Fixed lines cannot read an SMS; premium-rate and shared-cost numbers are how
             // SMS pumping makes money.
@@ -65,15 +63,13 @@ PhoneVerdictCache::Entry ask_libphonenumber(const std::string& cc, const std::st
 
 }  // namespace
 
-Expected<std::string> normalize_phone(std::string_view country_code,
-                                      std::string_view national_number) {
+Expected<std::string> normalize_phone(std::string_view country_code, std::string_view national_number) {
     std::string_view cc = country_code;
     if (!cc.empty() && cc.front() == '+') cc.remove_prefix(1);
     const bool cc_ok = !cc.empty() && cc.size() <= 3 && cc.front() != '0' &&
                        std::all_of(cc.begin(), cc.end(), [](unsigned char c) { return std::isdigit(c); });
     if (!cc_ok) {
-        return validation_error("country_code",
-                                "country_code must be a calling code like \"+1\" or \"44\"");
+        return validation_error("country_code", "country_code must be a calling code like \"+1\" or \"44\"");
     }
 
     // The cache key: calling code, ':', the digits (what libphonenumber is given).
@@ -108,8 +104,8 @@ Expected<std::string> normalize_phone(std::string_view country_code,
             return validation_error("mobile_number", "mobile_number cannot receive SMS messages");
         case PhoneVerdictCache::Verdict::not_a_number: break;
     }
-    return validation_error("mobile_number", "mobile_number is not a valid phone number for +" +
-                                                 std::string(cc));
+    return validation_error("mobile_number",
+                            "mobile_number is not a valid phone number for +" + std::string(cc));
 }
 
 Expected<std::string> normalize_e164(std::string_view number) {

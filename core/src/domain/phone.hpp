@@ -11,8 +11,7 @@ namespace testino {
 // `country_code` is "+1" or "1"; `national_number` may hold spaces, dashes, dots and
 // parentheses. Returns "+12025550123", or a 422 naming the field at fault. Numbers that
 // cannot receive an SMS (fixed line, premium rate, toll free, ...) are refused too.
-Expected<std::string> normalize_phone(std::string_view country_code,
-                                      std::string_view national_number);
+Expected<std::string> normalize_phone(std::string_view country_code, std::string_view national_number);
 
 // As above for a number written whole, "+12025550123" or "+1 202-555-0123".
 Expected<std::string> normalize_e164(std::string_view number);

@@ -28,8 +28,7 @@ constexpr AssetFile kAssetFiles[] = {
     // refuses (an error in every visitor's console); an empty image instead, and no
     // request leaves the visitor's browser. The footer's text and link stay.
     {"/redoc/assets/redoc.standalone.js", "redoc/bundles/redoc.standalone.js",
-     "text/javascript; charset=utf-8", DocsPages::kRedocPath,
-     "https://cdn.redoc.ly/redoc/logo-mini.svg",
+     "text/javascript; charset=utf-8", DocsPages::kRedocPath, "https://cdn.redoc.ly/redoc/logo-mini.svg",
      "data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg'/%3E"},
 };
 constexpr const char* kSwaggerInitPath = "/docs/assets/swagger-init.js";
@@ -48,7 +47,8 @@ constexpr const char* kPageCsp =
 std::string html_page(const std::string& title, const std::string& head, const std::string& body) {
     return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>" +
-           title + "</title>\n<link rel=\"icon\" type=\"image/png\" href=\"/docs/assets/favicon-32x32.png\">\n" +
+           title +
+           "</title>\n<link rel=\"icon\" type=\"image/png\" href=\"/docs/assets/favicon-32x32.png\">\n" +
            head + "</head>\n<body>\n" + body + "</body>\n</html>\n";
 }
 
@@ -109,9 +109,12 @@ std::string missing_page(const std::string& page, const std::string& missing) {
     return html_page(
         "API docs not installed", "",
         "<h1>API docs not installed</h1>\n"
-        "<p>This page shows the API with " + ui +
+        "<p>This page shows the API with " +
+            ui +
             ", whose files this server did not find in its <code>server.docs_assets_dir</code> "
-            "folder (missing: <code>" + missing + "</code>).</p>\n"
+            "folder (missing: <code>" +
+            missing +
+            "</code>).</p>\n"
             "<p>To install them:</p>\n<ul>\n"
             "<li>in a checkout of the server, run <code>scripts/setup.sh</code>, or "
             "<code>npm ci</code> in <code>docs/api-ui</code>, and point "
@@ -143,8 +146,8 @@ DocsPages DocsPages::load(const std::string& assets_dir) {
             pages.missing_ += (pages.missing_.empty() ? "" : ", ") + std::string(asset.file);
         }
     }
-    pages.assets_->by_path[kSwaggerInitPath] = Asset{"text/javascript; charset=utf-8", {}, nullptr, nullptr,
-                                                     std::string(kSwaggerInit)};
+    pages.assets_->by_path[kSwaggerInitPath] =
+        Asset{"text/javascript; charset=utf-8", {}, nullptr, nullptr, std::string(kSwaggerInit)};
     return pages;
 }
 
@@ -162,7 +165,8 @@ DocsReply DocsPages::asset_reply(const std::string& path) const {
     if (!asset.body) {
         std::optional<std::string> body = read_asset(asset.file);
         if (!body) {  // removed since start-up: tried again on the next request
-            return DocsReply{503, "This file of the API docs pages can no longer be read; reinstall them.\n",
+            return DocsReply{503,
+                             "This file of the API docs pages can no longer be read; reinstall them.\n",
                              {{"Content-Type", "text/plain; charset=utf-8"}, {"Cache-Control", "no-store"}}};
         }
         if (asset.replace != nullptr) {
@@ -175,8 +179,8 @@ DocsReply DocsPages::asset_reply(const std::string& path) const {
         asset.body = std::move(body);
     }
     // The names carry no version: an upgrade of the packages shows within the hour.
-    return DocsReply{200, *asset.body,
-                     {{"Content-Type", asset.content_type}, {"Cache-Control", "public, max-age=3600"}}};
+    return DocsReply{
+        200, *asset.body, {{"Content-Type", asset.content_type}, {"Cache-Control", "public, max-age=3600"}}};
 }
 
 std::optional<DocsReply> DocsPages::get(const std::string& path) const {

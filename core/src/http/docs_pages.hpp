@@ -49,10 +49,10 @@ public:
 private:
     struct Asset {
         std::string content_type;
-        std::filesystem::path file;              // "" = built in (`body` is set)
-        const char* replace = nullptr;           // a URL replaced as the file is read
+        std::filesystem::path file;     // "" = built in (`body` is set)
+        const char* replace = nullptr;  // a URL replaced as the file is read
         const char* replacement = nullptr;
-        std::optional<std::string> body;          // read on first use, under Bodies::mutex
+        std::optional<std::string> body;  // read on first use, under Bodies::mutex
     };
     // The assets, shared so DocsPages stays copyable. The map's keys are fixed by load();
     // only the bodies fill in later, under the mutex.

@@ -3,8 +3,8 @@
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <cstring>
 #include <atomic>
+#include <cstring>
 #include <thread>
 
 #include <pistache/endpoint.h>
@@ -14,13 +14,13 @@
 #include <rapidjson/writer.h>
 
 #include "app/otp_flow.hpp"
+#include "domain/errors.hpp"
+#include "domain/otp_crypto.hpp"
 #include "http/client_ip.hpp"
 #include "http/docs_pages.hpp"
-#include "domain/errors.hpp"
+#include "http/request_parsing.hpp"
 #include "observability/logging.hpp"
 #include "observability/metrics.hpp"
-#include "domain/otp_crypto.hpp"
-#include "http/request_parsing.hpp"
 #include "testino/version.hpp"
 
 namespace testino {
@@ -251,8 +251,8 @@ void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext
 
 // A bug: the client learns the request id, the log learns the rest.
 Reply internal_error_reply(const RequestContext& ctx) {
-    return error_reply(make_error(ErrorCode::internal_error,
-                                  "Internal server error (request id " + ctx.request_id + ")"));
+    return error_reply(
+        make_error(ErrorCode::internal_error, "Internal server error (request id " + ctx.request_id + ")"));
 }
 
 std::string health_body(const State& state, const HealthSummary& summary) {
@@ -306,11 +306,11 @@ public:
             if (!parser->feed(buffer, len)) {
                 const auto version = request.version();
                 parser->reset();
-                reply_protocol_error(peer, version,
-                                     make_error(ErrorCode::payload_too_large,
-                                                "Request is larger than the server accepts (" +
-                                                    std::to_string(state_->config.max_body_bytes) +
-                                                    " bytes of body)"));
+                reply_protocol_error(
+                    peer, version,
+                    make_error(ErrorCode::payload_too_large,
+                               "Request is larger than the server accepts (" +
+                                   std::to_string(state_->config.max_body_bytes) + " bytes of body)"));
                 return;
             }
             const auto state = parser->parse();
@@ -418,8 +418,9 @@ private:
         }
         if (allowed_methods.empty() && state_->docs.serves(ctx.path)) allowed_methods.push_back("GET");
         if (allowed_methods.empty()) {
-            send_reply(*state_, response, ctx,
-                       error_reply(make_error(ErrorCode::not_found, "No such endpoint: " + printable(ctx.path))));
+            send_reply(
+                *state_, response, ctx,
+                error_reply(make_error(ErrorCode::not_found, "No such endpoint: " + printable(ctx.path))));
             return;
         }
         allowed_methods.push_back("OPTIONS");
@@ -428,8 +429,8 @@ private:
             return;
         }
         if (std::find(allowed_methods.begin(), allowed_methods.end(), ctx.method) == allowed_methods.end()) {
-            ApiError e = make_error(ErrorCode::method_not_allowed,
-                                    ctx.method + " is not allowed on " + ctx.path);
+            ApiError e =
+                make_error(ErrorCode::method_not_allowed, ctx.method + " is not allowed on " + ctx.path);
             e.allow = allowed_methods;
             send_reply(*state_, response, ctx, error_reply(e));
             return;
@@ -443,9 +444,9 @@ private:
                               Reply{page->status, std::move(page->body), std::move(page->headers)});
         }
         if (ctx.path == kMetricsPath) {
-            return send_reply(*state_, response, ctx,
-                              Reply{200, metrics::global().exposition(),
-                                    {{"Content-Type", metrics::kContentType}}});
+            return send_reply(
+                *state_, response, ctx,
+                Reply{200, metrics::global().exposition(), {{"Content-Type", metrics::kContentType}}});
         }
         if (auto error = check_json_body(request)) {
             return send_reply(*state_, response, ctx, error_reply(*error));
@@ -458,19 +459,18 @@ private:
         const auto type = request.headers().tryGet<Http::Header::ContentType>();
         if (!type || type->mime().top() != Http::Mime::Type::Application ||
             type->mime().sub() != Http::Mime::Subtype::Json) {
-            return make_error(ErrorCode::unsupported_media_type,
-                              "Content-Type must be application/json");
+            return make_error(ErrorCode::unsupported_media_type, "Content-Type must be application/json");
         }
         if (request.body().size() > state_->config.max_body_bytes) {
-            return make_error(ErrorCode::payload_too_large,
-                              "Request body is larger than " +
-                                  std::to_string(state_->config.max_body_bytes) + " bytes");
+            return make_error(
+                ErrorCode::payload_too_large,
+                "Request body is larger than " + std::to_string(state_->config.max_body_bytes) + " bytes");
         }
         return std::nullopt;
     }
 
-    void preflight(const Http::Request& request, Http::ResponseWriter& response,
-                   const RequestContext& ctx, const std::vector<std::string>& allowed_methods) {
+    void preflight(const Http::Request& request, Http::ResponseWriter& response, const RequestContext& ctx,
+                   const std::vector<std::string>& allowed_methods) {
         std::string allow;
         for (const auto& m : allowed_methods) allow += (allow.empty() ? "" : ", ") + m;
         const bool is_preflight = request.headers().tryGetRaw("Access-Control-Request-Method").has_value();
@@ -499,7 +499,8 @@ private:
     FlowDone<T> replier(SharedWriter writer, const RequestContext& ctx, Success success) {
         return [state = state_, writer = std::move(writer), ctx, success](Expected<T> result) {
             try {
-                send_reply(*state, *writer, ctx, result ? success(result.value()) : error_reply(result.error()));
+                send_reply(*state, *writer, ctx,
+                           result ? success(result.value()) : error_reply(result.error()));
             } catch (const std::exception& e) {
                 log_error("http.internal_error", {{"request_id", ctx.request_id}, {"detail", e.what()}});
                 send_reply(*state, *writer, ctx, internal_error_reply(ctx));
@@ -575,8 +576,9 @@ HttpServer::HttpServer(const ServerConfig& config, const std::vector<std::string
             log_warn("docs.assets_missing",
                      {{"dir", state_->docs.assets_dir().string()},
                       {"missing", state_->docs.missing()},
-                      {"detail", "GET /docs and /redoc explain how to install them: scripts/setup.sh, "
-                                 "or npm ci in docs/api-ui, and server.docs_assets_dir"}});
+                      {"detail",
+                       "GET /docs and /redoc explain how to install them: scripts/setup.sh, "
+                       "or npm ci in docs/api-ui, and server.docs_assets_dir"}});
         }
     }
 }

@@ -28,8 +28,7 @@ std::vector<std::pair<std::string, std::string>> http_routes();
 
 class HttpServer {
 public:
-    HttpServer(const ServerConfig& config, const std::vector<std::string>& trusted_proxies,
-               OtpFlow& flow);
+    HttpServer(const ServerConfig& config, const std::vector<std::string>& trusted_proxies, OtpFlow& flow);
     ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;

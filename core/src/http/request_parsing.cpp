@@ -28,8 +28,7 @@ bool has_lone_surrogate(const char* text, std::size_t length) {
 
 // Reads `names` from a JSON object body into `out` (same order), or says what is wrong.
 template <std::size_t N>
-std::optional<ApiError> read_string_fields(std::string_view body,
-                                           const std::array<const char*, N>& names,
+std::optional<ApiError> read_string_fields(std::string_view body, const std::array<const char*, N>& names,
                                            std::array<std::string, N>& out) {
     if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
         return make_error(ErrorCode::invalid_json, "Request body is empty; expected a JSON object");
@@ -44,10 +43,10 @@ std::optional<ApiError> read_string_fields(std::string_view body,
     rapidjson::GenericDocument<rapidjson::UTF8<>, Pool, Pool> doc(&values, 512, &stack);
     doc.Parse<kParseFlags>(body.data(), body.size());
     if (doc.HasParseError()) {
-        return make_error(ErrorCode::invalid_json,
-                          std::string("Request body is not valid JSON: ") +
-                              rapidjson::GetParseError_En(doc.GetParseError()) + " (at byte " +
-                              std::to_string(doc.GetErrorOffset()) + ")");
+        return make_error(ErrorCode::invalid_json, std::string("Request body is not valid JSON: ") +
+                                                       rapidjson::GetParseError_En(doc.GetParseError()) +
+                                                       " (at byte " + std::to_string(doc.GetErrorOffset()) +
+                                                       ")");
     }
     if (!doc.IsObject()) {
         return validation_error("body", "Request body must be a JSON object");
@@ -61,14 +60,12 @@ std::optional<ApiError> read_string_fields(std::string_view body,
                               "Request body is not valid JSON: a \\u escape names a lone surrogate");
         }
         const std::string name(member.name.GetString(), member.name.GetStringLength());
-        const auto it = std::find_if(names.begin(), names.end(),
-                                     [&](const char* n) { return name == n; });
+        const auto it = std::find_if(names.begin(), names.end(), [&](const char* n) { return name == n; });
         if (it == names.end()) {
             // Echo the name only when it is plain printable ASCII: an escaped lone surrogate
             // ("\udc00") decodes to bytes that are not UTF-8, and a reply must stay valid JSON.
-            const bool printable = !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
-                return c >= 0x20 && c < 0x7f;
-            });
+            const bool printable = !name.empty() && std::all_of(name.begin(), name.end(),
+                                                                [](char c) { return c >= 0x20 && c < 0x7f; });
             return printable ? validation_error(name, "Unknown field \"" + name + "\"")
                              : validation_error("body", "Request body has an unknown field");
         }
@@ -107,8 +104,8 @@ Expected<VerifyOtpRequest> parse_verify_otp(std::string_view body, int otp_lengt
     const std::string& otp = values[2];
     const bool digits_only = std::all_of(otp.begin(), otp.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (otp.size() != static_cast<std::size_t>(otp_length) || !digits_only) {
-        return validation_error("otp", "Field \"otp\" must be exactly " + std::to_string(otp_length) +
-                                           " digits (0-9)");
+        return validation_error(
+            "otp", "Field \"otp\" must be exactly " + std::to_string(otp_length) + " digits (0-9)");
     }
     return VerifyOtpRequest{std::move(values[0]), std::move(values[1]), std::move(values[2])};
 }

@@ -54,8 +54,7 @@ constexpr std::size_t kMaxPending = 16 * 1024;
 
 void write_timestamp(JsonWriter& w) {
     const auto now = std::chrono::system_clock::now();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                        now.time_since_epoch()).count();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
     const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
     ThreadState& t = t_state;
     if (seconds != t.second) {
@@ -88,9 +87,7 @@ void begin_line(JsonWriter& w, LogLevel level, std::string_view event) {
     w.String(event.data(), static_cast<rapidjson::SizeType>(event.size()));
 }
 
-void key(JsonWriter& w, std::string_view k) {
-    w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
-}
+void key(JsonWriter& w, std::string_view k) { w.Key(k.data(), static_cast<rapidjson::SizeType>(k.size())); }
 
 void write_all(const char* data, size_t left) {
     const int fd = g_fd.load(std::memory_order_relaxed);

@@ -42,8 +42,7 @@ public:
     static void set_level(LogLevel level);
     static bool enabled(LogLevel level);
     static void set_fd(int fd);  // default: 1 (stdout)
-    static void write(LogLevel level, std::string_view event,
-                      std::initializer_list<LogField> fields = {});
+    static void write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
     // For plugins: string fields only, and the plugin's name.
     static void write_plugin(LogLevel level, std::string_view plugin, std::string_view event,
                              const std::vector<sdk::LogField>& fields);

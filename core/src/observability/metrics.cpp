@@ -14,7 +14,8 @@ void Histogram::observe(std::chrono::nanoseconds duration) {
     const auto ns = std::max<std::int64_t>(duration.count(), 0);
     const double seconds = static_cast<double>(ns) / 1e9;
     const auto* bound = std::lower_bound(kLatencyBuckets.begin(), kLatencyBuckets.end(), seconds);
-    buckets_[static_cast<std::size_t>(bound - kLatencyBuckets.begin())].fetch_add(1, std::memory_order_relaxed);
+    buckets_[static_cast<std::size_t>(bound - kLatencyBuckets.begin())].fetch_add(1,
+                                                                                  std::memory_order_relaxed);
     sum_ns_.fetch_add(static_cast<std::uint64_t>(ns), std::memory_order_relaxed);
 }
 
@@ -40,15 +41,15 @@ Histogram::Snapshot Histogram::snapshot() const {
 namespace {
 
 constexpr std::array<const char*, static_cast<std::size_t>(Route::count_)> kRouteNames = {
-    "/api/v1/health", "/api/v1/auth/send-otp", "/api/v1/auth/verify-otp", "/openapi.json",
-    "/metrics", "other"};
+    "/api/v1/health", "/api/v1/auth/send-otp", "/api/v1/auth/verify-otp", "/openapi.json", "/metrics",
+    "other"};
 constexpr std::array<const char*, static_cast<std::size_t>(Method::count_)> kMethodNames = {
     "GET", "POST", "OPTIONS", "HEAD", "PUT", "DELETE", "PATCH", "other"};
 constexpr std::array<const char*, static_cast<std::size_t>(VerifyOutcome::count_)> kOutcomeNames = {
     "verified", "invalid", "too_many_attempts", "rate_limited", "store_unavailable"};
 constexpr std::array<const char*, static_cast<std::size_t>(Limit::count_)> kLimitNames = {
-    "ip_sends",      "ip_verifies",   "number_cooldown", "number_sends", "number_failed_verifies",
-    "country_sends", "budget_hour",   "budget_day"};
+    "ip_sends",      "ip_verifies", "number_cooldown", "number_sends", "number_failed_verifies",
+    "country_sends", "budget_hour", "budget_day"};
 constexpr std::array<const char*, static_cast<std::size_t>(StoreOperation::count_)> kOperationNames = {
     "put_code", "verify_and_consume", "remove_code", "hit_counter"};
 constexpr std::array<const char*, static_cast<std::size_t>(SmsFailure::count_)> kFailureNames = {
@@ -87,10 +88,14 @@ std::string escape_label_value(std::string_view value) {
     std::string out;
     out.reserve(value.size());
     for (const char c : value) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '"') out += "\\\"";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '"')
+            out += "\\\"";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
     return out;
 }
@@ -99,9 +104,12 @@ std::string escape_help(std::string_view text) {
     std::string out;
     out.reserve(text.size());
     for (const char c : text) {
-        if (c == '\\') out += "\\\\";
-        else if (c == '\n') out += "\\n";
-        else out += c;
+        if (c == '\\')
+            out += "\\\\";
+        else if (c == '\n')
+            out += "\\n";
+        else
+            out += c;
     }
     return out;
 }
@@ -177,15 +185,12 @@ std::size_t Registry::country_slot(std::string_view calling_code) {
     return static_cast<std::size_t>(expected);
 }
 
-void Registry::sms_result(std::size_t provider_id, std::string_view calling_code,
-                          sdk::SendStatus status) {
+void Registry::sms_result(std::size_t provider_id, std::string_view calling_code, sdk::SendStatus status) {
     const std::size_t provider = std::min(provider_id, kMaxProviders);
     const std::size_t country = country_slot(calling_code);
     SmsFailure reason;
     switch (status) {
-        case sdk::SendStatus::sent:
-            sms_sent_[provider * kCountrySlots + country].inc();
-            return;
+        case sdk::SendStatus::sent: sms_sent_[provider * kCountrySlots + country].inc(); return;
         case sdk::SendStatus::invalid_recipient: reason = SmsFailure::invalid_recipient; break;
         case sdk::SendStatus::misconfigured: reason = SmsFailure::misconfigured; break;
         default: reason = SmsFailure::unavailable; break;
@@ -213,8 +218,7 @@ std::uint64_t Registry::sms_sent_total() const {
 namespace {
 
 void family(std::ostringstream& out, const char* name, const char* type, std::string_view help) {
-    out << "# HELP " << name << ' ' << escape_help(help) << '\n'
-        << "# TYPE " << name << ' ' << type << '\n';
+    out << "# HELP " << name << ' ' << escape_help(help) << '\n' << "# TYPE " << name << ' ' << type << '\n';
 }
 
 // `labels` is the already formatted `key="value",...` list, without braces.
@@ -248,8 +252,7 @@ std::string Registry::exposition() const {
                 if (v == 0) continue;
                 out << "testino_http_requests_total{" << label("route", kRouteNames[r]) << ','
                     << label("method", kMethodNames[m]) << ','
-                    << label("status", std::to_string(kMinStatus + static_cast<int>(s))) << "} " << v
-                    << '\n';
+                    << label("status", std::to_string(kMinStatus + static_cast<int>(s))) << "} " << v << '\n';
             }
         }
     }
@@ -276,8 +279,9 @@ std::string Registry::exposition() const {
     for (std::size_t p = 0; p < providers; ++p) provider_slots.push_back(p);
     provider_slots.push_back(kMaxProviders);
 
-    family(out, "testino_sms_sent_total", "counter",
-           "SMS the provider accepted, by provider and country calling code (at most 300 codes, then other).");
+    family(
+        out, "testino_sms_sent_total", "counter",
+        "SMS the provider accepted, by provider and country calling code (at most 300 codes, then other).");
     for (const std::size_t p : provider_slots) {
         for (const auto& [slot, code] : countries) {
             const std::uint64_t v = sms_sent_[p * kCountrySlots + slot].value();
@@ -314,8 +318,8 @@ std::string Registry::exposition() const {
     family(out, "testino_otp_verify_total", "counter",
            "Verify attempts that reached the code check or a limit, by outcome.");
     for (std::size_t i = 0; i < verify_.size(); ++i) {
-        out << "testino_otp_verify_total{" << label("outcome", kOutcomeNames[i]) << "} "
-            << verify_[i].value() << '\n';
+        out << "testino_otp_verify_total{" << label("outcome", kOutcomeNames[i]) << "} " << verify_[i].value()
+            << '\n';
     }
 
     family(out, "testino_rate_limit_refusals_total", "counter",

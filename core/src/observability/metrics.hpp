@@ -37,8 +37,8 @@ private:
 };
 
 // Upper bounds in seconds, 0.5 ms to 5 s; the +Inf bucket comes after them.
-inline constexpr std::array<double, 13> kLatencyBuckets = {
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0};
+inline constexpr std::array<double, 13> kLatencyBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                           0.1,    0.25,  0.5,    1.0,   2.5,  5.0};
 
 class Histogram {
 public:
@@ -47,7 +47,7 @@ public:
 
     struct Snapshot {
         std::array<std::uint64_t, kLatencyBuckets.size() + 1> cumulative{};  // last: +Inf
-        std::uint64_t count = 0;  // equals the +Inf bucket
+        std::uint64_t count = 0;                                             // equals the +Inf bucket
         double sum_seconds = 0;
     };
     Snapshot snapshot() const;
@@ -148,14 +148,14 @@ private:
     static constexpr std::size_t kRoutes = index(Route::count_);
     static constexpr std::size_t kMethods = index(Method::count_);
     static constexpr std::size_t kStatuses = kMaxStatus - kMinStatus + 1;
-    static constexpr std::size_t kProviderSlots = kMaxProviders + 1;   // + "other"
-    static constexpr std::size_t kCountrySlots = kMaxCountries + 1;    // + "other"
+    static constexpr std::size_t kProviderSlots = kMaxProviders + 1;  // + "other"
+    static constexpr std::size_t kCountrySlots = kMaxCountries + 1;   // + "other"
     static constexpr std::size_t kFailures = index(SmsFailure::count_);
 
     std::unique_ptr<Counter[]> requests_;  // [route][method][status]
     std::array<Histogram, kRoutes> request_duration_;
-    std::unique_ptr<Counter[]> sms_sent_;    // [provider][country]
-    std::unique_ptr<Counter[]> sms_failed_;  // [provider][country][reason]
+    std::unique_ptr<Counter[]> sms_sent_;                // [provider][country]
+    std::unique_ptr<Counter[]> sms_failed_;              // [provider][country][reason]
     std::array<Counter, kProviderSlots> sms_failovers_;  // [provider it failed over from]
     std::array<Counter, index(VerifyOutcome::count_)> verify_;
     std::array<Counter, index(Limit::count_)> refusals_;

@@ -42,8 +42,7 @@ std::shared_ptr<Interface> create(const std::shared_ptr<dll::shared_library>& li
     try {
         object = library->get_alias<Factory>(TESTINO_PLUGIN_FACTORY_SYMBOL)(context);
     } catch (const std::exception& e) {
-        throw StartupError("plugin \"" + descriptor.name + "\" refused its configuration: " +
-                           e.what());
+        throw StartupError("plugin \"" + descriptor.name + "\" refused its configuration: " + e.what());
     }
     if (!object) throw StartupError("plugin \"" + descriptor.name + "\" created nothing");
     // The deleter owns a reference to the library: the object's code stays mapped until
@@ -53,8 +52,7 @@ std::shared_ptr<Interface> create(const std::shared_ptr<dll::shared_library>& li
 
 }  // namespace
 
-std::shared_ptr<sdk::SmsProvider> LoadedPlugin::create_sms_provider(
-    const sdk::PluginContext& context) const {
+std::shared_ptr<sdk::SmsProvider> LoadedPlugin::create_sms_provider(const sdk::PluginContext& context) const {
     return create<sdk::SmsProvider>(library_, descriptor_, context);
 }
 
@@ -154,8 +152,8 @@ LoadedPlugin PluginLoader::load(const std::string& name_or_path, PluginKind kind
         }
         if (plugin.descriptor().kind != kind) {
             throw StartupError(setting + ": " + name_or_path + " is an " +
-                               sdk::to_string(plugin.descriptor().kind) + " plugin, not an " +
-                               kind_name + " plugin");
+                               sdk::to_string(plugin.descriptor().kind) + " plugin, not an " + kind_name +
+                               " plugin");
         }
         return plugin;
     }

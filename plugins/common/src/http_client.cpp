@@ -150,8 +150,7 @@ Response Client::post(const Request& request, Clock::time_point deadline) {
     curl_easy_setopt(handle, CURLOPT_NOPROXY, no_proxy.c_str());
     curl_easy_setopt(handle, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, clamp_ms(left));
-    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                     clamp_ms(std::min(left, options_.connect_timeout)));
+    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, clamp_ms(std::min(left, options_.connect_timeout)));
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &write_body);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
@@ -169,8 +168,8 @@ Response Client::post(const Request& request, Clock::time_point deadline) {
         response.body.clear();
         response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
         if (sink.overflowed) {
-            response.transport_error = "the response body is larger than " +
-                                       std::to_string(options_.max_response_bytes) + " bytes";
+            response.transport_error =
+                "the response body is larger than " + std::to_string(options_.max_response_bytes) + " bytes";
         } else {
             response.transport_error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(result);
         }
@@ -224,8 +223,7 @@ std::chrono::milliseconds backoff_before_retry(const RetryPolicy& policy, int re
 }
 
 Response post_with_retries(Client& client, const Request& request, Clock::time_point deadline,
-                           const RetryPolicy& policy,
-                           const std::function<bool(const Response&)>& retryable,
+                           const RetryPolicy& policy, const std::function<bool(const Response&)>& retryable,
                            const std::function<void(int attempt, const Response&)>& on_retry) {
     const int attempts = std::max(policy.max_attempts, 1);
     for (int attempt = 1;; ++attempt) {

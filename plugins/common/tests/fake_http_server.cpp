@@ -37,8 +37,7 @@ class RecordingHandler final : public Http::Handler {
 public:
     HTTP_PROTOTYPE(RecordingHandler)
 
-    explicit RecordingHandler(std::shared_ptr<FakeHttpServer::State> state)
-        : state_(std::move(state)) {}
+    explicit RecordingHandler(std::shared_ptr<FakeHttpServer::State> state) : state_(std::move(state)) {}
 
     void onRequest(const Http::Request& request, Http::ResponseWriter response) override {
         ReceivedRequest received;
@@ -77,7 +76,8 @@ public:
             response.headers().remove<Http::Header::Connection>();
             response.headers().add<Http::Header::Connection>(Http::ConnectionControl::KeepAlive);
         }
-        response.headers().add<Http::Header::ContentType>(Http::Mime::MediaType::fromString(reply.content_type));
+        response.headers().add<Http::Header::ContentType>(
+            Http::Mime::MediaType::fromString(reply.content_type));
         response.send(static_cast<Http::Code>(reply.status), reply.body);
     }
 
@@ -101,13 +101,9 @@ FakeHttpServer::FakeHttpServer(Handler handler, int threads)
 
 FakeHttpServer::~FakeHttpServer() { impl_->endpoint.shutdown(); }
 
-std::uint16_t FakeHttpServer::port() const {
-    return static_cast<std::uint16_t>(impl_->endpoint.getPort());
-}
+std::uint16_t FakeHttpServer::port() const { return static_cast<std::uint16_t>(impl_->endpoint.getPort()); }
 
-std::string FakeHttpServer::base_url() const {
-    return "http://127.0.0.1:" + std::to_string(port());
-}
+std::string FakeHttpServer::base_url() const { return "http://127.0.0.1:" + std::to_string(port()); }
 
 void FakeHttpServer::set_handler(Handler handler) {
     std::lock_guard lock(state_->mutex);
@@ -155,8 +151,7 @@ std::string percent_decode(const std::string& text) {
 }
 
 std::optional<std::string> base64_decode(const std::string& text) {
-    static const std::string kAlphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const std::string kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
     unsigned buffer = 0;
     int bits = 0;

@@ -16,8 +16,8 @@
 namespace testino::test {
 
 struct ReceivedRequest {
-    std::string method;                         // "POST"
-    std::string path;                           // "/2010-04-01/Accounts/AC.../Messages.json"
+    std::string method;                          // "POST"
+    std::string path;                            // "/2010-04-01/Accounts/AC.../Messages.json"
     std::map<std::string, std::string> headers;  // lower-case names
     std::string body;
     std::uint16_t peer_port = 0;  // the client's source port: equal ports = a reused connection

@@ -48,9 +48,7 @@ int closed_loopback_port() {
 bool retry_on_5xx(const Response& response) { return response.status >= 500; }
 
 TEST(HttpClientTest, PassesStatusAndBodyThrough) {
-    FakeHttpServer server([](const ReceivedRequest&) {
-        return ScriptedReply{201, R"({"sid":"SM1"})"};
-    });
+    FakeHttpServer server([](const ReceivedRequest&) { return ScriptedReply{201, R"({"sid":"SM1"})"}; });
     Client client({});
 
     const Response response = client.post(post_to(server), in(5s));
@@ -62,9 +60,7 @@ TEST(HttpClientTest, PassesStatusAndBodyThrough) {
 }
 
 TEST(HttpClientTest, ErrorStatusesAreAnswersNotTransportErrors) {
-    FakeHttpServer server([](const ReceivedRequest&) {
-        return ScriptedReply{400, R"({"code":21211})"};
-    });
+    FakeHttpServer server([](const ReceivedRequest&) { return ScriptedReply{400, R"({"code":21211})"}; });
     Client client({});
 
     const Response response = client.post(post_to(server), in(5s));
@@ -162,9 +158,7 @@ TEST(HttpClientTest, ARefusedConnectionIsATransportErrorWithoutCredentials) {
 }
 
 TEST(HttpClientTest, AnOversizedBodyIsATransportError) {
-    FakeHttpServer server([](const ReceivedRequest&) {
-        return ScriptedReply{200, std::string(4096, 'x')};
-    });
+    FakeHttpServer server([](const ReceivedRequest&) { return ScriptedReply{200, std::string(4096, 'x')}; });
     ClientOptions options;
     options.max_response_bytes = 1024;
     Client client(options);
@@ -177,9 +171,7 @@ TEST(HttpClientTest, AnOversizedBodyIsATransportError) {
 }
 
 TEST(HttpClientTest, ConcurrentPostsFromManyThreadsAllArrive) {
-    FakeHttpServer server([](const ReceivedRequest& request) {
-        return ScriptedReply{200, request.body};
-    });
+    FakeHttpServer server([](const ReceivedRequest& request) { return ScriptedReply{200, request.body}; });
     Client client({});
     constexpr int kThreads = 4;
     constexpr int kPostsPerThread = 10;
@@ -223,8 +215,8 @@ TEST(PostWithRetriesTest, StopsWhenTheAttemptsRunOut) {
     FakeHttpServer server([](const ReceivedRequest&) { return ScriptedReply{503, "{}"}; });
     Client client({});
 
-    const Response response = post_with_retries(client, post_to(server), in(10s), {3, 1ms, 5ms},
-                                                retry_on_5xx);
+    const Response response =
+        post_with_retries(client, post_to(server), in(10s), {3, 1ms, 5ms}, retry_on_5xx);
 
     EXPECT_EQ(response.status, 503);
     EXPECT_EQ(server.request_count(), 3u);
@@ -235,8 +227,8 @@ TEST(PostWithRetriesTest, DoesNotRetryWhatRetryableRejects) {
     Client client({});
     int retries = 0;
 
-    const Response response = post_with_retries(client, post_to(server), in(10s), {3, 1ms, 5ms},
-                                                retry_on_5xx, [&retries](int, const Response&) { ++retries; });
+    const Response response = post_with_retries(client, post_to(server), in(10s), {3, 1ms, 5ms}, retry_on_5xx,
+                                                [&retries](int, const Response&) { ++retries; });
 
     EXPECT_EQ(response.status, 400);
     EXPECT_EQ(server.request_count(), 1u);
@@ -249,9 +241,9 @@ TEST(PostWithRetriesTest, NoRetryWhenTheBackoffWouldPassTheDeadline) {
     int retries = 0;
 
     // The first pause is at least 1 s (half of the 2 s base); the deadline is 300 ms away.
-    const Response response = post_with_retries(client, post_to(server), in(300ms),
-                                                {5, 2000ms, 4000ms}, retry_on_5xx,
-                                                [&retries](int, const Response&) { ++retries; });
+    const Response response =
+        post_with_retries(client, post_to(server), in(300ms), {5, 2000ms, 4000ms}, retry_on_5xx,
+                          [&retries](int, const Response&) { ++retries; });
 
     EXPECT_EQ(response.status, 503);
     EXPECT_EQ(server.request_count(), 1u);

@@ -69,8 +69,7 @@ TEST(ConsoleProviderTest, ConcurrentSendsGetDistinctIdsAndAllAreLogged) {
     std::set<std::string> distinct;
     for (const auto& per_thread : ids) distinct.insert(per_thread.begin(), per_thread.end());
     EXPECT_EQ(distinct.size(), static_cast<std::size_t>(kThreads * kSendsPerThread));
-    EXPECT_EQ(host.count("sms.console.message"),
-              static_cast<std::size_t>(kThreads * kSendsPerThread));
+    EXPECT_EQ(host.count("sms.console.message"), static_cast<std::size_t>(kThreads * kSendsPerThread));
 }
 
 TEST(ConsoleProviderTest, AlwaysHealthy) {

@@ -192,11 +192,16 @@ struct FakeSns::Impl {
             return reject(403, code, error_xml("Sender", code, message));
         };
         const auto authorization = request.header("Authorization");
-        if (!authorization) return forbidden("MissingAuthenticationToken", "Request is missing Authentication Token");
+        if (!authorization)
+            return forbidden("MissingAuthenticationToken", "Request is missing Authentication Token");
         const auto parts = parse_authorization(*authorization);
-        if (!parts) return reject(400, "IncompleteSignature", error_xml("Sender", "IncompleteSignature", "Authorization header is malformed"));
+        if (!parts)
+            return reject(400, "IncompleteSignature",
+                          error_xml("Sender", "IncompleteSignature", "Authorization header is malformed"));
         const auto credential = split(parts->at("Credential"), '/');
-        if (credential.size() != 5) return reject(400, "IncompleteSignature", error_xml("Sender", "IncompleteSignature", "bad Credential"));
+        if (credential.size() != 5)
+            return reject(400, "IncompleteSignature",
+                          error_xml("Sender", "IncompleteSignature", "bad Credential"));
         if (credential[0] != keys.access_key_id) {
             return reject(403, "InvalidClientTokenId",
                           read_required_file(sns_fixture("error-InvalidClientTokenId.xml")));
@@ -250,8 +255,8 @@ struct FakeSns::Impl {
             canonical += name + ":" + joined + "\n";
         }
         canonical += "\n" + parts->at("SignedHeaders") + "\n" + sha256_hex(request.body);
-        const std::string scope = credential[1] + "/" + credential[2] + "/" + credential[3] + "/" +
-                                  credential[4];
+        const std::string scope =
+            credential[1] + "/" + credential[2] + "/" + credential[3] + "/" + credential[4];
         const std::string to_sign =
             "AWS4-HMAC-SHA256\n" + *amz_date + "\n" + scope + "\n" + sha256_hex(canonical);
         std::string key = "AWS4" + keys.secret_access_key;
@@ -379,10 +384,10 @@ struct FakeSns::Impl {
                 wake.wait_for(lock, reply.delay, [this] { return stopping; });
             }
             if (reply.close_without_answer) break;
-            const std::string response = "HTTP/1.1 " + std::to_string(reply.status) +
-                                         (reply.status == 200 ? " OK" : " Error") +
-                                         "\r\nContent-Type: text/xml\r\nContent-Length: " +
-                                         std::to_string(reply.body.size()) + "\r\n\r\n" + reply.body;
+            const std::string response =
+                "HTTP/1.1 " + std::to_string(reply.status) + (reply.status == 200 ? " OK" : " Error") +
+                "\r\nContent-Type: text/xml\r\nContent-Length: " + std::to_string(reply.body.size()) +
+                "\r\n\r\n" + reply.body;
             if (!write_all(fd, response)) break;
             if (lower(request.header("Connection").value_or("")) == "close") break;
         }

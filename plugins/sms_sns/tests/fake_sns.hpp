@@ -30,7 +30,7 @@ struct FakeSnsKeys {
 };
 
 struct ReceivedPublish {
-    std::string request_line;                                 // "POST / HTTP/1.1"
+    std::string request_line;                                  // "POST / HTTP/1.1"
     std::vector<std::pair<std::string, std::string>> headers;  // as received, in order
     std::string body;
     std::map<std::string, std::string> params;  // the decoded form fields
@@ -44,7 +44,7 @@ struct ReceivedPublish {
 
 struct FakeReply {
     int status = 200;
-    std::string body;  // with status 200 and "": the success fixture with a fresh MessageId
+    std::string body;                    // with status 200 and "": the success fixture with a fresh MessageId
     std::chrono::milliseconds delay{0};  // wait before answering (the client may give up)
     bool close_without_answer = false;   // drop the connection instead of answering
 };

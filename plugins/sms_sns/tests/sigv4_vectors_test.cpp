@@ -50,8 +50,7 @@ ParsedCase parse_request_file(const std::string& text) {
     const std::size_t first_space = parsed.request_line.find(' ');
     const std::size_t last_space = parsed.request_line.rfind(' ');
     parsed.request.method = parsed.request_line.substr(0, first_space);
-    const std::string target =
-        parsed.request_line.substr(first_space + 1, last_space - first_space - 1);
+    const std::string target = parsed.request_line.substr(first_space + 1, last_space - first_space - 1);
     const std::size_t question = target.find('?');
     parsed.request.path = percent_decode(target.substr(0, question));
     if (question != std::string::npos) {
@@ -67,9 +66,8 @@ ParsedCase parse_request_file(const std::string& text) {
     while (line_end != std::string::npos) {
         const std::size_t start = line_end + 1;
         line_end = text.find('\n', start);
-        const std::string line = text.substr(start, line_end == std::string::npos
-                                                        ? std::string::npos
-                                                        : line_end - start);
+        const std::string line =
+            text.substr(start, line_end == std::string::npos ? std::string::npos : line_end - start);
         if (line.empty()) {
             if (line_end != std::string::npos) parsed.request.body = text.substr(line_end + 1);
             break;
@@ -129,8 +127,7 @@ TEST_P(SigV4VectorTest, MatchesEveryStepOfTheVector) {
     context.Parse(read_required_file(dir + "/context.json").c_str());
     ASSERT_FALSE(context.HasParseError()) << dir << "/context.json";
     const auto& keys = context["credentials"];
-    Credentials credentials{keys["access_key_id"].GetString(),
-                            keys["secret_access_key"].GetString(),
+    Credentials credentials{keys["access_key_id"].GetString(), keys["secret_access_key"].GetString(),
                             keys.HasMember("token") ? keys["token"].GetString() : ""};
     Options options;
     options.region = context["region"].GetString();
@@ -140,8 +137,8 @@ TEST_P(SigV4VectorTest, MatchesEveryStepOfTheVector) {
     options.sign_session_token = !json_bool(context, "omit_session_token", false);
 
     ParsedCase parsed = parse_request_file(read_required_file(dir + "/request.txt"));
-    const Signature result = sign(parsed.request, credentials, options,
-                                  parse_timestamp(context["timestamp"].GetString()));
+    const Signature result =
+        sign(parsed.request, credentials, options, parse_timestamp(context["timestamp"].GetString()));
 
     EXPECT_EQ(result.canonical_request, read_required_file(dir + "/header-canonical-request.txt"));
     EXPECT_EQ(result.string_to_sign, read_required_file(dir + "/header-string-to-sign.txt"));

@@ -24,8 +24,8 @@ TEST(SmsSnsPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
 }
 
 TEST(SmsSnsPluginTest, FactoryMakesAProviderThatSendsThroughSns) {
-    const test::FakeSnsKeys keys{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                                 "", "us-east-1"};
+    const test::FakeSnsKeys keys{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "",
+                                 "us-east-1"};
     test::FakeSns fake(keys);
     PluginLibrary plugin(SMS_SNS_PLUGIN_PATH);
     const MapConfigView config({{"region", keys.region},

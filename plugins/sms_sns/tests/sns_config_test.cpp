@@ -101,11 +101,10 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BadValue{"region", "US East"}, BadValue{"region", "us-east"},
                       BadValue{"access_key_id", "AKIA 1234"}, BadValue{"access_key_id", ""},
                       BadValue{"secret_access_key", "secret-with-newline\n"},
-                      BadValue{"session_token", "token with space"},
-                      BadValue{"sender_id", "TooLongSender"}, BadValue{"sender_id", "12345"},
-                      BadValue{"sender_id", "My OTP"}, BadValue{"sms_type", "transactional"},
-                      BadValue{"max_price", "$0.50"}, BadValue{"max_price", "0,50"},
-                      BadValue{"endpoint", "sns.us-east-1.amazonaws.com"},
+                      BadValue{"session_token", "token with space"}, BadValue{"sender_id", "TooLongSender"},
+                      BadValue{"sender_id", "12345"}, BadValue{"sender_id", "My OTP"},
+                      BadValue{"sms_type", "transactional"}, BadValue{"max_price", "$0.50"},
+                      BadValue{"max_price", "0,50"}, BadValue{"endpoint", "sns.us-east-1.amazonaws.com"},
                       BadValue{"endpoint", "http://sns.us-east-1.amazonaws.com"}),
     [](const ::testing::TestParamInfo<BadValue>& info) {
         return std::string(info.param.key) + "_" + std::to_string(info.index);

@@ -13,12 +13,9 @@ using plugins::sns::test::FakeReply;
 using plugins::sns::test::FakeSns;
 using plugins::sns::test::FakeSnsKeys;
 
-const FakeSnsKeys kKeys{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "",
-                        "us-east-1"};
+const FakeSnsKeys kKeys{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "", "us-east-1"};
 
-std::string yaml_quoted(const std::string& text) {
-    return "\"" + text + "\"";
-}
+std::string yaml_quoted(const std::string& text) { return "\"" + text + "\""; }
 
 TestConfig sns_config(const FakeSns& fake, const FakeSnsKeys& keys = kKeys) {
     TestConfig config;
@@ -115,8 +112,8 @@ TEST(SnsEndToEndTest, AWrongSecretIsAProviderErrorAndMakesHealthUnhealthy) {
     ASSERT_TRUE(server);
     HttpClient client(server->port());
 
-    EXPECT_TRUE(is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550123")), 502,
-                             "SMS_PROVIDER_ERROR"));
+    EXPECT_TRUE(
+        is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550123")), 502, "SMS_PROVIDER_ERROR"));
     EXPECT_EQ(fake.request_count(), 1u) << "not retried";
     EXPECT_EQ(fake.requests()[0].rejected_with, "SignatureDoesNotMatch");
 

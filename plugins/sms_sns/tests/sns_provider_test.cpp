@@ -31,8 +31,7 @@ using test::FakeSns;
 using test::FakeSnsKeys;
 using test_support::RecordingHost;
 
-const FakeSnsKeys kKeys{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "",
-                        "us-east-1"};
+const FakeSnsKeys kKeys{"AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "", "us-east-1"};
 const std::string kText = "Your Testino code is 123456. It expires in 5 minutes.";
 
 SnsSettings settings_for(const FakeSns& fake, const FakeSnsKeys& keys = kKeys) {
@@ -45,9 +44,7 @@ SnsSettings settings_for(const FakeSns& fake, const FakeSnsKeys& keys = kKeys) {
     return settings;
 }
 
-sdk::SmsMessage message_to(const std::string& to = "+12025550123") {
-    return {to, kText, "123456", "req-1"};
-}
+sdk::SmsMessage message_to(const std::string& to = "+12025550123") { return {to, kText, "123456", "req-1"}; }
 
 std::chrono::steady_clock::time_point in(std::chrono::milliseconds budget) {
     return std::chrono::steady_clock::now() + budget;
@@ -78,7 +75,6 @@ protected:
 };
 
 TEST_F(SnsProviderTest, SendsASignedPublishAndReportsTheMessageId) {
-
     const auto result = provider.send(message_to(), in(5s));
 
     EXPECT_EQ(result.status, SendStatus::sent) << result.detail;
@@ -169,8 +165,7 @@ TEST_P(SnsOpsFaultTest, IsMisconfiguredUnhealthyLoggedAndNotRetried) {
 INSTANTIATE_TEST_SUITE_P(
     AuthAndSignature, SnsOpsFaultTest,
     ::testing::Values(
-        OpsFaultCase{"WrongSecret",
-                     [](SnsSettings& s, FakeSns&) { s.credentials.secret_access_key += "x"; },
+        OpsFaultCase{"WrongSecret", [](SnsSettings& s, FakeSns&) { s.credentials.secret_access_key += "x"; },
                      "SignatureDoesNotMatch"},
         OpsFaultCase{"UnknownAccessKey",
                      [](SnsSettings& s, FakeSns&) { s.credentials.access_key_id = "AKIAUNKNOWN0000000000"; },
@@ -178,8 +173,7 @@ INSTANTIATE_TEST_SUITE_P(
         OpsFaultCase{"WrongSessionToken",
                      [](SnsSettings& s, FakeSns&) { s.credentials.session_token = "stale-token"; },
                      "InvalidClientTokenId"},
-        OpsFaultCase{"WrongRegion",
-                     [](SnsSettings& s, FakeSns&) { s.region = "eu-west-1"; },
+        OpsFaultCase{"WrongRegion", [](SnsSettings& s, FakeSns&) { s.region = "eu-west-1"; },
                      "SignatureDoesNotMatch"},
         OpsFaultCase{"ClockTwentyMinutesSlow",
                      [](SnsSettings& s, FakeSns&) {
@@ -337,7 +331,6 @@ TEST_F(SnsProviderTest, ASuccessWithoutAMessageIdIsUnavailable) {
 }
 
 TEST_F(SnsProviderTest, ConsecutiveSendsReuseOneConnection) {
-
     for (int i = 0; i < 3; ++i) ASSERT_EQ(provider.send(message_to(), in(5s)).status, SendStatus::sent);
     EXPECT_EQ(fake.connection_count(), 1);
 }
@@ -349,7 +342,8 @@ TEST_F(SnsProviderTest, ConcurrentSendsAreAllSentWithDistinctIds) {
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
         threads.emplace_back([&, t] {
-            for (int i = 0; i < kSendsPerThread; ++i) results[t].push_back(provider.send(message_to(), in(5s)));
+            for (int i = 0; i < kSendsPerThread; ++i)
+                results[t].push_back(provider.send(message_to(), in(5s)));
         });
     }
     for (auto& thread : threads) thread.join();
@@ -395,9 +389,11 @@ TEST(SnsClassifyTest, MapsCodesNotMessages) {
                         "</Message></Error></ErrorResponse>";
         return classify_reply(response).kind;
     };
-    EXPECT_EQ(kind_of(400, "InvalidParameter", "Invalid parameter: PhoneNumber"), ReplyKind::invalid_recipient);
+    EXPECT_EQ(kind_of(400, "InvalidParameter", "Invalid parameter: PhoneNumber"),
+              ReplyKind::invalid_recipient);
     EXPECT_EQ(kind_of(400, "ParameterValueInvalid", "bad phone number"), ReplyKind::invalid_recipient);
-    EXPECT_EQ(kind_of(400, "InvalidParameter", "Invalid parameter: Message too long"), ReplyKind::misconfigured);
+    EXPECT_EQ(kind_of(400, "InvalidParameter", "Invalid parameter: Message too long"),
+              ReplyKind::misconfigured);
     EXPECT_EQ(kind_of(403, "ExpiredToken"), ReplyKind::misconfigured);
     EXPECT_EQ(kind_of(400, "IncompleteSignature"), ReplyKind::misconfigured);
     EXPECT_EQ(kind_of(429, "ThrottlingException"), ReplyKind::retryable);

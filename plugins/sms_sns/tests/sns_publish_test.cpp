@@ -23,8 +23,8 @@ PublishParams fixture_params() {
 }
 
 SignedRequest fixture_request() {
-    return sign_publish(parse_endpoint("https://sns.{region}.amazonaws.com", "us-east-1"),
-                        "us-east-1", kExampleKeys, fixture_params(), kFixtureTime);
+    return sign_publish(parse_endpoint("https://sns.{region}.amazonaws.com", "us-east-1"), "us-east-1",
+                        kExampleKeys, fixture_params(), kFixtureTime);
 }
 
 TEST(SnsPublishTest, BodyMatchesTheFixture) {
@@ -64,10 +64,9 @@ TEST(SnsPublishTest, SessionTokenIsSentAndSigned) {
     sigv4::Credentials keys = kExampleKeys;
     keys.session_token = "session/token+value=";
     const SignedRequest request =
-        sign_publish(parse_endpoint("https://sns.eu-west-1.amazonaws.com/", "eu-west-1"), "eu-west-1",
-                     keys, fixture_params(), kFixtureTime);
-    EXPECT_NE(request.signature.canonical_request.find(
-                  "x-amz-security-token:session/token+value=\n"),
+        sign_publish(parse_endpoint("https://sns.eu-west-1.amazonaws.com/", "eu-west-1"), "eu-west-1", keys,
+                     fixture_params(), kFixtureTime);
+    EXPECT_NE(request.signature.canonical_request.find("x-amz-security-token:session/token+value=\n"),
               std::string::npos);
     EXPECT_NE(request.signature.authorization.find(
                   "/20150830/eu-west-1/sns/aws4_request, "

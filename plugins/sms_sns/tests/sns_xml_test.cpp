@@ -43,19 +43,19 @@ TEST_P(SnsErrorFixtureTest, ReadsCodeTypeMessageAndRequestId) {
 
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, SnsErrorFixtureTest,
-    ::testing::Values(
-        ErrorFixture{"error-InvalidParameter.xml", "InvalidParameter", "Sender",
-                     "00000000-0000-0000-0000-000000000001", "Invalid parameter: PhoneNumber"},
-        ErrorFixture{"error-AuthorizationError.xml", "AuthorizationError", "Sender",
-                     "00000000-0000-0000-0000-000000000002", "User: arn:aws:iam::"},
-        ErrorFixture{"error-InvalidClientTokenId.xml", "InvalidClientTokenId", "Sender",
-                     "00000000-0000-0000-0000-000000000003", "The security token included"},
-        ErrorFixture{"error-SignatureDoesNotMatch.xml", "SignatureDoesNotMatch", "Sender",
-                     "00000000-0000-0000-0000-000000000004", "The request signature we calculated"},
-        ErrorFixture{"error-Throttling.xml", "Throttling", "Sender",
-                     "00000000-0000-0000-0000-000000000005", "Rate exceeded"},
-        ErrorFixture{"error-InternalError.xml", "InternalError", "Receiver",
-                     "00000000-0000-0000-0000-000000000006", "Internal Error"}),
+    ::testing::Values(ErrorFixture{"error-InvalidParameter.xml", "InvalidParameter", "Sender",
+                                   "00000000-0000-0000-0000-000000000001", "Invalid parameter: PhoneNumber"},
+                      ErrorFixture{"error-AuthorizationError.xml", "AuthorizationError", "Sender",
+                                   "00000000-0000-0000-0000-000000000002", "User: arn:aws:iam::"},
+                      ErrorFixture{"error-InvalidClientTokenId.xml", "InvalidClientTokenId", "Sender",
+                                   "00000000-0000-0000-0000-000000000003", "The security token included"},
+                      ErrorFixture{"error-SignatureDoesNotMatch.xml", "SignatureDoesNotMatch", "Sender",
+                                   "00000000-0000-0000-0000-000000000004",
+                                   "The request signature we calculated"},
+                      ErrorFixture{"error-Throttling.xml", "Throttling", "Sender",
+                                   "00000000-0000-0000-0000-000000000005", "Rate exceeded"},
+                      ErrorFixture{"error-InternalError.xml", "InternalError", "Receiver",
+                                   "00000000-0000-0000-0000-000000000006", "Internal Error"}),
     [](const ::testing::TestParamInfo<ErrorFixture>& info) { return std::string(info.param.code); });
 
 TEST(SnsXmlTest, ToleratesDeclarationPrefixesAttributesWhitespaceAndComments) {
@@ -72,8 +72,7 @@ TEST(SnsXmlTest, DecodesEntitiesAndCdata) {
     EXPECT_EQ(xml_text("<E><Message>a &amp; b &lt;c&gt; &#65;&#x42; &quot;&apos; &bogus;</Message></E>",
                        {"Message"}),
               "a & b <c> AB \"' &bogus;");
-    EXPECT_EQ(xml_text("<E><Message><![CDATA[<raw> & text]]></Message></E>", {"Message"}),
-              "<raw> & text");
+    EXPECT_EQ(xml_text("<E><Message><![CDATA[<raw> & text]]></Message></E>", {"Message"}), "<raw> & text");
     EXPECT_EQ(xml_text("<E><Message>caf&#xE9;</Message></E>", {"Message"}), "caf\xC3\xA9");
 }
 
@@ -89,13 +88,10 @@ TEST(SnsXmlTest, MatchesTheInnermostAncestorsOnly) {
 TEST(SnsXmlTest, RejectsWhatIsNotXmlOrHasNoId) {
     EXPECT_EQ(publish_message_id(""), std::nullopt);
     EXPECT_EQ(publish_message_id("<html><body>502 Bad Gateway</body></html>"), std::nullopt);
-    EXPECT_EQ(publish_message_id("<PublishResult><MessageId>  </MessageId></PublishResult>"),
-              std::nullopt);
+    EXPECT_EQ(publish_message_id("<PublishResult><MessageId>  </MessageId></PublishResult>"), std::nullopt);
     EXPECT_EQ(publish_message_id("<PublishResult><MessageId>cut off"), std::nullopt);
-    EXPECT_EQ(publish_message_id("<PublishResult><MessageId>x</Other></PublishResult>"),
-              std::nullopt);
-    EXPECT_EQ(parse_error("<ErrorResponse><Error><Code></Code></Error></ErrorResponse>"),
-              std::nullopt);
+    EXPECT_EQ(publish_message_id("<PublishResult><MessageId>x</Other></PublishResult>"), std::nullopt);
+    EXPECT_EQ(parse_error("<ErrorResponse><Error><Code></Code></Error></ErrorResponse>"), std::nullopt);
     EXPECT_EQ(parse_error("<ErrorResponse><Error><Code"), std::nullopt);
     EXPECT_EQ(parse_error("< >"), std::nullopt);
 }

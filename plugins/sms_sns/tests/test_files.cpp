@@ -37,9 +37,7 @@ std::vector<std::string> required_subdirectories(const std::string& dir) {
     return names;
 }
 
-std::string sns_fixture(const std::string& name) {
-    return std::string(SNS_FIXTURES_DIR) + "/" + name;
-}
+std::string sns_fixture(const std::string& name) { return std::string(SNS_FIXTURES_DIR) + "/" + name; }
 
 std::string percent_decode(const std::string& text, bool plus_is_space) {
     std::string out;

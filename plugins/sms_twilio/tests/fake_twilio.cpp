@@ -32,11 +32,18 @@ TwilioAnswer twilio_error(int code, std::chrono::milliseconds delay) {
     };
     static const Entry kCatalogue[] = {
         {21211, 400, "Invalid 'To' Phone Number: +1202555XXXX"},
-        {21608, 400, "The number +1202555XXXX is unverified. Trial accounts cannot send messages to unverified numbers; verify +1202555XXXX at twilio.com/user/account/phone-numbers/verified, or purchase a Twilio number to send messages to unverified numbers"},
+        {21608, 400,
+         "The number +1202555XXXX is unverified. Trial accounts cannot send messages to unverified numbers; "
+         "verify +1202555XXXX at twilio.com/user/account/phone-numbers/verified, or purchase a Twilio number "
+         "to send messages to unverified numbers"},
         {21610, 400, "Attempt to send to unsubscribed recipient"},
-        {21612, 400, "The 'To' phone number: +1202555XXXX, is not currently reachable using the 'From' phone number: +15005550006 via SMS."},
+        {21612, 400,
+         "The 'To' phone number: +1202555XXXX, is not currently reachable using the 'From' phone number: "
+         "+15005550006 via SMS."},
         {21614, 400, "'To' number +1202555XXXX is not a valid mobile number"},
-        {21606, 400, "The 'From' phone number provided (+15005550006) is not a valid message-capable Twilio phone number for this destination."},
+        {21606, 400,
+         "The 'From' phone number provided (+15005550006) is not a valid message-capable Twilio phone number "
+         "for this destination."},
         {20003, 401, "Authenticate"},
         {20429, 429, "Too Many Requests"},
         {20500, 500, "An internal server error has occurred"},
@@ -108,8 +115,9 @@ ScriptedReply FakeTwilio::handle(const ReceivedRequest& request) {
     }
     const std::string content_type = request.header("content-type").value_or("");
     if (content_type.rfind("application/x-www-form-urlencoded", 0) != 0) {
-        return reject(400, 21604, "A 'To' phone number is required. (content type \"" + content_type +
-                                      "\" is not application/x-www-form-urlencoded)");
+        return reject(400, 21604,
+                      "A 'To' phone number is required. (content type \"" + content_type +
+                          "\" is not application/x-www-form-urlencoded)");
     }
 
     TwilioMessage message;
@@ -145,13 +153,13 @@ ScriptedReply FakeTwilio::handle(const ReceivedRequest& request) {
     char sid[35];
     std::snprintf(sid, sizeof sid, "SM%032x", ++sid_counter_);
     const std::string body =
-        std::string("{\"sid\":\"") + sid + "\",\"account_sid\":\"" + account_sid_ +
-        "\",\"to\":\"" + to + "\",\"from\":" + (from.empty() ? "null" : "\"" + from + "\"") +
+        std::string("{\"sid\":\"") + sid + "\",\"account_sid\":\"" + account_sid_ + "\",\"to\":\"" + to +
+        "\",\"from\":" + (from.empty() ? "null" : "\"" + from + "\"") +
         ",\"messaging_service_sid\":" + (service.empty() ? "null" : "\"" + service + "\"") +
         ",\"status\":\"" + (service.empty() ? "queued" : "accepted") +
         "\",\"direction\":\"outbound-api\",\"num_segments\":\"1\",\"error_code\":null,"
-        "\"error_message\":null,\"price\":null,\"uri\":\"/2010-04-01/Accounts/" + account_sid_ +
-        "/Messages/" + sid + ".json\"}";
+        "\"error_message\":null,\"price\":null,\"uri\":\"/2010-04-01/Accounts/" +
+        account_sid_ + "/Messages/" + sid + ".json\"}";
     return {answer.http_status, body, "application/json", answer.delay};
 }
 

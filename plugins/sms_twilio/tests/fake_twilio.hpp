@@ -46,8 +46,7 @@ std::map<std::string, std::string> twilio_section(const FakeTwilio& fake);
 
 class FakeTwilio {
 public:
-    explicit FakeTwilio(std::string account_sid = kFakeAccountSid,
-                        std::string auth_token = kFakeAuthToken);
+    explicit FakeTwilio(std::string account_sid = kFakeAccountSid, std::string auth_token = kFakeAuthToken);
 
     std::string base_url() const { return server_.base_url(); }
 
@@ -55,8 +54,8 @@ public:
     void answer_next(const TwilioAnswer& answer);
     void answer_next(const TwilioAnswer& answer, int times);
 
-    std::vector<TwilioMessage> messages() const;     // requests that passed the checks
-    std::vector<std::string> rejections() const;     // why each failed request was refused
+    std::vector<TwilioMessage> messages() const;  // requests that passed the checks
+    std::vector<std::string> rejections() const;  // why each failed request was refused
     std::size_t request_count() const { return server_.request_count(); }
     std::vector<ReceivedRequest> requests() const { return server_.requests(); }
 

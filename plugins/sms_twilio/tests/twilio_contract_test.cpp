@@ -48,7 +48,8 @@ public:
                                      " (it belongs in plugins/sms_twilio/tests/contract/spec)");
         }
         if (!std::filesystem::exists(prism)) {
-            throw std::runtime_error("Prism is not installed: " + prism + " is missing; run `npm ci` in " PRISM_DIR);
+            throw std::runtime_error("Prism is not installed: " + prism +
+                                     " is missing; run `npm ci` in " PRISM_DIR);
         }
         port_ = test::free_loopback_port();
         log_path_ = dir_.file("prism.log");
@@ -81,7 +82,8 @@ public:
                 pid_ = -1;
                 throw std::runtime_error("prism exited before listening:\n" + tail_of_log());
             }
-            if (Clock::now() > give_up) throw std::runtime_error("prism did not listen within 90 s:\n" + tail_of_log());
+            if (Clock::now() > give_up)
+                throw std::runtime_error("prism did not listen within 90 s:\n" + tail_of_log());
             std::this_thread::sleep_for(100ms);
         }
     }
@@ -89,7 +91,8 @@ public:
         if (pid_ <= 0) return;
         ::kill(-pid_, SIGTERM);
         int status = 0;
-        for (int i = 0; i < 50 && waitpid(pid_, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(100ms);
+        for (int i = 0; i < 50 && waitpid(pid_, &status, WNOHANG) == 0; ++i)
+            std::this_thread::sleep_for(100ms);
         if (waitpid(pid_, &status, WNOHANG) == 0) {
             ::kill(-pid_, SIGKILL);
             waitpid(pid_, &status, 0);

@@ -67,8 +67,7 @@ protected:
     }
 
     // send-otp, expecting the given failure, then proves the code Twilio was handed is dead.
-    void expect_failed_send_leaves_no_code(const std::string& number, long status,
-                                           const std::string& error,
+    void expect_failed_send_leaves_no_code(const std::string& number, long status, const std::string& error,
                                            const std::optional<std::string>& field = std::nullopt) {
         const auto response = client_->post_json(kSendOtp, send_body("+1", number));
         EXPECT_TRUE(is_api_error(response, status, error, field)) << response.body;
@@ -91,8 +90,7 @@ TEST_F(TwilioEndToEndTest, ACodeSentThroughTwilioVerifies) {
     ASSERT_EQ(code.size(), 6u);
     const auto messages = fake_->messages();
     EXPECT_EQ(messages.back().field("From"), kFakeFrom);
-    EXPECT_EQ(messages.back().field("Body"),
-              "Your Testino code is " + code + ". It expires in 5 minutes.");
+    EXPECT_EQ(messages.back().field("Body"), "Your Testino code is " + code + ". It expires in 5 minutes.");
     const auto line = wait_for_event(*server_, "sms.twilio.sent", 5s);
     ASSERT_TRUE(line);
     EXPECT_TRUE(std::regex_search(*line, std::regex(R"("sid":"SM[0-9a-f]{32}")"))) << *line;
@@ -107,7 +105,8 @@ TEST_F(TwilioEndToEndTest, AnInvalidNumberIs422RecipientRejectedWithTheReason) {
     const auto response = client_->post_json(kSendOtp, send_body("+1", "2025550151"));
     EXPECT_TRUE(is_api_error(response, 422, "RECIPIENT_REJECTED", "mobile_number"));
     EXPECT_NE(json_string(parse_json(response.body), "message").find("not a valid phone number"),
-              std::string::npos) << response.body;
+              std::string::npos)
+        << response.body;
     EXPECT_TRUE(wait_for_event(*server_, "sms.twilio.rejected", 5s));
 
     fake_->answer_next(twilio_error(21610));

@@ -28,16 +28,12 @@ using test_support::RecordingHost;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kCode = "482913";
-const sdk::SmsMessage kMessage{"+12025550123", "Your Testino code is 482913. It expires in 5 minutes.",
-                               kCode, "req-7"};
+const sdk::SmsMessage kMessage{"+12025550123", "Your Testino code is 482913. It expires in 5 minutes.", kCode,
+                               "req-7"};
 
 std::map<std::string, std::string> valid_values(const std::string& base_url = "https://api.twilio.com") {
-    return {{"account_sid", kFakeAccountSid},
-            {"auth_token", kFakeAuthToken},
-            {"from", kFakeFrom},
-            {"api_base_url", base_url},
-            {"retry_backoff_ms", "5"},
-            {"retry_max_backoff_ms", "20"}};
+    return {{"account_sid", kFakeAccountSid}, {"auth_token", kFakeAuthToken}, {"from", kFakeFrom},
+            {"api_base_url", base_url},       {"retry_backoff_ms", "5"},      {"retry_max_backoff_ms", "20"}};
 }
 
 TwilioSettings settings_from(const std::map<std::string, std::string>& values) {
@@ -105,7 +101,8 @@ TEST(TwilioSettingsTest, DefaultsToTwilioOverHttps) {
 }
 
 TEST(TwilioSettingsTest, RejectsAMalformedAccountSidNamingTheKey) {
-    for (const char* sid : {"AC0123", "XX0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcdeg"}) {
+    for (const char* sid :
+         {"AC0123", "XX0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcdeg"}) {
         auto values = valid_values();
         values["account_sid"] = sid;
         const std::string error = config_error(values);
@@ -140,7 +137,8 @@ TEST(TwilioSettingsTest, RejectsASenderOrServiceOfTheWrongShape) {
     auto from = valid_values();
     from["from"] = "15005550006";
     EXPECT_NE(config_error(from).find("test config: from: must be a phone number in E.164"),
-              std::string::npos) << config_error(from);
+              std::string::npos)
+        << config_error(from);
 
     auto service = valid_values();
     service.erase("from");

@@ -55,11 +55,9 @@ TEST(MemoryStoreTest, CodeIsValidJustBeforeItsTtlAndGoneAtIt) {
     ASSERT_EQ(store.put_code("+12025550124", digest_of(1), 300s, 5).status, StoreStatus::ok);
 
     clock.advance(300s - 1ms);
-    EXPECT_EQ(store.verify_and_consume("+12025550123", digest_of(1)).outcome,
-              VerifyOutcome::verified);
+    EXPECT_EQ(store.verify_and_consume("+12025550123", digest_of(1)).outcome, VerifyOutcome::verified);
     clock.advance(1ms);
-    EXPECT_EQ(store.verify_and_consume("+12025550124", digest_of(1)).outcome,
-              VerifyOutcome::not_found);
+    EXPECT_EQ(store.verify_and_consume("+12025550124", digest_of(1)).outcome, VerifyOutcome::not_found);
     EXPECT_EQ(store.size(), 0u) << "an expired code found by verify is deleted";
 }
 
@@ -67,8 +65,7 @@ TEST(MemoryStoreTest, DeadCodeReportsSecondsUntilItExpires) {
     FakeClock clock;
     MemoryStore store(options(), clock.as_function());
     ASSERT_EQ(store.put_code("+12025550123", digest_of(1), 300s, 1).status, StoreStatus::ok);
-    ASSERT_EQ(store.verify_and_consume("+12025550123", digest_of(2)).outcome,
-              VerifyOutcome::mismatch);
+    ASSERT_EQ(store.verify_and_consume("+12025550123", digest_of(2)).outcome, VerifyOutcome::mismatch);
 
     clock.advance(100s);
     auto result = store.verify_and_consume("+12025550123", digest_of(1));
@@ -81,8 +78,7 @@ TEST(MemoryStoreTest, DeadCodeReportsSecondsUntilItExpires) {
     EXPECT_EQ(result.retry_after, 1s);
 
     clock.advance(500ms);
-    EXPECT_EQ(store.verify_and_consume("+12025550123", digest_of(1)).outcome,
-              VerifyOutcome::not_found);
+    EXPECT_EQ(store.verify_and_consume("+12025550123", digest_of(1)).outcome, VerifyOutcome::not_found);
 }
 
 TEST(MemoryStoreTest, ZeroMaxAttemptsStoresADeadCode) {
@@ -105,8 +101,7 @@ TEST(MemoryStoreTest, SweepRemovesOnlyExpiredCodes) {
     EXPECT_EQ(store.sweep_expired(), 2u);
     EXPECT_EQ(store.size(), 1u);
     EXPECT_EQ(store.sweep_expired(), 0u);
-    EXPECT_EQ(store.verify_and_consume("+12025550003", digest_of(1)).outcome,
-              VerifyOutcome::verified);
+    EXPECT_EQ(store.verify_and_consume("+12025550003", digest_of(1)).outcome, VerifyOutcome::verified);
 }
 
 TEST(MemoryStoreTest, BackgroundSweeperRemovesExpiredCodes) {
@@ -146,8 +141,7 @@ TEST(MemoryStoreTest, FullStoreRefusesANewKey) {
     EXPECT_EQ(refused.status, StoreStatus::full);
     EXPECT_FALSE(refused.detail.empty());
     EXPECT_EQ(store.size(), 3u);
-    EXPECT_EQ(store.verify_and_consume("+12025550004", digest_of(1)).outcome,
-              VerifyOutcome::not_found);
+    EXPECT_EQ(store.verify_and_consume("+12025550004", digest_of(1)).outcome, VerifyOutcome::not_found);
 }
 
 TEST(MemoryStoreTest, FullStoreStillReplacesAnExistingKeysCode) {
@@ -158,8 +152,7 @@ TEST(MemoryStoreTest, FullStoreStillReplacesAnExistingKeysCode) {
 
     EXPECT_EQ(store.put_code("+12025550001", digest_of(2), 60s, 5).status, StoreStatus::ok);
     EXPECT_EQ(store.size(), 2u);
-    EXPECT_EQ(store.verify_and_consume("+12025550001", digest_of(2)).outcome,
-              VerifyOutcome::verified);
+    EXPECT_EQ(store.verify_and_consume("+12025550001", digest_of(2)).outcome, VerifyOutcome::verified);
 }
 
 TEST(MemoryStoreTest, FullStoreEvictsExpiredCodesToMakeRoom) {
@@ -173,10 +166,8 @@ TEST(MemoryStoreTest, FullStoreEvictsExpiredCodesToMakeRoom) {
     EXPECT_EQ(store.put_code("+12025550004", digest_of(1), 60s, 5).status, StoreStatus::ok);
     EXPECT_LE(store.size(), 3u);
     // The live code survived the eviction.
-    EXPECT_EQ(store.verify_and_consume("+12025550003", digest_of(1)).outcome,
-              VerifyOutcome::verified);
-    EXPECT_EQ(store.verify_and_consume("+12025550004", digest_of(1)).outcome,
-              VerifyOutcome::verified);
+    EXPECT_EQ(store.verify_and_consume("+12025550003", digest_of(1)).outcome, VerifyOutcome::verified);
+    EXPECT_EQ(store.verify_and_consume("+12025550004", digest_of(1)).outcome, VerifyOutcome::verified);
 }
 
 TEST(MemoryStoreTest, EvictionAcrossShardsFreesRoomWhereverCodesExpired) {
@@ -208,8 +199,7 @@ TEST(MemoryStoreTest, VerifiedAndRemovedCodesFreeTheirRoom) {
     FakeClock clock;
     MemoryStore store(options(1), clock.as_function());
     store.put_code("+12025550001", digest_of(1), 60s, 5);
-    ASSERT_EQ(store.verify_and_consume("+12025550001", digest_of(1)).outcome,
-              VerifyOutcome::verified);
+    ASSERT_EQ(store.verify_and_consume("+12025550001", digest_of(1)).outcome, VerifyOutcome::verified);
     ASSERT_EQ(store.put_code("+12025550002", digest_of(1), 60s, 5).status, StoreStatus::ok);
 
     ASSERT_EQ(store.remove_code("+12025550002", digest_of(1)).status, StoreStatus::ok);
@@ -226,8 +216,7 @@ TEST(MemoryStoreTest, RemoveCodeKeepsACodeWithAnotherDigest) {
 
     EXPECT_EQ(store.remove_code("+12025550001", digest_of(1)).status, StoreStatus::ok);
     EXPECT_EQ(store.size(), 1u);
-    EXPECT_EQ(store.verify_and_consume("+12025550001", digest_of(2)).outcome,
-              VerifyOutcome::verified);
+    EXPECT_EQ(store.verify_and_consume("+12025550001", digest_of(2)).outcome, VerifyOutcome::verified);
 }
 
 TEST(MemoryStoreTest, HealthCountsPendingCodes) {

@@ -31,7 +31,8 @@ StoreHealth store_health(HttpClient& client) {
     const auto response = client.get(kHealth);
     StoreHealth health{response.status, "", ""};
     const auto body = parse_json(response.body);
-    if (body.HasParseError() || !body.IsObject() || !body.HasMember("plugins") || !body["plugins"].IsArray()) {
+    if (body.HasParseError() || !body.IsObject() || !body.HasMember("plugins") ||
+        !body["plugins"].IsArray()) {
         return health;
     }
     for (const auto& plugin : body["plugins"].GetArray()) {
@@ -59,14 +60,13 @@ TEST(RedisIntegrationTest, CodeSentThroughOneServerVerifiesThroughTheOther) {
     HttpClient to_second(second->port());
     EXPECT_EQ(store_health(to_first).state, "up");
 
-    const std::string code =
-        send_and_read_console_code(*first, to_first, "+1", "2025550123", "+12025550123");
+    const std::string code = send_and_read_console_code(*first, to_first, "+1", "2025550123", "+12025550123");
     ASSERT_EQ(code.size(), 6u);
     const auto verified = to_second.post_json(kVerifyOtp, verify_body("+1", "2025550123", code));
     EXPECT_EQ(verified.status, 200) << verified.body;
     // Single use across instances too.
-    EXPECT_TRUE(is_api_error(to_first.post_json(kVerifyOtp, verify_body("+1", "2025550123", code)),
-                             400, "INVALID_OTP"));
+    EXPECT_TRUE(is_api_error(to_first.post_json(kVerifyOtp, verify_body("+1", "2025550123", code)), 400,
+                             "INVALID_OTP"));
 }
 
 TEST(RedisIntegrationTest, AttemptLimitHoldsAcrossBothServers) {
@@ -77,8 +77,7 @@ TEST(RedisIntegrationTest, AttemptLimitHoldsAcrossBothServers) {
     auto second = start_server(config);
     ASSERT_TRUE(first && second);
     HttpClient to_first(first->port());
-    const std::string code =
-        send_and_read_console_code(*first, to_first, "+1", "2025550142", "+12025550142");
+    const std::string code = send_and_read_console_code(*first, to_first, "+1", "2025550142", "+12025550142");
     ASSERT_EQ(code.size(), 6u);
 
     // Ten wrong guesses at once, five through each server.
@@ -135,10 +134,10 @@ TEST(RedisIntegrationTest, RateLimitsHoldAcrossBothServers) {
     EXPECT_EQ(b.post_json(kSendOtp, send_body("+1", "2025550132")).status, 200);
     EXPECT_TRUE(is_api_error(a.post_json(kSendOtp, send_body("+1", "2025550133")), 429, "RATE_LIMITED"));
     // Failed verifies for one number add up across instances.
-    EXPECT_TRUE(is_api_error(a.post_json(kVerifyOtp, verify_body("+1", "2025550131", "000000")), 400,
-                             "INVALID_OTP"));
-    EXPECT_TRUE(is_api_error(b.post_json(kVerifyOtp, verify_body("+1", "2025550131", "000000")), 400,
-                             "INVALID_OTP"));
+    EXPECT_TRUE(
+        is_api_error(a.post_json(kVerifyOtp, verify_body("+1", "2025550131", "000000")), 400, "INVALID_OTP"));
+    EXPECT_TRUE(
+        is_api_error(b.post_json(kVerifyOtp, verify_body("+1", "2025550131", "000000")), 400, "INVALID_OTP"));
     EXPECT_TRUE(is_api_error(a.post_json(kVerifyOtp, verify_body("+1", "2025550131", "000000")), 429,
                              "RATE_LIMITED"));
 }
@@ -175,10 +174,10 @@ TEST(RedisIntegrationTest, RedisDownAtStartUpThenBackWithoutARestart) {
     EXPECT_NE(health.detail.find("refused"), std::string::npos) << health.detail;
 
     const auto started = Clock::now();
-    EXPECT_TRUE(is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550150")), 503,
+    EXPECT_TRUE(
+        is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550150")), 503, "STORE_UNAVAILABLE"));
+    EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550150", "123456")), 503,
                              "STORE_UNAVAILABLE"));
-    EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550150", "123456")),
-                             503, "STORE_UNAVAILABLE"));
     EXPECT_LT(Clock::now() - started, 2s) << "answered within 2 s with a 300 ms command timeout";
 
     redis.start();
@@ -197,8 +196,8 @@ TEST(RedisIntegrationTest, RedisKilledUnderLoadThenRestarted) {
     // Every answer but 503 needs the store (codes, attempts, rate-limit counters): 200, 400
     // INVALID_OTP, 429 TOO_MANY_ATTEMPTS or RATE_LIMITED.
     std::atomic<int> store_answered{0};
-    std::atomic<int> unavailable{0};    // 503 STORE_UNAVAILABLE
-    std::atomic<int> unexpected{0};     // no answer, a 500, anything else
+    std::atomic<int> unavailable{0};  // 503 STORE_UNAVAILABLE
+    std::atomic<int> unexpected{0};   // no answer, a 500, anything else
     std::atomic<int> slow{0};
     std::vector<std::thread> clients;
     for (int t = 0; t < 4; ++t) {
@@ -254,8 +253,8 @@ TEST(RedisIntegrationTest, WrongPasswordFromTheEnvironmentShowsInHealthButNeverT
     EXPECT_EQ(health.status, 503);
     EXPECT_EQ(health.state, "down");
     EXPECT_NE(health.detail.find("authentication failed"), std::string::npos) << health.detail;
-    EXPECT_TRUE(is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550170")), 503,
-                             "STORE_UNAVAILABLE"));
+    EXPECT_TRUE(
+        is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550170")), 503, "STORE_UNAVAILABLE"));
 
     server->send_signal(SIGTERM);
     server->wait_exit(10s);

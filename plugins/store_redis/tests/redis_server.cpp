@@ -42,8 +42,7 @@ std::string reply_text(const redisReply* reply) {
 }
 
 // One command on a new connection; "ERR: ..." on failure.
-std::string run_command(int port, const std::string& password, const std::vector<std::string>& args,
-                        int db) {
+std::string run_command(int port, const std::string& password, const std::vector<std::string>& args, int db) {
     (void)kSigpipeIgnored;
     redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeval{1, 0});
     if (!context || context->err) {
@@ -97,26 +96,20 @@ RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(option
 
 RedisServer::~RedisServer() { kill(); }
 
-std::string RedisServer::url(int db) const {
-    return url_with_password(options_.password, db);
-}
+std::string RedisServer::url(int db) const { return url_with_password(options_.password, db); }
 
 std::string RedisServer::url_with_password(const std::string& password, int db) const {
-    return "redis://" + (password.empty() ? std::string() : ":" + password + "@") + "127.0.0.1:" +
-           std::to_string(port_) + "/" + std::to_string(db);
+    return "redis://" + (password.empty() ? std::string() : ":" + password + "@") +
+           "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
 }
 
 void RedisServer::start() {
     if (pid_ > 0) return;
-    std::vector<std::string> args{"redis-server",
-                                  "--port", std::to_string(port_),
-                                  "--bind", "127.0.0.1",
-                                  "--save", "",
-                                  "--appendonly", "no",
-                                  "--dir", dir_.path(),
-                                  "--logfile", dir_.file("redis.log"),
-                                  "--unixsocket", socket_path(),
-                                  "--unixsocketperm", "700"};
+    std::vector<std::string> args{
+        "redis-server",     "--port",    std::to_string(port_),  "--bind",       "127.0.0.1",
+        "--save",           "",          "--appendonly",         "no",           "--dir",
+        dir_.path(),        "--logfile", dir_.file("redis.log"), "--unixsocket", socket_path(),
+        "--unixsocketperm", "700"};
     if (!options_.password.empty()) {
         args.push_back("--requirepass");
         args.push_back(options_.password);

@@ -38,9 +38,9 @@ public:
     // Starts redis-server (empty: persistence is off) and waits until PING answers; throws
     // std::runtime_error with its log if it does not.
     void start();
-    void kill();      // SIGKILL, like a crash; the data is gone
-    void freeze();    // SIGSTOP: connections open, nothing answers
-    void thaw();      // SIGCONT
+    void kill();    // SIGKILL, like a crash; the data is gone
+    void freeze();  // SIGSTOP: connections open, nothing answers
+    void thaw();    // SIGCONT
     bool running() const { return pid_ > 0; }
 
     // Runs one command on a fresh admin connection (authenticated, db selected);

@@ -90,7 +90,8 @@ TEST(RedisStoreAsyncTest, OperationsQueuedForAConnectionTimeOutAtTheirDeadline) 
     EXPECT_EQ(tally->repeated(), 0u);
     for (const auto& result : tally->results()) {
         EXPECT_EQ(result.outcome, VerifyOutcome::unavailable);
-        EXPECT_TRUE(contains(result.detail, "no answer within the command timeout (300 ms)")) << result.detail;
+        EXPECT_TRUE(contains(result.detail, "no answer within the command timeout (300 ms)"))
+            << result.detail;
     }
     EXPECT_GE(waited, 250ms) << "they waited for Redis, up to their deadline, not failed at once";
     EXPECT_LT(waited, 2s) << "and no longer than about the command timeout";

@@ -105,8 +105,8 @@ TEST(RedisStoreTest, PasswordAndDatabaseIndexAreUsed) {
     EXPECT_EQ(redis.command({"DBSIZE"}, 0), "0");
 
     // The ACL form with the default user works too.
-    auto acl_store = make_store("redis://default:p4ss-word@127.0.0.1:" + std::to_string(redis.port()) + "/3",
-                                host);
+    auto acl_store =
+        make_store("redis://default:p4ss-word@127.0.0.1:" + std::to_string(redis.port()) + "/3", host);
     EXPECT_EQ(acl_store->verify_and_consume(kNumber, digest_of(1)).outcome, VerifyOutcome::verified);
 }
 
@@ -238,7 +238,8 @@ TEST(RedisStoreTest, RestartedRedisIsUsedAgainWithoutAFailedRequest) {
     RedisServer redis;
     RecordingHost host;
     auto store = make_store(redis.url(), host);
-    for (int i = 0; i < 4; ++i) ASSERT_EQ(store->put_code(kNumber, digest_of(1), 60s, 5).status, StoreStatus::ok);
+    for (int i = 0; i < 4; ++i)
+        ASSERT_EQ(store->put_code(kNumber, digest_of(1), 60s, 5).status, StoreStatus::ok);
 
     redis.kill();
     redis.start();  // same port, empty

@@ -73,8 +73,7 @@ TEST(StoreRedisPluginTest, DeclaresItsConfigKeys) {
 TEST(StoreRedisPluginTest, FactoryMakesAWorkingStore) {
     testino::test::RedisServer redis;
     PluginLibrary plugin(STORE_REDIS_PLUGIN_PATH);
-    const MapConfigView config({{"url", redis.url()}, {"pool_size", "2"}},
-                               plugin.descriptor().config_keys);
+    const MapConfigView config({{"url", redis.url()}, {"pool_size", "2"}}, plugin.descriptor().config_keys);
     RecordingHost host;
     std::shared_ptr<OtpStore> created = plugin.create<OtpStore>(config, host);
     ASSERT_NE(created, nullptr);

@@ -32,7 +32,8 @@ inline bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
-inline RedisStoreOptions store_options(const std::string& url, std::chrono::milliseconds command_timeout = 500ms,
+inline RedisStoreOptions store_options(const std::string& url,
+                                       std::chrono::milliseconds command_timeout = 500ms,
                                        std::size_t connections = 2) {
     RedisStoreOptions options;
     options.client.endpoint = parse_redis_url(url);

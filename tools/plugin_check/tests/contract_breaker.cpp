@@ -34,8 +34,11 @@ testino::sdk::PluginDescriptor contract_breaker_descriptor() {
     duplicate.name = "token";
     duplicate.description = "the same name again";
     duplicate.default_value = token.default_value;
-    return {testino::sdk::PluginKind::sms_provider, "contract_breaker", "1.0",
-            "test-only provider that breaks the plugin contract on purpose", {token, duplicate}};
+    return {testino::sdk::PluginKind::sms_provider,
+            "contract_breaker",
+            "1.0",
+            "test-only provider that breaks the plugin contract on purpose",
+            {token, duplicate}};
 }
 
 std::unique_ptr<testino::sdk::SmsProvider> create_contract_breaker(

@@ -28,7 +28,7 @@ struct Request {
 };
 
 struct Response {
-    long status = 0;              // 0 when no HTTP answer arrived
+    long status = 0;  // 0 when no HTTP answer arrived
     std::string body;
     bool timed_out = false;       // the connect or total timeout was hit
     std::string transport_error;  // curl's message when no answer arrived ("" otherwise); never
@@ -83,8 +83,7 @@ std::chrono::milliseconds backoff_before_retry(const RetryPolicy& policy, int re
 // would end at or past the deadline; returns the last response. on_retry(attempt, response)
 // is called with the failed attempt's number (1-based) and response before each pause.
 Response post_with_retries(Client& client, const Request& request,
-                           std::chrono::steady_clock::time_point deadline,
-                           const RetryPolicy& policy,
+                           std::chrono::steady_clock::time_point deadline, const RetryPolicy& policy,
                            const std::function<bool(const Response&)>& retryable,
                            const std::function<void(int attempt, const Response&)>& on_retry = {});
 
