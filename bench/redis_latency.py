@@ -113,7 +113,7 @@ def build_report(settings, started, elapsed, end_loadavg):
         f"Load average at the start: {' '.join(bench.START_LOADAVG)}; at the end: "
         f"{' '.join(end_loadavg)}.",
         "",
-        f"testino-server on store_redis (`server.threads: 2`, default pool of 8), one "
+        f"testino-server on store_redis (`server.threads: 2`, default `pool_size`), one "
         f"redis-server, all on 127.0.0.1. \"+N ms\" = through `bench_delay_proxy`, which adds "
         f"N ms to every round trip (N/2 each way); \"direct\" = no proxy. wrk {bench.THREADS} "
         f"threads, {bench.CONNECTIONS} connections, no Connection header, {bench.DURATION} s "
