@@ -594,14 +594,12 @@ def targets(rows, floor, memories):
             out.append(f"| {name} | {goal} | {fmt(value)} | {'yes' if ok(value) else 'NO'} |")
 
     pct = lambda v: f"{v * 100:.0f}% of floor (worst variant)"  # noqa: E731
-    add("send-otp, memory", ">= 70% of floor req/s", rps_ratio("memory", "send-otp"),
-        lambda v: v >= 0.70, pct)
-    add("verify-otp, memory", ">= 70% of floor req/s", rps_ratio("memory", "verify-otp"),
-        lambda v: v >= 0.70, pct)
-    add("send-otp, Redis", ">= 40% of floor req/s", rps_ratio("redis", "send-otp"),
-        lambda v: v >= 0.40, pct)
-    add("verify-otp, Redis", ">= 40% of floor req/s", rps_ratio("redis", "verify-otp"),
-        lambda v: v >= 0.40, pct)
+    # Issue 14's goals (issue 3 asked 70 % and 40 %).
+    for store, goal in (("memory", 0.60), ("redis", 0.45)):
+        name = "memory" if store == "memory" else "Redis"
+        for row in ("send-otp", "verify-otp"):
+            add(f"{row}, {name}", f">= {goal * 100:.0f}% of floor req/s", rps_ratio(store, row),
+                lambda v, goal=goal: v >= goal, pct)
     worst_p99 = None
     for t, row, _, runs in rows:
         if t == "memory":
