@@ -10,8 +10,6 @@
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 #include <pistache/peer.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 #include "app/otp_flow.hpp"
 #include "domain/errors.hpp"
@@ -19,6 +17,7 @@
 #include "http/client_ip.hpp"
 #include "http/docs_pages.hpp"
 #include "http/request_parsing.hpp"
+#include "http/response_bodies.hpp"
 #include "observability/logging.hpp"
 #include "observability/metrics.hpp"
 #include "testino/version.hpp"
@@ -147,38 +146,6 @@ bool valid_request_id(const std::string& id) {
     });
 }
 
-std::string success_send_body(std::chrono::seconds expires_in) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-    w.StartObject();
-    w.Key("success");
-    w.Bool(true);
-    w.Key("message");
-    w.String("OTP sent successfully");
-    w.Key("expires_in");
-    w.Int64(expires_in.count());
-    w.EndObject();
-    return {buffer.GetString(), buffer.GetSize()};
-}
-
-std::string success_verify_body(const IssuedToken& token) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-    w.StartObject();
-    w.Key("success");
-    w.Bool(true);
-    w.Key("message");
-    w.String("OTP verified successfully");
-    w.Key("access_token");
-    w.String(token.jwt.c_str(), static_cast<rapidjson::SizeType>(token.jwt.size()));
-    w.Key("token_type");
-    w.String("bearer");
-    w.Key("expires_in");
-    w.Int64(token.expires_in.count());
-    w.EndObject();
-    return {buffer.GetString(), buffer.GetSize()};
-}
-
 // A client-chosen path as a log value: bytes outside printable ASCII become '?', so a log
 // line stays valid UTF-8 JSON whatever was sent.
 std::string printable(std::string text) {
@@ -253,39 +220,6 @@ void send_reply(State& state, Http::ResponseWriter& writer, const RequestContext
 Reply internal_error_reply(const RequestContext& ctx) {
     return error_reply(
         make_error(ErrorCode::internal_error, "Internal server error (request id " + ctx.request_id + ")"));
-}
-
-std::string health_body(const State& state, const HealthSummary& summary) {
-    rapidjson::StringBuffer buffer;
-    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
-    w.StartObject();
-    w.Key("status");
-    w.String(to_string(summary.status));
-    w.Key("version");
-    w.String(kVersion);
-    w.Key("uptime_seconds");
-    w.Int64(std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - state.started).count());
-    w.Key("plugins");
-    w.StartArray();
-    const auto& plugins = state.flow->plugins();
-    for (std::size_t i = 0; i < summary.reports.size() && i < plugins.size(); ++i) {
-        const sdk::HealthReport& report = summary.reports[i];
-        w.StartObject();
-        w.Key("kind");
-        w.String(sdk::to_string(plugins[i].kind));
-        w.Key("name");
-        w.String(plugins[i].name.c_str());
-        w.Key("version");
-        w.String(plugins[i].version.c_str());
-        w.Key("state");
-        w.String(report.healthy ? "up" : "down");
-        w.Key("detail");
-        w.String(report.detail.c_str(), static_cast<rapidjson::SizeType>(report.detail.size()));
-        w.EndObject();
-    }
-    w.EndArray();
-    w.EndObject();
-    return {buffer.GetString(), buffer.GetSize()};
 }
 
 class ApiHandler final : public Http::Handler {
@@ -526,7 +460,9 @@ private:
             state_->flow->health([state = state_, writer, ctx](HealthSummary summary) {
                 send_reply(*state, *writer, ctx,
                            json_reply(summary.status == HealthSummary::Status::unhealthy ? 503 : 200,
-                                      health_body(*state, summary)));
+                                      health_body(summary, state->flow->plugins(),
+                                                  std::chrono::duration_cast<std::chrono::seconds>(
+                                                      Clock::now() - state->started))));
             });
         });
     }
