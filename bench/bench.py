@@ -522,14 +522,7 @@ def build_report(rows, skipped, memories, started, elapsed):
         for variant, _ in VARIANTS:
             s = summarize(runs[variant])
             f = floor.get(variant, {})
-            note = f"{s['unexpected']} / {s['socket_errors']}"
-            others = {k: v for k, v in s["statuses"].items() if k != expect}
-            if others:
-                note += " (" + ", ".join(f"{k}×{v}" for k, v in sorted(others.items())) + ")"
-            if s["exhausted"]:
-                note += "; pool ran out, run ended early"
-            if s["wrapped"]:
-                note += "; pool wrapped"
+            note = row_note(s, expect)
             cpu = f"{s['cpu']:.1f}" if s["cpu"] is not None else "-"
             lines.append(
                 f"| {target} | {row} | {variant} | {expect} | {s['rps']:,.0f} | "
@@ -571,6 +564,19 @@ def fmt_int(v):
 
 def fmt_num(v):
     return f"{v:,.0f}" if v is not None else "-"
+
+
+def row_note(s, expect):
+    """The table's last column: unexpected / socket errors, other statuses, pool events."""
+    note = f"{s['unexpected']} / {s['socket_errors']}"
+    others = {k: v for k, v in s["statuses"].items() if k != expect}
+    if others:
+        note += " (" + ", ".join(f"{k}×{v}" for k, v in sorted(others.items())) + ")"
+    if s["exhausted"]:
+        note += "; pool ran out, run ended early"
+    if s["wrapped"]:
+        note += "; pool wrapped"
+    return note
 
 
 def targets(rows, floor, memories):

@@ -135,14 +135,7 @@ def build_report(settings, started, elapsed, end_loadavg):
                 continue
             s, proxy_pct, per_request = results[row]
             b = base[row][0] if row in base else {}
-            note = f"{s['unexpected']} / {s['socket_errors']}"
-            others = {k: v for k, v in s["statuses"].items() if k != expect}
-            if others:
-                note += " (" + ", ".join(f"{k}×{v}" for k, v in sorted(others.items())) + ")"
-            if s["exhausted"]:
-                note += "; pool ran out, run ended early"
-            if s["wrapped"]:
-                note += "; pool wrapped"
+            note = bench.row_note(s, expect)
             lines.append(
                 f"| {label} | {row} | {expect} | {s['rps']:,.0f} | "
                 f"{bench.ratio(s['rps'], b.get('rps'))} | {ms(s['p50'])} | {ms(s['p99'])} | "
