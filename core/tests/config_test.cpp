@@ -11,6 +11,10 @@ const std::string kSecret(40, 's');
 
 AppConfig load(const std::string& yaml, std::map<std::string, std::string> env = {}) {
     if (!env.count("TOKEN_SECRET")) env["TOKEN_SECRET"] = kSecret;
+    // A provider must be named; tests about other sections name the console one.
+    const bool names_provider =
+        yaml.find("provider") != std::string::npos || env.count("SMS_PROVIDER") || env.count("SMS_PROVIDERS");
+    if (!names_provider) env["SMS_PROVIDER"] = "console";
     return load_app_config(ConfigSource::from_string(yaml, "test.yaml", env), "/plugins");
 }
 
@@ -42,6 +46,57 @@ TEST(Config, EmptyFileGivesTheDocumentedDefaults) {
     EXPECT_EQ(c.plugin_dir, "/plugins");
     EXPECT_FALSE(c.otp.hmac_secret.empty()) << "derived from the token secret";
     EXPECT_NE(c.otp.hmac_secret, kSecret);
+}
+
+TEST(Config, NoSmsProviderRefusesToStartEvenInDebug) {
+    // No silent fallback to the console provider, which writes codes to the log.
+    for (const char* debug : {"false", "true"}) {
+        try {
+            load_app_config(
+                ConfigSource::from_string("", "test.yaml", {{"TOKEN_SECRET", kSecret}, {"DEBUG", debug}}),
+                "/plugins");
+            ADD_FAILURE() << "started with no SMS provider, DEBUG=" << debug;
+        } catch (const StartupError& e) {
+            EXPECT_NE(std::string(e.what()).find("test.yaml: sms.provider: no SMS provider is configured"),
+                      std::string::npos)
+                << e.what();
+        }
+    }
+}
+
+TEST(Config, WeakerThanNistNeedsItsOwnSwitch) {
+    EXPECT_NE(
+        error_of("otp: {length: 5}\n").find("test.yaml: otp.length: 5 digits is weaker than 6 (20 bits)"),
+        std::string::npos)
+        << error_of("otp: {length: 5}\n");
+    EXPECT_NE(error_of("otp: {expiry_seconds: 601}\n")
+                  .find("test.yaml: otp.expiry_seconds: 601 seconds is longer than 10 minutes"),
+              std::string::npos);
+    EXPECT_NE(error_of("otp: {expiry_seconds: 900}\n").find("otp.allow_weaker_than_nist: true"),
+              std::string::npos);
+    EXPECT_EQ(error_of("otp: {expiry_seconds: 600, length: 6}\n"), "") << "NIST's own bounds are fine";
+    const AppConfig weak = load("otp: {length: 4, expiry_seconds: 900, allow_weaker_than_nist: true}\n");
+    EXPECT_EQ(weak.otp.length, 4);
+    EXPECT_EQ(weak.otp.expiry.count(), 900);
+    EXPECT_EQ(error_of("", {{"OTP_LENGTH", "4"}, {"OTP_ALLOW_WEAKER_THAN_NIST", "true"}}), "");
+}
+
+TEST(Config, HardeningSwitchesHaveSafeDefaults) {
+    const AppConfig c = load("");
+    EXPECT_FALSE(c.otp.allow_voip);
+    EXPECT_FALSE(c.otp.require_verification_id);
+    EXPECT_EQ(c.otp.resend_overlap.count(), 120);
+    EXPECT_EQ(c.limits.number_failed_verifies, 10);
+    EXPECT_EQ(c.limits.number_failed_verifies_all, 50);
+    const AppConfig set = load(
+        "otp: {allow_voip_numbers: true, require_verification_id: true, resend_overlap_seconds: 0}\n"
+        "limits: {number_failed_verifies_all_addresses_per_window: 80}\n");
+    EXPECT_TRUE(set.otp.allow_voip);
+    EXPECT_TRUE(set.otp.require_verification_id);
+    EXPECT_EQ(set.otp.resend_overlap.count(), 0);
+    EXPECT_EQ(set.limits.number_failed_verifies_all, 80);
+    EXPECT_NE(error_of("otp: {resend_overlap_seconds: 601}\n").find("otp.resend_overlap_seconds"),
+              std::string::npos);
 }
 
 TEST(Config, FileValuesAreRead) {
@@ -184,6 +239,15 @@ TEST(Config, TestNumbersAreValidated) {
     EXPECT_NE(error_of("test_numbers:\n  - {number: \"+12025550100\", code: \"42\"}\n")
                   .find("test_numbers[0].code: must be exactly 6 digits"),
               std::string::npos);
+    EXPECT_NE(error_of("test_numbers:\n  - {number: \"+12025550100\", code: \"424242\"}\n")
+                  .find("test_numbers[0].expires: required; a test number must stop working on a date"),
+              std::string::npos)
+        << "a test number without an end date is refused";
+    EXPECT_NE(
+        error_of("test_numbers:\n  - {number: \"+445612345678\", code: \"424242\", expires: 2030-01-31}\n")
+            .find("VOIP"),
+        std::string::npos)
+        << "a test number follows otp.allow_voip_numbers";
     EXPECT_NE(error_of("test_numbers:\n  - {number: \"+12025550100\", code: \"424242\", expires: soon}\n")
                   .find("test_numbers[0].expires"),
               std::string::npos);

@@ -68,6 +68,23 @@ TEST(Phone, ARepeatedNumberGetsTheSameVerdict) {
     EXPECT_EQ(invalid.error().message, "mobile_number is not a valid phone number for +1");
 }
 
+TEST(Phone, VoipNumbersAreRefusedUnlessThePolicyAllowsThem) {
+    // +44 56 is the UK's VOIP range (libphonenumber's example number). Asked twice each way,
+    // so the answer from the verdict cache follows the policy too.
+    for (int round = 0; round < 2; ++round) {
+        const Expected<std::string> refused = normalize_phone("+44", "5612345678");
+        ASSERT_FALSE(refused);
+        EXPECT_EQ(refused.error().field, "mobile_number");
+        EXPECT_EQ(refused.error().message, "mobile_number is a VOIP number, which cannot receive codes here");
+        const Expected<std::string> allowed = normalize_phone("+44", "5612345678", NumberPolicy{true});
+        ASSERT_TRUE(allowed);
+        EXPECT_EQ(allowed.value(), "+445612345678");
+    }
+    EXPECT_FALSE(normalize_e164("+445612345678"));
+    EXPECT_TRUE(normalize_e164("+445612345678", NumberPolicy{true}));
+    EXPECT_TRUE(normalize_phone("+44", "7400123456")) << "a mobile is not affected";
+}
+
 TEST(Phone, TheCacheKeySeparatesCallingCodeFromDigits) {
     // "+1" "4420794600" and "+44" "20794600..." share the digit string "1442079460...".
     EXPECT_EQ(e164("+44", "7400123456"), "+447400123456");

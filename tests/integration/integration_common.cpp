@@ -98,6 +98,38 @@ std::string test_plugin(const std::string& file_name) {
     return std::string(TESTINO_TEST_PLUGIN_DIR) + "/" + file_name;
 }
 
+ProcessResult run(const std::string& yaml, std::vector<std::string> args,
+                  std::map<std::string, std::string> env) {
+    ProcessSpec spec;
+    spec.binary = server_binary();
+    spec.config_yaml = yaml;
+    spec.args = std::move(args);
+    spec.env = std::move(env);
+    return ServerProcess::run_to_exit(spec);
+}
+
+::testing::AssertionResult fails_to_start(const ProcessResult& result,
+                                          const std::vector<std::string>& fragments) {
+    auto failure = [&](const std::string& what) {
+        return ::testing::AssertionFailure()
+               << what << "\n  exit: " << result.exit_code << (result.timed_out ? " (timed out)" : "")
+               << "\n  stderr: " << result.stderr_text << "\n  stdout: " << result.stdout_text;
+    };
+    if (result.exit_code != 2) return failure("exit code is not 2");
+    if (result.stderr_text.rfind("testino-server: ", 0) != 0) {
+        return failure("stderr does not start with \"testino-server: \"");
+    }
+    for (const auto& fragment : fragments) {
+        if (result.stderr_text.find(fragment) == std::string::npos) {
+            return failure("stderr does not mention \"" + fragment + "\"");
+        }
+    }
+    if (result.stdout_text.find("server.listening") != std::string::npos) {
+        return failure("it logged server.listening");
+    }
+    return ::testing::AssertionSuccess();
+}
+
 TestConfig::TestConfig()
     // The docs pages are off unless a test (docs_pages_test.cpp, tests/browser) turns them on
     // with its own docs_assets_dir: other servers neither read the files nor warn of them.
@@ -112,6 +144,7 @@ TestConfig::TestConfig()
       limits{{"number_cooldown_seconds", "0"},
              {"number_sends_per_window", "0"},
              {"number_failed_verifies_per_window", "0"},
+             {"number_failed_verifies_all_addresses_per_window", "0"},
              {"ip_sends_per_window", "0"},
              {"ip_verifies_per_window", "0"},
              {"budget_sends_per_hour", "0"},

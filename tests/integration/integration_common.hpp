@@ -61,6 +61,15 @@ std::unique_ptr<ServerProcess> start_server(const TestConfig& config,
                                             std::map<std::string, std::string> env = {},
                                             std::optional<std::string> dotenv = std::nullopt);
 
+// Runs the server on `yaml` (with `args`, `env`) until it exits.
+ProcessResult run(const std::string& yaml, std::vector<std::string> args = {},
+                  std::map<std::string, std::string> env = {});
+
+// A start-up failure: exit 2, nothing listening, and a one-line story on stderr that
+// names the config file and contains every given fragment.
+::testing::AssertionResult fails_to_start(const ProcessResult& result,
+                                          const std::vector<std::string>& fragments);
+
 // A fixture whose test suite shares one server (tests keep apart by using their own phone
 // numbers); Derived provides `static TestConfig suite_config()`. Each test gets a client.
 template <typename Derived>

@@ -10,40 +10,6 @@
 namespace testino::test {
 namespace {
 
-ProcessResult run(const std::string& yaml, std::vector<std::string> args = {},
-                  std::map<std::string, std::string> env = {}) {
-    ProcessSpec spec;
-    spec.binary = server_binary();
-    spec.config_yaml = yaml;
-    spec.args = std::move(args);
-    spec.env = std::move(env);
-    return ServerProcess::run_to_exit(spec);
-}
-
-// A start-up failure: exit 2, nothing listening, and a one-line story on stderr that
-// names the config file and contains every given fragment.
-::testing::AssertionResult fails_to_start(const ProcessResult& result,
-                                          const std::vector<std::string>& fragments) {
-    auto failure = [&](const std::string& what) {
-        return ::testing::AssertionFailure()
-               << what << "\n  exit: " << result.exit_code << (result.timed_out ? " (timed out)" : "")
-               << "\n  stderr: " << result.stderr_text << "\n  stdout: " << result.stdout_text;
-    };
-    if (result.exit_code != 2) return failure("exit code is not 2");
-    if (result.stderr_text.rfind("testino-server: ", 0) != 0) {
-        return failure("stderr does not start with \"testino-server: \"");
-    }
-    for (const auto& fragment : fragments) {
-        if (result.stderr_text.find(fragment) == std::string::npos) {
-            return failure("stderr does not mention \"" + fragment + "\"");
-        }
-    }
-    if (result.stdout_text.find("server.listening") != std::string::npos) {
-        return failure("it logged server.listening");
-    }
-    return ::testing::AssertionSuccess();
-}
-
 TEST(StartupFailureTest, YamlSyntaxError) {
     EXPECT_TRUE(fails_to_start(run("server:\n  port: [0\n  host: 127.0.0.1\n"), {"config.yaml"}));
 }

@@ -114,11 +114,19 @@ TEST(LimitsTest, RefusalBodiesDoNotRevealPendingCodes) {
 
 TEST(LimitsTest, TestNumbersSendNoSmsVerifyTheirFixedCodeAndAreStillLimited) {
     TestConfig config = with_limits({{"number_sends_per_window", "2"}});
-    config.extra_yaml = "test_numbers:\n  - {number: \"+1 202 555 0100\", code: \"424242\"}\n";
+    config.extra_yaml =
+        "test_numbers:\n  - {number: \"+1 202 555 0100\", code: \"424242\", expires: \"2099-12-31\"}\n";
     auto server = start_server(config);
     HttpClient client(server->port());
     EXPECT_EQ(send(client, "2025550100").status, 200);
     EXPECT_TRUE(wait_for_event(*server, "sms.skipped_test_number", 5s));
+    // Said at every start, with only the number's last digits.
+    const auto warning = wait_for_event(*server, "config.test_number_active", 5s);
+    ASSERT_TRUE(warning) << server->stdout_text();
+    EXPECT_NE(warning->find("\"level\":\"warn\""), std::string::npos) << *warning;
+    EXPECT_NE(warning->find("\"number_ending\":\"0100\""), std::string::npos) << *warning;
+    EXPECT_NE(warning->find("\"expires\":\"2099-12-31\""), std::string::npos) << *warning;
+    EXPECT_EQ(warning->find("2025550100"), std::string::npos) << "not the whole number: " << *warning;
     EXPECT_EQ(console_message_count(*server, "+12025550100"), 0u) << "no SMS for a test number";
     EXPECT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550100", "424242")).status, 200);
     EXPECT_EQ(send(client, "2025550100").status, 200);
@@ -133,6 +141,7 @@ TEST(LimitsTest, ExpiredTestNumberIsAnOrdinaryNumber) {
     HttpClient client(server->port());
     EXPECT_EQ(send(client, "2025550100").status, 200);
     EXPECT_TRUE(console_code(*server, "+12025550100").has_value()) << "an SMS went out";
+    EXPECT_TRUE(wait_for_event(*server, "config.test_number_expired", 5s)) << "ops are told to remove it";
 }
 
 TEST(LimitsTest, DefaultsAreOn) {

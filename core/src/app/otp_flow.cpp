@@ -97,6 +97,7 @@ struct OtpFlow::SendJob : FlowJob<SendAccepted> {
     std::string e164;
     std::string calling_code;  // as the request gave it, without '+': the metrics' country
     sdk::CodeDigest digest{};
+    std::string verification_id;
     sdk::SmsMessage message;
     bool test_number = false;  // no SMS: the code is the configured one
     std::vector<ChargedCounter> charged;
@@ -105,7 +106,20 @@ struct OtpFlow::SendJob : FlowJob<SendAccepted> {
 struct OtpFlow::VerifyJob : FlowJob<VerifiedLogin> {
     VerifyOtpRequest request;
     std::string e164;
+    std::vector<ChargedCounter> reserved;  // the failed-verify counters charged for this request
 };
+
+namespace {
+
+// A verify refused by a limit, or by a store that could not count it.
+void refuse_verify(FlowJob<VerifiedLogin>& job, const ApiError& refusal) {
+    metrics::global().verify_outcome(refusal.code == ErrorCode::rate_limited
+                                         ? metrics::VerifyOutcome::rate_limited
+                                         : metrics::VerifyOutcome::store_unavailable);
+    job.answer(refusal);
+}
+
+}  // namespace
 
 const char* to_string(HealthSummary::Status status) {
     switch (status) {
@@ -185,7 +199,7 @@ void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<Sen
         std::move(checks), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
             if (v.refusal) return job->answer(*v.refusal);
             const SendOtpRequest& r = job->request;
-            Expected<std::string> e164 = normalize_phone(r.country_code, r.mobile_number);
+            Expected<std::string> e164 = normalize_phone(r.country_code, r.mobile_number, number_policy());
             if (!e164) return job->answer(e164.error());
             job->e164 = e164.value();
             job->calling_code = r.country_code.front() == '+' ? r.country_code.substr(1) : r.country_code;
@@ -208,6 +222,7 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
     const std::string code = fixed ? fixed->code : generate_code(config_.length);
     job->test_number = fixed != nullptr;
     job->digest = digest_code(config_.hmac_secret, job->e164, code);
+    job->verification_id = generate_verification_id();
     job->message = sdk::SmsMessage{job->e164, render_message(code), code, job->info.request_id};
     store_.put_code(job->e164, job->digest, config_.expiry, config_.max_attempts,
                     guarded(job, [this, job](sdk::StoreResult stored) {
@@ -219,17 +234,17 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
                         }
                         if (!job->test_number) return dispatch(job);
                         log_info("sms.skipped_test_number", {{"request_id", job->info.request_id}});
-                        job->answer(SendAccepted{config_.expiry});
+                        job->answer(SendAccepted{config_.expiry, job->verification_id});
                     }));
 }
 
 void OtpFlow::dispatch(std::shared_ptr<SendJob> job) {
-    const bool queued = dispatcher_.submit(job->message, job->calling_code,
-                                           guarded(job, [this, job](const SendOutcome& outcome) {
-                                               if (outcome.result.status == sdk::SendStatus::sent)
-                                                   return job->answer(SendAccepted{config_.expiry});
-                                               undo_send(job, send_failure(outcome.result));
-                                           }));
+    const bool queued = dispatcher_.submit(
+        job->message, job->calling_code, guarded(job, [this, job](const SendOutcome& outcome) {
+            if (outcome.result.status == sdk::SendStatus::sent)
+                return job->answer(SendAccepted{config_.expiry, job->verification_id});
+            undo_send(job, send_failure(outcome.result));
+        }));
     if (queued) return;
     log_warn("sms.queue_full", {{"request_id", job->info.request_id},
                                 {"provider", dispatcher_.first_provider(job->calling_code)}});
@@ -258,50 +273,66 @@ void OtpFlow::verify(const VerifyOtpRequest& request, RequestInfo info, FlowDone
     auto job = start_job<VerifyJob>(request, std::move(info), std::move(done));
     auto checks = per_address(job->info, "verify", limits_.ip_verifies, limits_.ip_window,
                               metrics::Limit::ip_verifies, kTooManyVerifies);
+    rate_limits_.charge(std::move(checks), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
+                            if (v.refusal) return refuse_verify(*job, *v.refusal);
+                            Expected<std::string> e164 = normalize_phone(
+                                job->request.country_code, job->request.mobile_number, number_policy());
+                            if (!e164) return job->answer(e164.error());
+                            job->e164 = e164.value();
+                            if (config_.require_verification_id && job->request.verification_id.empty()) {
+                                return job->answer(validation_error(
+                                    "verification_id",
+                                    "Field \"verification_id\" is required: send the one send-otp returned"));
+                            }
+                            reserve_guess(job);
+                        }));
+}
+
+std::vector<LimitCheck> OtpFlow::guess_checks(const std::string& e164, const RequestInfo& info) const {
+    std::vector<LimitCheck> checks;
+    const auto window = limits_.number_verify_window;
+    if (enabled(limits_.number_failed_verifies, window)) {
+        // Per number *and* address: a stranger's wrong guesses use up the stranger's allowance,
+        // not the owner's.
+        const std::string address = info.client_ip.empty() ? "-" : info.client_ip;
+        checks.push_back({number_key(e164, "failed:") + address, limits_.number_failed_verifies, window,
+                          metrics::Limit::number_failed_verifies, ErrorCode::rate_limited, kTooManyVerifies});
+    }
+    if (enabled(limits_.number_failed_verifies_all, window)) {
+        // Distributed guessing: high enough that each code's max_attempts stops a guesser first.
+        checks.push_back({number_key(e164, "failed"), limits_.number_failed_verifies_all, window,
+                          metrics::Limit::number_failed_verifies_all_addresses, ErrorCode::rate_limited,
+                          kTooManyVerifies});
+    }
+    return checks;
+}
+
+// Each failed-verify counter is charged before the code is checked, in one atomic store
+// step that also says whether the limit is passed: concurrent guesses cannot all slip
+// through a read-then-add, and a counter the store cannot reach refuses the verify (fail
+// closed). The charge is given back when the request turns out to be no wrong guess.
+void OtpFlow::reserve_guess(std::shared_ptr<VerifyJob> job) {
     rate_limits_.charge(
-        std::move(checks), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
-            if (v.refusal) {
-                metrics::global().verify_outcome(v.refusal->code == ErrorCode::rate_limited
-                                                     ? metrics::VerifyOutcome::rate_limited
-                                                     : metrics::VerifyOutcome::store_unavailable);
-                return job->answer(*v.refusal);
-            }
-            Expected<std::string> e164 =
-                normalize_phone(job->request.country_code, job->request.mobile_number);
-            if (!e164) return job->answer(e164.error());
-            job->e164 = e164.value();
-            if (!enabled(limits_.number_failed_verifies, limits_.number_verify_window))
-                return check_code(job);
-            rate_limits_.read(number_key(job->e164, "failed"), limits_.number_verify_window,
-                              guarded(job, [this, job](sdk::CounterResult failures) {
-                                  auto& stats = metrics::global();
-                                  if (failures.status != sdk::StoreStatus::ok) {
-                                      stats.verify_outcome(metrics::VerifyOutcome::store_unavailable);
-                                      return job->answer(store_error({failures.status, failures.detail}));
-                                  }
-                                  if (failures.count < limits_.number_failed_verifies) return check_code(job);
-                                  stats.rate_limit_refusal(metrics::Limit::number_failed_verifies);
-                                  stats.verify_outcome(metrics::VerifyOutcome::rate_limited);
-                                  ApiError e = make_error(ErrorCode::rate_limited, kTooManyVerifies);
-                                  e.retry_after = failures.reset_in;
-                                  job->answer(e);
-                              }));
+        guess_checks(job->e164, job->info), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
+            job->reserved = std::move(v.charged);
+            if (!v.refusal) return check_code(job);
+            give_back_guess(job, [this, job, refusal = *v.refusal] { refuse_verify(*job, refusal); });
         }));
+}
+
+void OtpFlow::give_back_guess(std::shared_ptr<VerifyJob> job, std::function<void()> then) {
+    rate_limits_.refund(job->reserved, std::move(then));
 }
 
 void OtpFlow::check_code(std::shared_ptr<VerifyJob> job) {
     const sdk::CodeDigest candidate = digest_code(config_.hmac_secret, job->e164, job->request.otp);
-    store_.verify_and_consume(
-        job->e164, candidate, guarded(job, [this, job](sdk::VerifyResult result) {
-            const bool failed_guess = result.outcome != sdk::VerifyOutcome::verified &&
-                                      result.outcome != sdk::VerifyOutcome::unavailable;
-            if (!failed_guess || !enabled(limits_.number_failed_verifies, limits_.number_verify_window)) {
-                return finish_verify(job, result);
-            }
-            // Counted before the answer, so the client's next guess already sees it.
-            rate_limits_.add(number_key(job->e164, "failed"), limits_.number_verify_window, 1,
-                             [this, job, result] { finish_verify(job, result); });
-        }));
+    store_.verify_and_consume(job->e164, candidate, guarded(job, [this, job](sdk::VerifyResult result) {
+                                  // Only a wrong code against a live one is a guess; nothing
+                                  // is pending, or the code is already dead, costs nobody.
+                                  if (result.outcome == sdk::VerifyOutcome::mismatch)
+                                      return finish_verify(job, result);
+                                  give_back_guess(job, [this, job, result] { finish_verify(job, result); });
+                              }));
 }
 
 void OtpFlow::finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyResult& result) {

@@ -17,6 +17,7 @@
 #include "app/rate_limits.hpp"
 #include "config/config.hpp"
 #include "domain/errors.hpp"
+#include "domain/phone.hpp"
 #include "domain/token.hpp"
 #include "http/request_parsing.hpp"
 #include "testino/health.hpp"
@@ -35,6 +36,7 @@ struct RequestInfo {
 
 struct SendAccepted {
     std::chrono::seconds expires_in;
+    std::string verification_id;  // binds the code to this flow; verify-otp may send it back
 };
 
 struct VerifiedLogin {
@@ -78,7 +80,9 @@ public:
     // refusal says nothing about whether the number has a pending code.
     void send(const SendOtpRequest& request, RequestInfo info, FlowDone<SendAccepted> done);
 
-    // Checks the code and, when right, consumes it and issues an access token.
+    // Checks the code and, when right, consumes it and issues an access token. A wrong code
+    // counts against the number, per client address and from all addresses together; a
+    // verify with no code pending, or a right one, does not.
     void verify(const VerifyOtpRequest& request, RequestInfo info, FlowDone<VerifiedLogin> done);
 
     void health(std::function<void(HealthSummary)> done);
@@ -97,9 +101,14 @@ private:
     // Removes the code and refunds the limits of a send whose SMS did not go out, then
     // answers `error`.
     void undo_send(std::shared_ptr<SendJob> job, ApiError error);
+    std::vector<LimitCheck> guess_checks(const std::string& e164, const RequestInfo& info) const;
+    void reserve_guess(std::shared_ptr<VerifyJob> job);
     void check_code(std::shared_ptr<VerifyJob> job);
+    // Gives back the failed-verify counters charged for a request that was no wrong guess.
+    void give_back_guess(std::shared_ptr<VerifyJob> job, std::function<void()> then);
     void finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyResult& result);
 
+    NumberPolicy number_policy() const { return NumberPolicy{config_.allow_voip}; }
     std::string render_message(const std::string& code) const;
     const TestNumber* test_number(const std::string& e164) const;
 

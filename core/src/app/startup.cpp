@@ -1,6 +1,7 @@
 #include "app/startup.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <ostream>
 
 #include "app/otp_flow.hpp"
@@ -93,7 +94,57 @@ std::string describe_route(const SmsPlan& plan, const std::vector<std::size_t>& 
     return text;
 }
 
+namespace {
+
+std::string date_of(std::int64_t unix_time) {
+    const std::time_t t = static_cast<std::time_t>(unix_time - 1);  // the last second it works
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char text[16];
+    std::strftime(text, sizeof text, "%Y-%m-%d", &tm);
+    return text;
+}
+
+// Settings that make the server weaker than its defaults are said at every start, so they
+// cannot linger unnoticed.
+void warn_about_weakened_settings(const AppConfig& config) {
+    for (const TestNumber& t : config.test_numbers) {
+        // The number's last digits only: enough for ops to recognise it.
+        const std::string tail = t.e164.substr(t.e164.size() > 4 ? t.e164.size() - 4 : 0);
+        const bool expired = t.expires_at <= static_cast<std::int64_t>(std::time(nullptr));
+        log_warn(expired ? "config.test_number_expired" : "config.test_number_active",
+                 {{"number_ending", tail},
+                  {"expires", date_of(t.expires_at)},
+                  {"detail", expired ? "this test number no longer works; remove it from test_numbers"
+                                     : "this number verifies with a fixed code and receives no SMS"}});
+    }
+    const OtpConfig& otp = config.otp;
+    if (otp.length < 6 || otp.expiry > std::chrono::seconds(600)) {
+        log_warn("config.weaker_than_nist", {{"length", otp.length},
+                                             {"expiry_seconds", otp.expiry.count()},
+                                             {"detail",
+                                              "otp.allow_weaker_than_nist accepts codes below "
+                                              "NIST SP 800-63B 5.1.3 (6 digits, 10 minutes)"}});
+    }
+    if (otp.allow_voip) {
+        log_warn("config.voip_allowed", {{"detail", "otp.allow_voip_numbers: codes go to VOIP numbers too"}});
+    }
+    const LimitsConfig& l = config.limits;
+    const std::int64_t reachable = static_cast<std::int64_t>(otp.max_attempts) * l.number_sends;
+    if (l.number_failed_verifies_all > 0 && l.number_sends > 0 && l.number_failed_verifies_all < reachable) {
+        log_warn("config.lockout_possible",
+                 {{"detail",
+                   "limits.number_failed_verifies_all_addresses_per_window is below "
+                   "otp.max_attempts x limits.number_sends_per_window (" +
+                       std::to_string(reachable) +
+                       "): strangers guessing from many addresses can lock a number's owner out"}});
+    }
+}
+
+}  // namespace
+
 StartupPlan plan_startup(const ConfigSource& source, const AppConfig& config, const PluginLoader& loader) {
+    warn_about_weakened_settings(config);
     LoadedPlugin store_plugin =
         loader.load(config.store.backend, sdk::PluginKind::otp_store, config.file + ": store.backend");
     SmsPlan sms = plan_sms(config, loader);

@@ -2,8 +2,8 @@
 // store, plugins), test numbers, and AppConfig built from a ConfigSource.
 #include <algorithm>
 #include <cctype>
-#include <ctime>
 
+#include "config/app_config_parts.hpp"
 #include "config/config.hpp"
 #include "config/config_text.hpp"
 #include "domain/otp_crypto.hpp"
@@ -63,9 +63,18 @@ const std::vector<ConfigKey>& server_schema() {
 
 const std::vector<ConfigKey>& otp_schema() {
     static const std::vector<ConfigKey> keys = {
-        key("length", ValueType::integer, "6", "OTP_LENGTH", "digits in a code", 4, 10),
-        key("expiry_seconds", ValueType::integer, "300", "OTP_EXPIRY_SECONDS", "how long a code is valid", 1,
-            86400),
+        key("length", ValueType::integer, "6", "OTP_LENGTH",
+            "digits in a code; below 6 needs allow_weaker_than_nist", 4, 10),
+        key("expiry_seconds", ValueType::integer, "300", "OTP_EXPIRY_SECONDS",
+            "how long a code is valid; above 600 needs allow_weaker_than_nist", 1, 86400),
+        key("allow_weaker_than_nist", ValueType::boolean, "false", "OTP_ALLOW_WEAKER_THAN_NIST",
+            "accept codes shorter than 6 digits or valid longer than 10 minutes (NIST SP 800-63B 5.1.3)"),
+        key("allow_voip_numbers", ValueType::boolean, "false", "OTP_ALLOW_VOIP_NUMBERS",
+            "send codes to VOIP numbers, which NIST SP 800-63B 5.1.3.3 refuses"),
+        key("require_verification_id", ValueType::boolean, "false", "OTP_REQUIRE_VERIFICATION_ID",
+            "verify-otp must carry the verification_id its send-otp returned"),
+        key("resend_overlap_seconds", ValueType::integer, "120", "OTP_RESEND_OVERLAP_SECONDS",
+            "how long a code stays valid after a new one was sent to the same number", 0, 600),
         key("max_attempts", ValueType::integer, "5", "OTP_MAX_ATTEMPTS", "wrong guesses allowed per code", 1,
             1000),
         sdk::mark_secret(key("hmac_secret", ValueType::string, "", "OTP_HMAC_SECRET",
@@ -101,8 +110,13 @@ const std::vector<ConfigKey>& limits_schema() {
         limit("number_sends_per_window", "5", "sends to one number per number_send_window_seconds"),
         limit("number_send_window_seconds", "3600", "window of number_sends_per_window"),
         limit("number_failed_verifies_per_window", "10",
-              "failed verifies for one number, across codes, per number_verify_window_seconds"),
-        limit("number_verify_window_seconds", "3600", "window of number_failed_verifies_per_window"),
+              "failed verifies for one number from one client address, across codes, per "
+              "number_verify_window_seconds"),
+        limit("number_failed_verifies_all_addresses_per_window", "50",
+              "failed verifies for one number from all addresses together (distributed guessing); "
+              "at least otp.max_attempts x number_sends_per_window, so that strangers cannot lock "
+              "the owner out"),
+        limit("number_verify_window_seconds", "3600", "window of both failed-verify limits"),
         limit("ip_sends_per_window", "20", "sends from one client address per ip_window_seconds"),
         limit("ip_verifies_per_window", "60", "verifies from one client address per ip_window_seconds"),
         limit("ip_window_seconds", "3600", "window of the per-address limits"),
@@ -122,7 +136,7 @@ const std::vector<ConfigKey>& sms_schema() {
     static const std::vector<ConfigKey> keys = {
         key("provider", ValueType::string, "", "SMS_PROVIDER",
             "the one SMS provider plugin: a name (console, twilio, sns) or a path to a .so; "
-            "console when neither this nor providers is set"),
+            "this or providers is required"),
         key("providers", ValueType::string_list, "", "SMS_PROVIDERS",
             "SMS providers in the order they are tried; the next one takes a send the one "
             "before could not make (timeout, outage, misconfiguration)"),
@@ -151,54 +165,6 @@ const std::vector<ConfigKey>& plugins_schema() {
     return keys;
 }
 
-std::int64_t parse_date_end(const std::string& text) {
-    std::tm tm{};
-    const char* end = strptime(text.c_str(), "%Y-%m-%d", &tm);
-    if (end == nullptr || *end != '\0') return -1;
-    return static_cast<std::int64_t>(timegm(&tm)) + 86400;  // valid through that day (UTC)
-}
-
-std::vector<TestNumber> load_test_numbers(const ConfigSource& source, int otp_length) {
-    std::vector<TestNumber> numbers;
-    const YAML::Node list = source.node("test_numbers");
-    if (!list.IsDefined() || list.IsNull()) return numbers;
-    const std::string at = source.file() + ": test_numbers";
-    if (!list.IsSequence()) {
-        throw StartupError(at + ": expected a list of {number, code, expires} entries");
-    }
-    int index = 0;
-    for (const auto& entry : list) {
-        const std::string where = at + "[" + std::to_string(index++) + "]";
-        if (!entry.IsMap()) throw StartupError(where + ": expected a mapping with number and code");
-        for (const auto& field : entry) {
-            if (!field.first.IsScalar()) throw StartupError(where + ": keys must be plain names");
-            const std::string name = field.first.as<std::string>();
-            if (name != "number" && name != "code" && name != "expires") {
-                throw StartupError(where + "." + name + ": unknown key; allowed keys: number, code, expires");
-            }
-        }
-        if (!entry["number"] || !entry["number"].IsScalar() || !entry["code"] || !entry["code"].IsScalar()) {
-            throw StartupError(where + ": number and code are required");
-        }
-        TestNumber t;
-        const Expected<std::string> e164 = normalize_e164(entry["number"].as<std::string>());
-        if (!e164) throw StartupError(where + ".number: " + e164.error().message);
-        t.e164 = e164.value();
-        t.code = entry["code"].as<std::string>();
-        if (t.code.size() != static_cast<std::size_t>(otp_length) ||
-            t.code.find_first_not_of("0123456789") != std::string::npos) {
-            throw StartupError(where + ".code: must be exactly " + std::to_string(otp_length) +
-                               " digits (otp.length)");
-        }
-        if (entry["expires"]) {
-            t.expires_at = parse_date_end(entry["expires"].as<std::string>());
-            if (t.expires_at < 0) throw StartupError(where + ".expires: expected a date like 2027-01-31");
-        }
-        numbers.push_back(std::move(t));
-    }
-    return numbers;
-}
-
 }  // namespace
 
 // --- AppConfig -------------------------------------------------------------------------
@@ -212,76 +178,102 @@ const ConfigSection& AppConfig::section(const std::string& path) const {
 
 namespace {
 
-std::string provider_name(std::string name) {
-    return name == "aws_sns" ? "sns" : name;  // the seed's SMS_PROVIDER value
+// NIST SP 800-63B 5.1.3: a code of at least 20 bits (6 digits) valid for at most 10 minutes.
+void check_nist_strength(const ConfigSection& otp, const OtpConfig& o) {
+    if (o.allow_weaker_than_nist) return;
+    const char* fix =
+        "; NIST SP 800-63B 5.1.3 asks for this, or set otp.allow_weaker_than_nist: true to accept it";
+    if (o.length < 6) {
+        throw StartupError(otp.where("length") + ": " + std::to_string(o.length) +
+                           " digits is weaker than 6 (20 bits)" + fix);
+    }
+    if (o.expiry > std::chrono::seconds(600)) {
+        throw StartupError(otp.where("expiry_seconds") + ": " + std::to_string(o.expiry.count()) +
+                           " seconds is longer than 10 minutes" + fix);
+    }
 }
 
-// One ordered provider list: names, no repeats, not empty.
-std::vector<std::string> provider_list(std::vector<std::string> names, const std::string& where) {
-    if (names.empty()) throw StartupError(where + ": the list names no provider");
-    std::vector<std::string> seen;
-    for (std::string& name : names) {
-        name = provider_name(trim(name));
-        if (name.empty()) throw StartupError(where + ": an empty provider name");
-        if (std::find(seen.begin(), seen.end(), name) != seen.end()) {
-            throw StartupError(where + ": \"" + name + "\" is listed twice");
+void load_otp_and_token(AppConfig& config) {
+    const ConfigSection& otp = config.section("otp");
+    OtpConfig& o = config.otp;
+    o.length = static_cast<int>(otp.get_int("length"));
+    o.expiry = std::chrono::seconds(otp.get_int("expiry_seconds"));
+    o.max_attempts = static_cast<int>(otp.get_int("max_attempts"));
+    o.hmac_secret = otp.get_string("hmac_secret");
+    o.message_template = otp.get_string("message_template");
+    o.allow_weaker_than_nist = otp.get_bool("allow_weaker_than_nist");
+    o.allow_voip = otp.get_bool("allow_voip_numbers");
+    o.require_verification_id = otp.get_bool("require_verification_id");
+    o.resend_overlap = std::chrono::seconds(otp.get_int("resend_overlap_seconds"));
+    check_nist_strength(otp, o);
+    if (o.message_template.find("{code}") == std::string::npos) {
+        throw StartupError(otp.where("message_template") +
+                           ": the template must contain {code}, or no code reaches the user");
+    }
+    if (!o.hmac_secret.empty() && o.hmac_secret.size() < 32) {
+        throw StartupError(otp.where("hmac_secret") + ": must be at least 32 bytes long");
+    }
+
+    const ConfigSection& token = config.section("token");
+    TokenConfig& t = config.token;
+    t.secret = token.get_string("secret");
+    t.issuer = token.get_string("issuer");
+    t.ttl = std::chrono::seconds(token.get_int("ttl_seconds"));
+    if (t.secret.empty()) {
+        if (!config.server.debug) {
+            throw StartupError(token.where("secret") +
+                               ": no token secret is configured; set TOKEN_SECRET (at least 32 "
+                               "bytes, e.g. `openssl rand -hex 32`), or DEBUG=true for a "
+                               "throwaway one in development");
         }
-        seen.push_back(name);
+        t.secret = random_hex(32);
+        t.secret_generated = true;
+    } else if (t.secret.size() < 32) {
+        throw StartupError(token.where("secret") + ": must be at least 32 bytes long");
     }
-    return names;
+    // Derived only from a symmetric token secret. Once tokens can be signed with a private
+    // key, a token key never doubles as the code key: otp.hmac_secret must then be set.
+    if (o.hmac_secret.empty()) o.hmac_secret = derive_key(t.secret, "testino-otp-hmac-v1");
 }
 
-// sms.provider or sms.providers (the default route), and sms.routes (per calling code).
-void load_sms_routing(const ConfigSource& source, const ConfigSection& sms, SmsConfig& m) {
-    const bool one = sms.has("provider");
-    const bool several = sms.has("providers");
-    if (one && several) {
-        std::string other = sms.where("providers");
-        const std::string file_prefix = source.file() + ": ";
-        if (other.rfind(file_prefix, 0) == 0) other.erase(0, file_prefix.size());
-        throw StartupError(sms.where("provider") + " and " + other +
-                           " are both set; set one of them (providers: [a, b] lists the order to try)");
+void load_limits(AppConfig& config) {
+    const ConfigSection& limits = config.section("limits");
+    LimitsConfig& l = config.limits;
+    auto seconds = [&](const char* name) { return std::chrono::seconds(limits.get_int(name)); };
+    auto count = [&](const char* name) { return static_cast<int>(limits.get_int(name)); };
+    l.number_cooldown = seconds("number_cooldown_seconds");
+    l.number_sends = count("number_sends_per_window");
+    l.number_send_window = seconds("number_send_window_seconds");
+    l.number_failed_verifies = count("number_failed_verifies_per_window");
+    l.number_failed_verifies_all = count("number_failed_verifies_all_addresses_per_window");
+    l.number_verify_window = seconds("number_verify_window_seconds");
+    l.ip_sends = count("ip_sends_per_window");
+    l.ip_verifies = count("ip_verifies_per_window");
+    l.ip_window = seconds("ip_window_seconds");
+    l.trusted_proxies = limits.get_list("trusted_proxies");
+    for (const std::string& proxy : l.trusted_proxies) {
+        if (!Network::parse(proxy)) {
+            throw StartupError(limits.where("trusted_proxies") + ": \"" + proxy +
+                               "\" is not an IP address or CIDR network");
+        }
     }
-    if (several) {
-        m.providers = provider_list(sms.get_list("providers"), sms.where("providers"));
-    } else {
-        m.providers = {one ? provider_name(sms.get_string("provider")) : "console"};
-        if (m.providers.front().empty()) throw StartupError(sms.where("provider") + ": empty");
-    }
-
-    const std::string at = source.file() + ": sms.routes";
-    const YAML::Node routes = source.node("sms.routes");
-    if (!routes.IsDefined() || routes.IsNull()) return;
-    if (!routes.IsMap()) {
-        throw StartupError(at +
-                           ": expected a mapping of calling code to providers, like "
-                           "\"1\": [twilio, sns], got " +
-                           node_kind(routes));
-    }
-    for (const auto& entry : routes) {
-        if (!entry.first.IsScalar()) throw StartupError(at + ": keys must be calling codes");
-        std::string code = entry.first.as<std::string>();
-        const std::string where = at + "." + code;
-        if (!code.empty() && code.front() == '+') code.erase(0, 1);
+    for (std::string cc : limits.get_list("country_allowlist")) {
+        if (!cc.empty() && cc.front() == '+') cc.erase(0, 1);
         std::int64_t n = 0;
-        if (!parse_int(code, n) || n < 1 || n > 999 || std::to_string(n) != code) {
-            throw StartupError(where + ": \"" + entry.first.as<std::string>() +
+        if (!parse_int(cc, n) || n < 1 || n > 999) {
+            throw StartupError(limits.where("country_allowlist") + ": \"" + cc +
                                "\" is not a calling code (like \"1\" or \"+44\")");
         }
-        std::vector<std::string> names;
-        if (entry.second.IsScalar()) {
-            names.push_back(entry.second.as<std::string>());
-        } else if (entry.second.IsSequence()) {
-            for (const auto& item : entry.second) {
-                if (!item.IsScalar()) throw StartupError(where + ": expected a list of provider names");
-                names.push_back(item.as<std::string>());
-            }
-        } else {
-            throw StartupError(where + ": expected a provider name or a list of them, got " +
-                               node_kind(entry.second));
-        }
-        if (!m.routes.emplace(code, provider_list(std::move(names), where)).second) {
-            throw StartupError(where + ": calling code +" + code + " has two routes");
+        l.country_allowlist.push_back(std::to_string(n));
+    }
+    l.country_sends = count("country_sends_per_window");
+    l.country_window = seconds("country_window_seconds");
+    l.budget_per_hour = count("budget_sends_per_hour");
+    l.budget_per_day = count("budget_sends_per_day");
+    for (const char* window : {"number_send_window_seconds", "number_verify_window_seconds",
+                               "ip_window_seconds", "country_window_seconds"}) {
+        if (limits.get_int(window) < 1) {
+            throw StartupError(limits.where(window) + ": a window must be at least 1 second");
         }
     }
 }
@@ -335,80 +327,10 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
                            server.get_string("log_level") + "\"");
     }
 
-    const ConfigSection& otp = config.section("otp");
-    OtpConfig& o = config.otp;
-    o.length = static_cast<int>(otp.get_int("length"));
-    o.expiry = std::chrono::seconds(otp.get_int("expiry_seconds"));
-    o.max_attempts = static_cast<int>(otp.get_int("max_attempts"));
-    o.hmac_secret = otp.get_string("hmac_secret");
-    o.message_template = otp.get_string("message_template");
-    if (o.message_template.find("{code}") == std::string::npos) {
-        throw StartupError(otp.where("message_template") +
-                           ": the template must contain {code}, or no code reaches the user");
-    }
-    if (!o.hmac_secret.empty() && o.hmac_secret.size() < 32) {
-        throw StartupError(otp.where("hmac_secret") + ": must be at least 32 bytes long");
-    }
+    load_otp_and_token(config);
+    load_limits(config);
 
-    const ConfigSection& token = config.section("token");
-    TokenConfig& t = config.token;
-    t.secret = token.get_string("secret");
-    t.issuer = token.get_string("issuer");
-    t.ttl = std::chrono::seconds(token.get_int("ttl_seconds"));
-    if (t.secret.empty()) {
-        if (!s.debug) {
-            throw StartupError(token.where("secret") +
-                               ": no token secret is configured; set TOKEN_SECRET (at least 32 "
-                               "bytes, e.g. `openssl rand -hex 32`), or DEBUG=true for a "
-                               "throwaway one in development");
-        }
-        t.secret = random_hex(32);
-        t.secret_generated = true;
-    } else if (t.secret.size() < 32) {
-        throw StartupError(token.where("secret") + ": must be at least 32 bytes long");
-    }
-    if (o.hmac_secret.empty()) o.hmac_secret = derive_key(t.secret, "testino-otp-hmac-v1");
-
-    const ConfigSection& limits = config.section("limits");
-    LimitsConfig& l = config.limits;
-    auto seconds = [&](const char* name) { return std::chrono::seconds(limits.get_int(name)); };
-    auto count = [&](const char* name) { return static_cast<int>(limits.get_int(name)); };
-    l.number_cooldown = seconds("number_cooldown_seconds");
-    l.number_sends = count("number_sends_per_window");
-    l.number_send_window = seconds("number_send_window_seconds");
-    l.number_failed_verifies = count("number_failed_verifies_per_window");
-    l.number_verify_window = seconds("number_verify_window_seconds");
-    l.ip_sends = count("ip_sends_per_window");
-    l.ip_verifies = count("ip_verifies_per_window");
-    l.ip_window = seconds("ip_window_seconds");
-    l.trusted_proxies = limits.get_list("trusted_proxies");
-    for (const std::string& proxy : l.trusted_proxies) {
-        if (!Network::parse(proxy)) {
-            throw StartupError(limits.where("trusted_proxies") + ": \"" + proxy +
-                               "\" is not an IP address or CIDR network");
-        }
-    }
-    for (std::string cc : limits.get_list("country_allowlist")) {
-        if (!cc.empty() && cc.front() == '+') cc.erase(0, 1);
-        std::int64_t n = 0;
-        if (!parse_int(cc, n) || n < 1 || n > 999) {
-            throw StartupError(limits.where("country_allowlist") + ": \"" + cc +
-                               "\" is not a calling code (like \"1\" or \"+44\")");
-        }
-        l.country_allowlist.push_back(std::to_string(n));
-    }
-    l.country_sends = count("country_sends_per_window");
-    l.country_window = seconds("country_window_seconds");
-    l.budget_per_hour = count("budget_sends_per_hour");
-    l.budget_per_day = count("budget_sends_per_day");
-    for (const char* window : {"number_send_window_seconds", "number_verify_window_seconds",
-                               "ip_window_seconds", "country_window_seconds"}) {
-        if (limits.get_int(window) < 1) {
-            throw StartupError(limits.where(window) + ": a window must be at least 1 second");
-        }
-    }
-
-    config.test_numbers = load_test_numbers(source, o.length);
+    config.test_numbers = load_test_numbers(source, config.otp.length, NumberPolicy{config.otp.allow_voip});
 
     const ConfigSection& sms = config.section("sms");
     SmsConfig& m = config.sms;

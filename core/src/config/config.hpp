@@ -108,6 +108,10 @@ struct OtpConfig {
     int max_attempts = 5;
     std::string hmac_secret;  // derived from the token secret when not configured
     std::string message_template;
+    bool allow_weaker_than_nist = false;  // length < 6 or expiry > 600 s accepted
+    bool allow_voip = false;              // VOIP numbers accepted
+    bool require_verification_id = false;
+    std::chrono::seconds resend_overlap{120};  // a replaced code stays valid this long
 };
 
 struct TokenConfig {
@@ -136,7 +140,8 @@ struct LimitsConfig {
     std::chrono::seconds number_cooldown{30};
     int number_sends = 5;
     std::chrono::seconds number_send_window{3600};
-    int number_failed_verifies = 10;
+    int number_failed_verifies = 10;      // per number and client address
+    int number_failed_verifies_all = 50;  // per number, from every address together
     std::chrono::seconds number_verify_window{3600};
     int ip_sends = 20;
     int ip_verifies = 60;

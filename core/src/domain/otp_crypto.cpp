@@ -121,4 +121,34 @@ std::string random_hex(std::size_t bytes) {
     return to_hex(buffer.data(), bytes);
 }
 
+std::string generate_verification_id() {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char raw[16];
+    random_bytes(raw, sizeof raw);
+    // 128 bits, 6 at a time: 21 full characters and one of the last 2 bits.
+    std::string id;
+    id.reserve(22);
+    std::uint32_t bits = 0;
+    int held = 0;
+    for (const unsigned char byte : raw) {
+        bits = (bits << 8) | byte;
+        held += 8;
+        while (held >= 6) {
+            held -= 6;
+            id.push_back(kAlphabet[(bits >> held) & 0x3f]);
+        }
+    }
+    id.push_back(kAlphabet[(bits << (6 - held)) & 0x3f]);
+    return id;
+}
+
+sdk::CodeDigest flow_tag(std::string_view key, std::string_view e164, std::string_view verification_id) {
+    std::string message;
+    message.reserve(5 + e164.size() + 1 + verification_id.size());
+    message.append("flow:").append(e164).append(1, ':').append(verification_id);
+    sdk::CodeDigest tag{};
+    hmac_sha256(key, message, tag.data());
+    return tag;
+}
+
 }  // namespace testino

@@ -18,6 +18,13 @@ std::string generate_code(int length);
 // number means a digest is useless for any other number.
 sdk::CodeDigest digest_code(std::string_view key, std::string_view e164, std::string_view code);
 
+// 16 random bytes as unpadded base64url (22 characters): the opaque id send-otp returns,
+// which binds a code to the client flow that asked for it (ASVS 2.7.3).
+std::string generate_verification_id();
+
+// HMAC-SHA256(key, "flow:" e164 ":" id): what the store keeps of a verification id.
+sdk::CodeDigest flow_tag(std::string_view key, std::string_view e164, std::string_view verification_id);
+
 // HMAC-SHA256(secret, label) as hex: a key for one purpose derived from another secret.
 std::string derive_key(std::string_view secret, std::string_view label);
 

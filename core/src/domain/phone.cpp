@@ -48,8 +48,12 @@ PhoneVerdictCache::Entry ask_libphonenumber(const std::string& cc, const std::st
     switch (util.GetNumberType(number)) {
         case PhoneNumberUtil::MOBILE:
         case PhoneNumberUtil::FIXED_LINE_OR_MOBILE:
-        case PhoneNumberUtil::PERSONAL_NUMBER:
-        case PhoneNumberUtil::VOIP: break;
+        case PhoneNumberUtil::PERSONAL_NUMBER: break;
+        case PhoneNumberUtil::VOIP: {
+            PhoneVerdictCache::Entry voip{Verdict::voip, {}};
+            util.Format(number, PhoneNumberUtil::E164, &voip.e164);
+            return voip;
+        }
         case PhoneNumberUtil::UNKNOWN: return {Verdict::not_a_number, {}};
         default:
             // Fixed lines cannot read an SMS; premium-rate and shared-cost numbers are how
@@ -63,7 +67,8 @@ PhoneVerdictCache::Entry ask_libphonenumber(const std::string& cc, const std::st
 
 }  // namespace
 
-Expected<std::string> normalize_phone(std::string_view country_code, std::string_view national_number) {
+Expected<std::string> normalize_phone(std::string_view country_code, std::string_view national_number,
+                                      NumberPolicy policy) {
     std::string_view cc = country_code;
     if (!cc.empty() && cc.front() == '+') cc.remove_prefix(1);
     const bool cc_ok = !cc.empty() && cc.size() <= 3 && cc.front() != '0' &&
@@ -100,6 +105,10 @@ Expected<std::string> normalize_phone(std::string_view country_code, std::string
     }
     switch (entry->verdict) {
         case PhoneVerdictCache::Verdict::valid: return std::move(entry->e164);
+        case PhoneVerdictCache::Verdict::voip:
+            if (policy.allow_voip) return std::move(entry->e164);
+            return validation_error("mobile_number",
+                                    "mobile_number is a VOIP number, which cannot receive codes here");
         case PhoneVerdictCache::Verdict::cannot_receive:
             return validation_error("mobile_number", "mobile_number cannot receive SMS messages");
         case PhoneVerdictCache::Verdict::not_a_number: break;
@@ -108,7 +117,7 @@ Expected<std::string> normalize_phone(std::string_view country_code, std::string
                             "mobile_number is not a valid phone number for +" + std::string(cc));
 }
 
-Expected<std::string> normalize_e164(std::string_view number) {
+Expected<std::string> normalize_e164(std::string_view number, NumberPolicy policy) {
     if (number.empty() || number.front() != '+') {
         return validation_error("number", "a number must start with + and its country code");
     }
@@ -119,7 +128,7 @@ Expected<std::string> normalize_e164(std::string_view number) {
     }
     std::string national;
     util.GetNationalSignificantNumber(parsed, &national);
-    return normalize_phone(std::to_string(parsed.country_code()), national);
+    return normalize_phone(std::to_string(parsed.country_code()), national, policy);
 }
 
 }  // namespace testino

@@ -15,10 +15,11 @@ namespace testino {
 
 class PhoneVerdictCache {
 public:
-    enum class Verdict : std::uint8_t { valid, not_a_number, cannot_receive };
+    // `voip` is valid too; whether it is accepted is the caller's policy (NumberPolicy).
+    enum class Verdict : std::uint8_t { valid, voip, not_a_number, cannot_receive };
     struct Entry {
         Verdict verdict = Verdict::not_a_number;
-        std::string e164;  // when valid
+        std::string e164;  // when valid or voip
     };
 
     // At most `capacity` entries (rounded down to a multiple of `shards`), each shard with

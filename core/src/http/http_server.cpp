@@ -474,7 +474,8 @@ private:
         start_flow(writer, ctx, [&] {
             state_->flow->send(parsed.value(), {ctx.request_id, ctx.client_ip},
                                replier<SendAccepted>(writer, ctx, [](const SendAccepted& sent) {
-                                   return json_reply(200, success_send_body(sent.expires_in));
+                                   return json_reply(
+                                       200, success_send_body(sent.expires_in, sent.verification_id));
                                }));
         });
     }

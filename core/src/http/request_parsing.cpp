@@ -27,9 +27,10 @@ bool has_lone_surrogate(const char* text, std::size_t length) {
 }
 
 // Reads `names` from a JSON object body into `out` (same order), or says what is wrong.
+// The first `required` names must be present; the others are optional ("" when absent).
 template <std::size_t N>
 std::optional<ApiError> read_string_fields(std::string_view body, const std::array<const char*, N>& names,
-                                           std::array<std::string, N>& out) {
+                                           std::array<std::string, N>& out, std::size_t required = N) {
     if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
         return make_error(ErrorCode::invalid_json, "Request body is empty; expected a JSON object");
     }
@@ -80,7 +81,7 @@ std::optional<ApiError> read_string_fields(std::string_view body, const std::arr
         }
         out[index].assign(member.value.GetString(), member.value.GetStringLength());
     }
-    for (std::size_t i = 0; i < N; ++i) {
+    for (std::size_t i = 0; i < required; ++i) {
         if (!seen[i]) {
             return validation_error(names[i], std::string("Field \"") + names[i] + "\" is required");
         }
@@ -98,16 +99,28 @@ Expected<SendOtpRequest> parse_send_otp(std::string_view body) {
 }
 
 Expected<VerifyOtpRequest> parse_verify_otp(std::string_view body, int otp_length) {
-    static constexpr std::array<const char*, 3> names = {"country_code", "mobile_number", "otp"};
-    std::array<std::string, 3> values;
-    if (auto error = read_string_fields(body, names, values)) return *error;
+    static constexpr std::array<const char*, 4> names = {"country_code", "mobile_number", "otp",
+                                                         "verification_id"};
+    std::array<std::string, 4> values;
+    if (auto error = read_string_fields(body, names, values, 3)) return *error;
     const std::string& otp = values[2];
     const bool digits_only = std::all_of(otp.begin(), otp.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (otp.size() != static_cast<std::size_t>(otp_length) || !digits_only) {
         return validation_error(
             "otp", "Field \"otp\" must be exactly " + std::to_string(otp_length) + " digits (0-9)");
     }
-    return VerifyOtpRequest{std::move(values[0]), std::move(values[1]), std::move(values[2])};
+    const std::string& id = values[3];
+    const bool id_alphabet = std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' ||
+               c == '_';
+    });
+    if (!id.empty() && (id.size() != kVerificationIdLength || !id_alphabet)) {
+        return validation_error(
+            "verification_id",
+            "Field \"verification_id\" must be the verification_id that send-otp returned");
+    }
+    return VerifyOtpRequest{std::move(values[0]), std::move(values[1]), std::move(values[2]),
+                            std::move(values[3])};
 }
 
 }  // namespace testino

@@ -17,13 +17,18 @@ struct VerifyOtpRequest {
     std::string country_code;
     std::string mobile_number;
     std::string otp;
+    std::string verification_id;  // optional: "" when the client sent none
 };
+
+// A verification_id: 16 random bytes in unpadded base64url.
+inline constexpr std::size_t kVerificationIdLength = 22;
 
 // Malformed JSON, an empty body or invalid UTF-8 → 400 INVALID_JSON. A body that is not an
 // object, a missing, unknown or duplicated field, a value that is not a string, or a value
 // over 64 bytes → 422 naming the field.
 Expected<SendOtpRequest> parse_send_otp(std::string_view body);
-// As above, and `otp` must be exactly `otp_length` ASCII digits.
+// As above, and `otp` must be exactly `otp_length` ASCII digits. `verification_id` is
+// optional; when present it must look like one (22 base64url characters).
 Expected<VerifyOtpRequest> parse_verify_otp(std::string_view body, int otp_length);
 
 }  // namespace testino

@@ -7,7 +7,7 @@
 
 namespace testino {
 
-std::string success_send_body(std::chrono::seconds expires_in) {
+std::string success_send_body(std::chrono::seconds expires_in, const std::string& verification_id) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -17,6 +17,8 @@ std::string success_send_body(std::chrono::seconds expires_in) {
     w.String("OTP sent successfully");
     w.Key("expires_in");
     w.Int64(expires_in.count());
+    w.Key("verification_id");
+    w.String(verification_id.c_str(), static_cast<rapidjson::SizeType>(verification_id.size()));
     w.EndObject();
     return {buffer.GetString(), buffer.GetSize()};
 }

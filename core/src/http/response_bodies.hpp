@@ -10,8 +10,8 @@
 
 namespace testino {
 
-// {"success":true,"message":"OTP sent successfully","expires_in":N}
-std::string success_send_body(std::chrono::seconds expires_in);
+// {"success":true,"message":"OTP sent successfully","expires_in":N,"verification_id":"..."}
+std::string success_send_body(std::chrono::seconds expires_in, const std::string& verification_id);
 // {"success":true,"message":"OTP verified successfully","access_token":...,"token_type","expires_in"}
 std::string success_verify_body(const IssuedToken& token);
 // GET /api/v1/health: the status, version, uptime and one entry per plugin.

@@ -48,8 +48,15 @@ constexpr std::array<const char*, static_cast<std::size_t>(Method::count_)> kMet
 constexpr std::array<const char*, static_cast<std::size_t>(VerifyOutcome::count_)> kOutcomeNames = {
     "verified", "invalid", "too_many_attempts", "rate_limited", "store_unavailable"};
 constexpr std::array<const char*, static_cast<std::size_t>(Limit::count_)> kLimitNames = {
-    "ip_sends",      "ip_verifies", "number_cooldown", "number_sends", "number_failed_verifies",
-    "country_sends", "budget_hour", "budget_day"};
+    "ip_sends",
+    "ip_verifies",
+    "number_cooldown",
+    "number_sends",
+    "number_failed_verifies",
+    "number_failed_verifies_all_addresses",
+    "country_sends",
+    "budget_hour",
+    "budget_day"};
 constexpr std::array<const char*, static_cast<std::size_t>(StoreOperation::count_)> kOperationNames = {
     "put_code", "verify_and_consume", "remove_code", "hit_counter"};
 constexpr std::array<const char*, static_cast<std::size_t>(SmsFailure::count_)> kFailureNames = {

@@ -68,6 +68,7 @@ enum class Limit {
     number_cooldown,
     number_sends,
     number_failed_verifies,
+    number_failed_verifies_all_addresses,
     country_sends,
     budget_hour,
     budget_day,
