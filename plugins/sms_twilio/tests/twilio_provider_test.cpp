@@ -10,6 +10,7 @@
 
 #include "fake_twilio.hpp"
 #include "plugin_doubles.hpp"
+#include "raw_listener.hpp"
 
 namespace testino::plugins::twilio {
 namespace {
@@ -22,6 +23,8 @@ using test::kFakeAccountSid;
 using test::kFakeAuthToken;
 using test::kFakeFrom;
 using test::kFakeServiceSid;
+using test::RawBehaviour;
+using test::RawListener;
 using test::twilio_error;
 using test_support::MapConfigView;
 using test_support::RecordingHost;
@@ -248,7 +251,7 @@ struct RecipientCase {
 class TwilioRecipientErrorTest : public TwilioProviderTest,
                                  public ::testing::WithParamInterface<RecipientCase> {};
 
-TEST_P(TwilioRecipientErrorTest, IsTheCallersFaultWithAClientSafeDetailAndNoRetry) {
+TEST_P(TwilioRecipientErrorTest, IsTheCallersFaultWithTheReasonForTheLogsAndNoRetry) {
     provider();
     fake_.answer_next(twilio_error(GetParam().code));
 
@@ -256,7 +259,8 @@ TEST_P(TwilioRecipientErrorTest, IsTheCallersFaultWithAClientSafeDetailAndNoRetr
 
     EXPECT_EQ(result.status, SendStatus::invalid_recipient);
     EXPECT_NE(result.detail.find(GetParam().detail_part), std::string::npos) << result.detail;
-    EXPECT_EQ(result.detail.find("Twilio"), std::string::npos) << "no provider internals: " << result.detail;
+    EXPECT_NE(result.detail.find("Twilio error " + std::to_string(GetParam().code)), std::string::npos)
+        << "the logs name Twilio's code: " << result.detail;
     EXPECT_EQ(fake_.request_count(), 1u);
     const auto rejected = host_.records_of("sms.twilio.rejected");
     ASSERT_EQ(rejected.size(), 1u);
@@ -333,33 +337,49 @@ TEST_F(TwilioProviderTest, TooManyRequestsIsRetriedThenSent) {
     EXPECT_EQ(host_.records_of("sms.twilio.sent").at(0).field("attempts"), "2");
 }
 
-TEST_F(TwilioProviderTest, ServerErrorsAreRetriedUpToMaxAttemptsThenUnavailable) {
+TEST_F(TwilioProviderTest, PersistentTooManyRequestsIsUnavailableAfterMaxAttempts) {
     provider({{"max_attempts", "3"}});
-    fake_.answer_next(twilio_error(20503), 3);
+    fake_.answer_next(twilio_error(20429), 3);
 
     const auto result = send();
 
-    EXPECT_EQ(result.status, SendStatus::unavailable);
-    EXPECT_NE(result.detail.find("HTTP 503"), std::string::npos) << result.detail;
+    EXPECT_EQ(result.status, SendStatus::unavailable) << "Twilio never processes a 429";
+    EXPECT_NE(result.detail.find("HTTP 429"), std::string::npos) << result.detail;
     EXPECT_EQ(fake_.request_count(), 3u);
     EXPECT_EQ(host_.count("sms.twilio.retry"), 2u);
     const auto failed = host_.records_of("sms.twilio.failed");
     ASSERT_EQ(failed.size(), 1u);
     EXPECT_EQ(failed[0].field("attempts"), "3");
-    EXPECT_EQ(failed[0].field("twilio_code"), "20503");
+    EXPECT_EQ(failed[0].field("twilio_code"), "20429");
+    EXPECT_TRUE(provider_->health().healthy) << "throttling is not a misconfiguration";
+}
+
+class TwilioServerErrorTest : public TwilioProviderTest, public ::testing::WithParamInterface<int> {};
+
+// Twilio failed after it had the whole request: the message may exist, so no second try.
+TEST_P(TwilioServerErrorTest, IsUncertainAndNotRetried) {
+    provider({{"max_attempts", "3"}});
+    fake_.answer_next(twilio_error(GetParam()), 3);
+
+    const auto result = send();
+
+    EXPECT_EQ(result.status, SendStatus::uncertain);
+    EXPECT_NE(result.detail.find("may have accepted"), std::string::npos) << result.detail;
+    EXPECT_EQ(fake_.request_count(), 1u);
+    EXPECT_EQ(host_.count("sms.twilio.retry"), 0u);
+    const auto logged = host_.records_of("sms.twilio.uncertain");
+    ASSERT_EQ(logged.size(), 1u);
+    EXPECT_EQ(logged[0].level, sdk::LogLevel::error);
+    EXPECT_EQ(logged[0].field("twilio_code"), std::to_string(GetParam()));
     EXPECT_TRUE(provider_->health().healthy) << "an outage is not a misconfiguration";
 }
 
-TEST_F(TwilioProviderTest, AnInternalErrorThenSuccessIsSent) {
-    provider();
-    fake_.answer_next(twilio_error(20500));
-    EXPECT_EQ(send().status, SendStatus::sent);
-    EXPECT_EQ(fake_.request_count(), 2u);
-}
+INSTANTIATE_TEST_SUITE_P(FiveHundreds, TwilioServerErrorTest, ::testing::Values(20500, 20503),
+                         [](const auto& info) { return "Code" + std::to_string(info.param); });
 
 TEST_F(TwilioProviderTest, RetriesStopWhenTheNextPauseWouldPassTheDeadline) {
     provider({{"retry_backoff_ms", "2000"}, {"retry_max_backoff_ms", "4000"}, {"max_attempts", "5"}});
-    fake_.answer_next(twilio_error(20503), 5);
+    fake_.answer_next(twilio_error(20429), 5);
 
     const auto result = send(500ms);
 
@@ -368,16 +388,16 @@ TEST_F(TwilioProviderTest, RetriesStopWhenTheNextPauseWouldPassTheDeadline) {
     EXPECT_EQ(host_.count("sms.twilio.retry"), 0u);
 }
 
-TEST_F(TwilioProviderTest, ASlowTwilioTimesOutAsUnavailableWithoutRetry) {
+TEST_F(TwilioProviderTest, NoAnswerBeforeTheDeadlineIsUncertainAndNotRetried) {
     provider();
     fake_.answer_next({201, 0, "", 1500ms});
 
     const auto result = send(300ms);
 
-    EXPECT_EQ(result.status, SendStatus::unavailable);
+    EXPECT_EQ(result.status, SendStatus::uncertain);
     EXPECT_NE(result.detail.find("deadline"), std::string::npos) << result.detail;
     EXPECT_EQ(fake_.request_count(), 1u);
-    EXPECT_EQ(host_.count("sms.twilio.failed"), 1u);
+    EXPECT_EQ(host_.count("sms.twilio.uncertain"), 1u);
 }
 
 TEST_F(TwilioProviderTest, AnUnknownClientErrorIsUnavailableAndNotRetried) {
@@ -406,12 +426,63 @@ TEST(TwilioProviderUnreachableTest, ARefusedConnectionIsRetriedThenUnavailable) 
     expect_no_secrets_logged(host);
 }
 
+// Transport failures against loopback listeners that fail on purpose.
+TwilioSettings settings_at(const std::string& base_url) {
+    auto values = valid_values(base_url);
+    values["connect_timeout_ms"] = "200";
+    values["max_attempts"] = "2";
+    return settings_from(values);
+}
+
+TEST(TwilioProviderUnreachableTest, AConnectTimeoutSentNothingAndIsRetriedThenUnavailable) {
+    RawListener full_queue(RawBehaviour::never_accept);
+    RecordingHost host;
+    TwilioProvider provider(settings_at(full_queue.http_url()), host);
+
+    const auto result = provider.send(kMessage, Clock::now() + 5s);
+
+    EXPECT_EQ(result.status, SendStatus::unavailable) << result.detail;
+    EXPECT_NE(result.detail.find("cannot reach Twilio"), std::string::npos) << result.detail;
+    EXPECT_EQ(host.count("sms.twilio.retry"), 1u);
+}
+
+TEST(TwilioProviderUnreachableTest, ATlsHandshakeThatNeverEndsIsUnavailable) {
+    RawListener silent(RawBehaviour::silent);
+    RecordingHost host;
+    TwilioProvider provider(settings_at(silent.https_url()), host);
+
+    const auto result = provider.send(kMessage, Clock::now() + 5s);
+
+    EXPECT_EQ(result.status, SendStatus::unavailable) << result.detail;
+    EXPECT_EQ(silent.connections(), 2u) << "each attempt stopped in its handshake";
+}
+
+TEST(TwilioProviderUnreachableTest, AConnectionDroppedAfterTheRequestIsUncertainAndNotRetried) {
+    RawListener hangs_up(RawBehaviour::close_after_request);
+    RecordingHost host;
+    TwilioProvider provider(settings_at(hangs_up.http_url()), host);
+
+    const auto result = provider.send(kMessage, Clock::now() + 5s);
+
+    EXPECT_EQ(result.status, SendStatus::uncertain) << result.detail;
+    EXPECT_NE(result.detail.find("after the request was sent"), std::string::npos) << result.detail;
+    EXPECT_EQ(hangs_up.complete_requests(), 1u);
+    EXPECT_EQ(host.count("sms.twilio.retry"), 0u);
+    EXPECT_EQ(host.count("sms.twilio.uncertain"), 1u);
+    expect_no_secrets_logged(host);
+}
+
 TEST(TwilioInterpretTest, MapsAnswersWithoutTwilioJson) {
     http::Response proxy_error;
     proxy_error.status = 502;
     proxy_error.body = "<html>Bad Gateway</html>";
-    EXPECT_EQ(interpret(proxy_error).status, SendStatus::unavailable);
-    EXPECT_TRUE(retryable(proxy_error));
+    EXPECT_EQ(interpret(proxy_error).status, SendStatus::uncertain);
+    EXPECT_FALSE(retryable(proxy_error));
+
+    http::Response too_many;
+    too_many.status = 429;
+    EXPECT_EQ(interpret(too_many).status, SendStatus::unavailable);
+    EXPECT_TRUE(retryable(too_many));
 
     http::Response unauthorized;
     unauthorized.status = 401;
@@ -427,7 +498,12 @@ TEST(TwilioInterpretTest, MapsAnswersWithoutTwilioJson) {
     timeout.timed_out = true;
     timeout.transport_error = "Operation timed out";
     EXPECT_FALSE(retryable(timeout));
-    EXPECT_EQ(interpret(timeout).status, SendStatus::unavailable);
+    EXPECT_EQ(interpret(timeout).status, SendStatus::uncertain);
+
+    http::Response connect_timeout = timeout;
+    connect_timeout.nothing_sent = true;
+    EXPECT_TRUE(retryable(connect_timeout));
+    EXPECT_EQ(interpret(connect_timeout).status, SendStatus::unavailable);
 }
 
 TEST(TwilioInterpretTest, ParsesTwilioErrorJson) {
