@@ -26,6 +26,8 @@ TEST(Errors, StatusCodesAreTheDocumentedOnes) {
     EXPECT_EQ(error_info(ErrorCode::method_not_allowed).status, 405);
     EXPECT_EQ(error_info(ErrorCode::sms_provider_unavailable).status, 502);
     EXPECT_EQ(error_info(ErrorCode::sms_provider_error).status, 502);
+    EXPECT_EQ(error_info(ErrorCode::sms_delivery_uncertain).status, 502);
+    EXPECT_STREQ(error_info(ErrorCode::sms_delivery_uncertain).machine_code, "SMS_DELIVERY_UNCERTAIN");
     EXPECT_EQ(error_info(ErrorCode::store_unavailable).status, 503);
     EXPECT_EQ(error_info(ErrorCode::service_busy).status, 503);
 }

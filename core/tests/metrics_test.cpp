@@ -181,6 +181,7 @@ TEST(Metrics, CountsSmsByProviderCountryAndReason) {
     r.sms_result(sns, "44", sdk::SendStatus::sent);
     r.sms_result(sns, "44", sdk::SendStatus::unavailable);
     r.sms_result(sns, "44", sdk::SendStatus::misconfigured);
+    r.sms_result(sns, "44", sdk::SendStatus::uncertain);
     r.sms_queue_full(sns, "44");
     r.sms_result(Registry::kMaxProviders, "x1", sdk::SendStatus::sent);  // malformed code
     const std::string text = r.exposition();
@@ -195,7 +196,9 @@ TEST(Metrics, CountsSmsByProviderCountryAndReason) {
         has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="misconfigured"} 1)"));
     EXPECT_TRUE(
         has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="queue_full"} 1)"));
-    EXPECT_EQ(r.sms_sent_total(), 4u);
+    EXPECT_TRUE(
+        has_line(text, R"(testino_sms_failed_total{provider="sns",country="44",reason="uncertain"} 1)"));
+    EXPECT_EQ(r.sms_sent_total(), 4u) << "an uncertain send is not counted as sent";
     EXPECT_EQ(text.find("testino_sms_failovers_total{"), std::string::npos) << "no failover yet";
 }
 

@@ -219,6 +219,42 @@ TEST_F(OtpFlowTest, FailedSmsRefundsTheUsersAllowance) {
     EXPECT_EQ(send_outcome("2025550123"), "ok") << "neither the cooldown nor the cap was spent";
 }
 
+// The provider may have sent it: the code stays valid, and nothing is refunded, so retrying
+// at once cannot buy a second SMS.
+TEST_F(OtpFlowTest, AnUncertainSmsKeepsItsCodeAndTheLimitsStayCharged) {
+    LimitsConfig limits = no_limits();
+    limits.number_cooldown = 30s;
+    make_flow(300s, 5, limits);
+    provider->answer(sdk::SendStatus::uncertain);
+    const auto sent = send_result("2025550123");
+    ASSERT_FALSE(sent.ok());
+    EXPECT_EQ(sent.error().code, ErrorCode::sms_delivery_uncertain);
+    EXPECT_EQ(sent.error().status(), 502);
+    EXPECT_NE(sent.error().message.find("may still arrive"), std::string::npos) << sent.error().message;
+    const std::string code = provider->last().code;
+
+    provider->answer(sdk::SendStatus::sent);
+    EXPECT_EQ(send_outcome("2025550123"), "RATE_LIMITED") << "the cooldown was not refunded";
+    EXPECT_EQ(provider->count(), 1u);
+    const auto login = verify(code);
+    EXPECT_TRUE(login.ok()) << "the code that may have arrived still works";
+}
+
+// The provider's reason (here "scripted failure") is for the logs; the client gets fixed text.
+TEST_F(OtpFlowTest, AProviderReasonNeverReachesTheClient) {
+    for (const auto status : {sdk::SendStatus::invalid_recipient, sdk::SendStatus::misconfigured,
+                              sdk::SendStatus::unavailable, sdk::SendStatus::uncertain}) {
+        provider->answer(status);
+        const auto sent = send_result("2025550123");
+        ASSERT_FALSE(sent.ok());
+        EXPECT_EQ(sent.error().message.find("scripted"), std::string::npos) << sent.error().message;
+        if (status == sdk::SendStatus::invalid_recipient) {
+            EXPECT_EQ(sent.error().message, "This number cannot receive SMS from us");
+            EXPECT_EQ(sent.error().field, "mobile_number");
+        }
+    }
+}
+
 TEST_F(OtpFlowTest, RefusalsLookTheSameWithOrWithoutAPendingCode) {
     LimitsConfig limits = no_limits();
     limits.ip_sends = 1;

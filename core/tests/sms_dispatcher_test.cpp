@@ -121,14 +121,15 @@ public:
     sdk::HealthReport health() override { return {}; }
 };
 
-TEST(SmsDispatcher, AProviderThatThrowsIsReportedUnavailableNotFatal) {
+// It may have thrown after its request went out: uncertain, so not tried elsewhere.
+TEST(SmsDispatcher, AProviderThatThrowsIsReportedUncertainNotFatal) {
     SmsDispatcher dispatcher(SmsRouting::single(std::make_shared<ThrowingProvider>(), "throwing"), 1, 4,
                              std::chrono::milliseconds(5000));
     std::promise<sdk::SendResult> done;
     ASSERT_TRUE(dispatcher.submit({"+1", "t", "1", "r"}, "1",
                                   [&](const SendOutcome& o) { done.set_value(o.result); }));
     const auto result = done.get_future().get();
-    EXPECT_EQ(result.status, sdk::SendStatus::unavailable);
+    EXPECT_EQ(result.status, sdk::SendStatus::uncertain);
     EXPECT_NE(result.detail.find("boom"), std::string::npos);
 }
 
@@ -251,7 +252,32 @@ INSTANTIATE_TEST_SUITE_P(Answers, SmsFailover,
                          ::testing::Values(FailoverCase{sdk::SendStatus::unavailable, true},
                                            FailoverCase{sdk::SendStatus::misconfigured, true},
                                            FailoverCase{sdk::SendStatus::invalid_recipient, false},
+                                           FailoverCase{sdk::SendStatus::uncertain, false},
                                            FailoverCase{sdk::SendStatus::sent, false}));
+
+// Answers `unavailable`, but only after its deadline has passed (as a provider that does not
+// know the new rule would after a timeout).
+class OverrunningProvider final : public sdk::SmsProvider {
+public:
+    sdk::SendResult send(const sdk::SmsMessage&, std::chrono::steady_clock::time_point deadline) override {
+        std::this_thread::sleep_until(deadline + 20ms);
+        return {sdk::SendStatus::unavailable, "timed out", ""};
+    }
+    sdk::HealthReport health() override { return {}; }
+};
+
+TEST(SmsFailover, AProviderStillRunningAtItsDeadlineIsUncertainAndNotTriedElsewhere) {
+    auto second = std::make_shared<ScriptedProvider>(sdk::SendStatus::sent);
+    SmsDispatcher dispatcher(two(std::make_shared<OverrunningProvider>(), second), 1, 8, 50ms);
+    const std::uint64_t failovers_before = metrics::global().sms_failovers("first");
+    const SendOutcome outcome = send_and_wait(dispatcher, "+12025550105", "1");
+    EXPECT_EQ(outcome.result.status, sdk::SendStatus::uncertain);
+    EXPECT_NE(outcome.result.detail.find("still running at its deadline"), std::string::npos)
+        << outcome.result.detail;
+    EXPECT_EQ(outcome.provider, "first");
+    EXPECT_EQ(second->call_count(), 0u) << "the first SMS may be on its way";
+    EXPECT_EQ(metrics::global().sms_failovers("first"), failovers_before);
+}
 
 TEST(SmsFailover, WhenEveryProviderFailsTheLastAnswerIsTheOutcome) {
     auto first = std::make_shared<ScriptedProvider>(sdk::SendStatus::unavailable);

@@ -109,12 +109,16 @@ public:
                          static_cast<long>(std::min(left, connect_timeout_).count()));
 
         const CURLcode code = curl_easy_perform(handle);
-        if (code == CURLE_OPERATION_TIMEDOUT) {
-            return failed(sdk::SendStatus::unavailable, "webhook: no answer before the deadline");
-        }
         if (code != CURLE_OK) {
-            // curl's message names the host and the failure, never the token (a header).
-            return failed(sdk::SendStatus::unavailable, std::string("webhook: ") + curl_easy_strerror(code));
+            // Before any request byte went out (DNS, refused, connect timeout) the receiver
+            // certainly has nothing: the server may try another provider. After, it may have
+            // sent the SMS: uncertain, never tried twice. curl's message names the host and
+            // the failure, never the token (a header).
+            long request_bytes = 1;
+            curl_easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &request_bytes);
+            const std::string why = std::string("webhook: ") + curl_easy_strerror(code);
+            if (request_bytes == 0) return failed(sdk::SendStatus::unavailable, why);
+            return failed(sdk::SendStatus::uncertain, why + " (after the request was sent)");
         }
         long status = 0;
         curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
@@ -123,10 +127,11 @@ public:
             return {sdk::SendStatus::sent, {}, "webhook-" + std::to_string(number)};
         }
         const std::string answered = "webhook: answered HTTP " + std::to_string(status);
+        if (status == 429) return failed(sdk::SendStatus::unavailable, answered);
         if (status >= 300 && status < 500) {
             return failed(sdk::SendStatus::misconfigured, answered + " (check url and bearer_token)");
         }
-        return failed(sdk::SendStatus::unavailable, answered);
+        return failed(sdk::SendStatus::uncertain, answered);  // a 5xx may come after the SMS went out
     }
 
     // Always up: the receiver's state shows in each send. The counts help operators.

@@ -25,7 +25,11 @@ const std::set<std::string> kOpsFaultCodes = {
     "KMSDisabled",          "KMSNotFound",           "KMSInvalidState",
     "KMSOptInRequired"};
 
-// Throttling answers; botocore's _retry.json lists the same family.
+// Throttling answers; botocore's _retry.json lists the same family. AWS documents a throttled
+// request as denied ("The request was denied due to request throttling", Common Errors,
+// https://docs.aws.amazon.com/sns/latest/api/CommonErrors.html; "further API calls are
+// throttled", https://repost.aws/knowledge-center/sns-throttling-exception-errors): it was not
+// published, so another attempt cannot send the SMS twice.
 const std::set<std::string> kThrottlingCodes = {
     "Throttling",           "ThrottlingException", "Throttled",
     "ThrottledException",   "RequestThrottled",    "TooManyRequestsException",
@@ -41,9 +45,11 @@ bool mentions_phone_number(const std::string& message) {
 ClassifiedReply classify_reply(const http::Response& response) {
     ClassifiedReply reply;
     if (response.status == 0) {
-        reply.kind = response.timed_out ? ReplyKind::failed : ReplyKind::retryable;
-        reply.reason = response.timed_out ? "timed out: " + response.transport_error
-                                          : "no answer: " + response.transport_error;
+        // Only a request that never left is certainly unpublished; after that, silence or a
+        // hang-up may follow a publish.
+        reply.kind = response.nothing_sent ? ReplyKind::retryable : ReplyKind::uncertain;
+        reply.reason = (response.timed_out ? "timed out: " : "no answer: ") + response.transport_error;
+        if (!response.nothing_sent) reply.reason += " (after the request was sent)";
         return reply;
     }
     const std::string status = "HTTP " + std::to_string(response.status);
@@ -53,22 +59,23 @@ ClassifiedReply classify_reply(const http::Response& response) {
             reply.message_id = *id;
             reply.reason = status;
         } else {
-            reply.kind = ReplyKind::failed;
+            reply.kind = ReplyKind::uncertain;  // a success we cannot read is still a success
             reply.reason = status + " without a MessageId";
         }
         return reply;
     }
     const auto error = parse_error(response.body);
-    if (!error) {
-        reply.kind = response.status >= 500 ? ReplyKind::retryable : ReplyKind::failed;
-        reply.reason = status + " without an AWS error document";
-        return reply;
+    if (error) {
+        reply.aws_code = error->code;
+        reply.aws_message = error->message;
+        reply.aws_request_id = error->request_id;
     }
-    reply.aws_code = error->code;
-    reply.aws_message = error->message;
-    reply.aws_request_id = error->request_id;
-    reply.reason = status + " " + error->code;
-    if (kThrottlingCodes.count(error->code) != 0 || response.status >= 500) {
+    reply.reason = status + (error ? " " + error->code : " without an AWS error document");
+    if (response.status >= 500) {
+        reply.kind = ReplyKind::uncertain;  // InternalError & co.: SNS failed, perhaps after publishing
+    } else if (!error) {
+        reply.kind = response.status == 429 ? ReplyKind::retryable : ReplyKind::failed;
+    } else if (kThrottlingCodes.count(error->code) != 0) {
         reply.kind = ReplyKind::retryable;
     } else if (kBadParameterCodes.count(error->code) != 0) {
         // A bad number is the caller's; a bad SenderID or MaxPrice is the operator's.
@@ -141,14 +148,13 @@ sdk::SendResult SnsProvider::send(const sdk::SmsMessage& message, Clock::time_po
             });
         return finish(message, classify_reply(response), attempts);
     } catch (const std::exception& error) {
-        // send() must not throw: OpenSSL or allocation failures end here.
-        return {sdk::SendStatus::unavailable, std::string("sns: ") + error.what(), {}};
+        // send() must not throw: OpenSSL or allocation failures end here, perhaps after a request.
+        return {sdk::SendStatus::uncertain, std::string("sns: ") + error.what(), {}};
     }
 }
 
 sdk::SendResult SnsProvider::finish(const sdk::SmsMessage& message, const ClassifiedReply& reply,
                                     int attempts) {
-    const std::string aws_message = scrub(reply.aws_message);
     switch (reply.kind) {
         case ReplyKind::sent:
             set_health(true, "");
@@ -157,41 +163,57 @@ sdk::SendResult SnsProvider::finish(const sdk::SmsMessage& message, const Classi
                        {"message_id", reply.message_id},
                        {"attempts", std::to_string(attempts)}});
             return {sdk::SendStatus::sent, {}, reply.message_id};
-        case ReplyKind::invalid_recipient:
+        case ReplyKind::invalid_recipient: {
+            const std::string aws_message = scrub(reply.aws_message);
             host_.log(sdk::LogLevel::warn, "sms.sns.rejected_recipient",
                       {{"request_id", message.request_id},
                        {"aws_code", reply.aws_code},
                        {"aws_message", aws_message},
                        {"aws_request_id", reply.aws_request_id}});
-            return {
-                sdk::SendStatus::invalid_recipient, "Amazon SNS cannot send an SMS to this phone number", {}};
-        case ReplyKind::misconfigured: {
-            const std::string hint = ops_hint(reply.aws_code);
-            set_health(false, "last send failed with " + reply.aws_code + ": " + hint);
-            host_.log(sdk::LogLevel::error, "sms.sns.misconfigured",
-                      {{"request_id", message.request_id},
-                       {"aws_code", reply.aws_code},
-                       {"reason", reply.reason},
-                       {"hint", hint},
-                       {"aws_message", aws_message},
-                       {"aws_request_id", reply.aws_request_id}});
-            return {sdk::SendStatus::misconfigured,
-                    "Amazon SNS refused the request: " + reply.aws_code + " (" + hint + ")",
+            return {sdk::SendStatus::invalid_recipient,
+                    "Amazon SNS refused the phone number: " + reply.aws_code + ": " + aws_message,
                     {}};
         }
+        case ReplyKind::misconfigured: return refused_by_setup(message, reply);
         case ReplyKind::retryable:
-        case ReplyKind::failed: break;
+        case ReplyKind::failed:
+        case ReplyKind::uncertain: break;
     }
-    host_.log(sdk::LogLevel::error, "sms.sns.unavailable",
+    return not_sent(message, reply, attempts);
+}
+
+sdk::SendResult SnsProvider::refused_by_setup(const sdk::SmsMessage& message, const ClassifiedReply& reply) {
+    const std::string hint = ops_hint(reply.aws_code);
+    set_health(false, "last send failed with " + reply.aws_code + ": " + hint);
+    host_.log(sdk::LogLevel::error, "sms.sns.misconfigured",
               {{"request_id", message.request_id},
-               {"reason", scrub(reply.reason)},
-               {"attempts", std::to_string(attempts)},
-               {"aws_message", aws_message},
+               {"aws_code", reply.aws_code},
+               {"reason", reply.reason},
+               {"hint", hint},
+               {"aws_message", scrub(reply.aws_message)},
                {"aws_request_id", reply.aws_request_id}});
-    return {sdk::SendStatus::unavailable,
-            "Amazon SNS unavailable after " + std::to_string(attempts) +
-                (attempts == 1 ? " attempt: " : " attempts: ") + scrub(reply.reason),
+    return {sdk::SendStatus::misconfigured,
+            "Amazon SNS refused the request: " + reply.aws_code + " (" + hint + ")",
             {}};
+}
+
+sdk::SendResult SnsProvider::not_sent(const sdk::SmsMessage& message, const ClassifiedReply& reply,
+                                      int attempts) {
+    const bool uncertain = reply.kind == ReplyKind::uncertain;
+    const std::string reason = scrub(reply.reason);
+    host_.log(sdk::LogLevel::error, uncertain ? "sms.sns.uncertain" : "sms.sns.unavailable",
+              {{"request_id", message.request_id},
+               {"reason", reason},
+               {"attempts", std::to_string(attempts)},
+               {"aws_message", scrub(reply.aws_message)},
+               {"aws_request_id", reply.aws_request_id}});
+    const std::string tries = std::to_string(attempts) + (attempts == 1 ? " attempt: " : " attempts: ");
+    if (uncertain) {
+        return {sdk::SendStatus::uncertain,
+                "Amazon SNS may have published the SMS (after " + tries + reason + ")",
+                {}};
+    }
+    return {sdk::SendStatus::unavailable, "Amazon SNS unavailable after " + tries + reason, {}};
 }
 
 sdk::HealthReport SnsProvider::health() {

@@ -1,6 +1,7 @@
 // The `sns` SMS provider: one SNS Publish per code, signed with SigV4, over the shared
-// libcurl client (TLS verified, connections reused), retried on throttling and 5xx within
-// the request's deadline, and every AWS error mapped to what the caller or ops must do.
+// libcurl client (TLS verified, connections reused), retried within the request's deadline
+// only when SNS certainly did not publish it (throttling, a request that never left), and
+// every AWS error mapped to what the caller or ops must do.
 #pragma once
 
 #include <atomic>
@@ -37,8 +38,11 @@ enum class ReplyKind {
     sent,               // 200 with a MessageId
     invalid_recipient,  // the number: InvalidParameter & co. about PhoneNumber
     misconfigured,      // credentials, signature, clock, IAM, sender/price attributes
-    retryable,          // Throttling, 5xx, connection failures
-    failed,             // anything else (timeouts, unknown 4xx, unreadable replies)
+    retryable,          // certainly not published, and may work later: throttling, or a
+                        // request that never left (refused connection, DNS, connect or TLS failure)
+    failed,             // certainly not published: any other 4xx (SNS refused the request)
+    uncertain,          // SNS may have published it: a 5xx, a 200 without a MessageId, or a
+                        // timeout or dropped connection after the request went out
 };
 
 struct ClassifiedReply {
@@ -68,6 +72,9 @@ public:
 
 private:
     sdk::SendResult finish(const sdk::SmsMessage& message, const ClassifiedReply& reply, int attempts);
+    sdk::SendResult refused_by_setup(const sdk::SmsMessage& message, const ClassifiedReply& reply);
+    // unavailable (certainly not published) or uncertain, after the last attempt.
+    sdk::SendResult not_sent(const sdk::SmsMessage& message, const ClassifiedReply& reply, int attempts);
     // AWS's message with anything secret removed, cut to a log-friendly length.
     std::string scrub(std::string text) const;
     void set_health(bool healthy, std::string detail);

@@ -12,7 +12,7 @@ using sdk::LogLevel;
 using sdk::SendStatus;
 
 // Twilio's number errors that mean "this recipient cannot get this SMS": the caller's
-// fault (HTTP 422 RECIPIENT_REJECTED), with a detail the client may read.
+// fault (HTTP 422 RECIPIENT_REJECTED, with a fixed message); the reason is for the logs.
 struct RecipientError {
     int code;
     const char* detail;
@@ -24,6 +24,8 @@ constexpr RecipientError kRecipientErrors[] = {
     {21608, "this service is not allowed to send SMS to the number yet"},
     {21612, "the number cannot be reached by SMS from this service"},
 };
+
+constexpr const char* kMayHaveSent = "; Twilio may have accepted the message";
 
 // Twilio errors that mean the operator's setup is wrong (sender, account): every send fails.
 constexpr int kSenderErrors[] = {
@@ -61,66 +63,91 @@ TwilioError parse_error(const std::string& body) {
 }
 
 bool retryable(const http::Response& response) {
-    if (response.status == 0) return !response.timed_out;
-    return response.status == 429 || response.status >= 500;
+    if (response.status == 0) return response.nothing_sent;
+    return response.status == 429;
 }
 
-Verdict interpret(const http::Response& response) {
-    Verdict verdict;
-    if (response.status == 0) {
-        verdict.status = SendStatus::unavailable;
-        verdict.detail = response.timed_out
-                             ? "Twilio did not answer before the deadline (" + response.transport_error + ")"
-                             : "cannot reach Twilio: " + response.transport_error;
-        return verdict;
-    }
-    if (response.status >= 200 && response.status < 300) {
-        verdict.status = SendStatus::sent;
-        rapidjson::Document document;
-        document.Parse(response.body.c_str(), response.body.size());
-        if (!document.HasParseError() && document.IsObject()) {
-            const auto sid = document.FindMember("sid");
-            if (sid != document.MemberEnd() && sid->value.IsString()) verdict.sid = sid->value.GetString();
-        }
-        return verdict;
-    }
+namespace {
 
-    verdict.error = parse_error(response.body);
+Verdict no_answer_verdict(const http::Response& response) {
+    Verdict verdict;
+    if (response.nothing_sent) {
+        verdict.status = SendStatus::unavailable;
+        verdict.detail = "cannot reach Twilio: " + response.transport_error;
+    } else {
+        verdict.status = SendStatus::uncertain;
+        verdict.detail =
+            (response.timed_out ? "Twilio did not answer before the deadline ("
+                                : "the connection to Twilio failed after the request was sent (") +
+            response.transport_error + ")" + kMayHaveSent;
+    }
+    return verdict;
+}
+
+Verdict sent_verdict(const http::Response& response) {
+    Verdict verdict;
+    verdict.status = SendStatus::sent;
+    rapidjson::Document document;
+    document.Parse(response.body.c_str(), response.body.size());
+    if (!document.HasParseError() && document.IsObject()) {
+        const auto sid = document.FindMember("sid");
+        if (sid != document.MemberEnd() && sid->value.IsString()) verdict.sid = sid->value.GetString();
+    }
+    return verdict;
+}
+
+// A Twilio error answer that names an ops fault: the credentials, the sender, the account.
+bool ops_fault(const http::Response& response, Verdict& verdict) {
     const int code = verdict.error.code;
+    const std::string answered = status_text(response, verdict.error);
+    if (code == 20003 || response.status == 401) {
+        verdict.auth_failed = true;
+        verdict.detail = "Twilio rejected the credentials (" + answered +
+                         "); check sms.twilio.account_sid and sms.twilio.auth_token";
+    } else if (std::find(std::begin(kSenderErrors), std::end(kSenderErrors), code) !=
+               std::end(kSenderErrors)) {
+        verdict.detail = "Twilio rejected the sender (" + answered +
+                         "); check sms.twilio.from or sms.twilio.messaging_service_sid";
+    } else if (response.status == 403 || response.status == 404) {
+        verdict.detail = "Twilio refused the account or URL (" + answered +
+                         "); check sms.twilio.account_sid and sms.twilio.api_base_url";
+    } else {
+        return false;
+    }
+    verdict.status = SendStatus::misconfigured;
+    return true;
+}
+
+}  // namespace
+
+Verdict interpret(const http::Response& response) {
+    if (response.status == 0) return no_answer_verdict(response);
+    if (response.status >= 200 && response.status < 300) return sent_verdict(response);
+
+    Verdict verdict;
+    verdict.error = parse_error(response.body);
+    if (response.status >= 500) {
+        // Twilio (or a proxy in front of it) failed while handling the request, perhaps after
+        // the message was created.
+        verdict.status = SendStatus::uncertain;
+        verdict.detail = "Twilio failed (" + status_text(response, verdict.error) + ")" + kMayHaveSent;
+        return verdict;
+    }
     for (const auto& recipient : kRecipientErrors) {
-        if (code == recipient.code) {
+        if (verdict.error.code == recipient.code) {
             verdict.status = SendStatus::invalid_recipient;
-            verdict.detail = recipient.detail;
+            verdict.detail = "Twilio error " + std::to_string(recipient.code) + ": " + recipient.detail;
             return verdict;
         }
     }
-    if (code == 20003 || response.status == 401) {
-        verdict.status = SendStatus::misconfigured;
-        verdict.auth_failed = true;
-        verdict.detail = "Twilio rejected the credentials (" + status_text(response, verdict.error) +
-                         "); check sms.twilio.account_sid and sms.twilio.auth_token";
-        return verdict;
-    }
-    if (std::find(std::begin(kSenderErrors), std::end(kSenderErrors), code) != std::end(kSenderErrors)) {
-        verdict.status = SendStatus::misconfigured;
-        verdict.detail = "Twilio rejected the sender (" + status_text(response, verdict.error) +
-                         "); check sms.twilio.from or sms.twilio.messaging_service_sid";
-        return verdict;
-    }
-    if (response.status == 403 || response.status == 404) {
-        verdict.status = SendStatus::misconfigured;
-        verdict.detail = "Twilio refused the account or URL (" + status_text(response, verdict.error) +
-                         "); check sms.twilio.account_sid and sms.twilio.api_base_url";
-        return verdict;
-    }
+    if (ops_fault(response, verdict)) return verdict;
+    // 429 and every other refusal: Twilio created no message, so another attempt (here or at
+    // another provider) cannot send it twice. 4xx codes we do not know (Twilio adds codes over
+    // time) are permanent for this request, nobody's known fault.
     verdict.status = SendStatus::unavailable;
-    if (retryable(response)) {
-        verdict.detail = "Twilio is busy or failing (" + status_text(response, verdict.error) + ")";
-        return verdict;
-    }
-    // 4xx errors we do not know (Twilio refines its codes over time): permanent for this
-    // request, nobody's known fault.
-    verdict.detail = "Twilio refused the message (" + status_text(response, verdict.error) + ")";
+    verdict.detail = (response.status == 429 ? "Twilio is limiting this account's requests ("
+                                             : "Twilio refused the message (") +
+                     status_text(response, verdict.error) + ")";
     return verdict;
 }
 
@@ -171,8 +198,8 @@ sdk::SendResult TwilioProvider::send(const sdk::SmsMessage& message,
         }
         return {verdict.status, verdict.detail, verdict.sid};
     } catch (const std::exception& error) {
-        // send() must not throw; only an allocation failure gets here.
-        return {SendStatus::unavailable, std::string("twilio: ") + error.what(), {}};
+        // send() must not throw; only an allocation failure gets here, perhaps after the request.
+        return {SendStatus::uncertain, std::string("twilio: ") + error.what(), {}};
     }
 }
 
@@ -198,6 +225,7 @@ void TwilioProvider::log_outcome(const sdk::SmsMessage& message, const http::Res
             host_.log(LogLevel::error,
                       verdict.auth_failed ? "sms.twilio.auth_failed" : "sms.twilio.misconfigured", fields);
             break;
+        case SendStatus::uncertain: host_.log(LogLevel::error, "sms.twilio.uncertain", fields); break;
         default: host_.log(LogLevel::error, "sms.twilio.failed", fields); break;
     }
 }

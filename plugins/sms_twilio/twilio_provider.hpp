@@ -22,17 +22,22 @@ TwilioError parse_error(const std::string& body);
 
 // What one finished exchange (after any retries) means for the caller.
 struct Verdict {
-    sdk::SendStatus status = sdk::SendStatus::unavailable;
-    std::string detail;        // invalid_recipient: client-safe; otherwise for the logs
+    sdk::SendStatus status = sdk::SendStatus::uncertain;
+    std::string detail;        // for the logs (the client never sees it)
     std::string sid;           // the message SID when sent
     TwilioError error;         // Twilio's error, when it sent one
     bool auth_failed = false;  // 20003 / HTTP 401
 };
+// No answer: unavailable when the request never left, else uncertain. 2xx: sent. A 5xx:
+// uncertain (Twilio may have created the message). 4xx: what the error code says, else
+// unavailable (Twilio refused it: no message was created).
 Verdict interpret(const http::Response& response);
 
-// Whether an answer is worth another attempt: 429, 5xx, or a host that could not be reached
-// (refused, DNS). A timeout is not retried: the message may already be on its way, and
-// the deadline is spent anyway.
+// Whether another attempt is safe and worth it: only when Twilio certainly did not act on
+// this one. That is a request that never left (refused connection, DNS, connect or TLS
+// failure), or HTTP 429, which Twilio documents as never processed and always safe to retry
+// (https://www.twilio.com/docs/api/errors/20429). A 5xx, a timeout or a hang-up after the
+// request went out may already have sent the SMS: never retried.
 bool retryable(const http::Response& response);
 
 class TwilioProvider final : public sdk::SmsProvider {

@@ -1,5 +1,6 @@
 // SMS provider failures through the scriptable sms_test_sink plugin: each failure maps to
-// its error, and a failed send leaves no usable code behind.
+// its error; a send that certainly failed leaves no usable code behind and costs no
+// allowance, while an uncertain one keeps both; the provider's reason stays in the log.
 #include <thread>
 
 #include "integration_common.hpp"
@@ -30,6 +31,9 @@ TEST_P(ProviderFailureTest, FailedSendMapsToItsErrorAndLeavesNoCode) {
 
     const auto response = client.post_json(kSendOtp, send_body("+1", "2025550170"));
     EXPECT_TRUE(is_api_error(response, c.status, c.error, c.field));
+    // The sink's detail ("test_sink: ... as told") is the provider's reason: log only.
+    EXPECT_EQ(response.body.find("as told"), std::string::npos) << response.body;
+    EXPECT_NE(server->stdout_text().find("as told\""), std::string::npos) << server->stdout_text();
 
     // The sink records what it was asked to send even when it then fails; that code must
     // not verify, because the failed send deleted it.
@@ -49,8 +53,31 @@ INSTANTIATE_TEST_SUITE_P(
                       FailureCase{"unavailable", 502, "SMS_PROVIDER_UNAVAILABLE", std::nullopt}),
     [](const ::testing::TestParamInfo<FailureCase>& info) { return info.param.fail_with; });
 
-// A provider slower than sms.timeout_ms is treated as unavailable, and its code is gone.
-TEST(ProviderTimeoutTest, ProviderPastTheDeadlineIsUnavailable) {
+// The provider may have sent the SMS: 502 SMS_DELIVERY_UNCERTAIN, the code stays valid, and
+// the limits stay charged, so asking again at once is refused by the cooldown.
+TEST(ProviderUncertainTest, AnUncertainSendKeepsItsCodeAndIsNotRefunded) {
+    TestConfig config;
+    config.use_test_sink();
+    config.limits["number_cooldown_seconds"] = "30";
+    config.sms_sections["test_sink"]["fail_with"] = "uncertain";
+    auto server = start_server(config);
+    ASSERT_TRUE(server);
+    HttpClient client(server->port());
+
+    const auto response = client.post_json(kSendOtp, send_body("+1", "2025550173"));
+    EXPECT_TRUE(is_api_error(response, 502, "SMS_DELIVERY_UNCERTAIN")) << response.body;
+    EXPECT_EQ(json_string(parse_json(response.body), "message"),
+              "The SMS provider did not confirm the send; the code may still arrive. Wait a minute before "
+              "asking for another");
+    EXPECT_TRUE(is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550173")), 429, "RATE_LIMITED"));
+    const auto outbox = outbox_entries(*server);
+    ASSERT_EQ(outbox.size(), 1u) << "the refused resend reached no provider";
+    const std::string code = json_string(outbox[0], "code");
+    EXPECT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550173", code)).status, 200);
+}
+
+// A provider still running at sms.timeout_ms may be sending: uncertain, and its code works.
+TEST(ProviderTimeoutTest, ProviderPastTheDeadlineIsUncertain) {
     TestConfig config;
     config.use_test_sink();
     config.sms["timeout_ms"] = "300";
@@ -59,13 +86,12 @@ TEST(ProviderTimeoutTest, ProviderPastTheDeadlineIsUnavailable) {
     ASSERT_TRUE(server);
     HttpClient client(server->port());
     EXPECT_TRUE(is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550171")), 502,
-                             "SMS_PROVIDER_UNAVAILABLE"));
+                             "SMS_DELIVERY_UNCERTAIN"));
     const auto outbox = outbox_entries(*server);
-    if (!outbox.empty()) {
-        EXPECT_TRUE(is_api_error(
-            client.post_json(kVerifyOtp, verify_body("+1", "2025550171", json_string(outbox[0], "code"))),
-            400, "INVALID_OTP"));
-    }
+    ASSERT_EQ(outbox.size(), 1u);
+    EXPECT_EQ(
+        client.post_json(kVerifyOtp, verify_body("+1", "2025550171", json_string(outbox[0], "code"))).status,
+        200);
 }
 
 TEST(ProviderHealthTest, UnhealthyProviderMakesHealthUnhealthy) {

@@ -1,7 +1,8 @@
 // sms_test_sink.so: a scriptable SMS provider for integration tests (test-plugins dir only).
 // Each send appends one JSON line {"to","text","code","request_id"} to the `outbox` file
 // as soon as it arrives (so a test can see a send in flight), then waits `delay_ms`
-// (never past the deadline) and answers as `fail_with` says.
+// (never past the deadline) and answers as `fail_with` says; a delay the deadline cuts short
+// answers `uncertain` (the message is in the outbox: as far as the test is concerned, "sent").
 // Built twice, as test_sink and (TEST_SINK_NAME) test_sink_b, so failover tests have two
 // providers to route between.
 #include <chrono>
@@ -59,13 +60,14 @@ public:
         }
         const auto wanted = std::chrono::steady_clock::now() + delay_;
         if (delay_.count() > 0) std::this_thread::sleep_until(std::min(wanted, deadline));
-        if (wanted > deadline) return {SendStatus::unavailable, "test_sink: deadline passed", {}};
+        if (wanted > deadline) return {SendStatus::uncertain, "test_sink: deadline passed", {}};
 
         switch (answer_) {
             case SendStatus::sent: return {SendStatus::sent, {}, "sink-" + message.request_id};
             case SendStatus::invalid_recipient: return {answer_, "test_sink: recipient rejected as told", {}};
             case SendStatus::misconfigured: return {answer_, "test_sink: misconfigured as told", {}};
             case SendStatus::unavailable: return {answer_, "test_sink: unavailable as told", {}};
+            case SendStatus::uncertain: return {answer_, "test_sink: uncertain as told", {}};
         }
         return {SendStatus::unavailable, "test_sink: unknown answer", {}};
     }
@@ -114,7 +116,8 @@ testino::sdk::PluginDescriptor test_sink_descriptor() {
             "1.0.0",
             "test-only provider: appends each message to a file and answers as configured",
             {outbox, delay,
-             key("fail_with", ValueType::string, "", "\"\", invalid_recipient, misconfigured or unavailable"),
+             key("fail_with", ValueType::string, "",
+                 "\"\", invalid_recipient, misconfigured, unavailable or uncertain"),
              key("healthy", ValueType::boolean, "true", "what health() reports")}};
 }
 
@@ -135,10 +138,12 @@ std::unique_ptr<testino::sdk::SmsProvider> create_test_sink(const testino::sdk::
         answer = SendStatus::misconfigured;
     } else if (fail_with == "unavailable") {
         answer = SendStatus::unavailable;
+    } else if (fail_with == "uncertain") {
+        answer = SendStatus::uncertain;
     } else {
         throw testino::sdk::ConfigError(
             config.where("fail_with") + ": \"" + fail_with +
-            "\" is not one of \"\", invalid_recipient, misconfigured, unavailable");
+            "\" is not one of \"\", invalid_recipient, misconfigured, unavailable, uncertain");
     }
     return std::make_unique<TestSinkProvider>(outbox, std::chrono::milliseconds(config.get_int("delay_ms")),
                                               answer, config.get_bool("healthy"));

@@ -28,7 +28,7 @@ constexpr const char* kUsage =
     "                       environment variables its schema names are read too\n"
     "  --timeout-ms N       the deadline handed to send() (default 5000)\n"
     "  --expect-status S    providers: a send must answer S (sent, invalid_recipient,\n"
-    "                       misconfigured, unavailable); by default any status passes\n"
+    "                       misconfigured, unavailable, uncertain); by default any status passes\n"
     "Exit status: 0 all passed, 1 a check failed, 2 not loadable or bad arguments.\n";
 
 [[noreturn]] void usage_error(const std::string& message) {

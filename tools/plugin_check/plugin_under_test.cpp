@@ -80,13 +80,15 @@ const char* to_string(sdk::SendStatus status) {
         case sdk::SendStatus::invalid_recipient: return "invalid_recipient";
         case sdk::SendStatus::misconfigured: return "misconfigured";
         case sdk::SendStatus::unavailable: return "unavailable";
+        case sdk::SendStatus::uncertain: return "uncertain";
     }
     return "not a SendStatus";
 }
 
 std::optional<sdk::SendStatus> parse_send_status(const std::string& text) {
-    for (const auto status : {sdk::SendStatus::sent, sdk::SendStatus::invalid_recipient,
-                              sdk::SendStatus::misconfigured, sdk::SendStatus::unavailable}) {
+    for (const auto status :
+         {sdk::SendStatus::sent, sdk::SendStatus::invalid_recipient, sdk::SendStatus::misconfigured,
+          sdk::SendStatus::unavailable, sdk::SendStatus::uncertain}) {
         if (text == to_string(status)) return status;
     }
     return std::nullopt;

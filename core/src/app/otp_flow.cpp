@@ -44,18 +44,22 @@ std::shared_ptr<Job> start_job(const Request& request, RequestInfo info, Done do
     return job;
 }
 
+// The client's answer to a failed send. Fixed texts: the provider's reason (a STOP reply, an
+// opt-out, its error codes) is in the log, never in the body.
 ApiError send_failure(const sdk::SendResult& result) {
     switch (result.status) {
         case sdk::SendStatus::invalid_recipient: {
-            ApiError e = validation_error("mobile_number",
-                                          "This number cannot receive the SMS" +
-                                              (result.detail.empty() ? std::string() : ": " + result.detail));
+            ApiError e = validation_error("mobile_number", "This number cannot receive SMS from us");
             e.code = ErrorCode::recipient_rejected;
             return e;
         }
         case sdk::SendStatus::misconfigured:
             return make_error(ErrorCode::sms_provider_error,
                               "The SMS could not be sent; the service is misconfigured");
+        case sdk::SendStatus::uncertain:
+            return make_error(ErrorCode::sms_delivery_uncertain,
+                              "The SMS provider did not confirm the send; the code may still arrive. "
+                              "Wait a minute before asking for another");
         default:
             return make_error(ErrorCode::sms_provider_unavailable,
                               "The SMS provider is unavailable; try again shortly");
@@ -241,8 +245,12 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
 void OtpFlow::dispatch(std::shared_ptr<SendJob> job) {
     const bool queued = dispatcher_.submit(
         job->message, job->calling_code, guarded(job, [this, job](const SendOutcome& outcome) {
-            if (outcome.result.status == sdk::SendStatus::sent)
+            const sdk::SendStatus status = outcome.result.status;
+            if (status == sdk::SendStatus::sent) {
                 return job->answer(SendAccepted{config_.expiry, job->verification_id});
+            }
+            // The SMS may arrive: its code stays valid and the limits stay charged (no free resend).
+            if (status == sdk::SendStatus::uncertain) return job->answer(send_failure(outcome.result));
             undo_send(job, send_failure(outcome.result));
         }));
     if (queued) return;

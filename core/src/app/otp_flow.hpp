@@ -76,8 +76,9 @@ public:
 
     // Checks the abuse limits (per client address, number, country, global budget),
     // validates and normalises the number, stores the code's digest (replacing an earlier
-    // code) and sends the SMS. A failed send removes the code and refunds the limits. A
-    // refusal says nothing about whether the number has a pending code.
+    // code) and sends the SMS. A send that certainly failed removes the code and refunds the
+    // limits; an uncertain one (the SMS may arrive) keeps both. A refusal says nothing about
+    // whether the number has a pending code.
     void send(const SendOtpRequest& request, RequestInfo info, FlowDone<SendAccepted> done);
 
     // Checks the code and, when right, consumes it and issues an access token. A wrong code
@@ -98,8 +99,8 @@ private:
     std::vector<LimitCheck> send_checks(const std::string& e164, const std::string& calling_code) const;
     void store_code(std::shared_ptr<SendJob> job);
     void dispatch(std::shared_ptr<SendJob> job);
-    // Removes the code and refunds the limits of a send whose SMS did not go out, then
-    // answers `error`.
+    // Removes the code and refunds the limits of a send whose SMS certainly did not go out,
+    // then answers `error`.
     void undo_send(std::shared_ptr<SendJob> job, ApiError error);
     std::vector<LimitCheck> guess_checks(const std::string& e164, const RequestInfo& info) const;
     void reserve_guess(std::shared_ptr<VerifyJob> job);

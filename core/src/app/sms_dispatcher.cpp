@@ -14,8 +14,19 @@ const char* outcome_name(sdk::SendStatus status) {
         case sdk::SendStatus::invalid_recipient: return "invalid_recipient";
         case sdk::SendStatus::misconfigured: return "misconfigured";
         case sdk::SendStatus::unavailable: return "unavailable";
+        case sdk::SendStatus::uncertain: return "uncertain";
     }
-    return "unavailable";
+    return "uncertain";
+}
+
+// A provider's answer as the dispatcher takes it: `unavailable` that came back at or after
+// the deadline is uncertain, since a provider still running then may have sent the SMS.
+sdk::SendResult read_against_deadline(sdk::SendResult result, SmsDispatcher::Clock::time_point deadline) {
+    if (result.status != sdk::SendStatus::unavailable || SmsDispatcher::Clock::now() < deadline)
+        return result;
+    result.status = sdk::SendStatus::uncertain;
+    result.detail += " (the provider was still running at its deadline: it may have sent the SMS)";
+    return result;
 }
 
 long milliseconds_since(SmsDispatcher::Clock::time_point start) {
@@ -156,66 +167,73 @@ SendOutcome SmsDispatcher::run_route(const Job& job) {
     const std::vector<std::size_t>& channels = job.route->channels;
     for (std::size_t n = 0; n < channels.size(); ++n) {
         const std::size_t channel = channels[n];
-        const std::string& name = channels_[channel].name;
         const Clock::time_point start = Clock::now();
         const Clock::time_point deadline = n == 0 ? job.deadline : start + timeout_;
         outcome.result = call_provider(channel, job.message, deadline);
-        outcome.provider = name;
+        outcome.provider = channels_[channel].name;
         outcome.attempts = static_cast<int>(n) + 1;
         metrics::global().sms_result(metrics_ids_[channel], job.calling_code, outcome.result.status);
 
-        const sdk::SendStatus status = outcome.result.status;
         const bool last = n + 1 == channels.size() || stopping_.load();
-        if (status == sdk::SendStatus::sent) {
-            // A provider that does not block (console) logs the message itself; its first
-            // attempt's sms.sent would only repeat that on every request: debug level.
-            const LogLevel level = job.route->inline_ && n == 0 ? LogLevel::debug : LogLevel::info;
-            if (!Logger::enabled(level)) return outcome;
-            Logger::write(level, "sms.sent",
-                          {{"request_id", job.message.request_id},
-                           {"provider", name},
-                           {"attempt", outcome.attempts},
-                           {"message_id", outcome.result.message_id},
-                           {"duration_ms", milliseconds_since(start)}});
-            return outcome;
-        }
-        if (should_fail_over(status) && !last) {
-            const std::string& next = channels_[channels[n + 1]].name;
+        if (should_fail_over(outcome.result.status) && !last) {
             metrics::global().sms_failover(metrics_ids_[channel]);
-            log_warn("sms.attempt_failed", {{"request_id", job.message.request_id},
-                                            {"provider", name},
-                                            {"attempt", outcome.attempts},
-                                            {"outcome", outcome_name(status)},
-                                            {"detail", outcome.result.detail},
-                                            {"duration_ms", milliseconds_since(start)},
-                                            {"next_provider", next}});
+            log_failover(job, outcome, channels_[channels[n + 1]].name, start);
             continue;
         }
-        const std::initializer_list<LogField> fields = {{"request_id", job.message.request_id},
-                                                        {"provider", name},
-                                                        {"attempt", outcome.attempts},
-                                                        {"detail", outcome.result.detail},
-                                                        {"duration_ms", milliseconds_since(start)}};
-        switch (status) {
-            case sdk::SendStatus::invalid_recipient: log_warn("sms.rejected_recipient", fields); break;
-            case sdk::SendStatus::misconfigured: log_error("sms.provider_misconfigured", fields); break;
-            default: log_error("sms.provider_unavailable", fields); break;
-        }
+        log_result(job, outcome, start);
         return outcome;
     }
     return outcome;
 }
 
+void SmsDispatcher::log_failover(const Job& job, const SendOutcome& outcome, const std::string& next,
+                                 Clock::time_point start) const {
+    log_warn("sms.attempt_failed", {{"request_id", job.message.request_id},
+                                    {"provider", outcome.provider},
+                                    {"attempt", outcome.attempts},
+                                    {"outcome", outcome_name(outcome.result.status)},
+                                    {"detail", outcome.result.detail},
+                                    {"duration_ms", milliseconds_since(start)},
+                                    {"next_provider", next}});
+}
+
+void SmsDispatcher::log_result(const Job& job, const SendOutcome& outcome, Clock::time_point start) const {
+    const sdk::SendStatus status = outcome.result.status;
+    if (status == sdk::SendStatus::sent) {
+        // A provider that does not block (console) logs the message itself; its first
+        // attempt's sms.sent would only repeat that on every request: debug level.
+        const LogLevel level = job.route->inline_ && outcome.attempts == 1 ? LogLevel::debug : LogLevel::info;
+        if (!Logger::enabled(level)) return;
+        Logger::write(level, "sms.sent",
+                      {{"request_id", job.message.request_id},
+                       {"provider", outcome.provider},
+                       {"attempt", outcome.attempts},
+                       {"message_id", outcome.result.message_id},
+                       {"duration_ms", milliseconds_since(start)}});
+        return;
+    }
+    const std::initializer_list<LogField> fields = {
+        {"request_id", job.message.request_id}, {"provider", outcome.provider},
+        {"attempt", outcome.attempts},          {"outcome", outcome_name(status)},
+        {"detail", outcome.result.detail},      {"duration_ms", milliseconds_since(start)}};
+    switch (status) {
+        case sdk::SendStatus::invalid_recipient: log_warn("sms.rejected_recipient", fields); break;
+        case sdk::SendStatus::misconfigured: log_error("sms.provider_misconfigured", fields); break;
+        case sdk::SendStatus::uncertain: log_error("sms.delivery_uncertain", fields); break;
+        default: log_error("sms.provider_unavailable", fields); break;
+    }
+}
+
 sdk::SendResult SmsDispatcher::call_provider(std::size_t channel, const sdk::SmsMessage& message,
                                              Clock::time_point deadline) {
     try {
-        return channels_[channel].provider->send(message, deadline);
+        return read_against_deadline(channels_[channel].provider->send(message, deadline), deadline);
     } catch (const std::exception& e) {
         // The SDK says send() never throws; a plugin that does must not take the server
-        // down with it.
-        return {sdk::SendStatus::unavailable, std::string("provider threw: ") + e.what(), ""};
+        // down with it. It may have thrown after its request went out.
+        return {sdk::SendStatus::uncertain, std::string("provider threw: ") + e.what(), ""};
     } catch (...) {
-        return {sdk::SendStatus::unavailable, "provider threw", ""};
+        return {sdk::SendStatus::uncertain, "provider threw", ""};
     }
 }
 

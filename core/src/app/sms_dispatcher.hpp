@@ -1,7 +1,8 @@
 // Runs SMS sends off the HTTP threads (a bounded queue and a fixed pool of workers), and
 // routes each one: the calling code picks an ordered list of providers, and a send that a
-// provider could not make for the operator's reasons (timeout, outage, misconfiguration)
-// goes on to the next one in the list.
+// provider certainly did not make for the operator's reasons (outage, misconfiguration) goes
+// on to the next one in the list. A send the provider may have made (uncertain) never does:
+// the user could get two codes.
 //
 // A provider call can take seconds; on a Pistache reactor thread it would stall every
 // connection that thread serves. The HTTP layer submits a send with a completion, and
@@ -49,7 +50,8 @@ struct SendOutcome {
 };
 
 // Whether a failed attempt goes on to the next provider: yes for the operator's faults and
-// outages, never for the caller's (a number that cannot receive SMS stays refused).
+// outages that certainly sent nothing; never for the caller's (a number that cannot receive
+// SMS stays refused), nor for an uncertain one (the SMS may be on its way).
 bool should_fail_over(sdk::SendStatus status);
 
 class SmsDispatcher {
@@ -69,7 +71,8 @@ public:
     // on the route may block, the route is run right here instead, and `done` runs before submit returns.
     bool submit(sdk::SmsMessage message, const std::string& calling_code, Completion done);
 
-    // Answers every queued send with `unavailable`, waits for the running ones, joins.
+    // Answers every queued send with `unavailable` (it reached no provider), waits for the
+    // running ones, joins.
     void stop();
 
     std::size_t queued() const;
@@ -95,6 +98,9 @@ private:
     const Route& route_for(const std::string& calling_code) const;
     void run();
     SendOutcome run_route(const Job& job);
+    void log_failover(const Job& job, const SendOutcome& outcome, const std::string& next,
+                      Clock::time_point start) const;
+    void log_result(const Job& job, const SendOutcome& outcome, Clock::time_point start) const;
     sdk::SendResult call_provider(std::size_t channel, const sdk::SmsMessage& message,
                                   Clock::time_point deadline);
 

@@ -20,6 +20,7 @@ const std::vector<ErrorInfo>& all_errors() {
         {ErrorCode::cors_origin_not_allowed, 403, "CORS_ORIGIN_NOT_ALLOWED"},
         {ErrorCode::sms_provider_error, 502, "SMS_PROVIDER_ERROR"},
         {ErrorCode::sms_provider_unavailable, 502, "SMS_PROVIDER_UNAVAILABLE"},
+        {ErrorCode::sms_delivery_uncertain, 502, "SMS_DELIVERY_UNCERTAIN"},
         {ErrorCode::service_busy, 503, "SERVICE_BUSY"},
         {ErrorCode::store_unavailable, 503, "STORE_UNAVAILABLE"},
         {ErrorCode::store_full, 503, "STORE_FULL"},

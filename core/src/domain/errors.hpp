@@ -24,6 +24,7 @@ enum class ErrorCode {
     cors_origin_not_allowed,
     sms_provider_error,
     sms_provider_unavailable,
+    sms_delivery_uncertain,
     service_busy,
     store_unavailable,
     store_full,

@@ -60,7 +60,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(Limit::count_)> kLimi
 constexpr std::array<const char*, static_cast<std::size_t>(StoreOperation::count_)> kOperationNames = {
     "put_code", "verify_and_consume", "remove_code", "hit_counter"};
 constexpr std::array<const char*, static_cast<std::size_t>(SmsFailure::count_)> kFailureNames = {
-    "invalid_recipient", "misconfigured", "unavailable", "queue_full"};
+    "invalid_recipient", "misconfigured", "unavailable", "queue_full", "uncertain"};
 
 template <typename Names, typename E>
 const char* name_of(const Names& names, E e) {
@@ -200,6 +200,7 @@ void Registry::sms_result(std::size_t provider_id, std::string_view calling_code
         case sdk::SendStatus::sent: sms_sent_[provider * kCountrySlots + country].inc(); return;
         case sdk::SendStatus::invalid_recipient: reason = SmsFailure::invalid_recipient; break;
         case sdk::SendStatus::misconfigured: reason = SmsFailure::misconfigured; break;
+        case sdk::SendStatus::uncertain: reason = SmsFailure::uncertain; break;
         default: reason = SmsFailure::unavailable; break;
     }
     sms_failed_[(provider * kCountrySlots + country) * kFailures + index(reason)].inc();
@@ -299,8 +300,8 @@ std::string Registry::exposition() const {
     }
 
     family(out, "testino_sms_failed_total", "counter",
-           "SMS not sent, by provider, country calling code and reason (invalid_recipient, "
-           "misconfigured, unavailable, queue_full).");
+           "SMS not confirmed sent, by provider, country calling code and reason (invalid_recipient, "
+           "misconfigured, unavailable, queue_full: certainly not sent; uncertain: may have been sent).");
     for (const std::size_t p : provider_slots) {
         for (const auto& [slot, code] : countries) {
             for (std::size_t f = 0; f < kFailures; ++f) {

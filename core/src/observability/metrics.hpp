@@ -75,7 +75,7 @@ enum class Limit {
     count_
 };
 enum class StoreOperation { put_code, verify_and_consume, remove_code, hit_counter, count_ };
-enum class SmsFailure { invalid_recipient, misconfigured, unavailable, queue_full, count_ };
+enum class SmsFailure { invalid_recipient, misconfigured, unavailable, queue_full, uncertain, count_ };
 
 // A label enum value as an array index.
 template <typename E>

@@ -58,6 +58,21 @@ extern "C" std::size_t write_body(char* data, std::size_t size, std::size_t coun
     return bytes;
 }
 
+// Whether curl handed any request byte to the connection. CURLINFO_REQUEST_SIZE counts the
+// header (and inline body) bytes written, CURLINFO_SIZE_UPLOAD_T the body bytes written after
+// it; both add up over curl's own resend on a fresh connection when a reused one died. Nothing
+// counted means the failure came before the request (DNS, connect, TLS handshake), whatever
+// the error code; a count, even of a partial request, is treated as "may have arrived".
+bool sent_any_request_byte(CURL* handle) {
+    long request_bytes = 0;
+    curl_off_t body_bytes = 0;
+    if (curl_easy_getinfo(handle, CURLINFO_REQUEST_SIZE, &request_bytes) != CURLE_OK ||
+        curl_easy_getinfo(handle, CURLINFO_SIZE_UPLOAD_T, &body_bytes) != CURLE_OK) {
+        return true;  // cannot tell: assume the worst
+    }
+    return request_bytes > 0 || body_bytes > 0;
+}
+
 long clamp_ms(std::chrono::milliseconds value) {
     return static_cast<long>(std::clamp<std::chrono::milliseconds::rep>(value.count(), 1, 86'400'000));
 }
@@ -107,12 +122,14 @@ Response Client::post(const Request& request, Clock::time_point deadline) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     if (left.count() <= 0) {
         response.timed_out = true;
+        response.nothing_sent = true;
         response.transport_error = "the deadline passed before the request was sent";
         return response;
     }
 
     CURL* handle = pool_->acquire();
     if (handle == nullptr) {
+        response.nothing_sent = true;
         response.transport_error = "cannot create a curl handle";
         return response;
     }
@@ -167,6 +184,7 @@ Response Client::post(const Request& request, Clock::time_point deadline) {
         response.status = 0;
         response.body.clear();
         response.timed_out = result == CURLE_OPERATION_TIMEDOUT;
+        response.nothing_sent = !sent_any_request_byte(handle);
         if (sink.overflowed) {
             response.transport_error =
                 "the response body is larger than " + std::to_string(options_.max_response_bytes) + " bytes";

@@ -12,12 +12,15 @@
 #include <thread>
 
 #include "fake_http_server.hpp"
+#include "raw_listener.hpp"
 
 namespace testino::plugins::http {
 namespace {
 
 using namespace std::chrono_literals;
 using test::FakeHttpServer;
+using test::RawBehaviour;
+using test::RawListener;
 using test::ReceivedRequest;
 using test::ScriptedReply;
 using Clock = std::chrono::steady_clock;
@@ -56,6 +59,7 @@ TEST(HttpClientTest, PassesStatusAndBodyThrough) {
     EXPECT_EQ(response.status, 201);
     EXPECT_EQ(response.body, R"({"sid":"SM1"})");
     EXPECT_FALSE(response.timed_out);
+    EXPECT_FALSE(response.nothing_sent);
     EXPECT_EQ(response.transport_error, "");
 }
 
@@ -67,6 +71,7 @@ TEST(HttpClientTest, ErrorStatusesAreAnswersNotTransportErrors) {
 
     EXPECT_EQ(response.status, 400);
     EXPECT_EQ(response.body, R"({"code":21211})");
+    EXPECT_FALSE(response.nothing_sent) << "an answer means the request arrived";
     EXPECT_EQ(response.transport_error, "");
 }
 
@@ -129,6 +134,8 @@ TEST(HttpClientTest, ASlowAnswerTimesOutAtTheDeadline) {
 
     EXPECT_TRUE(response.timed_out);
     EXPECT_EQ(response.status, 0);
+    EXPECT_FALSE(response.nothing_sent) << "the server has the request: it may have acted on it";
+    EXPECT_EQ(server.request_count(), 1u);
     EXPECT_NE(response.transport_error, "");
 }
 
@@ -139,6 +146,7 @@ TEST(HttpClientTest, ADeadlineAlreadyPassedSendsNothing) {
     const Response response = client.post(post_to(server), Clock::now() - 1ms);
 
     EXPECT_TRUE(response.timed_out);
+    EXPECT_TRUE(response.nothing_sent);
     EXPECT_EQ(response.status, 0);
     EXPECT_EQ(server.request_count(), 0u);
 }
@@ -153,8 +161,73 @@ TEST(HttpClientTest, ARefusedConnectionIsATransportErrorWithoutCredentials) {
 
     EXPECT_EQ(response.status, 0);
     EXPECT_FALSE(response.timed_out);
+    EXPECT_TRUE(response.nothing_sent) << "a refused connection carried nothing";
     EXPECT_NE(response.transport_error, "");
     EXPECT_EQ(response.transport_error.find("the-auth-token"), std::string::npos);
+}
+
+// A POST that gives up connecting after 200 ms, with plenty of time for the rest.
+Response post_with_short_connect_timeout(const std::string& base_url) {
+    ClientOptions options;
+    options.connect_timeout = 200ms;
+    Client client(options);
+    Request request;
+    request.url = base_url + "/v1/send";
+    return client.post(request, in(5s));
+}
+
+// The failures before any request byte goes out: the server cannot have acted on them.
+TEST(HttpClientTest, AConnectThatTimesOutSentNothing) {
+    RawListener full_queue(RawBehaviour::never_accept);
+
+    const Response response = post_with_short_connect_timeout(full_queue.http_url());
+
+    EXPECT_EQ(response.status, 0);
+    EXPECT_TRUE(response.timed_out) << response.transport_error;
+    EXPECT_TRUE(response.nothing_sent);
+    EXPECT_EQ(full_queue.connections(), 0u);
+}
+
+TEST(HttpClientTest, ATlsHandshakeThatNeverEndsSentNothing) {
+    RawListener silent(RawBehaviour::silent);
+
+    const Response response = post_with_short_connect_timeout(silent.https_url());
+
+    EXPECT_EQ(response.status, 0);
+    EXPECT_TRUE(response.timed_out) << response.transport_error;
+    EXPECT_TRUE(response.nothing_sent) << "the TLS hello is not the request";
+    EXPECT_EQ(silent.connections(), 1u) << "the TCP connection was made";
+}
+
+// After the whole request went out, silence or a hang-up leaves it unknown whether the server
+// acted on it.
+TEST(HttpClientTest, AHangUpAfterTheRequestMayHaveBeenActedOn) {
+    RawListener hangs_up(RawBehaviour::close_after_request);
+    Client client({});
+    Request request;
+    request.url = hangs_up.http_url() + "/v1/send";
+    request.body = "To=%2B12025550123&Body=hello";
+
+    const Response response = client.post(request, in(5s));
+
+    EXPECT_EQ(response.status, 0);
+    EXPECT_FALSE(response.timed_out);
+    EXPECT_FALSE(response.nothing_sent);
+    EXPECT_NE(response.transport_error, "");
+    EXPECT_EQ(hangs_up.complete_requests(), 1u);
+}
+
+TEST(HttpClientTest, SilenceAfterTheRequestTimesOutAndMayHaveBeenActedOn) {
+    RawListener silent(RawBehaviour::silent);
+    Client client({});
+    Request request;
+    request.url = silent.http_url() + "/v1/send";
+
+    const Response response = client.post(request, in(300ms));
+
+    EXPECT_EQ(response.status, 0);
+    EXPECT_TRUE(response.timed_out);
+    EXPECT_FALSE(response.nothing_sent);
 }
 
 TEST(HttpClientTest, AnOversizedBodyIsATransportError) {

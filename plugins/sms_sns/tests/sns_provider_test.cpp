@@ -11,11 +11,12 @@
 
 #include "fake_sns.hpp"
 #include "plugin_doubles.hpp"
+#include "raw_listener.hpp"
 
 namespace testino::sdk {
 // Readable failure output for EXPECT_EQ on statuses (found by ADL).
 void PrintTo(SendStatus status, std::ostream* out) {
-    static const char* names[] = {"sent", "invalid_recipient", "misconfigured", "unavailable"};
+    static const char* names[] = {"sent", "invalid_recipient", "misconfigured", "unavailable", "uncertain"};
     *out << names[static_cast<int>(status)];
 }
 }  // namespace testino::sdk
@@ -204,13 +205,15 @@ TEST_F(SnsProviderTest, HealthRecoversWhenALaterSendSucceeds) {
     EXPECT_EQ(provider.health().detail, "");
 }
 
-TEST_F(SnsProviderTest, BadNumberIsTheCallersFaultWithAClientSafeDetail) {
+TEST_F(SnsProviderTest, BadNumberIsTheCallersFaultWithTheReasonForTheLogs) {
     fake.script({error_fixture_reply("InvalidParameter")});
 
     const auto result = provider.send(message_to(), in(5s));
 
     EXPECT_EQ(result.status, SendStatus::invalid_recipient);
-    EXPECT_EQ(result.detail, "Amazon SNS cannot send an SMS to this phone number");
+    EXPECT_NE(result.detail.find("Amazon SNS refused the phone number: InvalidParameter: "),
+              std::string::npos)
+        << result.detail;
     EXPECT_EQ(fake.request_count(), 1u) << "a bad number is not retried";
     EXPECT_TRUE(provider.health().healthy) << "the caller's fault says nothing about ours";
     const auto logged = host.records_of("sms.sns.rejected_recipient");
@@ -219,11 +222,19 @@ TEST_F(SnsProviderTest, BadNumberIsTheCallersFaultWithAClientSafeDetail) {
     EXPECT_EQ(logged[0].field("aws_request_id"), "00000000-0000-0000-0000-000000000001");
 }
 
-class SnsRetryTest : public SnsProviderTest, public ::testing::WithParamInterface<const char*> {};
+struct ThrottleCase {
+    const char* name;
+    FakeReply reply;
+    const char* reason;  // what the retry log line names
+};
+void PrintTo(const ThrottleCase& c, std::ostream* out) { *out << c.name; }
 
-// Throttling and 5xx are retried with backoff; the next answer counts.
-TEST_P(SnsRetryTest, TransientErrorIsRetriedThenSent) {
-    fake.script({error_fixture_reply(GetParam())});
+class SnsRetryTest : public SnsProviderTest, public ::testing::WithParamInterface<ThrottleCase> {};
+
+// Throttling is retried with backoff (SNS denied the request: nothing was published); the
+// next answer counts.
+TEST_P(SnsRetryTest, ThrottlingIsRetriedThenSent) {
+    fake.script({GetParam().reply});
 
     const auto result = provider.send(message_to(), in(5s));
 
@@ -233,11 +244,37 @@ TEST_P(SnsRetryTest, TransientErrorIsRetriedThenSent) {
     const auto retries = host.records_of("sms.sns.retry");
     ASSERT_EQ(retries.size(), 1u);
     EXPECT_EQ(retries[0].field("attempt"), "1");
-    EXPECT_NE(retries[0].field("reason").value_or("").find(GetParam()), std::string::npos);
+    EXPECT_NE(retries[0].field("reason").value_or("").find(GetParam().reason), std::string::npos);
     EXPECT_EQ(host.records_of("sms.sns.sent").at(0).field("attempts"), "2");
 }
 
-INSTANTIATE_TEST_SUITE_P(Transient, SnsRetryTest, ::testing::Values("Throttling", "InternalError"));
+INSTANTIATE_TEST_SUITE_P(
+    Throttled, SnsRetryTest,
+    ::testing::Values(ThrottleCase{"Throttling400", error_fixture_reply("Throttling"), "HTTP 400 Throttling"},
+                      ThrottleCase{"Throttled429",
+                                   {429,
+                                    "<ErrorResponse><Error><Type>Sender</Type><Code>ThrottledException</Code>"
+                                    "<Message>Rate exceeded</Message></Error></ErrorResponse>"},
+                                   "HTTP 429 ThrottledException"},
+                      ThrottleCase{"Plain429", {429, "Too Many Requests"}, "HTTP 429 without"}),
+    [](const ::testing::TestParamInfo<ThrottleCase>& info) { return std::string(info.param.name); });
+
+// SNS failed while it held the whole request, perhaps after publishing: never sent twice.
+TEST_F(SnsProviderTest, AnInternalErrorIsUncertainAndNotRetried) {
+    fake.script({error_fixture_reply("InternalError")});
+
+    const auto result = provider.send(message_to(), in(5s));
+
+    EXPECT_EQ(result.status, SendStatus::uncertain);
+    EXPECT_NE(result.detail.find("may have published"), std::string::npos) << result.detail;
+    EXPECT_NE(result.detail.find("InternalError"), std::string::npos) << result.detail;
+    EXPECT_EQ(fake.request_count(), 1u);
+    EXPECT_EQ(host.count("sms.sns.retry"), 0u);
+    const auto logged = host.records_of("sms.sns.uncertain");
+    ASSERT_EQ(logged.size(), 1u);
+    EXPECT_EQ(logged[0].level, sdk::LogLevel::error);
+    EXPECT_TRUE(provider.health().healthy) << "an outage is not an ops fault";
+}
 
 TEST_F(SnsProviderTest, PersistentThrottlingIsUnavailableAfterMaxAttempts) {
     const auto throttled = error_fixture_reply("Throttling");
@@ -254,11 +291,11 @@ TEST_F(SnsProviderTest, PersistentThrottlingIsUnavailableAfterMaxAttempts) {
     EXPECT_TRUE(provider.health().healthy) << "throttling is not an ops fault";
 }
 
-TEST_F(SnsProviderTest, A5xxWithoutAnAwsDocumentIsRetried) {
+TEST_F(SnsProviderTest, A5xxWithoutAnAwsDocumentIsUncertain) {
     fake.script({{503, "<html><body>Service Unavailable</body></html>"}});
 
-    EXPECT_EQ(provider.send(message_to(), in(5s)).status, SendStatus::sent);
-    EXPECT_EQ(fake.request_count(), 2u);
+    EXPECT_EQ(provider.send(message_to(), in(5s)).status, SendStatus::uncertain);
+    EXPECT_EQ(fake.request_count(), 1u);
 }
 
 TEST_F(SnsProviderTest, RetriesStopAtTheDeadline) {
@@ -274,30 +311,54 @@ TEST_F(SnsProviderTest, RetriesStopAtTheDeadline) {
     EXPECT_GE(fake.request_count(), 2u);
 }
 
-TEST_F(SnsProviderTest, ASlowAnswerTimesOutAtTheDeadlineAndIsNotRetried) {
+TEST_F(SnsProviderTest, NoAnswerBeforeTheDeadlineIsUncertainAndNotRetried) {
     FakeReply slow;
     slow.delay = 3s;
     fake.script({slow});
 
     const auto result = provider.send(message_to(), in(300ms));
 
-    EXPECT_EQ(result.status, SendStatus::unavailable);
+    EXPECT_EQ(result.status, SendStatus::uncertain);
     EXPECT_NE(result.detail.find("timed out"), std::string::npos) << result.detail;
     EXPECT_EQ(fake.request_count(), 1u);
     EXPECT_TRUE(provider.health().healthy);
 }
 
-TEST_F(SnsProviderTest, ADroppedConnectionIsRetried) {
+TEST_F(SnsProviderTest, AConnectionDroppedAfterTheRequestIsUncertainAndNotRetried) {
     FakeReply dropped;
     dropped.close_without_answer = true;
     fake.script({dropped});
 
-    EXPECT_EQ(provider.send(message_to(), in(5s)).status, SendStatus::sent);
-    EXPECT_EQ(fake.request_count(), 2u);
+    const auto result = provider.send(message_to(), in(5s));
+
+    EXPECT_EQ(result.status, SendStatus::uncertain);
+    EXPECT_NE(result.detail.find("after the request was sent"), std::string::npos) << result.detail;
+    EXPECT_EQ(fake.request_count(), 1u);
+    EXPECT_EQ(host.count("sms.sns.retry"), 0u);
+}
+
+// Nothing of the request left: SNS cannot have published, so retrying is safe.
+TEST(SnsProviderSetupTest, AConnectTimeoutIsRetriedThenUnavailable) {
+    testino::test::RawListener full_queue(testino::test::RawBehaviour::never_accept);
+    SnsSettings settings;
+    {
+        FakeSns unused(kKeys);
+        settings = settings_for(unused);
+    }
+    settings.endpoint = parse_endpoint(full_queue.http_url(), kKeys.region);
+    settings.connect_timeout = 200ms;
+    settings.retry = {2, 10ms, 10ms};
+    RecordingHost host;
+    SnsProvider provider(settings, host);
+
+    const auto result = provider.send(message_to(), in(5s));
+
+    EXPECT_EQ(result.status, SendStatus::unavailable) << result.detail;
+    EXPECT_NE(result.detail.find("after 2 attempts"), std::string::npos) << result.detail;
     EXPECT_EQ(host.count("sms.sns.retry"), 1u);
 }
 
-TEST(SnsProviderSetupTest, NothingListeningIsUnavailable) {
+TEST(SnsProviderSetupTest, NothingListeningIsRetriedThenUnavailable) {
     SnsSettings settings;
     {
         FakeSns gone(kKeys);
@@ -310,6 +371,7 @@ TEST(SnsProviderSetupTest, NothingListeningIsUnavailable) {
 
     EXPECT_EQ(result.status, SendStatus::unavailable);
     EXPECT_NE(result.detail.find("no answer"), std::string::npos) << result.detail;
+    EXPECT_EQ(host.count("sms.sns.retry"), 2u);
 }
 
 TEST_F(SnsProviderTest, AnUnknownClientErrorIsUnavailableWithoutRetry) {
@@ -324,10 +386,11 @@ TEST_F(SnsProviderTest, AnUnknownClientErrorIsUnavailableWithoutRetry) {
     EXPECT_EQ(fake.request_count(), 1u);
 }
 
-TEST_F(SnsProviderTest, ASuccessWithoutAMessageIdIsUnavailable) {
+TEST_F(SnsProviderTest, ASuccessWithoutAMessageIdIsUncertain) {
     fake.script({{200, "<PublishResponse><PublishResult/></PublishResponse>"}});
 
-    EXPECT_EQ(provider.send(message_to(), in(5s)).status, SendStatus::unavailable);
+    EXPECT_EQ(provider.send(message_to(), in(5s)).status, SendStatus::uncertain);
+    EXPECT_EQ(fake.request_count(), 1u);
 }
 
 TEST_F(SnsProviderTest, ConsecutiveSendsReuseOneConnection) {
@@ -397,16 +460,27 @@ TEST(SnsClassifyTest, MapsCodesNotMessages) {
     EXPECT_EQ(kind_of(403, "ExpiredToken"), ReplyKind::misconfigured);
     EXPECT_EQ(kind_of(400, "IncompleteSignature"), ReplyKind::misconfigured);
     EXPECT_EQ(kind_of(429, "ThrottlingException"), ReplyKind::retryable);
-    EXPECT_EQ(kind_of(500, "SomethingNew"), ReplyKind::retryable);
+    EXPECT_EQ(kind_of(400, "Throttling"), ReplyKind::retryable);
+    EXPECT_EQ(kind_of(500, "InternalError"), ReplyKind::uncertain);
+    EXPECT_EQ(kind_of(500, "SomethingNew"), ReplyKind::uncertain);
+    EXPECT_EQ(kind_of(503, "Throttling"), ReplyKind::uncertain) << "a 5xx may follow a publish";
     EXPECT_EQ(kind_of(400, "SomethingNew"), ReplyKind::failed);
 
     http::Response timed_out;
     timed_out.timed_out = true;
     timed_out.transport_error = "Operation timed out";
-    EXPECT_EQ(classify_reply(timed_out).kind, ReplyKind::failed);
+    EXPECT_EQ(classify_reply(timed_out).kind, ReplyKind::uncertain);
+    http::Response connect_timed_out = timed_out;
+    connect_timed_out.nothing_sent = true;
+    EXPECT_EQ(classify_reply(connect_timed_out).kind, ReplyKind::retryable);
     http::Response refused;
     refused.transport_error = "Connection refused";
+    refused.nothing_sent = true;
     EXPECT_EQ(classify_reply(refused).kind, ReplyKind::retryable);
+    http::Response reset = refused;
+    reset.nothing_sent = false;
+    reset.transport_error = "Connection reset by peer";
+    EXPECT_EQ(classify_reply(reset).kind, ReplyKind::uncertain);
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // The real testino-server with `sms.provider: twilio` pointed at the fake Twilio: a code
-// sent through Twilio verifies, and each Twilio failure reaches the client as its API error
-// with the code left unusable.
+// sent through Twilio verifies, and each Twilio failure reaches the client as its API error,
+// with the code left unusable when Twilio certainly did not send it, and valid when it may have.
 #include <regex>
 
 #include "fake_twilio.hpp"
@@ -77,6 +77,15 @@ protected:
                                  "INVALID_OTP"));
     }
 
+    // send-otp, expecting SMS_DELIVERY_UNCERTAIN, then proves the code Twilio was handed works.
+    void expect_uncertain_send_keeps_its_code(const std::string& number) {
+        const auto response = client_->post_json(kSendOtp, send_body("+1", number));
+        EXPECT_TRUE(is_api_error(response, 502, "SMS_DELIVERY_UNCERTAIN")) << response.body;
+        const std::string code = code_sent_to(*fake_, "+1" + number);
+        ASSERT_FALSE(code.empty()) << "the fake should have received the message";
+        EXPECT_EQ(client_->post_json(kVerifyOtp, verify_body("+1", number, code)).status, 200);
+    }
+
     static inline FakeTwilio* fake_ = nullptr;
     static inline ServerProcess* server_ = nullptr;
     std::unique_ptr<HttpClient> client_;
@@ -100,30 +109,39 @@ TEST_F(TwilioEndToEndTest, ACodeSentThroughTwilioVerifies) {
     EXPECT_FALSE(json_string(parse_json(verified.body), "access_token").empty());
 }
 
-TEST_F(TwilioEndToEndTest, AnInvalidNumberIs422RecipientRejectedWithTheReason) {
+TEST_F(TwilioEndToEndTest, AnInvalidNumberIs422RecipientRejectedWithTheReasonInTheLogOnly) {
     fake_->answer_next(twilio_error(21211));
     const auto response = client_->post_json(kSendOtp, send_body("+1", "2025550151"));
     EXPECT_TRUE(is_api_error(response, 422, "RECIPIENT_REJECTED", "mobile_number"));
-    EXPECT_NE(json_string(parse_json(response.body), "message").find("not a valid phone number"),
-              std::string::npos)
-        << response.body;
+    EXPECT_EQ(json_string(parse_json(response.body), "message"), "This number cannot receive SMS from us");
+    EXPECT_EQ(response.body.find("not a valid phone number"), std::string::npos) << response.body;
+    const auto rejected = wait_for_event(*server_, "sms.rejected_recipient", 5s);
+    ASSERT_TRUE(rejected);
+    EXPECT_NE(rejected->find("not a valid phone number"), std::string::npos) << *rejected;
     EXPECT_TRUE(wait_for_event(*server_, "sms.twilio.rejected", 5s));
 
     fake_->answer_next(twilio_error(21610));
     expect_failed_send_leaves_no_code("2025550152", 422, "RECIPIENT_REJECTED", "mobile_number");
 }
 
-TEST_F(TwilioEndToEndTest, ATwilioOutageIsRetriedThen502Unavailable) {
+TEST_F(TwilioEndToEndTest, PersistentThrottlingIsRetriedThen502Unavailable) {
     const auto before = fake_->request_count();
-    fake_->answer_next(twilio_error(20503), 3);
+    fake_->answer_next(twilio_error(20429), 3);
     expect_failed_send_leaves_no_code("2025550153", 502, "SMS_PROVIDER_UNAVAILABLE");
     EXPECT_EQ(fake_->request_count() - before, 3u) << "max_attempts (3) in all";
     EXPECT_TRUE(wait_for_event(*server_, "sms.twilio.retry", 5s));
 }
 
-TEST_F(TwilioEndToEndTest, ASlowTwilioIs502UnavailableAtTheDeadline) {
+TEST_F(TwilioEndToEndTest, ATwilioOutageIs502UncertainOnceAndItsCodeStillVerifies) {
+    const auto before = fake_->request_count();
+    fake_->answer_next(twilio_error(20503));
+    expect_uncertain_send_keeps_its_code("2025550158");
+    EXPECT_EQ(fake_->request_count() - before, 1u) << "a 503 may follow a send: not retried";
+}
+
+TEST_F(TwilioEndToEndTest, ASlowTwilioIs502UncertainAtTheDeadline) {
     fake_->answer_next({201, 0, "", 2500ms});
-    expect_failed_send_leaves_no_code("2025550154", 502, "SMS_PROVIDER_UNAVAILABLE");
+    expect_uncertain_send_keeps_its_code("2025550154");
 }
 
 TEST_F(TwilioEndToEndTest, RejectedCredentialsAre502ProviderErrorAndHealthDownUntilASendWorks) {

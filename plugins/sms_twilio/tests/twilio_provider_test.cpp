@@ -1,5 +1,6 @@
-// The twilio provider: its settings checks, and its sends against the fake Twilio (every
-// error mapping, retries, timeouts), then the built sms_twilio.so as the server loads it.
+// The twilio provider's sends against the fake Twilio (every error mapping, retries,
+// timeouts) and against listeners that fail on purpose, then the built sms_twilio.so as the
+// server loads it. Its settings checks: twilio_settings_test.cpp.
 #include "twilio_provider.hpp"
 
 #include <arpa/inet.h>
@@ -10,6 +11,8 @@
 
 #include "fake_twilio.hpp"
 #include "plugin_doubles.hpp"
+#include "raw_listener.hpp"
+#include "twilio_test_values.hpp"
 
 namespace testino::plugins::twilio {
 namespace {
@@ -22,6 +25,8 @@ using test::kFakeAccountSid;
 using test::kFakeAuthToken;
 using test::kFakeFrom;
 using test::kFakeServiceSid;
+using test::RawBehaviour;
+using test::RawListener;
 using test::twilio_error;
 using test_support::MapConfigView;
 using test_support::RecordingHost;
@@ -30,25 +35,6 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kCode = "482913";
 const sdk::SmsMessage kMessage{"+12025550123", "Your Testino code is 482913. It expires in 5 minutes.", kCode,
                                "req-7"};
-
-std::map<std::string, std::string> valid_values(const std::string& base_url = "https://api.twilio.com") {
-    return {{"account_sid", kFakeAccountSid}, {"auth_token", kFakeAuthToken}, {"from", kFakeFrom},
-            {"api_base_url", base_url},       {"retry_backoff_ms", "5"},      {"retry_max_backoff_ms", "20"}};
-}
-
-TwilioSettings settings_from(const std::map<std::string, std::string>& values) {
-    return read_settings(MapConfigView(values, config_keys()));
-}
-
-// The ConfigError read_settings throws for these values ("" when it throws none).
-std::string config_error(const std::map<std::string, std::string>& values) {
-    try {
-        settings_from(values);
-    } catch (const ConfigError& error) {
-        return error.what();
-    }
-    return "";
-}
 
 // A loopback port nothing listens on: bound to port 0, then closed.
 int closed_loopback_port() {
@@ -71,107 +57,6 @@ void expect_no_secrets_logged(const RecordingHost& host) {
             EXPECT_EQ(value.find(kFakeAuthToken), std::string::npos) << record.event << "." << name;
         }
     }
-}
-
-TEST(TwilioSettingsTest, ReadsAValidSectionWithASenderNumber) {
-    const TwilioSettings settings = settings_from(valid_values("https://api.twilio.com/"));
-    EXPECT_EQ(settings.account_sid, kFakeAccountSid);
-    EXPECT_EQ(settings.auth_token, kFakeAuthToken);
-    EXPECT_EQ(settings.from, kFakeFrom);
-    EXPECT_EQ(settings.messaging_service_sid, "");
-    EXPECT_EQ(settings.api_base_url, "https://api.twilio.com") << "the trailing slash goes";
-    EXPECT_EQ(settings.connect_timeout, 2000ms);
-    EXPECT_EQ(settings.retry.max_attempts, 3);
-    EXPECT_EQ(settings.retry.base_backoff, 5ms);
-}
-
-TEST(TwilioSettingsTest, ReadsAValidSectionWithAMessagingService) {
-    auto values = valid_values();
-    values.erase("from");
-    values["messaging_service_sid"] = kFakeServiceSid;
-    const TwilioSettings settings = settings_from(values);
-    EXPECT_EQ(settings.from, "");
-    EXPECT_EQ(settings.messaging_service_sid, kFakeServiceSid);
-}
-
-TEST(TwilioSettingsTest, DefaultsToTwilioOverHttps) {
-    auto values = valid_values();
-    values.erase("api_base_url");
-    EXPECT_EQ(settings_from(values).api_base_url, "https://api.twilio.com");
-}
-
-TEST(TwilioSettingsTest, RejectsAMalformedAccountSidNamingTheKey) {
-    for (const char* sid :
-         {"AC0123", "XX0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcdeg"}) {
-        auto values = valid_values();
-        values["account_sid"] = sid;
-        const std::string error = config_error(values);
-        EXPECT_NE(error.find("test config: account_sid"), std::string::npos) << error;
-        EXPECT_NE(error.find("AC followed by 32 hex digits"), std::string::npos) << error;
-    }
-}
-
-TEST(TwilioSettingsTest, RejectsAMalformedAuthTokenWithoutQuotingIt) {
-    auto values = valid_values();
-    values["auth_token"] = "not-a-token-but-a-secret-anyway!";
-    const std::string error = config_error(values);
-    EXPECT_NE(error.find("test config: auth_token"), std::string::npos) << error;
-    EXPECT_EQ(error.find("not-a-token"), std::string::npos) << error;
-}
-
-TEST(TwilioSettingsTest, NeedsExactlyOneSender) {
-    auto both = valid_values();
-    both["messaging_service_sid"] = kFakeServiceSid;
-    EXPECT_NE(config_error(both).find("both are set"), std::string::npos) << config_error(both);
-
-    auto neither = valid_values();
-    neither.erase("from");
-    EXPECT_NE(config_error(neither).find("neither is set"), std::string::npos) << config_error(neither);
-
-    auto empty = valid_values();
-    empty["from"] = "";
-    EXPECT_NE(config_error(empty).find("test config: from"), std::string::npos) << config_error(empty);
-}
-
-TEST(TwilioSettingsTest, RejectsASenderOrServiceOfTheWrongShape) {
-    auto from = valid_values();
-    from["from"] = "15005550006";
-    EXPECT_NE(config_error(from).find("test config: from: must be a phone number in E.164"),
-              std::string::npos)
-        << config_error(from);
-
-    auto service = valid_values();
-    service.erase("from");
-    service["messaging_service_sid"] = "MG123";
-    EXPECT_NE(config_error(service).find("test config: messaging_service_sid"), std::string::npos)
-        << config_error(service);
-}
-
-TEST(TwilioSettingsTest, AllowsPlainHttpOnlyToLoopback) {
-    EXPECT_EQ(config_error(valid_values("http://127.0.0.1:8080")), "");
-    EXPECT_EQ(config_error(valid_values("http://localhost:1")), "");
-    EXPECT_EQ(config_error(valid_values("http://[::1]:9000")), "");
-    EXPECT_EQ(config_error(valid_values("https://twilio.example.com:8443")), "");
-    for (const char* url : {"http://api.twilio.com", "ftp://api.twilio.com", "https://api.twilio.com/v1",
-                            "https://user:pw@api.twilio.com", "api.twilio.com"}) {
-        EXPECT_NE(config_error(valid_values(url)).find("test config: api_base_url"), std::string::npos)
-            << url;
-    }
-}
-
-TEST(TwilioSettingsTest, DeclaresTheTokenSecretAndTheSeedsEnvironmentVariables) {
-    std::map<std::string, sdk::ConfigKey> keys;
-    for (const auto& key : config_keys()) keys[key.name] = key;
-    EXPECT_TRUE(keys.at("auth_token").secret);
-    EXPECT_TRUE(keys.at("auth_token").required);
-    EXPECT_TRUE(keys.at("account_sid").required);
-    EXPECT_FALSE(keys.at("account_sid").secret);
-    EXPECT_EQ(keys.at("account_sid").env, "TWILIO_ACCOUNT_SID");
-    EXPECT_EQ(keys.at("auth_token").env, "TWILIO_AUTH_TOKEN");
-    EXPECT_EQ(keys.at("from").env, "TWILIO_PHONE_NUMBER");
-    EXPECT_EQ(keys.at("messaging_service_sid").env, "TWILIO_MESSAGING_SERVICE_SID");
-    EXPECT_EQ(keys.at("api_base_url").default_value, "https://api.twilio.com");
-    EXPECT_EQ(keys.at("max_attempts").default_value, "3");
 }
 
 // A provider pointed at a fresh fake Twilio, with a recording host.
@@ -248,7 +133,7 @@ struct RecipientCase {
 class TwilioRecipientErrorTest : public TwilioProviderTest,
                                  public ::testing::WithParamInterface<RecipientCase> {};
 
-TEST_P(TwilioRecipientErrorTest, IsTheCallersFaultWithAClientSafeDetailAndNoRetry) {
+TEST_P(TwilioRecipientErrorTest, IsTheCallersFaultWithTheReasonForTheLogsAndNoRetry) {
     provider();
     fake_.answer_next(twilio_error(GetParam().code));
 
@@ -256,7 +141,8 @@ TEST_P(TwilioRecipientErrorTest, IsTheCallersFaultWithAClientSafeDetailAndNoRetr
 
     EXPECT_EQ(result.status, SendStatus::invalid_recipient);
     EXPECT_NE(result.detail.find(GetParam().detail_part), std::string::npos) << result.detail;
-    EXPECT_EQ(result.detail.find("Twilio"), std::string::npos) << "no provider internals: " << result.detail;
+    EXPECT_NE(result.detail.find("Twilio error " + std::to_string(GetParam().code)), std::string::npos)
+        << "the logs name Twilio's code: " << result.detail;
     EXPECT_EQ(fake_.request_count(), 1u);
     const auto rejected = host_.records_of("sms.twilio.rejected");
     ASSERT_EQ(rejected.size(), 1u);
@@ -333,33 +219,49 @@ TEST_F(TwilioProviderTest, TooManyRequestsIsRetriedThenSent) {
     EXPECT_EQ(host_.records_of("sms.twilio.sent").at(0).field("attempts"), "2");
 }
 
-TEST_F(TwilioProviderTest, ServerErrorsAreRetriedUpToMaxAttemptsThenUnavailable) {
+TEST_F(TwilioProviderTest, PersistentTooManyRequestsIsUnavailableAfterMaxAttempts) {
     provider({{"max_attempts", "3"}});
-    fake_.answer_next(twilio_error(20503), 3);
+    fake_.answer_next(twilio_error(20429), 3);
 
     const auto result = send();
 
-    EXPECT_EQ(result.status, SendStatus::unavailable);
-    EXPECT_NE(result.detail.find("HTTP 503"), std::string::npos) << result.detail;
+    EXPECT_EQ(result.status, SendStatus::unavailable) << "Twilio never processes a 429";
+    EXPECT_NE(result.detail.find("HTTP 429"), std::string::npos) << result.detail;
     EXPECT_EQ(fake_.request_count(), 3u);
     EXPECT_EQ(host_.count("sms.twilio.retry"), 2u);
     const auto failed = host_.records_of("sms.twilio.failed");
     ASSERT_EQ(failed.size(), 1u);
     EXPECT_EQ(failed[0].field("attempts"), "3");
-    EXPECT_EQ(failed[0].field("twilio_code"), "20503");
+    EXPECT_EQ(failed[0].field("twilio_code"), "20429");
+    EXPECT_TRUE(provider_->health().healthy) << "throttling is not a misconfiguration";
+}
+
+class TwilioServerErrorTest : public TwilioProviderTest, public ::testing::WithParamInterface<int> {};
+
+// Twilio failed after it had the whole request: the message may exist, so no second try.
+TEST_P(TwilioServerErrorTest, IsUncertainAndNotRetried) {
+    provider({{"max_attempts", "3"}});
+    fake_.answer_next(twilio_error(GetParam()), 3);
+
+    const auto result = send();
+
+    EXPECT_EQ(result.status, SendStatus::uncertain);
+    EXPECT_NE(result.detail.find("may have accepted"), std::string::npos) << result.detail;
+    EXPECT_EQ(fake_.request_count(), 1u);
+    EXPECT_EQ(host_.count("sms.twilio.retry"), 0u);
+    const auto logged = host_.records_of("sms.twilio.uncertain");
+    ASSERT_EQ(logged.size(), 1u);
+    EXPECT_EQ(logged[0].level, sdk::LogLevel::error);
+    EXPECT_EQ(logged[0].field("twilio_code"), std::to_string(GetParam()));
     EXPECT_TRUE(provider_->health().healthy) << "an outage is not a misconfiguration";
 }
 
-TEST_F(TwilioProviderTest, AnInternalErrorThenSuccessIsSent) {
-    provider();
-    fake_.answer_next(twilio_error(20500));
-    EXPECT_EQ(send().status, SendStatus::sent);
-    EXPECT_EQ(fake_.request_count(), 2u);
-}
+INSTANTIATE_TEST_SUITE_P(FiveHundreds, TwilioServerErrorTest, ::testing::Values(20500, 20503),
+                         [](const auto& info) { return "Code" + std::to_string(info.param); });
 
 TEST_F(TwilioProviderTest, RetriesStopWhenTheNextPauseWouldPassTheDeadline) {
     provider({{"retry_backoff_ms", "2000"}, {"retry_max_backoff_ms", "4000"}, {"max_attempts", "5"}});
-    fake_.answer_next(twilio_error(20503), 5);
+    fake_.answer_next(twilio_error(20429), 5);
 
     const auto result = send(500ms);
 
@@ -368,16 +270,16 @@ TEST_F(TwilioProviderTest, RetriesStopWhenTheNextPauseWouldPassTheDeadline) {
     EXPECT_EQ(host_.count("sms.twilio.retry"), 0u);
 }
 
-TEST_F(TwilioProviderTest, ASlowTwilioTimesOutAsUnavailableWithoutRetry) {
+TEST_F(TwilioProviderTest, NoAnswerBeforeTheDeadlineIsUncertainAndNotRetried) {
     provider();
     fake_.answer_next({201, 0, "", 1500ms});
 
     const auto result = send(300ms);
 
-    EXPECT_EQ(result.status, SendStatus::unavailable);
+    EXPECT_EQ(result.status, SendStatus::uncertain);
     EXPECT_NE(result.detail.find("deadline"), std::string::npos) << result.detail;
     EXPECT_EQ(fake_.request_count(), 1u);
-    EXPECT_EQ(host_.count("sms.twilio.failed"), 1u);
+    EXPECT_EQ(host_.count("sms.twilio.uncertain"), 1u);
 }
 
 TEST_F(TwilioProviderTest, AnUnknownClientErrorIsUnavailableAndNotRetried) {
@@ -406,12 +308,63 @@ TEST(TwilioProviderUnreachableTest, ARefusedConnectionIsRetriedThenUnavailable) 
     expect_no_secrets_logged(host);
 }
 
+// Transport failures against loopback listeners that fail on purpose.
+TwilioSettings settings_at(const std::string& base_url) {
+    auto values = valid_values(base_url);
+    values["connect_timeout_ms"] = "200";
+    values["max_attempts"] = "2";
+    return settings_from(values);
+}
+
+TEST(TwilioProviderUnreachableTest, AConnectTimeoutSentNothingAndIsRetriedThenUnavailable) {
+    RawListener full_queue(RawBehaviour::never_accept);
+    RecordingHost host;
+    TwilioProvider provider(settings_at(full_queue.http_url()), host);
+
+    const auto result = provider.send(kMessage, Clock::now() + 5s);
+
+    EXPECT_EQ(result.status, SendStatus::unavailable) << result.detail;
+    EXPECT_NE(result.detail.find("cannot reach Twilio"), std::string::npos) << result.detail;
+    EXPECT_EQ(host.count("sms.twilio.retry"), 1u);
+}
+
+TEST(TwilioProviderUnreachableTest, ATlsHandshakeThatNeverEndsIsUnavailable) {
+    RawListener silent(RawBehaviour::silent);
+    RecordingHost host;
+    TwilioProvider provider(settings_at(silent.https_url()), host);
+
+    const auto result = provider.send(kMessage, Clock::now() + 5s);
+
+    EXPECT_EQ(result.status, SendStatus::unavailable) << result.detail;
+    EXPECT_EQ(silent.connections(), 2u) << "each attempt stopped in its handshake";
+}
+
+TEST(TwilioProviderUnreachableTest, AConnectionDroppedAfterTheRequestIsUncertainAndNotRetried) {
+    RawListener hangs_up(RawBehaviour::close_after_request);
+    RecordingHost host;
+    TwilioProvider provider(settings_at(hangs_up.http_url()), host);
+
+    const auto result = provider.send(kMessage, Clock::now() + 5s);
+
+    EXPECT_EQ(result.status, SendStatus::uncertain) << result.detail;
+    EXPECT_NE(result.detail.find("after the request was sent"), std::string::npos) << result.detail;
+    EXPECT_EQ(hangs_up.complete_requests(), 1u);
+    EXPECT_EQ(host.count("sms.twilio.retry"), 0u);
+    EXPECT_EQ(host.count("sms.twilio.uncertain"), 1u);
+    expect_no_secrets_logged(host);
+}
+
 TEST(TwilioInterpretTest, MapsAnswersWithoutTwilioJson) {
     http::Response proxy_error;
     proxy_error.status = 502;
     proxy_error.body = "<html>Bad Gateway</html>";
-    EXPECT_EQ(interpret(proxy_error).status, SendStatus::unavailable);
-    EXPECT_TRUE(retryable(proxy_error));
+    EXPECT_EQ(interpret(proxy_error).status, SendStatus::uncertain);
+    EXPECT_FALSE(retryable(proxy_error));
+
+    http::Response too_many;
+    too_many.status = 429;
+    EXPECT_EQ(interpret(too_many).status, SendStatus::unavailable);
+    EXPECT_TRUE(retryable(too_many));
 
     http::Response unauthorized;
     unauthorized.status = 401;
@@ -427,7 +380,12 @@ TEST(TwilioInterpretTest, MapsAnswersWithoutTwilioJson) {
     timeout.timed_out = true;
     timeout.transport_error = "Operation timed out";
     EXPECT_FALSE(retryable(timeout));
-    EXPECT_EQ(interpret(timeout).status, SendStatus::unavailable);
+    EXPECT_EQ(interpret(timeout).status, SendStatus::uncertain);
+
+    http::Response connect_timeout = timeout;
+    connect_timeout.nothing_sent = true;
+    EXPECT_TRUE(retryable(connect_timeout));
+    EXPECT_EQ(interpret(connect_timeout).status, SendStatus::unavailable);
 }
 
 TEST(TwilioInterpretTest, ParsesTwilioErrorJson) {

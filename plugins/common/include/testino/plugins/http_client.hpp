@@ -30,7 +30,12 @@ struct Request {
 struct Response {
     long status = 0;  // 0 when no HTTP answer arrived
     std::string body;
-    bool timed_out = false;       // the connect or total timeout was hit
+    bool timed_out = false;  // the connect or total timeout was hit
+    // True only when no byte of the request left this process, so the server cannot have acted
+    // on it: the host was not found, the connection was refused, the connect or TLS handshake
+    // failed or timed out, or the deadline had passed. False for every HTTP answer, and for a
+    // timeout, reset or close after any request byte went out (the server may have acted).
+    bool nothing_sent = false;
     std::string transport_error;  // curl's message when no answer arrived ("" otherwise); never
                                   // contains credentials (they never go into the URL)
 };
