@@ -209,7 +209,7 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
     job->test_number = fixed != nullptr;
     job->digest = digest_code(config_.hmac_secret, job->e164, code);
     job->message = sdk::SmsMessage{job->e164, render_message(code), code, job->info.request_id};
-    store_.put_code(job->e164, job->digest, config_.expiry, config_.max_attempts,
+    store_.put_code(job->e164, sdk::NewCode{job->digest, {}, config_.expiry, config_.max_attempts, {}},
                     guarded(job, [this, job](sdk::StoreResult stored) {
                         if (stored.status != sdk::StoreStatus::ok) {
                             log_error("store.put_failed",
@@ -292,7 +292,7 @@ void OtpFlow::verify(const VerifyOtpRequest& request, RequestInfo info, FlowDone
 void OtpFlow::check_code(std::shared_ptr<VerifyJob> job) {
     const sdk::CodeDigest candidate = digest_code(config_.hmac_secret, job->e164, job->request.otp);
     store_.verify_and_consume(
-        job->e164, candidate, guarded(job, [this, job](sdk::VerifyResult result) {
+        job->e164, candidate, std::nullopt, guarded(job, [this, job](sdk::VerifyResult result) {
             const bool failed_guess = result.outcome != sdk::VerifyOutcome::verified &&
                                       result.outcome != sdk::VerifyOutcome::unavailable;
             if (!failed_guess || !enabled(limits_.number_failed_verifies, limits_.number_verify_window)) {
