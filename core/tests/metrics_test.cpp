@@ -135,6 +135,21 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithInfSumAndCount) {
         has_line(text, "testino_store_operation_duration_seconds_count{operation=\"verify_and_consume\"} 0"));
 }
 
+TEST(Metrics, StoreFullRefusalsAreCountedByTable) {
+    Registry r;
+    EXPECT_TRUE(has_line(r.exposition(), "testino_store_full_total{table=\"codes\"} 0"))
+        << "listed from the start";
+    EXPECT_TRUE(has_line(r.exposition(), "testino_store_full_total{table=\"counters\"} 0"));
+    r.store_full(StoreTable::counters);
+    r.store_full(StoreTable::counters);
+    r.store_full(StoreTable::codes);
+    const std::string text = r.exposition();
+    EXPECT_TRUE(has_line(text, "testino_store_full_total{table=\"codes\"} 1")) << text;
+    EXPECT_TRUE(has_line(text, "testino_store_full_total{table=\"counters\"} 2")) << text;
+    EXPECT_TRUE(has_line(text, "# TYPE testino_store_full_total counter"));
+    EXPECT_STREQ(to_string(StoreTable::counters), "counters");
+}
+
 TEST(Metrics, HistogramTreatsNegativeAndNaNAsZero) {
     Histogram h;
     h.observe_seconds(-1);
@@ -165,7 +180,7 @@ TEST(Metrics, EveryFamilyHasHelpThenTypeBeforeItsSamples) {
             EXPECT_EQ(line.rfind(family, 0), 0u) << line << " is not in " << family;
         }
     }
-    EXPECT_EQ(types, 10u);
+    EXPECT_EQ(types, 11u);
 }
 
 TEST(Metrics, CountsSmsByProviderCountryAndReason) {

@@ -74,13 +74,14 @@ public:
         thread_.join();
     }
 
-    void put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
-                  int max_attempts, sdk::StoreCompletion<sdk::StoreResult> done) override {
-        inner_->put_code(key, digest, ttl, max_attempts, later(std::move(done)));
+    void put_code(const std::string& key, const sdk::NewCode& code,
+                  sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->put_code(key, code, later(std::move(done)));
     }
     void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                            const std::optional<sdk::FlowTag>& flow,
                             sdk::StoreCompletion<sdk::VerifyResult> done) override {
-        inner_->verify_and_consume(key, candidate, later(std::move(done)));
+        inner_->verify_and_consume(key, candidate, flow, later(std::move(done)));
     }
     void remove_code(const std::string& key, const sdk::CodeDigest& digest,
                      sdk::StoreCompletion<sdk::StoreResult> done) override {

@@ -12,14 +12,15 @@ using namespace flow_test;
 class CounterlessStore final : public sdk::OtpStore {
 public:
     explicit CounterlessStore(std::shared_ptr<sdk::OtpStore> inner) : inner_(std::move(inner)) {}
-    void put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
-                  int max_attempts, sdk::StoreCompletion<sdk::StoreResult> done) override {
-        inner_->put_code(key, digest, ttl, max_attempts, std::move(done));
+    void put_code(const std::string& key, const sdk::NewCode& code,
+                  sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->put_code(key, code, std::move(done));
     }
     void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                            const std::optional<sdk::FlowTag>& flow,
                             sdk::StoreCompletion<sdk::VerifyResult> done) override {
         ++verifies;
-        inner_->verify_and_consume(key, candidate, std::move(done));
+        inner_->verify_and_consume(key, candidate, flow, std::move(done));
     }
     void remove_code(const std::string& key, const sdk::CodeDigest& digest,
                      sdk::StoreCompletion<sdk::StoreResult> done) override {
@@ -145,6 +146,29 @@ TEST_F(OtpFlowTest, SendReturnsAVerificationIdThatVerifyMayRequire) {
     ASSERT_FALSE(missing.ok());
     EXPECT_EQ(missing.error().code, ErrorCode::validation_error);
     EXPECT_EQ(missing.error().field, "verification_id");
+}
+
+TEST_F(OtpFlowTest, AResendDoesNotVoidTheCodeTheOwnerIsTyping) {
+    const std::string first = send();
+    const std::string second = send();  // a stranger asks again
+    EXPECT_TRUE(verify(first).ok()) << "the replaced code stays valid for otp.resend_overlap_seconds";
+    EXPECT_EQ(error_of(verify(second)), ErrorCode::invalid_otp) << "one verify consumes both codes";
+    make_flow(300s, 5, no_limits(), {}, nullptr, [](OtpConfig& otp) { otp.resend_overlap = 0s; });
+    const std::string old = send();
+    const std::string fresh = send();
+    EXPECT_EQ(error_of(verify(old)), ErrorCode::invalid_otp) << "overlap 0: replaced at once";
+    EXPECT_TRUE(verify(fresh).ok());
+}
+
+TEST_F(OtpFlowTest, AVerificationIdBindsTheCodeToItsSend) {
+    const auto first = send_result("2025550123");
+    const std::string first_code = provider->last().code;
+    const auto second = send_result("2025550123");
+    const std::string second_code = provider->last().code;
+    ASSERT_TRUE(first.ok() && second.ok());
+    EXPECT_EQ(error_of(verify(second_code, "2025550123", "", first->verification_id)), ErrorCode::invalid_otp)
+        << "the other send's code does not verify in this flow";
+    EXPECT_TRUE(verify(first_code, "2025550123", "", first->verification_id).ok());
 }
 
 TEST_F(OtpFlowTest, VoipNumbersAreRefusedUnlessAllowed) {

@@ -50,12 +50,12 @@ TEST(PluginLoader, ListsBrokenFilesWithTheReason) {
     EXPECT_TRUE(not_plugin);
 }
 
-TEST(PluginLoader, APluginBuiltForAbi3IsRefusedNamingBothVersions) {
-    // ABI 4 made the store asynchronous: a store built for 3 would be called wrongly.
-    ASSERT_EQ(sdk::kAbiVersion, 4);
-    const std::string e = load_error(PluginLoader(kPlugins), (kTestPlugins / "abi3_plugin.so").string(),
+TEST(PluginLoader, APluginBuiltForAbi4IsRefusedNamingBothVersions) {
+    // ABI 5 changed put_code and verify_and_consume: a store built for 4 would be called wrongly.
+    ASSERT_EQ(sdk::kAbiVersion, 5);
+    const std::string e = load_error(PluginLoader(kPlugins), (kTestPlugins / "abi4_plugin.so").string(),
                                      PluginKind::sms_provider);
-    EXPECT_NE(e.find("built for plugin ABI 3, but this server speaks ABI 4"), std::string::npos) << e;
+    EXPECT_NE(e.find("built for plugin ABI 4, but this server speaks ABI 5"), std::string::npos) << e;
 }
 
 TEST(PluginLoader, LoadsByNameAndByPath) {

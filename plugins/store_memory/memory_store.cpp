@@ -1,7 +1,5 @@
 #include "memory_store.hpp"
 
-#include <openssl/crypto.h>
-
 #include <algorithm>
 #include <new>
 #include <utility>
@@ -17,18 +15,29 @@ using sdk::VerifyResult;
 
 // Longer TTLs are clamped so expiry arithmetic on clock ticks cannot overflow.
 constexpr std::chrono::seconds kMaxTtl = std::chrono::hours(24 * 365 * 10);
+constexpr std::int64_t kTicksPerSecond =
+    std::chrono::duration_cast<MemoryStore::Clock::duration>(std::chrono::seconds(1)).count();
+// Entries reclaimed at most per shard visit on a request's path; the sweeper takes the rest.
+constexpr std::size_t kReclaimBatch = 64;
+// Entries the sweeper reclaims per lock of a shard, so requests never wait long for it.
+constexpr std::size_t kSweepBatch = 1024;
 
-bool same_digest(const sdk::CodeDigest& a, const sdk::CodeDigest& b) {
-    // Constant time: how many leading bytes match must not show in the timing.
-    return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+std::int64_t ticks_of(std::chrono::seconds duration, std::chrono::seconds at_least) {
+    return std::chrono::duration_cast<MemoryStore::Clock::duration>(std::clamp(duration, at_least, kMaxTtl))
+        .count();
+}
+
+std::string unavailable_detail(const std::exception& error) {
+    return std::string("memory store: ") + error.what();
 }
 
 }  // namespace
 
+MemoryStore::Shard::Shard() : codes(kTicksPerSecond), counters(kTicksPerSecond) {}
+
 MemoryStore::MemoryStore(const MemoryStoreOptions& options, Now now)
-    : max_codes_(std::max<std::size_t>(options.max_codes, 1)),
-      max_counters_per_shard_(
-          std::max<std::size_t>(options.max_counters / std::max<std::size_t>(options.shards, 1), 1)),
+    : codes_bound_(options.max_codes),
+      counters_bound_(options.max_counters),
       sweep_interval_(std::max(options.sweep_interval, std::chrono::milliseconds(1))),
       now_(std::move(now)) {
     const std::size_t shard_count = std::max<std::size_t>(options.shards, 1);
@@ -52,110 +61,173 @@ MemoryStore::Shard& MemoryStore::shard_for(const std::string& key) {
 
 std::int64_t MemoryStore::now_ticks() const { return now_().time_since_epoch().count(); }
 
-bool MemoryStore::try_reserve_slot() {
-    std::size_t current = count_.load(std::memory_order_relaxed);
-    while (current < max_codes_) {
-        if (count_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed)) {
-            return true;
-        }
-    }
-    return false;
-}
-
-void MemoryStore::release_slots(std::size_t count) {
-    if (count > 0) count_.fetch_sub(count, std::memory_order_relaxed);
-}
-
-StoreResult MemoryStore::put_code(const std::string& key, const sdk::CodeDigest& digest,
-                                  std::chrono::seconds ttl, int max_attempts) try {
-    ttl = std::clamp(ttl, std::chrono::seconds(0), kMaxTtl);
-    const auto attempts = static_cast<std::uint16_t>(std::clamp(max_attempts, 0, 0xFFFF));
-    Shard& shard = shard_for(key);
-
-    // Two rounds: if the store is full, sweep expired codes (without holding this shard's
-    // lock, since sweeping takes every shard's lock in turn) and try once more.
-    for (int round = 0; round < 2; ++round) {
+template <typename Value, typename Attempt>
+auto MemoryStore::with_room(Shard& shard, TableOf<Value> table, TableBound& bound, Attempt&& attempt)
+    -> decltype(attempt(std::int64_t{})) {
+    for (int round = 0;; ++round) {
         {
             std::lock_guard lock(shard.mutex);
-            const std::int64_t expires_at =
-                now_ticks() + std::chrono::duration_cast<Clock::duration>(ttl).count();
-            const Entry entry{digest, expires_at, attempts};
-            shard.earliest_expiry = std::min(shard.earliest_expiry, expires_at);
-            if (auto it = shard.codes.find(key); it != shard.codes.end()) {
-                it->second = entry;  // a new code replaces the old one and its attempts
-                return {};
-            }
-            if (try_reserve_slot()) {
-                try {
-                    shard.codes.emplace(key, entry);
-                } catch (const std::bad_alloc&) {
-                    release_slots(1);
-                    throw;
-                }
-                return {};
-            }
+            if (auto result = attempt(now_ticks())) return result;
         }
-        if (round == 0) make_room();
+        // Without this shard's lock: making room takes other shards' locks.
+        if (round == 1 || !make_room(table, bound, now_ticks())) return std::nullopt;
     }
-    return {StoreStatus::full,
-            "memory store full: " + std::to_string(max_codes_) + " codes pending, none expired"};
-} catch (const std::exception& error) {
-    return {StoreStatus::unavailable, std::string("memory store: ") + error.what()};
 }
 
-VerifyResult MemoryStore::verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate) try {
+template <typename Value>
+bool MemoryStore::take_slot(Shard& shard, TableOf<Value> table, TableBound& bound, std::int64_t now) {
+    if (bound.try_take()) return true;
+    const std::size_t reclaimed = (shard.*table).reclaim(now, kReclaimBatch);
+    bound.give_back(reclaimed);
+    return reclaimed > 0 && bound.try_take();
+}
+
+template <typename Value>
+bool MemoryStore::make_room(TableOf<Value> table, TableBound& bound, std::int64_t now) {
+    // Shards with nothing expired are passed over on a lock-free hint, so a full table
+    // with nothing to reclaim refuses after one load per shard, scanning nothing.
+    for (auto& shard : shards_) {
+        if (bound.has_room()) return true;
+        if (!((*shard).*table).may_reclaim(now)) continue;
+        std::lock_guard lock(shard->mutex);
+        bound.give_back(((*shard).*table).reclaim(now, kReclaimBatch));
+    }
+    return bound.has_room();
+}
+
+// --- codes -------------------------------------------------------------------------------
+
+std::optional<StoreResult> MemoryStore::try_put(Shard& shard, const std::string& key, const CodeToStore& code,
+                                                std::int64_t now) {
+    auto& codes = shard.codes;
+    if (auto it = codes.find(key); it != codes.end()) {
+        replace_code(it->second, code, now);  // an expired entry's slot is reused
+        codes.refile(it, it->second.expires_at());
+        return StoreResult{};
+    }
+    if (!take_slot(shard, &Shard::codes, codes_bound_, now)) return std::nullopt;
+    try {
+        CodeEntry entry = first_code(code, now);
+        const std::int64_t expires_at = entry.expires_at();
+        codes.insert(key, std::move(entry), expires_at);
+    } catch (const std::bad_alloc&) {
+        codes_bound_.give_back(1);
+        throw;
+    }
+    return StoreResult{};
+}
+
+StoreResult MemoryStore::put_code(const std::string& key, const sdk::NewCode& code) try {
+    const CodeToStore to_store{code.digest, code.flow, ticks_of(code.ttl, std::chrono::seconds(0)),
+                               ticks_of(code.overlap, std::chrono::seconds(0)),
+                               static_cast<std::uint16_t>(std::clamp(code.max_attempts, 0, 0xFFFF))};
+    Shard& shard = shard_for(key);
+    const auto stored = with_room(shard, &Shard::codes, codes_bound_,
+                                  [&](std::int64_t now) { return try_put(shard, key, to_store, now); });
+    if (stored) return *stored;
+    return {StoreStatus::full, "memory store full: " + std::to_string(codes_bound_.max()) +
+                                   " numbers have a live code, none expired (store.memory.max_codes)"};
+} catch (const std::exception& error) {
+    return {StoreStatus::unavailable, unavailable_detail(error)};
+}
+
+VerifyResult MemoryStore::verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                                             const std::optional<sdk::FlowTag>& flow) try {
     Shard& shard = shard_for(key);
     std::lock_guard lock(shard.mutex);
     auto it = shard.codes.find(key);
     if (it == shard.codes.end()) return {VerifyOutcome::not_found, 0, {}, {}};
-
-    Entry& entry = it->second;
-    const std::int64_t now = now_ticks();
-    if (now >= entry.expires_at) {
+    const std::int64_t expired_at = it->second.expires_at();
+    const VerifyStep step = verify_code(it->second, candidate, flow, now_ticks());
+    if (step.erase) {
         shard.codes.erase(it);
-        release_slots(1);
-        return {VerifyOutcome::not_found, 0, {}, {}};
+        codes_bound_.give_back(1);
+    } else if (it->second.expires_at() != expired_at) {
+        shard.codes.refile(it, it->second.expires_at());
     }
-    if (entry.attempts_left == 0) {
-        // Dead until it expires, so that a new guess cannot succeed before then.
-        const auto remaining =
-            std::chrono::ceil<std::chrono::seconds>(Clock::duration(entry.expires_at - now));
-        return {VerifyOutcome::attempts_exhausted, 0, std::max(remaining, std::chrono::seconds(1)), {}};
-    }
-    if (same_digest(entry.digest, candidate)) {
-        const int attempts_left = entry.attempts_left;
-        shard.codes.erase(it);
-        release_slots(1);
-        return {VerifyOutcome::verified, attempts_left, {}, {}};
-    }
-    --entry.attempts_left;
-    return {VerifyOutcome::mismatch, entry.attempts_left, {}, {}};
+    return step.result;
 } catch (const std::exception& error) {
-    return {VerifyOutcome::unavailable, 0, {}, std::string("memory store: ") + error.what()};
+    return {VerifyOutcome::unavailable, 0, {}, unavailable_detail(error)};
 }
 
 StoreResult MemoryStore::remove_code(const std::string& key, const sdk::CodeDigest& digest) try {
     Shard& shard = shard_for(key);
     std::lock_guard lock(shard.mutex);
     auto it = shard.codes.find(key);
-    if (it != shard.codes.end() &&
-        (same_digest(it->second.digest, digest) || now_ticks() >= it->second.expires_at)) {
+    if (it == shard.codes.end()) return {};
+    const std::int64_t expired_at = it->second.expires_at();
+    if (plugins::remove_code(it->second, digest, now_ticks())) {
         shard.codes.erase(it);
-        release_slots(1);
+        codes_bound_.give_back(1);
+    } else if (it->second.expires_at() != expired_at) {
+        shard.codes.refile(it, it->second.expires_at());
     }
     return {};
 } catch (const std::exception& error) {
-    return {StoreStatus::unavailable, std::string("memory store: ") + error.what()};
+    return {StoreStatus::unavailable, unavailable_detail(error)};
 }
 
-void MemoryStore::put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
-                           int max_attempts, sdk::StoreCompletion<StoreResult> done) {
-    done(put_code(key, digest, ttl, max_attempts));
+// --- counters ----------------------------------------------------------------------------
+
+std::optional<sdk::CounterResult> MemoryStore::try_hit(Shard& shard, const std::string& key,
+                                                       std::int64_t window, std::int64_t amount,
+                                                       std::int64_t now) {
+    auto& counters = shard.counters;
+    auto it = counters.find(key);
+    if (it != counters.end() && now >= it->second.expires_at) {
+        counters.erase(it);
+        counters_bound_.give_back(1);
+        it = counters.end();
+    }
+    if (it == counters.end()) {
+        const auto whole_window = std::chrono::ceil<std::chrono::seconds>(Clock::duration(window));
+        if (amount <= 0)
+            return sdk::CounterResult{StoreStatus::ok, 0, whole_window, ""};  // reads create nothing
+        // A live counter is never evicted: whoever fills the table (many source addresses)
+        // must not be able to reset the limits of others. Full means refused (fail closed).
+        if (!take_slot(shard, &Shard::counters, counters_bound_, now)) return std::nullopt;
+        try {
+            it = counters.insert(key, Counter{0, now + window, {}}, now + window);
+        } catch (const std::bad_alloc&) {
+            counters_bound_.give_back(1);
+            throw;
+        }
+    }
+    it->second.value = std::max<std::int64_t>(it->second.value + amount, 0);
+    const auto reset_in =
+        std::chrono::ceil<std::chrono::seconds>(Clock::duration(it->second.expires_at - now));
+    return sdk::CounterResult{StoreStatus::ok, it->second.value, std::max(reset_in, std::chrono::seconds(1)),
+                              ""};
+}
+
+sdk::CounterResult MemoryStore::hit_counter(const std::string& key, std::chrono::seconds window,
+                                            std::int64_t amount) try {
+    const std::int64_t length = ticks_of(window, std::chrono::seconds(1));
+    Shard& shard = shard_for(key);
+    const auto counted = with_room(shard, &Shard::counters, counters_bound_, [&](std::int64_t now) {
+        return try_hit(shard, key, length, amount, now);
+    });
+    if (counted) return *counted;
+    return {StoreStatus::full,
+            0,
+            {},
+            "memory store full: " + std::to_string(counters_bound_.max()) +
+                " rate-limit counters in their window, none expired (store.memory.max_counters)"};
+} catch (const std::exception& error) {
+    return {StoreStatus::unavailable, 0, {}, unavailable_detail(error)};
+}
+
+// --- the asynchronous interface, health, sweeping ----------------------------------------
+
+void MemoryStore::put_code(const std::string& key, const sdk::NewCode& code,
+                           sdk::StoreCompletion<StoreResult> done) {
+    done(put_code(key, code));
 }
 
 void MemoryStore::verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                                     const std::optional<sdk::FlowTag>& flow,
                                      sdk::StoreCompletion<VerifyResult> done) {
-    done(verify_and_consume(key, candidate));
+    done(verify_and_consume(key, candidate, flow));
 }
 
 void MemoryStore::remove_code(const std::string& key, const sdk::CodeDigest& digest,
@@ -172,100 +244,25 @@ void MemoryStore::health(sdk::StoreCompletion<sdk::HealthReport> done) { done(he
 
 sdk::HealthReport MemoryStore::health() { return {true, std::to_string(size()) + " pending codes"}; }
 
-std::size_t MemoryStore::size() const { return count_.load(std::memory_order_relaxed); }
+std::size_t MemoryStore::size() const { return codes_bound_.used(); }
 
-std::size_t MemoryStore::sweep_shard(Shard& shard, std::int64_t now) {
-    if (shard.earliest_expiry > now) return 0;
-    std::size_t removed = 0;
-    std::int64_t earliest = INT64_MAX;
-    for (auto it = shard.codes.begin(); it != shard.codes.end();) {
-        if (now >= it->second.expires_at) {
-            it = shard.codes.erase(it);
-            ++removed;
-        } else {
-            earliest = std::min(earliest, it->second.expires_at);
-            ++it;
-        }
-    }
-    shard.earliest_expiry = earliest;
-    release_slots(removed);
-    return removed;
-}
+std::size_t MemoryStore::counter_count() const { return counters_bound_.used(); }
 
 std::size_t MemoryStore::sweep_expired() {
     const std::int64_t now = now_ticks();
-    std::size_t removed = 0;
+    std::size_t codes_removed = 0;
     for (auto& shard : shards_) {
-        std::lock_guard lock(shard->mutex);
-        removed += sweep_shard(*shard, now);
-        sweep_counters(*shard, now);
-    }
-    return removed;
-}
-
-void MemoryStore::sweep_counters(Shard& shard, std::int64_t now) {
-    for (auto it = shard.counters.begin(); it != shard.counters.end();) {
-        it = now >= it->second.expires_at ? shard.counters.erase(it) : std::next(it);
-    }
-}
-
-sdk::CounterResult MemoryStore::hit_counter(const std::string& key, std::chrono::seconds window,
-                                            std::int64_t amount) {
-    Shard& shard = shard_for(key);
-    const std::int64_t now = now_ticks();
-    std::lock_guard lock(shard.mutex);
-    auto it = shard.counters.find(key);
-    if (it != shard.counters.end() && now >= it->second.expires_at) {
-        shard.counters.erase(it);
-        it = shard.counters.end();
-    }
-    if (it == shard.counters.end()) {
-        if (amount <= 0) return {sdk::StoreStatus::ok, 0, window, ""};  // reads create nothing
-        if (shard.counters.size() >= max_counters_per_shard_) {
-            sweep_counters(shard, now);
-            // Still full: evict the counter closest to its end. Refusing instead would let
-            // whoever fills the table (many source addresses) switch every limit off or on.
-            if (shard.counters.size() >= max_counters_per_shard_) {
-                auto oldest = std::min_element(
-                    shard.counters.begin(), shard.counters.end(),
-                    [](const auto& a, const auto& b) { return a.second.expires_at < b.second.expires_at; });
-                shard.counters.erase(oldest);
-            }
+        for (bool more = true; more;) {
+            std::lock_guard lock(shard->mutex);
+            const std::size_t codes = shard->codes.reclaim(now, kSweepBatch);
+            const std::size_t counters = shard->counters.reclaim(now, kSweepBatch);
+            codes_bound_.give_back(codes);
+            counters_bound_.give_back(counters);
+            codes_removed += codes;
+            more = codes == kSweepBatch || counters == kSweepBatch;
         }
-        const std::int64_t length = std::chrono::duration_cast<Clock::duration>(window).count();
-        it = shard.counters.emplace(key, Counter{0, now + length}).first;
     }
-    it->second.value = std::max<std::int64_t>(it->second.value + amount, 0);
-    const auto left = Clock::duration(it->second.expires_at - now);
-    const auto reset_in = std::chrono::ceil<std::chrono::seconds>(left);
-    return {sdk::StoreStatus::ok, it->second.value, std::max(reset_in, std::chrono::seconds(1)), ""};
-}
-
-std::size_t MemoryStore::counter_count() const {
-    std::size_t total = 0;
-    for (const auto& shard : shards_) {
-        std::lock_guard lock(shard->mutex);
-        total += shard->counters.size();
-    }
-    return total;
-}
-
-bool MemoryStore::make_room() {
-    const std::int64_t now = now_ticks();
-    // Shards holding the oldest expired codes go first; stop as soon as a code fits.
-    std::vector<std::pair<std::int64_t, Shard*>> candidates;
-    for (auto& shard : shards_) {
-        std::lock_guard lock(shard->mutex);
-        if (shard->earliest_expiry <= now) candidates.emplace_back(shard->earliest_expiry, shard.get());
-    }
-    std::sort(candidates.begin(), candidates.end(),
-              [](const auto& a, const auto& b) { return a.first < b.first; });
-    for (auto& [earliest, shard] : candidates) {
-        std::lock_guard lock(shard->mutex);
-        sweep_shard(*shard, now);
-        if (size() < max_codes_) return true;
-    }
-    return size() < max_codes_;
+    return codes_removed;
 }
 
 void MemoryStore::run_sweeper() {

@@ -1,11 +1,12 @@
-// The in-process OTP store: sharded hash maps, each under its own mutex, with a
-// background sweeper for expired codes and a global bound on the number of codes.
-// Nothing here waits for I/O, so every asynchronous operation completes inline, on the
-// caller's thread, before it returns; the synchronous overloads are the same operations
-// for code that holds a MemoryStore itself (its own tests).
+// The in-process OTP store: sharded tables of codes and of rate-limit counters, each shard
+// under its own mutex, with a background sweeper for expired entries and a global bound on
+// each table. Nothing live is ever evicted: a table with no room and nothing expired
+// refuses (StoreStatus::full), found out without scanning (expiry_index.hpp). Nothing here
+// waits for I/O, so every asynchronous operation completes inline, on the caller's thread,
+// before it returns; the synchronous overloads are the same operations for code that holds
+// a MemoryStore itself (its own tests).
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -13,11 +14,13 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
+#include "code_entry.hpp"
+#include "expiry_index.hpp"
 #include "testino/otp_store.hpp"
 
 namespace testino::plugins {
@@ -26,7 +29,7 @@ struct MemoryStoreOptions {
     std::size_t max_codes = 1000000;
     std::chrono::milliseconds sweep_interval{1000};
     std::size_t shards = 16;
-    std::size_t max_counters = 1000000;  // rate-limit counters; the oldest are evicted beyond
+    std::size_t max_counters = 1000000;  // rate-limit counters; beyond it new ones are refused
 };
 
 class MemoryStore final : public sdk::OtpStore {
@@ -42,9 +45,10 @@ public:
     MemoryStore& operator=(const MemoryStore&) = delete;
 
     // sdk::OtpStore: each calls `done` before it returns.
-    void put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
-                  int max_attempts, sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void put_code(const std::string& key, const sdk::NewCode& code,
+                  sdk::StoreCompletion<sdk::StoreResult> done) override;
     void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                            const std::optional<sdk::FlowTag>& flow,
                             sdk::StoreCompletion<sdk::VerifyResult> done) override;
     void remove_code(const std::string& key, const sdk::CodeDigest& digest,
                      sdk::StoreCompletion<sdk::StoreResult> done) override;
@@ -53,56 +57,62 @@ public:
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override;
 
     // The same operations, answered as return values.
-    sdk::StoreResult put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
-                              int max_attempts);
-    sdk::VerifyResult verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate);
+    sdk::StoreResult put_code(const std::string& key, const sdk::NewCode& code);
+    sdk::VerifyResult verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                                         const std::optional<sdk::FlowTag>& flow = std::nullopt);
     sdk::StoreResult remove_code(const std::string& key, const sdk::CodeDigest& digest);
     sdk::CounterResult hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount);
     sdk::HealthReport health();
 
-    // Counters held, expired ones not yet swept included.
+    // Counters held, expired ones not yet reclaimed included.
     std::size_t counter_count() const;
-
-    // Codes held, dead and not yet swept ones included.
+    // Keys with codes held, dead and not yet reclaimed ones included.
     std::size_t size() const;
-    // Removes every expired code now; returns how many. The sweeper calls this.
+    // Reclaims every expired code and counter now; returns how many codes. The sweeper calls
+    // this; it visits only what expired.
     std::size_t sweep_expired();
 
 private:
-    // Kept small: one of these per pending code (about 120 bytes with the map node).
-    struct Entry {
-        sdk::CodeDigest digest;
-        std::int64_t expires_at;  // Clock ticks (time_since_epoch().count())
-        std::uint16_t attempts_left;
-    };
     struct Counter {
         std::int64_t value;
         std::int64_t expires_at;  // Clock ticks
+        ExpiryHook hook;
     };
     struct Shard {
+        Shard();
         mutable std::mutex mutex;
-        std::unordered_map<std::string, Entry> codes;
-        std::unordered_map<std::string, Counter> counters;
-        // No code in this shard expires before this (a lower bound, exact after a sweep),
-        // so sweeps skip shards with nothing to remove without scanning them.
-        std::int64_t earliest_expiry = INT64_MAX;
+        ExpiringTable<CodeEntry> codes;
+        ExpiringTable<Counter> counters;
     };
+    template <typename Value>
+    using TableOf = ExpiringTable<Value> Shard::*;
 
     Shard& shard_for(const std::string& key);
     std::int64_t now_ticks() const;
-    std::size_t sweep_shard(Shard& shard, std::int64_t now);     // caller holds shard.mutex
-    static void sweep_counters(Shard& shard, std::int64_t now);  // caller holds shard.mutex
-    bool make_room();  // sweeps expired codes, oldest first, until one more code fits
-    bool try_reserve_slot();
-    void release_slots(std::size_t count);
+    // Runs `attempt(now)` under the shard's lock; it answers nullopt when it found `table`
+    // full. Then the other shards reclaim what expired, and it runs once more.
+    template <typename Value, typename Attempt>
+    auto with_room(Shard& shard, TableOf<Value> table, TableBound& bound, Attempt&& attempt)
+        -> decltype(attempt(std::int64_t{}));
+    // A slot of `bound` for a new entry of `shard`'s `table` (the lock held): when full, the
+    // shard's own expired entries are reclaimed first.
+    template <typename Value>
+    static bool take_slot(Shard& shard, TableOf<Value> table, TableBound& bound, std::int64_t now);
+    // Reclaims expired entries of `table` in the shards that have some (known without
+    // locking the others) until one slot is free; whether one is.
+    template <typename Value>
+    bool make_room(TableOf<Value> table, TableBound& bound, std::int64_t now);
+    std::optional<sdk::StoreResult> try_put(Shard& shard, const std::string& key, const CodeToStore& code,
+                                            std::int64_t now);
+    std::optional<sdk::CounterResult> try_hit(Shard& shard, const std::string& key, std::int64_t window,
+                                              std::int64_t amount, std::int64_t now);
     void run_sweeper();
 
-    const std::size_t max_codes_;
-    const std::size_t max_counters_per_shard_;
+    TableBound codes_bound_;
+    TableBound counters_bound_;
     const std::chrono::milliseconds sweep_interval_;
     const Now now_;
     std::vector<std::unique_ptr<Shard>> shards_;
-    std::atomic<std::size_t> count_{0};
 
     std::mutex sweeper_mutex_;
     std::condition_variable sweeper_wake_;

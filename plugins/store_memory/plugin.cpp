@@ -21,7 +21,8 @@ testino::sdk::PluginDescriptor memory_store_descriptor() {
         integer_key("shards", "16", 1, 1024, "independently locked partitions of the code map");
     const ConfigKey max_counters =
         integer_key("max_counters", "1000000", 1, INT64_MAX,
-                    "most rate-limit counters held; beyond it the ones closest to expiry are evicted");
+                    "most rate-limit counters held; a live one is never evicted: beyond it (none expired) "
+                    "requests answer STORE_FULL");
 
     return {testino::sdk::PluginKind::otp_store,
             "memory",

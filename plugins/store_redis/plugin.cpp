@@ -31,11 +31,19 @@ testino::sdk::PluginDescriptor redis_store_descriptor() {
                          "deadline of one store operation from its start (queueing, connecting, the Redis "
                          "round trips), in milliseconds");
 
+    ConfigKey allow_eviction;
+    allow_eviction.name = "allow_eviction";
+    allow_eviction.type = sdk::ValueType::boolean;
+    allow_eviction.default_value = "false";
+    allow_eviction.description =
+        "start although Redis has maxmemory with a policy other than noeviction, so it may evict codes "
+        "and rate-limit counters (logged as a warning)";
+
     return {testino::sdk::PluginKind::otp_store,
             "redis",
             "1.0.0",
             "OTP store in Redis, shared by every server instance using the same Redis",
-            {url, key_prefix, pool_size, connect_timeout, command_timeout}};
+            {url, key_prefix, pool_size, connect_timeout, command_timeout, allow_eviction}};
 }
 
 std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::PluginContext& context) {
@@ -55,7 +63,17 @@ std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::P
     options.client.connections = static_cast<std::size_t>(config.get_int("pool_size"));
     options.client.connect_timeout = std::chrono::milliseconds(config.get_int("connect_timeout_ms"));
     options.client.command_timeout = std::chrono::milliseconds(config.get_int("command_timeout_ms"));
-    return std::make_unique<testino::plugins::RedisStore>(std::move(options), context.host);
+    options.allow_eviction = config.get_bool("allow_eviction");
+    const std::string endpoint = options.client.endpoint.describe();
+    auto store = std::make_unique<testino::plugins::RedisStore>(std::move(options), context.host);
+    // Redis evicting our keys would silently drop codes and counters (a limit reset). A
+    // Redis not reached now is checked when it is (then an error log and health down).
+    const auto& eviction = store->eviction_at_start();
+    if (eviction && eviction->verdict == testino::plugins::EvictionCheck::Verdict::unsafe &&
+        !config.get_bool("allow_eviction")) {
+        throw ConfigError(endpoint + ": " + eviction->detail);
+    }
+    return store;
 }
 
 }  // namespace

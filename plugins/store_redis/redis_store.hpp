@@ -3,26 +3,32 @@
 //
 // Key layout (one phone number's keys share a Redis Cluster hash slot through the `{...}`
 // hash tag, so later per-number keys, e.g. send counters, can join the same scripts):
-//   <key_prefix>{<e164>}:code   hash  d = HMAC-SHA256 digest (32 raw bytes),
-//                                     a = attempts left;  PEXPIRE = the code's TTL
+//   <key_prefix>{<e164>}:code   hash: the number's current code, the code it replaced while
+//                               that one's overlap lasts, their shared attempts
+//                               (redis_scripts.hpp has the fields); PEXPIRE = the later end
 //   <key_prefix>count:<counter key>   string, the counter's value; PEXPIRE = its window
 //                                     (the core's counter keys hold "{<e164>}" themselves)
-// Each operation is one Lua script, run by SHA (EVALSHA) and loaded again after NOSCRIPT,
-// so it is atomic across threads and server instances. Redis expires the keys itself.
+// Each operation is one Lua script (redis_scripts.hpp), run by SHA (EVALSHA) and loaded
+// again after NOSCRIPT, so it is atomic across threads and server instances. Redis expires
+// the keys itself, so it must not evict them: the store checks maxmemory-policy whenever it
+// connects (redis_eviction.hpp).
 //
-// Asynchronous (plugin ABI 4): an operation only queues a request for the client's loop
-// thread (redis_client.hpp), which calls `done` when Redis answered, or with `unavailable`
-// when it failed or the deadline passed.
+// Asynchronous (plugin ABI 4 and later): an operation only queues a request for the
+// client's loop thread (redis_client.hpp), which calls `done` when Redis answered, or with
+// `unavailable` when it failed or the deadline passed.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "redis_client.hpp"
+#include "redis_eviction.hpp"
+#include "redis_scripts.hpp"
 #include "testino/host.hpp"
 #include "testino/otp_store.hpp"
 
@@ -31,20 +37,24 @@ namespace testino::plugins {
 struct RedisStoreOptions {
     RedisClientOptions client;
     std::string key_prefix = "testino:";
+    // Run although Redis may evict keys (maxmemory with a policy other than noeviction).
+    bool allow_eviction = false;
 };
 
 class RedisStore final : public sdk::OtpStore {
 public:
     // Never fails for an unreachable Redis or a refused password: the store starts,
     // reports unhealthy, and connects once Redis can be used. `host` logs state changes.
-    // Waits (bounded) for a first PING, so that the start-up log says whether Redis is usable.
+    // Waits (bounded) for a first answer to the eviction check, so that the start-up log
+    // says whether Redis is usable, and eviction_at_start() whether it is safe.
     RedisStore(RedisStoreOptions options, sdk::Host& host);
     // Answers every operation still queued or in flight `unavailable`, then returns.
     ~RedisStore() override;
 
-    void put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
-                  int max_attempts, sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void put_code(const std::string& key, const sdk::NewCode& code,
+                  sdk::StoreCompletion<sdk::StoreResult> done) override;
     void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                            const std::optional<sdk::FlowTag>& flow,
                             sdk::StoreCompletion<sdk::VerifyResult> done) override;
     void remove_code(const std::string& key, const sdk::CodeDigest& digest,
                      sdk::StoreCompletion<sdk::StoreResult> done) override;
@@ -57,6 +67,9 @@ public:
     std::string counter_key(const std::string& key) const;
     // How many times a script was (re)loaded into Redis after NOSCRIPT.
     std::size_t script_loads() const { return script_loads_.load(); }
+    // The eviction check the constructor waited for; nullopt when Redis did not answer.
+    // The factory refuses to start on an unsafe one unless allow_eviction is set.
+    const std::optional<EvictionCheck>& eviction_at_start() const { return eviction_at_start_; }
 
 private:
     // Runs `script` on `redis_key` with `args`; `finish` gets the outcome on the loop
@@ -67,17 +80,22 @@ private:
     void script_loaded(const RedisScript& script);
     std::string detail(const RedisFailure& failure) const;
 
-    // Log a change of state once (not once per request): down with why, or up again.
+    // Log a change of state once (not once per request): down with why, or up again. Each
+    // time the store is up after being down or unknown, it checks eviction again.
     void note_up();
     void note_failure(const RedisFailure& failure);
+
+    // Asks Redis for maxmemory and its policy; `done` gets the verdict, or nullopt when
+    // Redis could not be reached. Skipped while one is running.
+    void check_eviction(std::function<void(const std::optional<EvictionCheck>&)> done);
+    // Logs the verdict and, for one found after start-up, keeps the store's health down
+    // while Redis may evict keys (at start-up the factory refuses to start instead).
+    void apply_eviction_check(const EvictionCheck& check, bool at_start);
 
     const RedisStoreOptions options_;
     const std::string endpoint_;  // for logs and health, without credentials
     sdk::Host& host_;
-    const RedisScript put_script_;
-    const RedisScript verify_script_;
-    const RedisScript remove_script_;
-    const RedisScript counter_script_;
+    const RedisScripts scripts_;
     std::atomic<std::size_t> script_loads_{0};
 
     std::mutex state_mutex_;
@@ -85,6 +103,9 @@ private:
     bool logged_up_ = false;
     RedisFault logged_fault_ = RedisFault::unreachable;
     std::atomic<bool> up_logged_{false};  // logged_up_, readable without the mutex
+    std::string eviction_unsafe_;  // under state_mutex_: why health is down (an unsafe policy found later)
+    std::atomic<bool> eviction_checking_{false};
+    std::optional<EvictionCheck> eviction_at_start_;
 
     // Last: destroyed first, while everything its completions use still exists.
     std::unique_ptr<RedisClient> client_;

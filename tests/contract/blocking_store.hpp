@@ -77,15 +77,19 @@ class BlockingStore {
 public:
     explicit BlockingStore(std::shared_ptr<sdk::OtpStore> store) : store_(std::move(store)) {}
 
+    sdk::StoreResult put_code(const std::string& key, const sdk::NewCode& code) {
+        return await_completion<sdk::StoreResult>(
+            "put_code", [&](auto done) { store_->put_code(key, code, std::move(done)); });
+    }
+    // A code with no flow tag (all zeros) that replaces the key's code at once (no overlap).
     sdk::StoreResult put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
                               int max_attempts) {
-        return await_completion<sdk::StoreResult>("put_code", [&](auto done) {
-            store_->put_code(key, digest, ttl, max_attempts, std::move(done));
-        });
+        return put_code(key, sdk::NewCode{digest, {}, ttl, max_attempts, {}});
     }
-    sdk::VerifyResult verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate) {
+    sdk::VerifyResult verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                                         const std::optional<sdk::FlowTag>& flow = std::nullopt) {
         return await_completion<sdk::VerifyResult>("verify_and_consume", [&](auto done) {
-            store_->verify_and_consume(key, candidate, std::move(done));
+            store_->verify_and_consume(key, candidate, flow, std::move(done));
         });
     }
     sdk::StoreResult remove_code(const std::string& key, const sdk::CodeDigest& digest) {

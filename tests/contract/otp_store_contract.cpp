@@ -78,6 +78,31 @@ sdk::VerifyOutcome OtpStoreContract::verify(const std::string& key, unsigned see
     return store_->verify_and_consume(key, digest_of(seed)).outcome;
 }
 
+sdk::FlowTag OtpStoreContract::flow_of(unsigned seed) {
+    // Unlike any digest_of value, so a digest passed as a flow tag (or back) never matches.
+    sdk::FlowTag flow = digest_of(seed);
+    for (auto& byte : flow) byte ^= 0xA5;
+    return flow;
+}
+
+sdk::StoreStatus OtpStoreContract::put_replacing(const std::string& key, unsigned seed,
+                                                 std::chrono::seconds ttl, int max_attempts,
+                                                 std::chrono::seconds overlap, unsigned flow_seed) {
+    return store_
+        ->put_code(key, sdk::NewCode{digest_of(seed), flow_of(flow_seed), ttl, max_attempts, overlap})
+        .status;
+}
+
+void OtpStoreContract::put_two_codes(const std::string& key) {
+    ASSERT_EQ(put(key, 1, 60s, 5), StoreStatus::ok);
+    ASSERT_EQ(put_replacing(key, 2, 60s, 5, 60s), StoreStatus::ok);
+}
+
+sdk::VerifyResult OtpStoreContract::verify_in_flow(const std::string& key, unsigned seed,
+                                                   unsigned flow_seed) {
+    return store_->verify_and_consume(key, digest_of(seed), flow_of(flow_seed));
+}
+
 namespace {
 
 // Runs `body(i)` on `count` threads released together, to make the calls overlap.
@@ -387,12 +412,14 @@ TEST_P(OtpStoreContract, ManyOperationsInFlightAtOnceAllComplete) {
     };
     auto tally = std::make_shared<Tally>();
     for (int i = 0; i < kOperations; ++i) {
-        store_->async().verify_and_consume(key, digest_of(2), [tally](sdk::VerifyResult result) {
-            std::lock_guard lock(tally->mutex);
-            ++tally->completions;
-            if (result.outcome == VerifyOutcome::mismatch) ++tally->mismatches;
-            tally->all_done.notify_all();
-        });
+        store_->async().verify_and_consume(key, digest_of(2), std::nullopt,
+                                           [tally](sdk::VerifyResult result) {
+                                               std::lock_guard lock(tally->mutex);
+                                               ++tally->completions;
+                                               if (result.outcome == VerifyOutcome::mismatch)
+                                                   ++tally->mismatches;
+                                               tally->all_done.notify_all();
+                                           });
     }
     std::unique_lock lock(tally->mutex);
     ASSERT_TRUE(tally->all_done.wait_for(lock, 20s, [&] { return tally->completions >= kOperations; }))
@@ -418,12 +445,13 @@ TEST_P(OtpStoreContract, ACompletionMayStartTheNextOperation) {
                 verified->set_value(VerifyOutcome::unavailable);
                 return;
             }
-            store.put_code(key, digest, 60s, 3, [&store, key, digest, verified](sdk::StoreResult stored) {
+            const sdk::NewCode code{digest, {}, 60s, 3, {}};
+            store.put_code(key, code, [&store, key, digest, verified](sdk::StoreResult stored) {
                 if (stored.status != StoreStatus::ok) {
                     verified->set_value(VerifyOutcome::unavailable);
                     return;
                 }
-                store.verify_and_consume(key, digest, [verified](sdk::VerifyResult result) {
+                store.verify_and_consume(key, digest, std::nullopt, [verified](sdk::VerifyResult result) {
                     verified->set_value(result.outcome);
                 });
             });

@@ -36,6 +36,17 @@ protected:
     sdk::StoreStatus put(const std::string& key, unsigned seed, std::chrono::seconds ttl, int max_attempts);
     sdk::VerifyOutcome verify(const std::string& key, unsigned seed);
 
+    // A flow tag that differs from every other `flow_of` value, and from every digest.
+    static sdk::FlowTag flow_of(unsigned seed);
+    // Stores digest_of(seed) bound to flow_of(flow_seed); the key's code (if any) stays
+    // valid beside it for `overlap`.
+    sdk::StoreStatus put_replacing(const std::string& key, unsigned seed, std::chrono::seconds ttl,
+                                   int max_attempts, std::chrono::seconds overlap, unsigned flow_seed = 0);
+    // Code 1, then code 2 replacing it with a 60 s overlap; both live 60 s, with 5 attempts.
+    void put_two_codes(const std::string& key);
+    // Verifies digest_of(seed) within the flow flow_of(flow_seed).
+    sdk::VerifyResult verify_in_flow(const std::string& key, unsigned seed, unsigned flow_seed);
+
     // The store under test; each call waits for the store's completion and checks that
     // it came exactly once. `store_->async()` is the store itself.
     std::unique_ptr<BlockingStore> store_;

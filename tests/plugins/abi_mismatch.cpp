@@ -1,7 +1,7 @@
-// abi_mismatch.so: a plugin built for another SDK ABI (999; abi3_plugin.so: 3, the last
-// ABI before the store turned asynchronous). Everything else is in order, so a loader that
-// accepts it has skipped the ABI check. Written out by hand: TESTINO_SMS_PROVIDER_PLUGIN
-// always exports the current version.
+// abi_mismatch.so: a plugin built for another SDK ABI (999; abi4_plugin.so: 4, the last ABI
+// before put_code took a NewCode and verify_and_consume a flow tag). Everything else is in
+// order, so a loader that accepts it has skipped the ABI check. Written out by hand:
+// TESTINO_SMS_PROVIDER_PLUGIN always exports the current version.
 #include <memory>
 
 #include "testino/plugin.hpp"

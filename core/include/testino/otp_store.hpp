@@ -26,6 +26,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "testino/health.hpp"
@@ -33,11 +34,21 @@
 namespace testino::sdk {
 
 using CodeDigest = std::array<std::uint8_t, 32>;
+using FlowTag = std::array<std::uint8_t, 32>;  // HMAC of the verification id send-otp returned
+
+// A code for put_code (since plugin ABI 5).
+struct NewCode {
+    CodeDigest digest{};
+    FlowTag flow{};  // binds the code to the flow that asked for it
+    std::chrono::seconds ttl{0};
+    int max_attempts = 0;
+    std::chrono::seconds overlap{0};  // how long the code this one replaces stays valid beside it
+};
 
 enum class StoreStatus {
     ok,
     unavailable,  // the backend could not be reached or failed (HTTP 503)
-    full,         // no room for a new code, and nothing expired to evict (HTTP 503)
+    full,         // no room for a new code or counter, and nothing expired to reclaim (HTTP 503)
 };
 
 struct StoreResult {
@@ -75,19 +86,30 @@ class BOOST_SYMBOL_VISIBLE OtpStore {
 public:
     virtual ~OtpStore() = default;
 
-    // Stores the digest for `key` (an E.164 number) for `ttl` with `max_attempts`
-    // verify attempts, replacing any code the key had.
-    virtual void put_code(const std::string& key, const CodeDigest& digest, std::chrono::seconds ttl,
-                          int max_attempts, StoreCompletion<StoreResult> done) = 0;
+    // Stores `code` for `key` (an E.164 number) for `code.ttl`. If the key holds a live code
+    // that is not dead (attempts left), that code becomes the key's *previous* code, valid
+    // until min(its own expiry, now + code.overlap), so that a resend (by a stranger, say)
+    // does not silently void the code the owner is typing; an older previous code is
+    // dropped, and overlap 0 replaces the old code at once. Attempts are reset to
+    // `code.max_attempts` and shared by both codes. The key lives until the later expiry.
+    virtual void put_code(const std::string& key, const NewCode& code, StoreCompletion<StoreResult> done) = 0;
 
-    // Atomically: compare `candidate` with the stored digest; on a match delete the code
-    // (single use); on a mismatch consume one attempt. Once no attempt is left the code
-    // stays dead until it expires. Exactly one of many concurrent right guesses verifies.
+    // Atomically: `candidate` verifies if it equals the digest of the key's current code or
+    // of its live previous one; when `flow` is given, that code's flow tag must equal it too
+    // (otherwise it is a mismatch). Verified deletes the whole key, both codes (single use).
+    // A mismatch consumes one shared attempt; once none is left the key is dead until the
+    // current code's expiry (attempts_exhausted, retry_after = the time to that expiry).
+    // Digests and flow tags are compared in constant time. Exactly one of many concurrent
+    // right guesses (for either code) verifies.
     virtual void verify_and_consume(const std::string& key, const CodeDigest& candidate,
+                                    const std::optional<FlowTag>& flow,
                                     StoreCompletion<VerifyResult> done) = 0;
 
-    // Deletes the code of `key` only if it still holds `digest` (so a newer code sent
-    // meanwhile survives). Used when the SMS could not be sent. Missing is `ok`.
+    // Used when the SMS of the code holding `digest` could not be sent. If the key's current
+    // code holds `digest`, it is removed, and a live previous code becomes current again with
+    // its own original expiry and at most the attempts it had when it was replaced (the
+    // replacement never went out); if the previous code holds it, the previous is dropped;
+    // otherwise (a newer code sent meanwhile, or no code) nothing changes. Missing is `ok`.
     virtual void remove_code(const std::string& key, const CodeDigest& digest,
                              StoreCompletion<StoreResult> done) = 0;
 
@@ -96,7 +118,8 @@ public:
     // with a window of `window` from now, and is gone when the window ends. Returns the new
     // value and the time left in the window. Keys are opaque to the store; a part in braces,
     // "{...}", names what the key is about (a phone number), for stores that co-locate keys.
-    // A store bounds the memory counters use (evicting rather than refusing new ones).
+    // A counter is never evicted while its window is live: a store with no room for a new
+    // counter refuses it with StoreStatus::full (fail closed), at once, without scanning.
     virtual void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
                              StoreCompletion<CounterResult> done) = 0;
 

@@ -1,9 +1,11 @@
 // The OTP store as the flows use it: the plugin's asynchronous operations, each timed and
-// counted in the metrics (testino_store_operation_*) when its completion arrives.
+// counted in the metrics (testino_store_operation_*, and testino_store_full_total for a
+// refusal for want of room) when its completion arrives.
 #pragma once
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -17,15 +19,15 @@ public:
     explicit MeteredStore(std::shared_ptr<sdk::OtpStore> store) : store_(std::move(store)) {}
 
     template <typename Done>
-    void put_code(const std::string& key, const sdk::CodeDigest& digest, std::chrono::seconds ttl,
-                  int max_attempts, Done done) {
-        store_->put_code(key, digest, ttl, max_attempts,
+    void put_code(const std::string& key, const sdk::NewCode& code, Done done) {
+        store_->put_code(key, code,
                          timed<sdk::StoreResult>(metrics::StoreOperation::put_code, std::move(done)));
     }
     template <typename Done>
-    void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate, Done done) {
+    void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                            const std::optional<sdk::FlowTag>& flow, Done done) {
         store_->verify_and_consume(
-            key, candidate,
+            key, candidate, flow,
             timed<sdk::VerifyResult>(metrics::StoreOperation::verify_and_consume, std::move(done)));
     }
     template <typename Done>
@@ -45,13 +47,21 @@ private:
     static bool failed(const sdk::StoreResult& r) { return r.status != sdk::StoreStatus::ok; }
     static bool failed(const sdk::CounterResult& r) { return r.status != sdk::StoreStatus::ok; }
     static bool failed(const sdk::VerifyResult& r) { return r.outcome == sdk::VerifyOutcome::unavailable; }
+    static bool full(const sdk::StoreResult& r) { return r.status == sdk::StoreStatus::full; }
+    static bool full(const sdk::CounterResult& r) { return r.status == sdk::StoreStatus::full; }
+    static bool full(const sdk::VerifyResult&) { return false; }
 
     template <typename Result, typename Done>
     static sdk::StoreCompletion<Result> timed(metrics::StoreOperation operation, Done done) {
         return [operation, start = std::chrono::steady_clock::now(),
                 done = std::move(done)](Result result) mutable {
-            metrics::global().store_operation(operation, std::chrono::steady_clock::now() - start,
-                                              failed(result));
+            auto& stats = metrics::global();
+            stats.store_operation(operation, std::chrono::steady_clock::now() - start, failed(result));
+            if (full(result)) {
+                stats.store_full(operation == metrics::StoreOperation::hit_counter
+                                     ? metrics::StoreTable::counters
+                                     : metrics::StoreTable::codes);
+            }
             done(std::move(result));
         };
     }

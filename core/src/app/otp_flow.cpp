@@ -228,7 +228,11 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
     job->digest = digest_code(config_.hmac_secret, job->e164, code);
     job->verification_id = generate_verification_id();
     job->message = sdk::SmsMessage{job->e164, render_message(code), code, job->info.request_id};
-    store_.put_code(job->e164, job->digest, config_.expiry, config_.max_attempts,
+    // The code this one replaces stays valid for the overlap: a resend by a stranger does not
+    // void the code the owner is typing.
+    const sdk::FlowTag flow = flow_tag(config_.hmac_secret, job->e164, job->verification_id);
+    store_.put_code(job->e164, sdk::NewCode{job->digest, flow, config_.expiry, config_.max_attempts,
+                                            config_.resend_overlap},
                     guarded(job, [this, job](sdk::StoreResult stored) {
                         if (stored.status != sdk::StoreStatus::ok) {
                             log_error("store.put_failed",
@@ -334,7 +338,11 @@ void OtpFlow::give_back_guess(std::shared_ptr<VerifyJob> job, std::function<void
 
 void OtpFlow::check_code(std::shared_ptr<VerifyJob> job) {
     const sdk::CodeDigest candidate = digest_code(config_.hmac_secret, job->e164, job->request.otp);
-    store_.verify_and_consume(job->e164, candidate, guarded(job, [this, job](sdk::VerifyResult result) {
+    std::optional<sdk::FlowTag> flow;
+    if (!job->request.verification_id.empty()) {
+        flow = flow_tag(config_.hmac_secret, job->e164, job->request.verification_id);
+    }
+    store_.verify_and_consume(job->e164, candidate, flow, guarded(job, [this, job](sdk::VerifyResult result) {
                                   // Only a wrong code against a live one is a guess; nothing
                                   // is pending, or the code is already dead, costs nobody.
                                   if (result.outcome == sdk::VerifyOutcome::mismatch)

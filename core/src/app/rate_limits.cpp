@@ -9,7 +9,7 @@ namespace testino {
 
 ApiError store_error(const sdk::StoreResult& result) {
     if (result.status == sdk::StoreStatus::full) {
-        ApiError e = make_error(ErrorCode::store_full, "Too many codes are pending; try again in a minute");
+        ApiError e = make_error(ErrorCode::store_full, "The code store is full; try again in a minute");
         e.retry_after = std::chrono::seconds(60);
         return e;
     }

@@ -59,6 +59,8 @@ constexpr std::array<const char*, static_cast<std::size_t>(Limit::count_)> kLimi
     "budget_day"};
 constexpr std::array<const char*, static_cast<std::size_t>(StoreOperation::count_)> kOperationNames = {
     "put_code", "verify_and_consume", "remove_code", "hit_counter"};
+constexpr std::array<const char*, static_cast<std::size_t>(StoreTable::count_)> kTableNames = {"codes",
+                                                                                               "counters"};
 constexpr std::array<const char*, static_cast<std::size_t>(SmsFailure::count_)> kFailureNames = {
     "invalid_recipient", "misconfigured", "unavailable", "queue_full", "uncertain"};
 
@@ -75,6 +77,7 @@ const char* to_string(Method method) { return name_of(kMethodNames, method); }
 const char* to_string(VerifyOutcome outcome) { return name_of(kOutcomeNames, outcome); }
 const char* to_string(Limit limit) { return name_of(kLimitNames, limit); }
 const char* to_string(StoreOperation operation) { return name_of(kOperationNames, operation); }
+const char* to_string(StoreTable table) { return name_of(kTableNames, table); }
 const char* to_string(SmsFailure reason) { return name_of(kFailureNames, reason); }
 
 Route route_of(std::string_view path) {
@@ -342,6 +345,14 @@ std::string Registry::exposition() const {
     for (std::size_t i = 0; i < store_errors_.size(); ++i) {
         out << "testino_store_errors_total{" << label("operation", kOperationNames[i]) << "} "
             << store_errors_[i].value() << '\n';
+    }
+
+    family(out, "testino_store_full_total", "counter",
+           "Store plugin calls refused for want of room (STORE_FULL), by what had none: codes "
+           "(put_code) or rate-limit counters (hit_counter).");
+    for (std::size_t i = 0; i < store_full_.size(); ++i) {
+        out << "testino_store_full_total{" << label("table", kTableNames[i]) << "} " << store_full_[i].value()
+            << '\n';
     }
 
     family(out, "testino_store_operation_duration_seconds", "histogram",

@@ -75,6 +75,7 @@ enum class Limit {
     count_
 };
 enum class StoreOperation { put_code, verify_and_consume, remove_code, hit_counter, count_ };
+enum class StoreTable { codes, counters, count_ };  // what a store had no room for
 enum class SmsFailure { invalid_recipient, misconfigured, unavailable, queue_full, uncertain, count_ };
 
 // A label enum value as an array index.
@@ -88,6 +89,7 @@ const char* to_string(Method method);
 const char* to_string(VerifyOutcome outcome);
 const char* to_string(Limit limit);
 const char* to_string(StoreOperation operation);
+const char* to_string(StoreTable table);
 const char* to_string(SmsFailure reason);
 
 Route route_of(std::string_view path);
@@ -130,6 +132,8 @@ public:
     void rate_limit_refusal(Limit limit) { refusals_[index(limit)].inc(); }
     // One store call: its duration, and whether it failed.
     void store_operation(StoreOperation operation, std::chrono::nanoseconds duration, bool failed);
+    // A store call refused with StoreStatus::full: no room for a new code or counter.
+    void store_full(StoreTable table) { store_full_[index(table)].inc(); }
 
     // The whole exposition, format 0.0.4.
     std::string exposition() const;
@@ -162,6 +166,7 @@ private:
     std::array<Counter, index(Limit::count_)> refusals_;
     std::array<Counter, index(StoreOperation::count_)> store_errors_;
     std::array<Histogram, index(StoreOperation::count_)> store_duration_;
+    std::array<Counter, index(StoreTable::count_)> store_full_;
 
     // Calling code (1..999) -> its country slot, -1 while unseen.
     std::array<std::atomic<int>, 1000> country_of_code_;

@@ -9,6 +9,8 @@
 #include <memory>
 #include <thread>
 
+#include "memory_store_test_support.hpp"
+
 namespace testino::plugins {
 namespace {
 
@@ -16,43 +18,16 @@ using namespace std::chrono_literals;
 using sdk::CodeDigest;
 using sdk::StoreStatus;
 using sdk::VerifyOutcome;
-
-class FakeClock {
-public:
-    MemoryStore::Clock::time_point now() const {
-        return MemoryStore::Clock::time_point(MemoryStore::Clock::duration(ticks_.load()));
-    }
-    void advance(MemoryStore::Clock::duration by) { ticks_.fetch_add(by.count()); }
-    MemoryStore::Now as_function() {
-        return [this] { return now(); };
-    }
-
-private:
-    // Far from zero, so "expires at 0" bugs cannot pass by accident.
-    std::atomic<MemoryStore::Clock::rep> ticks_{
-        std::chrono::duration_cast<MemoryStore::Clock::duration>(1000h).count()};
-};
-
-CodeDigest digest_of(std::uint8_t seed) {
-    CodeDigest digest{};
-    digest.fill(seed);
-    return digest;
-}
-
-MemoryStoreOptions options(std::size_t max_codes = 1000, std::size_t shards = 4,
-                           std::chrono::milliseconds sweep_interval = 1h) {
-    MemoryStoreOptions result;
-    result.max_codes = max_codes;
-    result.shards = shards;
-    result.sweep_interval = sweep_interval;  // 1 h: the sweeper stays out of the way
-    return result;
-}
+using test_helpers::code;
+using test_helpers::digest_of;
+using test_helpers::FakeClock;
+using test_helpers::options;
 
 TEST(MemoryStoreTest, CodeIsValidJustBeforeItsTtlAndGoneAtIt) {
     FakeClock clock;
     MemoryStore store(options(), clock.as_function());
-    ASSERT_EQ(store.put_code("+12025550123", digest_of(1), 300s, 5).status, StoreStatus::ok);
-    ASSERT_EQ(store.put_code("+12025550124", digest_of(1), 300s, 5).status, StoreStatus::ok);
+    ASSERT_EQ(store.put_code("+12025550123", code(digest_of(1), 300s, 5)).status, StoreStatus::ok);
+    ASSERT_EQ(store.put_code("+12025550124", code(digest_of(1), 300s, 5)).status, StoreStatus::ok);
 
     clock.advance(300s - 1ms);
     EXPECT_EQ(store.verify_and_consume("+12025550123", digest_of(1)).outcome, VerifyOutcome::verified);
@@ -64,7 +39,7 @@ TEST(MemoryStoreTest, CodeIsValidJustBeforeItsTtlAndGoneAtIt) {
 TEST(MemoryStoreTest, DeadCodeReportsSecondsUntilItExpires) {
     FakeClock clock;
     MemoryStore store(options(), clock.as_function());
-    ASSERT_EQ(store.put_code("+12025550123", digest_of(1), 300s, 1).status, StoreStatus::ok);
+    ASSERT_EQ(store.put_code("+12025550123", code(digest_of(1), 300s, 1)).status, StoreStatus::ok);
     ASSERT_EQ(store.verify_and_consume("+12025550123", digest_of(2)).outcome, VerifyOutcome::mismatch);
 
     clock.advance(100s);
@@ -84,7 +59,7 @@ TEST(MemoryStoreTest, DeadCodeReportsSecondsUntilItExpires) {
 TEST(MemoryStoreTest, ZeroMaxAttemptsStoresADeadCode) {
     FakeClock clock;
     MemoryStore store(options(), clock.as_function());
-    ASSERT_EQ(store.put_code("+12025550123", digest_of(1), 60s, 0).status, StoreStatus::ok);
+    ASSERT_EQ(store.put_code("+12025550123", code(digest_of(1), 60s, 0)).status, StoreStatus::ok);
     EXPECT_EQ(store.verify_and_consume("+12025550123", digest_of(1)).outcome,
               VerifyOutcome::attempts_exhausted);
 }
@@ -92,9 +67,9 @@ TEST(MemoryStoreTest, ZeroMaxAttemptsStoresADeadCode) {
 TEST(MemoryStoreTest, SweepRemovesOnlyExpiredCodes) {
     FakeClock clock;
     MemoryStore store(options(), clock.as_function());
-    store.put_code("+12025550001", digest_of(1), 10s, 5);
-    store.put_code("+12025550002", digest_of(1), 20s, 5);
-    store.put_code("+12025550003", digest_of(1), 30s, 5);
+    store.put_code("+12025550001", code(digest_of(1), 10s, 5));
+    store.put_code("+12025550002", code(digest_of(1), 20s, 5));
+    store.put_code("+12025550003", code(digest_of(1), 30s, 5));
     ASSERT_EQ(store.size(), 3u);
 
     clock.advance(20s);
@@ -107,8 +82,8 @@ TEST(MemoryStoreTest, SweepRemovesOnlyExpiredCodes) {
 TEST(MemoryStoreTest, BackgroundSweeperRemovesExpiredCodes) {
     FakeClock clock;
     MemoryStore store(options(1000, 4, 10ms), clock.as_function());
-    store.put_code("+12025550001", digest_of(1), 10s, 5);
-    store.put_code("+12025550002", digest_of(1), 60s, 5);
+    store.put_code("+12025550001", code(digest_of(1), 10s, 5));
+    store.put_code("+12025550002", code(digest_of(1), 60s, 5));
     clock.advance(30s);
 
     // Wait for the sweeper (every 10 ms) with a generous bound; no timing is asserted.
@@ -124,7 +99,7 @@ TEST(MemoryStoreTest, DestructorStopsTheSweeperWithoutWaitingForItsInterval) {
     // With a one-hour interval a sleeping sweeper would hang this test (ctest times out).
     for (int i = 0; i < 3; ++i) {
         auto store = std::make_unique<MemoryStore>(options(10, 1, 1h));
-        store->put_code("+12025550123", digest_of(1), 60s, 5);
+        store->put_code("+12025550123", code(digest_of(1), 60s, 5));
         store.reset();
     }
     SUCCEED();
@@ -134,10 +109,10 @@ TEST(MemoryStoreTest, FullStoreRefusesANewKey) {
     FakeClock clock;
     MemoryStore store(options(3), clock.as_function());
     for (const char* key : {"+12025550001", "+12025550002", "+12025550003"}) {
-        ASSERT_EQ(store.put_code(key, digest_of(1), 60s, 5).status, StoreStatus::ok);
+        ASSERT_EQ(store.put_code(key, code(digest_of(1), 60s, 5)).status, StoreStatus::ok);
     }
 
-    const auto refused = store.put_code("+12025550004", digest_of(1), 60s, 5);
+    const auto refused = store.put_code("+12025550004", code(digest_of(1), 60s, 5));
     EXPECT_EQ(refused.status, StoreStatus::full);
     EXPECT_FALSE(refused.detail.empty());
     EXPECT_EQ(store.size(), 3u);
@@ -147,10 +122,10 @@ TEST(MemoryStoreTest, FullStoreRefusesANewKey) {
 TEST(MemoryStoreTest, FullStoreStillReplacesAnExistingKeysCode) {
     FakeClock clock;
     MemoryStore store(options(2), clock.as_function());
-    store.put_code("+12025550001", digest_of(1), 60s, 5);
-    store.put_code("+12025550002", digest_of(1), 60s, 5);
+    store.put_code("+12025550001", code(digest_of(1), 60s, 5));
+    store.put_code("+12025550002", code(digest_of(1), 60s, 5));
 
-    EXPECT_EQ(store.put_code("+12025550001", digest_of(2), 60s, 5).status, StoreStatus::ok);
+    EXPECT_EQ(store.put_code("+12025550001", code(digest_of(2), 60s, 5)).status, StoreStatus::ok);
     EXPECT_EQ(store.size(), 2u);
     EXPECT_EQ(store.verify_and_consume("+12025550001", digest_of(2)).outcome, VerifyOutcome::verified);
 }
@@ -158,12 +133,12 @@ TEST(MemoryStoreTest, FullStoreStillReplacesAnExistingKeysCode) {
 TEST(MemoryStoreTest, FullStoreEvictsExpiredCodesToMakeRoom) {
     FakeClock clock;
     MemoryStore store(options(3, 1), clock.as_function());
-    store.put_code("+12025550001", digest_of(1), 10s, 5);
-    store.put_code("+12025550002", digest_of(1), 20s, 5);
-    store.put_code("+12025550003", digest_of(1), 100s, 5);
+    store.put_code("+12025550001", code(digest_of(1), 10s, 5));
+    store.put_code("+12025550002", code(digest_of(1), 20s, 5));
+    store.put_code("+12025550003", code(digest_of(1), 100s, 5));
     clock.advance(30s);
 
-    EXPECT_EQ(store.put_code("+12025550004", digest_of(1), 60s, 5).status, StoreStatus::ok);
+    EXPECT_EQ(store.put_code("+12025550004", code(digest_of(1), 60s, 5)).status, StoreStatus::ok);
     EXPECT_LE(store.size(), 3u);
     // The live code survived the eviction.
     EXPECT_EQ(store.verify_and_consume("+12025550003", digest_of(1)).outcome, VerifyOutcome::verified);
@@ -175,44 +150,44 @@ TEST(MemoryStoreTest, EvictionAcrossShardsFreesRoomWhereverCodesExpired) {
     MemoryStore store(options(8, 8), clock.as_function());
     for (int i = 0; i < 8; ++i) {
         const auto ttl = i == 5 ? 10s : 600s;  // one expiring code, in some shard
-        store.put_code("+1202555000" + std::to_string(i), digest_of(1), ttl, 5);
+        store.put_code("+1202555000" + std::to_string(i), code(digest_of(1), ttl, 5));
     }
-    EXPECT_EQ(store.put_code("+12025550100", digest_of(1), 60s, 5).status, StoreStatus::full);
+    EXPECT_EQ(store.put_code("+12025550100", code(digest_of(1), 60s, 5)).status, StoreStatus::full);
 
     clock.advance(11s);
-    EXPECT_EQ(store.put_code("+12025550100", digest_of(1), 60s, 5).status, StoreStatus::ok);
-    EXPECT_EQ(store.put_code("+12025550101", digest_of(1), 60s, 5).status, StoreStatus::full);
+    EXPECT_EQ(store.put_code("+12025550100", code(digest_of(1), 60s, 5)).status, StoreStatus::ok);
+    EXPECT_EQ(store.put_code("+12025550101", code(digest_of(1), 60s, 5)).status, StoreStatus::full);
 }
 
 TEST(MemoryStoreTest, DeadCodesCountUntilTheyExpire) {
     FakeClock clock;
     MemoryStore store(options(1), clock.as_function());
-    store.put_code("+12025550001", digest_of(1), 60s, 1);
+    store.put_code("+12025550001", code(digest_of(1), 60s, 1));
     store.verify_and_consume("+12025550001", digest_of(2));  // now dead
 
-    EXPECT_EQ(store.put_code("+12025550002", digest_of(1), 60s, 5).status, StoreStatus::full);
+    EXPECT_EQ(store.put_code("+12025550002", code(digest_of(1), 60s, 5)).status, StoreStatus::full);
     clock.advance(60s);
-    EXPECT_EQ(store.put_code("+12025550002", digest_of(1), 60s, 5).status, StoreStatus::ok);
+    EXPECT_EQ(store.put_code("+12025550002", code(digest_of(1), 60s, 5)).status, StoreStatus::ok);
 }
 
 TEST(MemoryStoreTest, VerifiedAndRemovedCodesFreeTheirRoom) {
     FakeClock clock;
     MemoryStore store(options(1), clock.as_function());
-    store.put_code("+12025550001", digest_of(1), 60s, 5);
+    store.put_code("+12025550001", code(digest_of(1), 60s, 5));
     ASSERT_EQ(store.verify_and_consume("+12025550001", digest_of(1)).outcome, VerifyOutcome::verified);
-    ASSERT_EQ(store.put_code("+12025550002", digest_of(1), 60s, 5).status, StoreStatus::ok);
+    ASSERT_EQ(store.put_code("+12025550002", code(digest_of(1), 60s, 5)).status, StoreStatus::ok);
 
     ASSERT_EQ(store.remove_code("+12025550002", digest_of(1)).status, StoreStatus::ok);
     EXPECT_EQ(store.size(), 0u);
-    EXPECT_EQ(store.put_code("+12025550003", digest_of(1), 60s, 5).status, StoreStatus::ok);
+    EXPECT_EQ(store.put_code("+12025550003", code(digest_of(1), 60s, 5)).status, StoreStatus::ok);
 }
 
 TEST(MemoryStoreTest, RemoveCodeKeepsACodeWithAnotherDigest) {
     FakeClock clock;
     MemoryStore store(options(), clock.as_function());
-    store.put_code("+12025550001", digest_of(1), 60s, 5);
+    store.put_code("+12025550001", code(digest_of(1), 60s, 5));
     // The SMS for the first code failed, but a second code was sent meanwhile.
-    store.put_code("+12025550001", digest_of(2), 60s, 5);
+    store.put_code("+12025550001", code(digest_of(2), 60s, 5));
 
     EXPECT_EQ(store.remove_code("+12025550001", digest_of(1)).status, StoreStatus::ok);
     EXPECT_EQ(store.size(), 1u);
@@ -223,8 +198,8 @@ TEST(MemoryStoreTest, HealthCountsPendingCodes) {
     MemoryStore store(options());
     EXPECT_TRUE(store.health().healthy);
     EXPECT_EQ(store.health().detail, "0 pending codes");
-    store.put_code("+12025550001", digest_of(1), 60s, 5);
-    store.put_code("+12025550002", digest_of(1), 60s, 5);
+    store.put_code("+12025550001", code(digest_of(1), 60s, 5));
+    store.put_code("+12025550002", code(digest_of(1), 60s, 5));
     EXPECT_EQ(store.health().detail, "2 pending codes");
 }
 
@@ -237,7 +212,7 @@ TEST(MemoryStoreTest, ConcurrentNewKeysNeverExceedTheBound) {
         threads.emplace_back([&, t] {
             for (int i = 0; i < 100; ++i) {
                 const auto key = "+1202" + std::to_string(t) + std::to_string(1000000 + i);
-                const auto status = store.put_code(key, digest_of(1), 60s, 5).status;
+                const auto status = store.put_code(key, code(digest_of(1), 60s, 5)).status;
                 (status == StoreStatus::ok ? stored : full).fetch_add(1);
             }
         });
@@ -254,19 +229,57 @@ TEST(MemoryStoreTest, ConcurrentNewKeysNeverExceedTheBound) {
 namespace testino::plugins {
 namespace {
 
-TEST(MemoryStoreCounters, AreBoundedByEvictingTheOldest) {
+TEST(MemoryStoreCounters, ALiveCounterIsNeverEvictedAFullTableRefusesNewOnes) {
     MemoryStoreOptions options;
-    options.shards = 1;
+    options.shards = 4;
     options.max_counters = 3;
     MemoryStore store(options);
     using namespace std::chrono_literals;
     store.hit_counter("old", 10s, 1);
     store.hit_counter("mid", 20s, 1);
     store.hit_counter("new", 30s, 1);
-    store.hit_counter("newest", 40s, 1);
+
+    const auto refused = store.hit_counter("newest", 40s, 1);
+    EXPECT_EQ(refused.status, StoreStatus::full);
+    EXPECT_NE(refused.detail.find("store.memory.max_counters"), std::string::npos) << refused.detail;
     EXPECT_EQ(store.counter_count(), 3u);
-    EXPECT_EQ(store.hit_counter("old", 10s, 0).count, 0) << "the one nearest its end went";
-    EXPECT_EQ(store.hit_counter("newest", 40s, 0).count, 1);
+    EXPECT_EQ(store.hit_counter("old", 10s, 0).count, 1) << "the one nearest its end stayed";
+    EXPECT_EQ(store.hit_counter("old", 10s, 1).count, 2) << "existing counters still count";
+    EXPECT_EQ(store.hit_counter("newest", 40s, 0).status, StoreStatus::ok) << "a read creates nothing";
+    EXPECT_EQ(store.hit_counter("newest", 40s, -1).status, StoreStatus::ok) << "nor does a refund";
+}
+
+TEST(MemoryStoreCounters, AFullTableMakesRoomFromExpiredCountersInAnyShard) {
+    FakeClock clock;
+    MemoryStoreOptions options;
+    options.shards = 8;
+    options.max_counters = 8;
+    options.sweep_interval = std::chrono::hours(1);
+    MemoryStore store(options, clock.as_function());
+    using namespace std::chrono_literals;
+    for (int i = 0; i < 8; ++i) store.hit_counter("c" + std::to_string(i), i == 5 ? 10s : 600s, 1);
+    EXPECT_EQ(store.hit_counter("late", 60s, 1).status, StoreStatus::full);
+
+    clock.advance(11s);
+    EXPECT_EQ(store.hit_counter("late", 60s, 1).count, 1) << "c5's window ended: its slot is free";
+    EXPECT_EQ(store.hit_counter("later", 60s, 1).status, StoreStatus::full);
+    EXPECT_EQ(store.counter_count(), 8u);
+}
+
+TEST(MemoryStoreCounters, AWindowThatEndedStartsAfreshAndFreesNoExtraRoom) {
+    FakeClock clock;
+    MemoryStoreOptions options;
+    options.shards = 1;
+    options.max_counters = 1;
+    MemoryStore store(options, clock.as_function());
+    using namespace std::chrono_literals;
+    EXPECT_EQ(store.hit_counter("a", 10s, 3).count, 3);
+    clock.advance(10s);
+    const auto fresh = store.hit_counter("a", 10s, 1);
+    EXPECT_EQ(fresh.count, 1);
+    EXPECT_EQ(fresh.reset_in, 10s);
+    EXPECT_EQ(store.counter_count(), 1u);
+    EXPECT_EQ(store.hit_counter("b", 10s, 1).status, StoreStatus::full);
 }
 
 TEST(MemoryStoreCounters, ExpiredCountersAreSwept) {

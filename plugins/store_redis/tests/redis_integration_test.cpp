@@ -327,5 +327,66 @@ TEST(RedisIntegrationTest, AFrozenRedisHoldsNoReactorThread) {
         << "the sends were answered one after another (each waited " << 1500 << " ms), not together";
 }
 
+// --- Redis that may evict the store's keys --------------------------------------------------
+
+RedisServerOptions evicting(bool start = true) {
+    return {"", start, {"--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"}};
+}
+
+TEST(RedisIntegrationTest, ARedisThatMayEvictStopsStartUpNamingThePolicyAndTheFix) {
+    RedisServer redis(evicting());
+    const auto result = ServerProcess::run_to_exit(redis_config(redis.url()).spec());
+    EXPECT_EQ(result.exit_code, 2) << result.stdout_text;
+    for (const char* part :
+         {"maxmemory-policy allkeys-lru", "noeviction", "store.redis.allow_eviction: true"}) {
+        EXPECT_NE(result.stderr_text.find(part), std::string::npos) << part << " in: " << result.stderr_text;
+    }
+}
+
+TEST(RedisIntegrationTest, WithAllowEvictionTheServerStartsAndWarns) {
+    RedisServer redis(evicting());
+    TestConfig config = redis_config(redis.url());
+    config.store_sections["redis"]["allow_eviction"] = "true";
+    auto server = start_server(config);
+    ASSERT_TRUE(server);
+    HttpClient client(server->port());
+    EXPECT_EQ(store_health(client).status, 200);
+    const auto warning = wait_for_event(*server, "store.redis.eviction_allowed", 5s);
+    ASSERT_TRUE(warning);
+    EXPECT_NE(warning->find("\"level\":\"warn\""), std::string::npos) << *warning;
+}
+
+TEST(RedisIntegrationTest, ARedisRefusingConfigIsWarnedAboutAndServes) {
+    RedisServer redis(RedisServerOptions{"", true, {"--rename-command", "CONFIG", ""}});
+    auto server = start_server(redis_config(redis.url()));
+    ASSERT_TRUE(server);
+    HttpClient client(server->port());
+    const auto warning = wait_for_event(*server, "store.redis.maxmemory_policy_unchecked", 5s);
+    ASSERT_TRUE(warning);
+    EXPECT_NE(warning->find("\"level\":\"warn\""), std::string::npos) << *warning;
+    const std::string code = send_and_read_console_code(*server, client, "+1", "2025550180", "+12025550180");
+    ASSERT_EQ(code.size(), 6u);
+    EXPECT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550180", code)).status, 200);
+}
+
+TEST(RedisIntegrationTest, AnEvictingRedisFirstReachedAfterStartUpTurnsHealthDown) {
+    RedisServer redis(evicting(false));  // down while the server starts
+    auto server = start_server(redis_config(redis.url()));
+    ASSERT_TRUE(server) << "the server starts without Redis, as ever";
+    HttpClient client(server->port());
+    EXPECT_EQ(store_health(client).status, 503);
+
+    redis.start();
+    EXPECT_TRUE(eventually([&] {
+        return store_health(client).detail.find("allkeys-lru") != std::string::npos;
+    })) << store_health(client).detail;
+    const auto health = store_health(client);
+    EXPECT_EQ(health.status, 503);
+    EXPECT_EQ(health.state, "down");
+    const auto error = wait_for_event(*server, "store.redis.eviction_unsafe", 5s);
+    ASSERT_TRUE(error);
+    EXPECT_NE(error->find("\"level\":\"error\""), std::string::npos) << *error;
+}
+
 }  // namespace
 }  // namespace testino::test

@@ -114,6 +114,7 @@ void RedisServer::start() {
         args.push_back("--requirepass");
         args.push_back(options_.password);
     }
+    args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);

@@ -20,6 +20,8 @@ namespace testino::test {
 struct RedisServerOptions {
     std::string password;  // --requirepass when not empty
     bool start = true;     // false: pick the port, start later with start()
+    // Appended to the command line, e.g. {"--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"}.
+    std::vector<std::string> extra_args = {};
 };
 
 class RedisServer {

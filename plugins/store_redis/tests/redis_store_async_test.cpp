@@ -81,7 +81,8 @@ TEST(RedisStoreAsyncTest, OperationsQueuedForAConnectionTimeOutAtTheirDeadline) 
     auto tally = Tally<VerifyResult>::of(kQueued);
     const auto started = Clock::now();
     for (int i = 0; i < kQueued; ++i) {
-        store->async().verify_and_consume(kNumber, digest_of(1), tally->slot(static_cast<std::size_t>(i)));
+        store->async().verify_and_consume(kNumber, digest_of(1), std::nullopt,
+                                          tally->slot(static_cast<std::size_t>(i)));
     }
     ASSERT_TRUE(tally->wait_all(5s));
     const auto waited = Clock::now() - started;
@@ -132,7 +133,7 @@ TEST(RedisStoreAsyncTest, DestroyingTheStoreAnswersEveryOperationInFlight) {
     constexpr std::size_t kOperations = 100;
     auto tally = Tally<VerifyResult>::of(kOperations);
     for (std::size_t i = 0; i < kOperations; ++i) {
-        store->async().verify_and_consume(kNumber, digest_of(1), tally->slot(i));
+        store->async().verify_and_consume(kNumber, digest_of(1), std::nullopt, tally->slot(i));
     }
     const auto started = Clock::now();
     store.reset();

@@ -42,7 +42,16 @@ TEST(RedisStoreTest, KeepsOnlyTheDigestUnderAHashTaggedKeyWithARedisTtl) {
     const std::string key = "testino:{+12025550123}:code";
     EXPECT_EQ(store->redis().code_key(kNumber), key);
     EXPECT_EQ(redis.command({"KEYS", "*"}), key) << "one key, nothing else";
-    EXPECT_EQ(redis.command({"HGETALL", key}), "d\n" + bytes(digest_of(1)) + "\na\n5");
+    EXPECT_EQ(redis.command({"HKEYS", key}), "d\nn\nf\nx\na") << "no previous code";
+    EXPECT_EQ(redis.command({"HGET", key, "d"}), bytes(digest_of(1)));
+    EXPECT_EQ(redis.command({"HGET", key, "n"}), bytes(digest_of(1))) << "marks the ABI 5 layout";
+    EXPECT_EQ(redis.command({"HGET", key, "f"}), std::string(32, '\0')) << "the flow tag: none given, zeros";
+    EXPECT_EQ(redis.command({"HGET", key, "a"}), "5");
+    const std::string time = redis.command({"TIME"});  // seconds, then microseconds
+    const long long now_ms = std::stoll(time.substr(0, time.find('\n'))) * 1000;
+    const long long expiry_ms = std::stoll(redis.command({"HGET", key, "x"}));
+    EXPECT_GT(expiry_ms, now_ms + 290000) << "x: the code's expiry on Redis's clock";
+    EXPECT_LE(expiry_ms, now_ms + 301000);
     const long ttl_ms = std::stol(redis.command({"PTTL", key}));
     EXPECT_GT(ttl_ms, 290000);
     EXPECT_LE(ttl_ms, 300000);

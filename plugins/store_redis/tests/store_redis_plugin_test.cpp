@@ -47,7 +47,7 @@ TEST(StoreRedisPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
 
 TEST(StoreRedisPluginTest, DeclaresItsConfigKeys) {
     const auto keys = PluginLibrary(STORE_REDIS_PLUGIN_PATH).descriptor().config_keys;
-    ASSERT_EQ(keys.size(), 5u);
+    ASSERT_EQ(keys.size(), 6u);
 
     const ConfigKey* url = find_key(keys, "url");
     ASSERT_NE(url, nullptr);
@@ -68,6 +68,11 @@ TEST(StoreRedisPluginTest, DeclaresItsConfigKeys) {
         EXPECT_EQ(key->default_value, default_value) << name;
         EXPECT_EQ(key->min, 1) << name;
     }
+
+    const ConfigKey* allow_eviction = find_key(keys, "allow_eviction");
+    ASSERT_NE(allow_eviction, nullptr);
+    EXPECT_EQ(allow_eviction->type, ValueType::boolean);
+    EXPECT_EQ(allow_eviction->default_value, "false") << "by default a Redis that may evict is refused";
 }
 
 TEST(StoreRedisPluginTest, FactoryMakesAWorkingStore) {
@@ -98,6 +103,18 @@ TEST(StoreRedisPluginTest, FactorySucceedsWhenRedisIsDown) {
     testino::contract::BlockingStore store(created);
     EXPECT_FALSE(store.health().healthy);
     EXPECT_EQ(host.count("store.redis.unavailable"), 1u) << "logged once, not per request";
+}
+
+TEST(StoreRedisPluginTest, ARedisThatMayEvictIsAConfigErrorNamingThePolicyAndTheFix) {
+    testino::test::RedisServer redis(
+        {"", true, {"--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"}});
+    const std::string error = config_error({{"url", redis.url()}});
+    for (const char* part :
+         {"maxmemory-policy allkeys-lru", "noeviction", "store.redis.allow_eviction: true"}) {
+        EXPECT_NE(error.find(part), std::string::npos) << part << " in: " << error;
+    }
+    EXPECT_NE(error.find(redis.url()), std::string::npos) << "names the Redis: " << error;
+    EXPECT_EQ(config_error({{"url", redis.url()}, {"allow_eviction", "true"}}), "") << "unless ops accept it";
 }
 
 TEST(StoreRedisPluginTest, BadUrlIsAConfigErrorNamingTheKeyNotThePassword) {

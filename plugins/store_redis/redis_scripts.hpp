@@ -1,0 +1,43 @@
+// The Redis store's Lua scripts, one per operation (each runs atomically, by SHA with
+// EVALSHA, loaded again after NOSCRIPT), and the layout of the hash that holds one phone
+// number's codes (plugin ABI 5):
+//
+//   d  the current code's digest (32 raw bytes)   n  a copy of d: this layout wrote d
+//   f  its flow tag (32 raw bytes)                x  its expiry, ms since the epoch (Redis TIME)
+//   a  attempts left, shared by both codes
+//   p, q, y  the replaced code's digest, flow tag and the end of its overlap (ms)
+//   z, b     its own expiry and its attempts when replaced (remove_code restores them)
+//   PEXPIRE  the later of x and y
+//
+// A hash whose n is not its d was written by the ABI 4 layout (only d and a, the key's TTL
+// being the code's): during a rolling upgrade such a code is read as a current code with
+// no flow tag (it verifies in any flow) and no previous code, so it keeps verifying. An
+// ABI 4 server reads this layout's d and a the same way it reads its own.
+#pragma once
+
+#include <string>
+
+#include "redis_client.hpp"
+
+namespace testino::plugins {
+
+struct RedisScripts {
+    RedisScripts();
+
+    // KEYS[1] code key; ARGV: digest, flow tag, attempts, ttl ms, overlap ms. Returns 1.
+    const RedisScript put;
+    // KEYS[1] code key; ARGV: candidate digest, flow tag or "" (any flow). Returns
+    // {outcome, attempts_left, ms until the dead key expires}, outcome 0 not found,
+    // 1 verified, 2 mismatch, 3 attempts exhausted.
+    const RedisScript verify;
+    // KEYS[1] code key; ARGV: digest. Returns 0 unchanged, 1 deleted, 2 the previous code
+    // restored, 3 the previous code dropped.
+    const RedisScript remove;
+    // KEYS[1] counter key; ARGV: window ms, amount. Returns {value, pttl_ms}.
+    const RedisScript counter;
+};
+
+// Hex SHA-1 of a script, as EVALSHA wants it.
+std::string script_sha1(const std::string& body);
+
+}  // namespace testino::plugins
