@@ -215,7 +215,7 @@ protected:
     Expected<SendAccepted> send_result(const std::string& number, const std::string& ip = "",
                                        const std::string& cc = "+1", const std::string& request_id = "r") {
         return await_flow<SendAccepted>([&](FlowDone<SendAccepted> done) {
-            flow->send({cc, number}, {request_id, ip}, std::move(done));
+            flow->send({cc, number}, {request_id, ip, ip}, std::move(done));
         });
     }
 
@@ -234,7 +234,7 @@ protected:
     Expected<VerifiedLogin> verify(const std::string& code, const std::string& number = "2025550123",
                                    const std::string& ip = "") {
         return await_flow<VerifiedLogin>([&](FlowDone<VerifiedLogin> done) {
-            flow->verify({"1", number, code}, {"r", ip}, std::move(done));
+            flow->verify({"1", number, code}, {"r", ip, ip}, std::move(done));
         });
     }
 
@@ -529,7 +529,7 @@ TEST_F(OtpFlowTest, FlowsReturnAtOnceAndAnswerWhenTheStoreCompletesElsewhere) {
     std::promise<Expected<SendAccepted>> answer;
     auto answered = answer.get_future();
     std::thread::id answered_on;
-    flow->send({"+1", "2025550123"}, {"r", "10.0.0.1"}, [&](Expected<SendAccepted> result) {
+    flow->send({"+1", "2025550123"}, {"r", "10.0.0.1", "10.0.0.1"}, [&](Expected<SendAccepted> result) {
         answered_on = std::this_thread::get_id();
         answer.set_value(std::move(result));
     });

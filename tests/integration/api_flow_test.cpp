@@ -159,13 +159,23 @@ TEST_F(ApiFlowTest, AccessLogRecordsTheRequest) {
     EXPECT_FALSE(json_string(entry, "level").empty());
 }
 
-TEST_F(ApiFlowTest, HealthReportsBothPluginsUp) {
+// The public check: whether the server serves, and nothing a stranger could use (plugins,
+// versions, hosts, counts).
+TEST_F(ApiFlowTest, PublicHealthSaysOnlyTheStatus) {
     const auto response = client_->get(kHealth);
+    ASSERT_EQ(response.status, 200) << response.body;
+    EXPECT_EQ(response.header("Content-Type").rfind("application/json", 0), 0u);
+    EXPECT_EQ(response.body, "{\"status\":\"up\"}");
+}
+
+TEST_F(ApiFlowTest, AdminHealthReportsBothPluginsUp) {
+    ASSERT_TRUE(admin_);
+    const auto response = admin_->get(kAdminHealth);
     ASSERT_EQ(response.status, 200) << response.body;
     EXPECT_EQ(response.header("Content-Type").rfind("application/json", 0), 0u);
     const auto body = parse_json(response.body);
     ASSERT_TRUE(body.IsObject()) << response.body;
-    EXPECT_EQ(json_string(body, "status"), "healthy");
+    EXPECT_EQ(json_string(body, "status"), "up");
     EXPECT_EQ(json_string(body, "version"), "0.1.0");
     ASSERT_TRUE(body.HasMember("uptime_seconds") && body["uptime_seconds"].IsNumber());
     EXPECT_GE(body["uptime_seconds"].GetDouble(), 0.0);

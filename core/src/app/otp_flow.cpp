@@ -30,8 +30,8 @@ bool enabled(int limit, std::chrono::seconds window) { return limit > 0 && windo
 // The per-client-address limit of a flow ("send", "verify"): never refunded.
 std::vector<LimitCheck> per_address(const RequestInfo& info, const char* flow, int limit,
                                     std::chrono::seconds window, metrics::Limit which, const char* message) {
-    if (info.client_ip.empty() || !enabled(limit, window)) return {};
-    return {LimitCheck{std::string("ip:") + flow + ":" + info.client_ip, limit, window, which,
+    if (info.client_key.empty() || !enabled(limit, window)) return {};
+    return {LimitCheck{std::string("ip:") + flow + ":" + info.client_key, limit, window, which,
                        ErrorCode::rate_limited, message, false}};
 }
 
@@ -109,11 +109,11 @@ struct OtpFlow::VerifyJob : FlowJob<VerifiedLogin> {
 
 const char* to_string(HealthSummary::Status status) {
     switch (status) {
-        case HealthSummary::Status::healthy: return "healthy";
+        case HealthSummary::Status::healthy: return "up";
         case HealthSummary::Status::degraded: return "degraded";
-        case HealthSummary::Status::unhealthy: return "unhealthy";
+        case HealthSummary::Status::unhealthy: return "down";
     }
-    return "unhealthy";
+    return "down";
 }
 
 OtpFlow::OtpFlow(const OtpConfig& otp, const TokenConfig& token, const LimitsConfig& limits,
