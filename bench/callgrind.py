@@ -46,7 +46,7 @@ def dump_total(server, label):
     control = subprocess.Popen(["callgrind_control", "-d", tag, str(pid)],
                                stdout=subprocess.DEVNULL)
     time.sleep(0.5)
-    bench.pending_codes(server.port)
+    bench.pending_codes(server)
     control.wait()
     deadline = time.time() + 30
     while time.time() < deadline:

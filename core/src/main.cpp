@@ -108,10 +108,12 @@ int run(const Options& options, const sigset_t& stop_signals) {
     }
 
     Application app = build_application(config, plan);
-    HttpServer server(config.server, config.limits.trusted_proxies, *app.flow);
+    HttpServer server(config.server, config.limits, *app.flow);
     server.start();
     log_info("server.listening", {{"host", config.server.host},
                                   {"port", static_cast<int>(server.port())},
+                                  {"admin_host", config.server.admin_host},
+                                  {"admin_port", static_cast<int>(server.admin_port())},
                                   {"version", kVersion},
                                   {"sms_provider", describe_route(plan.sms, plan.sms.default_route)},
                                   {"store", plan.store_plugin.descriptor().name}});

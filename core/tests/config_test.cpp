@@ -4,29 +4,12 @@
 
 #include <sstream>
 
+#include "config_loading.hpp"
+
 namespace testino {
 namespace {
 
-const std::string kSecret(40, 's');
-
-AppConfig load(const std::string& yaml, std::map<std::string, std::string> env = {}) {
-    if (!env.count("TOKEN_SECRET")) env["TOKEN_SECRET"] = kSecret;
-    // A provider must be named; tests about other sections name the console one.
-    const bool names_provider =
-        yaml.find("provider") != std::string::npos || env.count("SMS_PROVIDER") || env.count("SMS_PROVIDERS");
-    if (!names_provider) env["SMS_PROVIDER"] = "console";
-    return load_app_config(ConfigSource::from_string(yaml, "test.yaml", env), "/plugins");
-}
-
-// The StartupError message of loading `yaml`, or "" when it loads.
-std::string error_of(const std::string& yaml, std::map<std::string, std::string> env = {}) {
-    try {
-        load(yaml, std::move(env));
-    } catch (const StartupError& e) {
-        return e.what();
-    }
-    return "";
-}
+using namespace config_test;
 
 TEST(Config, EmptyFileGivesTheDocumentedDefaults) {
     const AppConfig c = load("");

@@ -60,6 +60,7 @@ TEST(Metrics, MapsRoutesAndMethodsToFixedSets) {
     EXPECT_EQ(route_of("/api/v1/auth/verify-otp"), Route::verify_otp);
     EXPECT_EQ(route_of("/openapi.json"), Route::openapi);
     EXPECT_EQ(route_of("/metrics"), Route::metrics);
+    EXPECT_EQ(route_of("/health"), Route::admin_health);
     EXPECT_EQ(route_of("/api/v1/health/"), Route::other);
     EXPECT_EQ(route_of("/wp-login.php"), Route::other);
     EXPECT_EQ(route_of("-"), Route::other);

@@ -53,10 +53,23 @@ TEST_F(OpenApi, DescribesEveryRouteAndNothingElse) {
     EXPECT_TRUE(routes.count({"post", "/api/v1/auth/send-otp"}));
     EXPECT_TRUE(routes.count({"post", "/api/v1/auth/verify-otp"}));
     EXPECT_TRUE(routes.count({"get", "/openapi.json"}));
-    EXPECT_TRUE(routes.count({"get", "/metrics"}));
     EXPECT_TRUE(routes.count({"get", "/docs"}));
     EXPECT_TRUE(routes.count({"get", "/redoc"}));
-    EXPECT_EQ(paths.MemberCount(), 7u);
+    EXPECT_EQ(paths.MemberCount(), 6u);
+    // The admin listener's routes are not the public API's.
+    EXPECT_FALSE(paths.HasMember("/metrics"));
+    EXPECT_FALSE(paths.HasMember("/health"));
+}
+
+// The public health check says whether the server serves, and nothing about what runs it.
+TEST_F(OpenApi, PublicHealthIsTheStatusAlone) {
+    const auto& health = doc["components"]["schemas"]["Health"];
+    ASSERT_TRUE(health.HasMember("properties"));
+    EXPECT_EQ(health["properties"].MemberCount(), 1u);
+    EXPECT_FALSE(health["additionalProperties"].GetBool());
+    std::set<std::string> states;
+    for (const auto& s : health["properties"]["status"]["enum"].GetArray()) states.insert(s.GetString());
+    EXPECT_EQ(states, (std::set<std::string>{"up", "degraded", "down"}));
 }
 
 // Swagger UI's "Try it out" sends requests to the first server: the one serving the page.

@@ -183,7 +183,8 @@ public:
     static LimitsConfig no_limits() {
         LimitsConfig l;
         l.number_cooldown = std::chrono::seconds(0);
-        l.number_sends = l.number_failed_verifies = l.number_failed_verifies_all = l.ip_sends = l.ip_verifies = 0;
+        l.number_sends = l.number_failed_verifies = l.number_failed_verifies_all = l.ip_sends =
+            l.ip_verifies = 0;
         l.country_sends = l.budget_per_hour = l.budget_per_day = 0;
         return l;
     }
@@ -219,7 +220,7 @@ public:
     Expected<SendAccepted> send_result(const std::string& number, const std::string& ip = "",
                                        const std::string& cc = "+1", const std::string& request_id = "r") {
         return await_flow<SendAccepted>([&](FlowDone<SendAccepted> done) {
-            flow->send({cc, number}, {request_id, ip}, std::move(done));
+            flow->send({cc, number}, {request_id, ip, ip}, std::move(done));
         });
     }
 
@@ -238,7 +239,7 @@ public:
     Expected<VerifiedLogin> verify(const std::string& code, const std::string& number = "2025550123",
                                    const std::string& ip = "", const std::string& verification_id = "") {
         return await_flow<VerifiedLogin>([&](FlowDone<VerifiedLogin> done) {
-            flow->verify({"1", number, code, verification_id}, {"r", ip}, std::move(done));
+            flow->verify({"1", number, code, verification_id}, {"r", ip, ip}, std::move(done));
         });
     }
 

@@ -92,7 +92,7 @@ TEST_P(SinkFailoverTest, TheNextProviderSendsAndItsCodeVerifies) {
     EXPECT_EQ(json_string(delivered[0], "provider"), "test_sink_b");
     EXPECT_EQ(json_int(delivered[0], "attempt"), 2);
 
-    const auto metrics = client.get("/metrics");
+    const auto metrics = HttpClient(server->admin_port()).get(kMetrics);
     EXPECT_TRUE(has_line(metrics.body, R"(testino_sms_sent_total{provider="test_sink_b",country="1"} 1)"))
         << metrics.body;
     EXPECT_TRUE(
@@ -134,7 +134,8 @@ TEST(SinkFailover, AnUncertainSendIsNotTriedElsewhereAndItsCodeVerifies) {
     ASSERT_EQ(last.size(), 1u) << server->stdout_text();
     EXPECT_EQ(json_string(last[0], "outcome"), "uncertain");
     EXPECT_EQ(json_string(last[0], "provider"), "test_sink");
-    const auto metrics = client.get("/metrics");
+    HttpClient admin(server->admin_port());
+    const auto metrics = admin.get("/metrics");
     EXPECT_TRUE(has_line(
         metrics.body, R"(testino_sms_failed_total{provider="test_sink",country="1",reason="uncertain"} 1)"))
         << metrics.body;
@@ -205,9 +206,14 @@ TEST(SinkRouting, ACallingCodeWithARouteUsesOnlyItsProviders) {
         << "start-up logs each route";
 }
 
-std::string health_status(HttpClient& client, long& status) {
-    const auto response = client.get("/api/v1/health");
+// The public health status; the admin listener's details must agree with it.
+std::string health_status(const ServerProcess& server, long& status) {
+    const auto response = HttpClient(server.port()).get(kHealth);
     status = response.status;
+    const auto details = HttpClient(server.admin_port()).get(kAdminHealth);
+    EXPECT_EQ(details.status, status);
+    EXPECT_EQ(json_string(parse_json(details.body), "status"),
+              json_string(parse_json(response.body), "status"));
     return json_string(parse_json(response.body), "status");
 }
 
@@ -216,21 +222,19 @@ TEST(SinkRouting, HealthIsDegradedWhileARouteStillHasAProviderUp) {
     config.sms_sections["test_sink"]["healthy"] = "false";
     auto server = start_server(config);
     ASSERT_TRUE(server);
-    HttpClient client(server->port());
     long status = 0;
-    EXPECT_EQ(health_status(client, status), "degraded");
+    EXPECT_EQ(health_status(*server, status), "degraded");
     EXPECT_EQ(status, 200);
 }
 
-TEST(SinkRouting, HealthIsUnhealthyWhenARouteHasNoProviderUp) {
+TEST(SinkRouting, HealthIsDownWhenARouteHasNoProviderUp) {
     TestConfig config = two_sinks("");
     config.sms_sections["test_sink_b"]["healthy"] = "false";
     config.sms["routes"] = "{\"44\": [" + quoted(test_plugin("sms_test_sink_b.so")) + "]}";
     auto server = start_server(config);
     ASSERT_TRUE(server);
-    HttpClient client(server->port());
     long status = 0;
-    EXPECT_EQ(health_status(client, status), "unhealthy") << "+44 has nobody to send";
+    EXPECT_EQ(health_status(*server, status), "down") << "+44 has nobody to send";
     EXPECT_EQ(status, 503);
 }
 

@@ -111,7 +111,8 @@ TEST_F(HttpBehaviourTest, AllowedOriginGetsCorsHeaders) {
           client_->post_json(kVerifyOtp, "{", {std::string("Origin: ") + kAllowedOrigin})}) {
         SCOPED_TRACE(response.body);
         EXPECT_EQ(response.header("Access-Control-Allow-Origin"), kAllowedOrigin);
-        EXPECT_EQ(response.header("Access-Control-Allow-Credentials"), "true");
+        EXPECT_FALSE(response.headers.has("Access-Control-Allow-Credentials"))
+            << "credentials only with server.cors_allow_credentials";
         EXPECT_NE(response.header("Vary").find("Origin"), std::string::npos);
     }
 }
@@ -128,6 +129,7 @@ TEST_F(HttpBehaviourTest, PreflightFromAllowedOriginIsNoContent) {
     for (auto& c : headers) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     EXPECT_NE(headers.find("content-type"), std::string::npos) << headers;
     EXPECT_FALSE(response.header("Access-Control-Max-Age").empty());
+    EXPECT_FALSE(response.headers.has("Access-Control-Allow-Credentials")) << "off by default";
     EXPECT_TRUE(response.body.empty());
 }
 
@@ -170,6 +172,26 @@ TEST(HttpCorsWildcardTest, WildcardAllowsAnyOriginWithoutCredentials) {
         client.request("OPTIONS", kVerifyOtp, "",
                        {std::string("Origin: ") + kOtherOrigin, "Access-Control-Request-Method: POST"});
     EXPECT_EQ(preflight.status, 204);
+}
+
+TEST(HttpCorsCredentialsTest, CredentialsAreAllowedWhenConfiguredForListedOriginsOnly) {
+    TestConfig config;
+    config.server["cors_origins"] = std::string("[\"") + kAllowedOrigin + "\", \"*\"]";
+    config.server["cors_allow_credentials"] = "true";
+    auto server = start_server(config);
+    ASSERT_TRUE(server);
+    HttpClient client(server->port());
+    const auto listed = client.get(kHealth, {std::string("Origin: ") + kAllowedOrigin});
+    EXPECT_EQ(listed.header("Access-Control-Allow-Origin"), kAllowedOrigin);
+    EXPECT_EQ(listed.header("Access-Control-Allow-Credentials"), "true");
+    const auto preflight =
+        client.request("OPTIONS", kSendOtp, "",
+                       {std::string("Origin: ") + kAllowedOrigin, "Access-Control-Request-Method: POST"});
+    EXPECT_EQ(preflight.status, 204);
+    EXPECT_EQ(preflight.header("Access-Control-Allow-Credentials"), "true");
+    const auto other = client.get(kHealth, {std::string("Origin: ") + kOtherOrigin});
+    EXPECT_EQ(other.header("Access-Control-Allow-Origin"), "*");
+    EXPECT_FALSE(other.headers.has("Access-Control-Allow-Credentials")) << "never with the wildcard";
 }
 
 TEST(HttpCorsEnvTest, AllowedOriginsComeFromTheEnvironment) {

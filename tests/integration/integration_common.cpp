@@ -85,6 +85,9 @@ std::string base64url_encode(const unsigned char* data, std::size_t size) {
     return out;
 }
 
+// What the server says when it cannot bind its admin listener.
+constexpr const char* kAdminBindFailure = "(server.admin_host, server.admin_port)";
+
 bool is_console_message_to(const std::string& line, const std::string& e164) {
     if (!is_log_event(line, "sms.console.message")) return false;
     return json_string(parse_json(line), "to") == e164;
@@ -173,28 +176,50 @@ std::string TestConfig::yaml() const {
 }
 
 ProcessSpec TestConfig::spec(std::map<std::string, std::string> env) const {
+    TestConfig config = *this;
+    // Each server its own admin listener on a free port: the default (9464) may be held by
+    // another server on this machine.
+    if (!config.server.count("admin_port"))
+        config.server["admin_port"] = std::to_string(free_loopback_port());
     ProcessSpec spec;
     spec.binary = server_binary();
-    spec.config_yaml = yaml();
+    spec.config_yaml = config.yaml();
     spec.env = std::move(env);
     return spec;
 }
 
 std::unique_ptr<ServerProcess> start_server(const TestConfig& config, std::map<std::string, std::string> env,
                                             std::optional<std::string> dotenv) {
-    ProcessSpec spec = config.spec(std::move(env));
-    spec.dotenv = std::move(dotenv);
-    try {
-        return std::make_unique<ServerProcess>(spec);
-    } catch (const std::exception& e) {
-        ADD_FAILURE() << "server did not start: " << e.what() << "\n--- config ---\n" << config.yaml();
-        return nullptr;
+    for (int attempt = 1;; ++attempt) {
+        ProcessSpec spec = config.spec(env);
+        spec.dotenv = dotenv;
+        try {
+            return std::make_unique<ServerProcess>(spec);
+        } catch (const std::exception& e) {
+            // Another process took the admin port spec() picked before the server bound it.
+            const bool admin_port_taken = !config.server.count("admin_port") &&
+                                          std::string(e.what()).find(kAdminBindFailure) != std::string::npos;
+            if (admin_port_taken && attempt < 3) continue;
+            ADD_FAILURE() << "server did not start: " << e.what() << "\n--- config ---\n"
+                          << *spec.config_yaml;
+            return nullptr;
+        }
     }
 }
 
 std::optional<std::string> wait_for_event(ServerProcess& server, const std::string& event,
                                           std::chrono::milliseconds timeout) {
     return server.wait_for_log([&](const std::string& line) { return is_log_event(line, event); }, timeout);
+}
+
+std::optional<std::string> wait_for_event_where(ServerProcess& server, const std::string& event,
+                                                const char* field, const std::string& value,
+                                                std::chrono::milliseconds timeout) {
+    return server.wait_for_log(
+        [&](const std::string& line) {
+            return is_log_event(line, event) && json_string(parse_json(line), field) == value;
+        },
+        timeout);
 }
 
 std::string send_body(const std::string& country_code, const std::string& mobile_number) {

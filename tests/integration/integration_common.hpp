@@ -23,6 +23,9 @@ inline constexpr const char* kTokenSecret = "integration-test-secret-0123456789a
 inline constexpr const char* kSendOtp = "/api/v1/auth/send-otp";
 inline constexpr const char* kVerifyOtp = "/api/v1/auth/verify-otp";
 inline constexpr const char* kHealth = "/api/v1/health";
+// The admin listener's paths (ServerProcess::admin_port()).
+inline constexpr const char* kAdminHealth = "/health";
+inline constexpr const char* kMetrics = "/metrics";
 
 std::string server_binary();
 std::string plugin_dir();
@@ -51,12 +54,15 @@ struct TestConfig {
     TestConfig& use_test_sink();
 
     std::string yaml() const;
+    // The process to run. Unless server["admin_port"] is set, the admin listener gets a port
+    // that is free now (a new one each call).
     ProcessSpec spec(std::map<std::string, std::string> env = {}) const;
 };
 
 inline constexpr const char* kOutboxFile = "outbox.jsonl";
 
-// Starts a server; a start-up failure fails the calling test with the server's output.
+// Starts a server; a start-up failure fails the calling test with the server's output. An
+// admin port someone else took meanwhile is picked again.
 std::unique_ptr<ServerProcess> start_server(const TestConfig& config,
                                             std::map<std::string, std::string> env = {},
                                             std::optional<std::string> dotenv = std::nullopt);
@@ -83,15 +89,21 @@ protected:
     void SetUp() override {
         ASSERT_NE(server_, nullptr) << "the suite's server did not start";
         client_ = std::make_unique<HttpClient>(server_->port());
+        if (server_->admin_port() != 0) admin_ = std::make_unique<HttpClient>(server_->admin_port());
     }
 
     static inline ServerProcess* server_ = nullptr;
     std::unique_ptr<HttpClient> client_;
+    std::unique_ptr<HttpClient> admin_;  // to the admin listener, unless the suite switched it off
 };
 
 // Waits for a log line with the given event.
 std::optional<std::string> wait_for_event(ServerProcess& server, const std::string& event,
                                           std::chrono::milliseconds timeout);
+// Waits for a log line with the given event whose string `field` is `value`.
+std::optional<std::string> wait_for_event_where(ServerProcess& server, const std::string& event,
+                                                const char* field, const std::string& value,
+                                                std::chrono::milliseconds timeout = 5s);
 
 std::string send_body(const std::string& country_code, const std::string& mobile_number);
 std::string verify_body(const std::string& country_code, const std::string& mobile_number,

@@ -280,6 +280,23 @@ TEST(ShutdownTest, NewRequestsWhileDrainingAreRefused) {
     EXPECT_EQ(server->wait_exit(12s), 0);
 }
 
+// While draining, the admin listener still serves the metrics (the last scrape), and its
+// health check says the server is going.
+TEST(ShutdownTest, WhileDrainingTheAdminListenerServesMetricsAndRefusesHealth) {
+    auto server = start_server(slow_provider_config());
+    ASSERT_TRUE(server);
+    auto in_flight = sigterm_during_a_send(*server, "2025550145");
+
+    const auto metrics = HttpClient(server->admin_port()).get(kMetrics);
+    EXPECT_EQ(metrics.status, 200) << metrics.body;
+    EXPECT_NE(metrics.body.find("testino_http_requests_total"), std::string::npos);
+    EXPECT_TRUE(is_api_error(HttpClient(server->admin_port()).get(kAdminHealth), 503, "SHUTTING_DOWN"));
+    EXPECT_TRUE(is_api_error(HttpClient(server->port()).get(kHealth), 503, "SHUTTING_DOWN"));
+
+    EXPECT_EQ(in_flight.get().status, 200);
+    EXPECT_EQ(server->wait_exit(12s), 0);
+}
+
 TEST(ShutdownTest, SigintExitsZero) {
     auto server = start_server(TestConfig());
     ASSERT_TRUE(server);

@@ -1,4 +1,4 @@
-// GET /metrics on the real server: after a send, a right and a wrong verify and a 404, the
+// GET /metrics on the real server's admin listener: after a send, a right and a wrong verify and a 404, the
 // exposition is parsed line by line with a strict parser of the Prometheus text format 0.0.4
 // (comments, HELP and TYPE, name{labels} value, label escaping, histogram rules), and the
 // series those requests must have moved are checked.
@@ -334,7 +334,8 @@ TEST_F(MetricsTest, ExpositionCountsTheRequestsMade) {
     ASSERT_EQ(client_->post_json(kVerifyOtp, verify_body("+1", "2025550161", code)).status, 200);
     ASSERT_EQ(client_->get("/no/such/path").status, 404);
 
-    const HttpResponse response = client_->get("/metrics");
+    ASSERT_TRUE(admin_);
+    const HttpResponse response = admin_->get(kMetrics);
     ASSERT_EQ(response.status, 200) << response.body;
     EXPECT_EQ(response.header("Content-Type").rfind("text/plain; version=0.0.4", 0), 0u)
         << response.header("Content-Type");
@@ -402,17 +403,21 @@ TEST_F(MetricsTest, ExpositionCountsTheRequestsMade) {
 
     // The next scrape sees the first one.
     Exposition again;
-    ASSERT_TRUE(parse_exposition(client_->get("/metrics").body, again));
+    ASSERT_TRUE(parse_exposition(admin_->get(kMetrics).body, again));
     EXPECT_EQ(again.value("testino_http_requests_total",
                           {{"route", "/metrics"}, {"method", "GET"}, {"status", "200"}}),
               1.0);
 }
 
 TEST_F(MetricsTest, OnlyGetIsAllowed) {
-    const HttpResponse response =
-        client_->request("POST", "/metrics", "{}", {"Content-Type: application/json"});
+    ASSERT_TRUE(admin_);
+    const HttpResponse response = admin_->request("POST", kMetrics, "{}", {"Content-Type: application/json"});
     EXPECT_TRUE(is_api_error(response, 405, "METHOD_NOT_ALLOWED"));
-    EXPECT_EQ(response.header("Allow"), "GET, OPTIONS");
+    EXPECT_EQ(response.header("Allow"), "GET");
+}
+
+TEST_F(MetricsTest, ThePublicListenerDoesNotServeThem) {
+    EXPECT_TRUE(is_api_error(client_->get(kMetrics), 404, "NOT_FOUND"));
 }
 
 // A failed send, a verify limit and its refusals, through the scriptable test provider.
@@ -429,7 +434,7 @@ TEST(MetricsFailuresTest, FailedSendsAndRefusalsAreCounted) {
     EXPECT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550162", "123456")).status, 429);
 
     Exposition e;
-    ASSERT_TRUE(parse_exposition(client.get("/metrics").body, e));
+    ASSERT_TRUE(parse_exposition(HttpClient(server->admin_port()).get(kMetrics).body, e));
     EXPECT_EQ(e.value("testino_sms_failed_total",
                       {{"provider", "test_sink"}, {"country", "1"}, {"reason", "unavailable"}}),
               1.0);
@@ -450,9 +455,10 @@ TEST(MetricsDisabledTest, MetricsEnabledFalseRemovesTheRoute) {
     config.server["metrics_enabled"] = "false";
     const auto server = start_server(config);
     ASSERT_TRUE(server);
-    HttpClient client(server->port());
-    EXPECT_TRUE(is_api_error(client.get("/metrics"), 404, "NOT_FOUND"));
-    EXPECT_EQ(client.get(kHealth).status, 200);
+    HttpClient admin(server->admin_port());
+    EXPECT_TRUE(is_api_error(admin.get(kMetrics), 404, "NOT_FOUND"));
+    EXPECT_EQ(admin.get(kAdminHealth).status, 200) << "the admin listener still serves health";
+    EXPECT_TRUE(is_api_error(HttpClient(server->port()).get(kMetrics), 404, "NOT_FOUND"));
 }
 
 }  // namespace

@@ -94,18 +94,20 @@ TEST(ProviderTimeoutTest, ProviderPastTheDeadlineIsUncertain) {
         200);
 }
 
-TEST(ProviderHealthTest, UnhealthyProviderMakesHealthUnhealthy) {
+TEST(ProviderHealthTest, UnhealthyProviderMakesHealthDown) {
     TestConfig config;
     config.use_test_sink();
     config.sms_sections["test_sink"]["healthy"] = "false";
     auto server = start_server(config);
     ASSERT_TRUE(server);
-    HttpClient client(server->port());
-    const auto response = client.get(kHealth);
+    const auto public_health = HttpClient(server->port()).get(kHealth);
+    EXPECT_EQ(public_health.status, 503) << public_health.body;
+    EXPECT_EQ(public_health.body, "{\"status\":\"down\"}") << "the public check names no plugin";
+    const auto response = HttpClient(server->admin_port()).get(kAdminHealth);
     EXPECT_EQ(response.status, 503) << response.body;
     const auto body = parse_json(response.body);
     ASSERT_TRUE(body.IsObject()) << response.body;
-    EXPECT_EQ(json_string(body, "status"), "unhealthy");
+    EXPECT_EQ(json_string(body, "status"), "down");
     ASSERT_TRUE(body.HasMember("plugins") && body["plugins"].IsArray());
     bool saw_sink = false, saw_store = false;
     for (const auto& plugin : body["plugins"].GetArray()) {
@@ -148,7 +150,7 @@ TEST(ProviderSwapTest, ProviderIsChosenByConfigOnly) {
     EXPECT_EQ(console_message_count(*server, "+12025550172"), 0u) << "console plugin still in use";
     EXPECT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550172", code)).status, 200);
 
-    const auto health = parse_json(client.get(kHealth).body);
+    const auto health = parse_json(HttpClient(server->admin_port()).get(kAdminHealth).body);
     bool saw_sink = false;
     if (health.IsObject() && health.HasMember("plugins") && health["plugins"].IsArray()) {
         for (const auto& plugin : health["plugins"].GetArray()) {

@@ -28,9 +28,9 @@ TEST(SecurityTest, VerifiesForANumberWithNoCodeDoNotLockItsOwnerOut) {
     auto server = start_server(default_limits());
     HttpClient client(server->port());
     for (int i = 0; i < 10; ++i) {
-        EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550123", "123456"),
-                                                  from("198.51.100.66")),
-                                 400, "INVALID_OTP"))
+        EXPECT_TRUE(is_api_error(
+            client.post_json(kVerifyOtp, verify_body("+1", "2025550123", "123456"), from("198.51.100.66")),
+            400, "INVALID_OTP"))
             << i;
     }
     const std::string code = send_and_read_console_code(*server, client, "+1", "2025550123", "+12025550123");

@@ -6,8 +6,10 @@
 namespace testino::test {
 namespace {
 
-bool metrics_line(HttpClient& client, const std::string& line) {
-    const std::string body = client.get("/metrics").body;
+// A line of /metrics, which the admin listener serves.
+bool metrics_line(ServerProcess& server, const std::string& line) {
+    HttpClient admin(server.admin_port());
+    const std::string body = admin.get("/metrics").body;
     return body.find("\n" + line + "\n") != std::string::npos;
 }
 
@@ -30,8 +32,8 @@ TEST(StoreFullTest, AFullCounterTableRefusesNewCountersAndKeepsTheLiveOnes) {
     ASSERT_TRUE(logged);
     EXPECT_NE(logged->find("\"level\":\"error\""), std::string::npos) << *logged;
     EXPECT_NE(logged->find("store.memory.max_counters"), std::string::npos) << *logged;
-    EXPECT_TRUE(metrics_line(client, "testino_store_full_total{table=\"counters\"} 1"));
-    EXPECT_TRUE(metrics_line(client, "testino_store_full_total{table=\"codes\"} 0"));
+    EXPECT_TRUE(metrics_line(*server, "testino_store_full_total{table=\"counters\"} 1"));
+    EXPECT_TRUE(metrics_line(*server, "testino_store_full_total{table=\"codes\"} 0"));
 }
 
 TEST(StoreFullTest, AFullCodeTableRefusesANewNumberWithStoreFull) {
@@ -46,7 +48,7 @@ TEST(StoreFullTest, AFullCodeTableRefusesANewNumberWithStoreFull) {
     EXPECT_EQ(client.post_json(kSendOtp, send_body("+1", "2025550101")).status, 200)
         << "a resend has its slot";
     EXPECT_TRUE(wait_for_event(*server, "store.put_failed", 5s));
-    EXPECT_TRUE(metrics_line(client, "testino_store_full_total{table=\"codes\"} 1"));
+    EXPECT_TRUE(metrics_line(*server, "testino_store_full_total{table=\"codes\"} 1"));
 }
 
 }  // namespace

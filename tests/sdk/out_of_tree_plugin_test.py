@@ -160,7 +160,8 @@ def main():
         server_bin = os.path.join(prefix, "bin", "testino-server")
         config = os.path.join(work, "config.yaml")
         with open(config, "w") as out:
-            out.write("server:\n  host: 127.0.0.1\n  port: 0\n"
+            # No admin listener: its default port (9464) may be another server's.
+            out.write("server:\n  host: 127.0.0.1\n  port: 0\n  admin_port: 0\n"
                       "sms:\n  provider: webhook\n  timeout_ms: 10000\n"
                       f"  webhook:\n    url: \"{url}\"\n")
         listing = run([server_bin, "--config", config, "--list-plugins"], env=env, cwd=work)

@@ -154,17 +154,30 @@ HttpResponse HttpClient::post_json(const std::string& path, const std::string& b
     return request("POST", path, body, all);
 }
 
-RawConnection::RawConnection(int port) {
-    fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+RawConnection::RawConnection(int port, const std::string& loopback) {
+    sockaddr_storage address{};
+    socklen_t size = 0;
+    if (loopback == "::1") {
+        auto* v6 = reinterpret_cast<sockaddr_in6*>(&address);
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(static_cast<uint16_t>(port));
+        v6->sin6_addr = in6addr_loopback;
+        size = sizeof *v6;
+    } else if (loopback == "127.0.0.1") {
+        auto* v4 = reinterpret_cast<sockaddr_in*>(&address);
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(static_cast<uint16_t>(port));
+        v4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        size = sizeof *v4;
+    } else {
+        throw std::runtime_error("RawConnection speaks to loopback only, not " + loopback);
+    }
+    fd_ = socket(address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_port = htons(static_cast<uint16_t>(port));
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&address), size) != 0) {
         const std::string reason = std::strerror(errno);
         close(fd_);
-        throw std::runtime_error("connect to 127.0.0.1:" + std::to_string(port) + ": " + reason);
+        throw std::runtime_error("connect to " + loopback + " port " + std::to_string(port) + ": " + reason);
     }
 }
 

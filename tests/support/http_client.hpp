@@ -64,10 +64,11 @@ struct RawResponse {
     std::string body;
 };
 
-// A plain TCP connection to 127.0.0.1:<port> speaking bytes the test writes itself.
+// A plain TCP connection to 127.0.0.1:<port> (or [::1]) speaking bytes the test writes itself.
 class RawConnection {
 public:
-    explicit RawConnection(int port);  // throws std::runtime_error if it cannot connect
+    // `loopback` is "127.0.0.1" or "::1"; throws std::runtime_error if it cannot connect.
+    explicit RawConnection(int port, const std::string& loopback = "127.0.0.1");
     ~RawConnection();
     RawConnection(const RawConnection&) = delete;
     RawConnection& operator=(const RawConnection&) = delete;

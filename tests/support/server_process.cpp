@@ -99,12 +99,13 @@ int decode_wait_status(int status) {
     return -1;
 }
 
-std::optional<int> listening_port(const std::string& line) {
+// A port the server.listening line names: "port", or the admin listener's "admin_port".
+std::optional<int> listening_port(const std::string& line, const char* field = "port") {
     if (!is_log_event(line, "server.listening")) return std::nullopt;
     rapidjson::Document doc;
     doc.Parse(line.c_str(), line.size());
-    if (!doc.HasMember("port") || !doc["port"].IsInt()) return std::nullopt;
-    return doc["port"].GetInt();
+    if (!doc.HasMember(field) || !doc[field].IsInt()) return std::nullopt;
+    return doc[field].GetInt();
 }
 
 }  // namespace
@@ -169,6 +170,7 @@ ServerProcess::ServerProcess(const ProcessSpec& spec, bool wait_until_listening,
             "\n--- stdout ---\n" + stdout_text() + "--- stderr ---\n" + stderr_text());
     }
     port_ = *listening_port(*line);
+    admin_port_ = listening_port(*line, "admin_port").value_or(0);
 }
 
 ServerProcess::~ServerProcess() {

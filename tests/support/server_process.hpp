@@ -67,6 +67,7 @@ public:
     ServerProcess& operator=(const ServerProcess&) = delete;
 
     int port() const { return port_; }
+    int admin_port() const { return admin_port_; }  // the admin listener's; 0 when it is off
     pid_t pid() const { return pid_; }
     const std::string& temp_dir() const { return dir_.path(); }
     std::string temp_file(const std::string& name) const { return dir_.file(name); }
@@ -100,6 +101,7 @@ private:
     pid_t pid_ = -1;
     std::optional<int> exit_code_;
     int port_ = 0;
+    int admin_port_ = 0;
 };
 
 // True when a log line is a JSON object whose "event" equals the given name.

@@ -30,8 +30,8 @@ bool enabled(int limit, std::chrono::seconds window) { return limit > 0 && windo
 // The per-client-address limit of a flow ("send", "verify"): never refunded.
 std::vector<LimitCheck> per_address(const RequestInfo& info, const char* flow, int limit,
                                     std::chrono::seconds window, metrics::Limit which, const char* message) {
-    if (info.client_ip.empty() || !enabled(limit, window)) return {};
-    return {LimitCheck{std::string("ip:") + flow + ":" + info.client_ip, limit, window, which,
+    if (info.client_key.empty() || !enabled(limit, window)) return {};
+    return {LimitCheck{std::string("ip:") + flow + ":" + info.client_key, limit, window, which,
                        ErrorCode::rate_limited, message, false}};
 }
 
@@ -127,11 +127,11 @@ void refuse_verify(FlowJob<VerifiedLogin>& job, const ApiError& refusal) {
 
 const char* to_string(HealthSummary::Status status) {
     switch (status) {
-        case HealthSummary::Status::healthy: return "healthy";
+        case HealthSummary::Status::healthy: return "up";
         case HealthSummary::Status::degraded: return "degraded";
-        case HealthSummary::Status::unhealthy: return "unhealthy";
+        case HealthSummary::Status::unhealthy: return "down";
     }
-    return "unhealthy";
+    return "down";
 }
 
 OtpFlow::OtpFlow(const OtpConfig& otp, const TokenConfig& token, const LimitsConfig& limits,
@@ -231,19 +231,20 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
     // The code this one replaces stays valid for the overlap: a resend by a stranger does not
     // void the code the owner is typing.
     const sdk::FlowTag flow = flow_tag(config_.hmac_secret, job->e164, job->verification_id);
-    store_.put_code(job->e164, sdk::NewCode{job->digest, flow, config_.expiry, config_.max_attempts,
-                                            config_.resend_overlap},
-                    guarded(job, [this, job](sdk::StoreResult stored) {
-                        if (stored.status != sdk::StoreStatus::ok) {
-                            log_error("store.put_failed",
-                                      {{"request_id", job->info.request_id}, {"detail", stored.detail}});
-                            return rate_limits_.refund(
-                                job->charged, [job, error = store_error(stored)] { job->answer(error); });
-                        }
-                        if (!job->test_number) return dispatch(job);
-                        log_info("sms.skipped_test_number", {{"request_id", job->info.request_id}});
-                        job->answer(SendAccepted{config_.expiry, job->verification_id});
-                    }));
+    store_.put_code(
+        job->e164,
+        sdk::NewCode{job->digest, flow, config_.expiry, config_.max_attempts, config_.resend_overlap},
+        guarded(job, [this, job](sdk::StoreResult stored) {
+            if (stored.status != sdk::StoreStatus::ok) {
+                log_error("store.put_failed",
+                          {{"request_id", job->info.request_id}, {"detail", stored.detail}});
+                return rate_limits_.refund(job->charged,
+                                           [job, error = store_error(stored)] { job->answer(error); });
+            }
+            if (!job->test_number) return dispatch(job);
+            log_info("sms.skipped_test_number", {{"request_id", job->info.request_id}});
+            job->answer(SendAccepted{config_.expiry, job->verification_id});
+        }));
 }
 
 void OtpFlow::dispatch(std::shared_ptr<SendJob> job) {
@@ -306,7 +307,7 @@ std::vector<LimitCheck> OtpFlow::guess_checks(const std::string& e164, const Req
     if (enabled(limits_.number_failed_verifies, window)) {
         // Per number *and* address: a stranger's wrong guesses use up the stranger's allowance,
         // not the owner's.
-        const std::string address = info.client_ip.empty() ? "-" : info.client_ip;
+        const std::string address = info.client_key.empty() ? "-" : info.client_key;
         checks.push_back({number_key(e164, "failed:") + address, limits_.number_failed_verifies, window,
                           metrics::Limit::number_failed_verifies, ErrorCode::rate_limited, kTooManyVerifies});
     }

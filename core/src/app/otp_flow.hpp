@@ -31,7 +31,8 @@ class SmsDispatcher;
 // What a flow knows of the request around it.
 struct RequestInfo {
     std::string request_id;
-    std::string client_ip;  // "" when unknown: no per-address limit applies
+    std::string client_ip;   // for logs
+    std::string client_key;  // what per-address limits count (IPv6: the network); "" = unknown, none apply
 };
 
 struct SendAccepted {

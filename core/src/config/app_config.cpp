@@ -37,6 +37,8 @@ const std::vector<ConfigKey>& server_schema() {
         key("threads", ValueType::integer, "2", "SERVER_THREADS", "HTTP reactor threads", 1, 64),
         key("cors_origins", ValueType::string_list, "", "ALLOWED_ORIGINS",
             "origins allowed by CORS, exact match; \"*\" allows any without credentials"),
+        key("cors_allow_credentials", ValueType::boolean, "false", "CORS_ALLOW_CREDENTIALS",
+            "send Access-Control-Allow-Credentials: true to the origins listed in cors_origins"),
         key("max_body_bytes", ValueType::integer, "4096", "SERVER_MAX_BODY_BYTES",
             "largest request body accepted", 64, 1 << 20),
         key("header_timeout_ms", ValueType::integer, "5000", "SERVER_HEADER_TIMEOUT_MS",
@@ -51,7 +53,12 @@ const std::vector<ConfigKey>& server_schema() {
             "development mode: a missing token secret is generated"),
         key("log_level", ValueType::string, "info", "LOG_LEVEL", "debug, info, warn or error"),
         key("metrics_enabled", ValueType::boolean, "true", "METRICS_ENABLED",
-            "serve GET /metrics (Prometheus text format; keep it off the public internet)"),
+            "serve GET /metrics (Prometheus text format) on the admin listener"),
+        key("admin_host", ValueType::string, "127.0.0.1", "ADMIN_HOST",
+            "address of the admin listener (GET /metrics, GET /health with plugin details); "
+            "not authenticated: keep it private"),
+        key("admin_port", ValueType::integer, "9464", "ADMIN_PORT",
+            "TCP port of the admin listener; 0 switches it off", 0, 65535),
         key("docs_enabled", ValueType::boolean, "true", "DOCS_ENABLED",
             "serve the API docs pages GET /docs (Swagger UI) and GET /redoc"),
         key("docs_assets_dir", ValueType::string, "", "DOCS_ASSETS_DIR",
@@ -121,7 +128,12 @@ const std::vector<ConfigKey>& limits_schema() {
         limit("ip_verifies_per_window", "60", "verifies from one client address per ip_window_seconds"),
         limit("ip_window_seconds", "3600", "window of the per-address limits"),
         key("trusted_proxies", ValueType::string_list, "", "TRUSTED_PROXIES",
-            "proxies (addresses or CIDR networks) whose X-Forwarded-For is believed"),
+            "proxies (addresses or CIDR networks) whose client_address_header is believed"),
+        key("client_address_header", ValueType::string, "x-forwarded-for", "LIMIT_CLIENT_ADDRESS_HEADER",
+            "the header trusted proxies name the client in: x-forwarded-for or forwarded (RFC 7239); "
+            "only that one is read"),
+        key("ipv6_prefix_length", ValueType::integer, "64", "LIMIT_IPV6_PREFIX_LENGTH",
+            "IPv6 clients share the per-address limits of their network of this prefix length", 1, 128),
         key("country_allowlist", ValueType::string_list, "", "COUNTRY_ALLOWLIST",
             "calling codes SMS may go to (\"1\", \"44\"); empty allows all"),
         limit("country_sends_per_window", "0", "sends to one calling code per country_window_seconds"),
@@ -177,6 +189,8 @@ const ConfigSection& AppConfig::section(const std::string& path) const {
 }
 
 namespace {
+
+void load_client_address(const ConfigSection& limits, LimitsConfig& l);
 
 // NIST SP 800-63B 5.1.3: a code of at least 20 bits (6 digits) valid for at most 10 minutes.
 void check_nist_strength(const ConfigSection& otp, const OtpConfig& o) {
@@ -257,6 +271,7 @@ void load_limits(AppConfig& config) {
                                "\" is not an IP address or CIDR network");
         }
     }
+    load_client_address(limits, l);
     for (std::string cc : limits.get_list("country_allowlist")) {
         if (!cc.empty() && cc.front() == '+') cc.erase(0, 1);
         std::int64_t n = 0;
@@ -276,6 +291,38 @@ void load_limits(AppConfig& config) {
             throw StartupError(limits.where(window) + ": a window must be at least 1 second");
         }
     }
+}
+
+// server.cors_allow_credentials and the admin listener.
+void load_server_exposure(const ConfigSection& server, ServerConfig& s) {
+    s.cors_allow_credentials = server.get_bool("cors_allow_credentials");
+    s.admin_host = server.get_string("admin_host");
+    s.admin_port = static_cast<std::uint16_t>(server.get_int("admin_port"));
+    // An address, not a name: what it exposes must be plain from the config. A wildcard is
+    // taken when written here (HttpServer warns), never by default.
+    if (!IpAddress::parse(s.admin_host)) {
+        throw StartupError(server.where("admin_host") + ": expected an IP address such as 127.0.0.1 (or " +
+                           "a private address; 0.0.0.0 exposes it everywhere), got \"" + s.admin_host + "\"");
+    }
+    if (s.admin_port != 0 && s.admin_port == s.port) {
+        throw StartupError(server.where("admin_port") + ": must differ from server.port (" +
+                           std::to_string(s.port) + "), or be 0 to switch the admin listener off");
+    }
+}
+
+// limits.client_address_header and limits.ipv6_prefix_length.
+void load_client_address(const ConfigSection& limits, LimitsConfig& l) {
+    const std::string header = lower(trim(limits.get_string("client_address_header")));
+    if (header == "x-forwarded-for") {
+        l.client_address_header = ClientAddressHeader::x_forwarded_for;
+    } else if (header == "forwarded") {
+        l.client_address_header = ClientAddressHeader::forwarded;
+    } else {
+        throw StartupError(limits.where("client_address_header") +
+                           ": expected x-forwarded-for or forwarded (RFC 7239), got \"" +
+                           limits.get_string("client_address_header") + "\"");
+    }
+    l.ipv6_prefix_length = static_cast<int>(limits.get_int("ipv6_prefix_length"));
 }
 
 }  // namespace
@@ -322,6 +369,7 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     s.metrics_enabled = server.get_bool("metrics_enabled");
     s.docs_enabled = server.get_bool("docs_enabled");
     s.docs_assets_dir = server.get_string("docs_assets_dir");
+    load_server_exposure(server, s);
     if (!parse_log_level(lower(server.get_string("log_level")), s.log_level)) {
         throw StartupError(server.where("log_level") + ": expected debug, info, warn or error, got \"" +
                            server.get_string("log_level") + "\"");

@@ -90,13 +90,17 @@ struct ServerConfig {
     std::uint16_t port = 8080;
     int threads = 2;
     std::vector<std::string> cors_origins;
+    bool cors_allow_credentials = false;  // Access-Control-Allow-Credentials for listed origins
     std::size_t max_body_bytes = 4096;
     std::chrono::milliseconds header_timeout{5000};
     std::chrono::milliseconds body_timeout{10000};
     std::chrono::milliseconds keepalive_timeout{60000};
     std::chrono::milliseconds shutdown_grace{10000};
     bool debug = false;
-    bool metrics_enabled = true;  // GET /metrics
+    bool metrics_enabled = true;  // GET /metrics on the admin listener
+    // The admin listener (GET /metrics, GET /health with details); port 0 = none.
+    std::string admin_host = "127.0.0.1";
+    std::uint16_t admin_port = 9464;
     bool docs_enabled = true;     // GET /docs, GET /redoc
     std::string docs_assets_dir;  // "" = <exe dir>/../share/testino/api-ui
     LogLevel log_level = LogLevel::info;
@@ -135,6 +139,10 @@ struct StoreConfig {
     std::string backend;  // a plugin name or a path to a .so
 };
 
+// The header a trusted proxy names the client in; only that one is read, since a proxy
+// that appends to one passes the other through from the client untouched.
+enum class ClientAddressHeader { x_forwarded_for, forwarded };
+
 // Abuse limits; a count of 0 switches that limit off.
 struct LimitsConfig {
     std::chrono::seconds number_cooldown{30};
@@ -147,6 +155,8 @@ struct LimitsConfig {
     int ip_verifies = 60;
     std::chrono::seconds ip_window{3600};
     std::vector<std::string> trusted_proxies;
+    ClientAddressHeader client_address_header = ClientAddressHeader::x_forwarded_for;
+    int ipv6_prefix_length = 64;                 // IPv6 clients are limited per network of this size
     std::vector<std::string> country_allowlist;  // calling codes, without '+'; empty = all
     int country_sends = 0;
     std::chrono::seconds country_window{3600};

@@ -49,7 +49,8 @@ std::vector<TestNumber> load_test_numbers(const ConfigSource& source, int otp_le
         }
         // A forgotten test number is a standing backdoor into one account: each must end.
         if (!entry["expires"] || !entry["expires"].IsScalar()) {
-            throw StartupError(where + ".expires: required; a test number must stop working on a date, "
+            throw StartupError(where +
+                               ".expires: required; a test number must stop working on a date, "
                                "like expires: 2027-01-31");
         }
         t.expires_at = parse_date_end(entry["expires"].as<std::string>());
@@ -58,6 +59,5 @@ std::vector<TestNumber> load_test_numbers(const ConfigSource& source, int otp_le
     }
     return numbers;
 }
-
 
 }  // namespace testino::config_detail

@@ -41,6 +41,16 @@ std::string success_verify_body(const IssuedToken& token) {
     return {buffer.GetString(), buffer.GetSize()};
 }
 
+std::string health_status_body(const HealthSummary& summary) {
+    rapidjson::StringBuffer buffer;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+    w.StartObject();
+    w.Key("status");
+    w.String(to_string(summary.status));
+    w.EndObject();
+    return {buffer.GetString(), buffer.GetSize()};
+}
+
 std::string health_body(const HealthSummary& summary, const std::vector<PluginHealthSource>& plugins,
                         std::chrono::seconds uptime) {
     rapidjson::StringBuffer buffer;

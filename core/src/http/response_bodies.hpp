@@ -14,7 +14,10 @@ namespace testino {
 std::string success_send_body(std::chrono::seconds expires_in, const std::string& verification_id);
 // {"success":true,"message":"OTP verified successfully","access_token":...,"token_type","expires_in"}
 std::string success_verify_body(const IssuedToken& token);
-// GET /api/v1/health: the status, version, uptime and one entry per plugin.
+// Public GET /api/v1/health: {"status":"up"}, "degraded" or "down", and nothing that would
+// tell a stranger which plugins, versions or hosts run here.
+std::string health_status_body(const HealthSummary& summary);
+// Admin GET /health: the status, version, uptime and one entry per plugin.
 std::string health_body(const HealthSummary& summary, const std::vector<PluginHealthSource>& plugins,
                         std::chrono::seconds uptime);
 

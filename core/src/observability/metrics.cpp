@@ -41,7 +41,12 @@ Histogram::Snapshot Histogram::snapshot() const {
 namespace {
 
 constexpr std::array<const char*, static_cast<std::size_t>(Route::count_)> kRouteNames = {
-    "/api/v1/health", "/api/v1/auth/send-otp", "/api/v1/auth/verify-otp", "/openapi.json", "/metrics",
+    "/api/v1/health",
+    "/api/v1/auth/send-otp",
+    "/api/v1/auth/verify-otp",
+    "/openapi.json",
+    "/metrics",
+    "/health",
     "other"};
 constexpr std::array<const char*, static_cast<std::size_t>(Method::count_)> kMethodNames = {
     "GET", "POST", "OPTIONS", "HEAD", "PUT", "DELETE", "PATCH", "other"};

@@ -59,7 +59,8 @@ private:
 };
 
 // The label sets. Each enum's last value is its count.
-enum class Route { health, send_otp, verify_otp, openapi, metrics, other, count_ };
+// admin_health is the admin listener's GET /health; metrics is on the admin listener too.
+enum class Route { health, send_otp, verify_otp, openapi, metrics, admin_health, other, count_ };
 enum class Method { get, post, options, head, put, del, patch, other, count_ };
 enum class VerifyOutcome { verified, invalid, too_many_attempts, rate_limited, store_unavailable, count_ };
 enum class Limit {

@@ -57,7 +57,7 @@ TEST(SnsEndToEndTest, SendOtpGoesThroughSnsAndTheReceivedCodeVerifies) {
     EXPECT_EQ(json_string(parse_json(*line), "message_id"), requests[0].message_id);
     EXPECT_EQ(json_string(parse_json(*line), "plugin"), "sns");
 
-    const auto health = client.get(kHealth);
+    const auto health = HttpClient(server->admin_port()).get(kAdminHealth);
     EXPECT_EQ(health.status, 200) << health.body;
     EXPECT_NE(health.body.find("\"name\":\"sns\""), std::string::npos) << health.body;
     expect_secret_never_printed(*server, kKeys.secret_access_key);
@@ -104,7 +104,7 @@ TEST(SnsEndToEndTest, CheckConfigMasksTheSecrets) {
     EXPECT_EQ(check.stdout_text.find(keys.session_token), std::string::npos) << check.stdout_text;
 }
 
-TEST(SnsEndToEndTest, AWrongSecretIsAProviderErrorAndMakesHealthUnhealthy) {
+TEST(SnsEndToEndTest, AWrongSecretIsAProviderErrorAndMakesHealthDown) {
     FakeSns fake(kKeys);
     FakeSnsKeys wrong = kKeys;
     wrong.secret_access_key = "not-the-secret-the-fake-knows-0000000000";
@@ -123,7 +123,7 @@ TEST(SnsEndToEndTest, AWrongSecretIsAProviderErrorAndMakesHealthUnhealthy) {
     EXPECT_EQ(json_string(logged, "level"), "error");
     EXPECT_EQ(json_string(logged, "aws_code"), "SignatureDoesNotMatch");
 
-    const auto health = client.get(kHealth);
+    const auto health = HttpClient(server->admin_port()).get(kAdminHealth);
     EXPECT_EQ(health.status, 503) << health.body;
     EXPECT_NE(health.body.find("\"state\":\"down\""), std::string::npos) << health.body;
     EXPECT_NE(health.body.find("SignatureDoesNotMatch"), std::string::npos) << health.body;

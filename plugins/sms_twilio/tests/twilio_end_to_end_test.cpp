@@ -28,7 +28,7 @@ std::string code_sent_to(const FakeTwilio& fake, const std::string& e164) {
     return code;
 }
 
-// The state the health endpoint reports for the twilio plugin ("" if absent).
+// The state the admin listener's health details report for the twilio plugin ("" if absent).
 std::string twilio_health_state(const HttpResponse& health) {
     const auto doc = parse_json(health.body);
     if (doc.HasParseError() || !doc.IsObject() || !doc.HasMember("plugins")) return "";
@@ -152,12 +152,13 @@ TEST_F(TwilioEndToEndTest, RejectedCredentialsAre502ProviderErrorAndHealthDownUn
     EXPECT_NE(line->find(R"("level":"error")"), std::string::npos) << *line;
     EXPECT_NE(line->find(R"("twilio_code":"20003")"), std::string::npos) << *line;
 
-    const auto unhealthy = client_->get(kHealth);
+    HttpClient admin(server_->admin_port());
+    const auto unhealthy = admin.get(kAdminHealth);
     EXPECT_EQ(unhealthy.status, 503) << unhealthy.body;
     EXPECT_EQ(twilio_health_state(unhealthy), "down") << unhealthy.body;
 
     ASSERT_EQ(client_->post_json(kSendOtp, send_body("+1", "2025550156")).status, 200);
-    const auto healthy = client_->get(kHealth);
+    const auto healthy = admin.get(kAdminHealth);
     EXPECT_EQ(healthy.status, 200) << healthy.body;
     EXPECT_EQ(twilio_health_state(healthy), "up") << healthy.body;
 }

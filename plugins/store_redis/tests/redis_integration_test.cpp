@@ -27,8 +27,9 @@ struct StoreHealth {
     std::string detail;
 };
 
-StoreHealth store_health(HttpClient& client) {
-    const auto response = client.get(kHealth);
+// The store's entry in the admin listener's health details.
+StoreHealth store_health(const ServerProcess& server) {
+    const auto response = HttpClient(server.admin_port()).get(kAdminHealth);
     StoreHealth health{response.status, "", ""};
     const auto body = parse_json(response.body);
     if (body.HasParseError() || !body.IsObject() || !body.HasMember("plugins") ||
@@ -45,8 +46,8 @@ StoreHealth store_health(HttpClient& client) {
     return health;
 }
 
-bool wait_until_healthy(HttpClient& client) {
-    return eventually([&] { return store_health(client).status == 200; });
+bool wait_until_healthy(const ServerProcess& server) {
+    return eventually([&] { return store_health(server).status == 200; });
 }
 
 std::string wrong_code(const std::string& code) { return code == "000000" ? "111111" : "000000"; }
@@ -58,7 +59,7 @@ TEST(RedisIntegrationTest, CodeSentThroughOneServerVerifiesThroughTheOther) {
     ASSERT_TRUE(first && second);
     HttpClient to_first(first->port());
     HttpClient to_second(second->port());
-    EXPECT_EQ(store_health(to_first).state, "up");
+    EXPECT_EQ(store_health(*first).state, "up");
 
     const std::string code = send_and_read_console_code(*first, to_first, "+1", "2025550123", "+12025550123");
     ASSERT_EQ(code.size(), 6u);
@@ -168,7 +169,7 @@ TEST(RedisIntegrationTest, RedisDownAtStartUpThenBackWithoutARestart) {
     ASSERT_TRUE(server) << "the server starts without Redis";
     HttpClient client(server->port());
 
-    const auto health = store_health(client);
+    const auto health = store_health(*server);
     EXPECT_EQ(health.status, 503);
     EXPECT_EQ(health.state, "down");
     EXPECT_NE(health.detail.find("refused"), std::string::npos) << health.detail;
@@ -181,7 +182,7 @@ TEST(RedisIntegrationTest, RedisDownAtStartUpThenBackWithoutARestart) {
     EXPECT_LT(Clock::now() - started, 2s) << "answered within 2 s with a 300 ms command timeout";
 
     redis.start();
-    ASSERT_TRUE(wait_until_healthy(client)) << store_health(client).detail;
+    ASSERT_TRUE(wait_until_healthy(*server)) << store_health(*server).detail;
     const std::string code = send_and_read_console_code(*server, client, "+1", "2025550150", "+12025550150");
     ASSERT_EQ(code.size(), 6u);
     EXPECT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550150", code)).status, 200);
@@ -236,8 +237,7 @@ TEST(RedisIntegrationTest, RedisKilledUnderLoadThenRestarted) {
     EXPECT_EQ(unexpected.load(), 0);
     EXPECT_EQ(slow.load(), 0) << "no request pair took over 3 s (command timeout 300 ms)";
     EXPECT_TRUE(server->running());
-    HttpClient client(server->port());
-    EXPECT_TRUE(wait_until_healthy(client));
+    EXPECT_TRUE(wait_until_healthy(*server));
     server->send_signal(SIGTERM);
     EXPECT_EQ(server->wait_exit(10s), 0) << "clean shutdown after the faults";
 }
@@ -249,7 +249,7 @@ TEST(RedisIntegrationTest, WrongPasswordFromTheEnvironmentShowsInHealthButNeverT
     auto server = start_server(config, {{"REDIS_URL", redis.url_with_password("still-not-it")}});
     ASSERT_TRUE(server);
     HttpClient client(server->port());
-    const auto health = store_health(client);
+    const auto health = store_health(*server);
     EXPECT_EQ(health.status, 503);
     EXPECT_EQ(health.state, "down");
     EXPECT_NE(health.detail.find("authentication failed"), std::string::npos) << health.detail;
@@ -262,7 +262,7 @@ TEST(RedisIntegrationTest, WrongPasswordFromTheEnvironmentShowsInHealthButNeverT
         EXPECT_EQ(server->stdout_text().find(secret), std::string::npos) << secret;
         EXPECT_EQ(server->stderr_text().find(secret), std::string::npos) << secret;
     }
-    EXPECT_EQ(client.get(kHealth).body.find("still-not-it"), std::string::npos);
+    EXPECT_EQ(health.detail.find("still-not-it"), std::string::npos);
 
     // --check-config masks the URL, which holds the password.
     ProcessSpec spec = config.spec();
@@ -292,7 +292,7 @@ TEST(RedisIntegrationTest, AFrozenRedisHoldsNoReactorThread) {
     auto server = start_server(config);
     ASSERT_TRUE(server);
     HttpClient client(server->port());
-    ASSERT_TRUE(wait_until_healthy(client));
+    ASSERT_TRUE(wait_until_healthy(*server));
 
     redis.freeze();
     constexpr int kSends = 4;
@@ -350,7 +350,7 @@ TEST(RedisIntegrationTest, WithAllowEvictionTheServerStartsAndWarns) {
     auto server = start_server(config);
     ASSERT_TRUE(server);
     HttpClient client(server->port());
-    EXPECT_EQ(store_health(client).status, 200);
+    EXPECT_EQ(store_health(*server).status, 200);
     const auto warning = wait_for_event(*server, "store.redis.eviction_allowed", 5s);
     ASSERT_TRUE(warning);
     EXPECT_NE(warning->find("\"level\":\"warn\""), std::string::npos) << *warning;
@@ -374,13 +374,13 @@ TEST(RedisIntegrationTest, AnEvictingRedisFirstReachedAfterStartUpTurnsHealthDow
     auto server = start_server(redis_config(redis.url()));
     ASSERT_TRUE(server) << "the server starts without Redis, as ever";
     HttpClient client(server->port());
-    EXPECT_EQ(store_health(client).status, 503);
+    EXPECT_EQ(store_health(*server).status, 503);
 
     redis.start();
     EXPECT_TRUE(eventually([&] {
-        return store_health(client).detail.find("allkeys-lru") != std::string::npos;
-    })) << store_health(client).detail;
-    const auto health = store_health(client);
+        return store_health(*server).detail.find("allkeys-lru") != std::string::npos;
+    })) << store_health(*server).detail;
+    const auto health = store_health(*server);
     EXPECT_EQ(health.status, 503);
     EXPECT_EQ(health.state, "down");
     const auto error = wait_for_event(*server, "store.redis.eviction_unsafe", 5s);
