@@ -55,6 +55,22 @@ def redis_round_trips(redis):
                if m.group(1) in CLIENT_COMMANDS)
 
 
+def context_switches(process):
+    """Voluntary + involuntary context switches of every thread of `process` so far: each
+    time a thread slept (on epoll, a lock) and was woken, or was preempted."""
+    total = 0
+    task_dir = f"/proc/{process.proc.pid}/task"
+    for tid in os.listdir(task_dir):
+        try:
+            with open(f"{task_dir}/{tid}/status") as f:
+                total += sum(int(line.split()[1]) for line in f
+                             if line.startswith(("voluntary_ctxt_switches",
+                                                 "nonvoluntary_ctxt_switches")))
+        except FileNotFoundError:  # a thread that ended meanwhile
+            pass
+    return total
+
+
 def bench_setting(label, redis, redis_port, proxy=None):
     """One server on redis://127.0.0.1:<redis_port>: the send-otp row, then both verify
     rows on the codes its sends left. Returns {row: (summary, proxy CPU % of a core)}."""
@@ -76,13 +92,16 @@ def bench_setting(label, redis, redis_port, proxy=None):
                 advance(r)
 
         cpu_before, started = (proxy.cpu_seconds() if proxy else 0.0), time.time()
-        commands_before = redis_round_trips(redis)
+        commands_before, switches_before = redis_round_trips(redis), context_switches(server)
         runs = bench.measure_row(server.port, script, make_args, server, f"{label} {row}",
                                  after_run)
         commands = redis_round_trips(redis) - commands_before
+        switches = context_switches(server) - switches_before
         proxy_pct = (100 * (proxy.cpu_seconds() - cpu_before) / (time.time() - started)
                      if proxy else None)
-        results[row] = (bench.summarize(runs["none"]), proxy_pct, commands / max(sum(requests), 1))
+        count = max(sum(requests), 1)
+        results[row] = (bench.summarize(runs["none"]), proxy_pct, commands / count,
+                        switches / count)
 
     try:
         time.sleep(1.0)
@@ -121,25 +140,28 @@ def build_report(settings, started, elapsed, end_loadavg):
         "× +0 ms = this row ÷ the same row at +0 ms through the proxy. Proxy CPU = the "
         "proxy's share of one core during the row; Redis round trips / req = the "
         "store's commands (EVALSHA, PING, SCRIPT; INFO commandstats) ÷ requests, warm-up "
-        "included; other CPU = the machine's CPU outside "
+        "included; context switches / req = the server's threads' voluntary and involuntary "
+        "switches (/proc/<pid>/task/*/status) ÷ requests, warm-up included; other CPU = the "
+        "machine's CPU outside "
         "wrk and testino-server (redis-server and the proxy included), % of one core.",
         "",
         "| Redis at | row | expected | req/s | × +0 ms | p50 ms | p99 ms | × +0 ms (p99) | "
-        "Redis round trips / req | server CPU µs/req | proxy CPU % | other CPU % (max) | "
-        "unexpected / socket errors |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "Redis round trips / req | server context switches / req | server CPU µs/req | "
+        "proxy CPU % | other CPU % (max) | unexpected / socket errors |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for label, results in settings:
         for row, expect in ROWS:
             if row not in results:
                 continue
-            s, proxy_pct, per_request = results[row]
+            s, proxy_pct, per_request, switches = results[row]
             b = base[row][0] if row in base else {}
             note = bench.row_note(s, expect)
             lines.append(
                 f"| {label} | {row} | {expect} | {s['rps']:,.0f} | "
                 f"{bench.ratio(s['rps'], b.get('rps'))} | {ms(s['p50'])} | {ms(s['p99'])} | "
-                f"{bench.ratio(s['p99'], b.get('p99'))} | {per_request:.2f} | {s['cpu']:.1f} | "
+                f"{bench.ratio(s['p99'], b.get('p99'))} | {per_request:.2f} | {switches:.2f} | "
+                f"{s['cpu']:.1f} | "
                 f"{'-' if proxy_pct is None else f'{proxy_pct:.0f}'} | "
                 f"{s['background']:.0f} | {note} |")
     lines += ["", "| target | goal | measured | met |", "|---|---|---|---|"]

@@ -150,6 +150,18 @@ TEST(ExampleConfig, FilesHoldNoSecrets) {
     }
 }
 
+// The benchmark's config starts too (bench/run.sh is not part of the suite, so nothing else
+// would notice a stricter check that refuses it).
+TEST(ExampleConfig, TheBenchmarkConfigIsValid) {
+    ProcessSpec spec;
+    spec.binary = server_binary();
+    spec.args = {"--config", std::string(TESTINO_SOURCE_DIR) + "/bench/bench.yaml", "--check-config"};
+    const ProcessResult result = ServerProcess::run_to_exit(spec);
+    ASSERT_FALSE(result.timed_out);
+    EXPECT_EQ(result.exit_code, 0) << result.stderr_text << result.stdout_text;
+    EXPECT_NE(result.stdout_text.find("bench.yaml: valid"), std::string::npos) << result.stdout_text;
+}
+
 // A new example in config/ must be added to this test.
 TEST(ExampleConfig, EveryFileInConfigIsChecked) {
     std::set<std::string> tested;
