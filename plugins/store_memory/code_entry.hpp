@@ -17,9 +17,15 @@ namespace testino::plugins {
 
 using TickDuration = std::chrono::steady_clock::duration;
 
+// The first 16 bytes of a flow tag. The tag is an HMAC of a verification id of 16 random
+// bytes, so 128 bits keep all of its strength: another flow's tag matches with probability
+// 2^-128. Keeping half saves 16 bytes a pending code (the store's memory bound).
+using StoredFlowTag = std::array<std::uint8_t, 16>;
+StoredFlowTag stored_flow_tag(const sdk::FlowTag& flow);
+
 struct StoredCode {
     sdk::CodeDigest digest{};
-    sdk::FlowTag flow{};
+    StoredFlowTag flow{};
     std::int64_t expires_at = 0;
 };
 
@@ -30,11 +36,12 @@ struct ReplacedCode {
     std::uint16_t attempts_had;  // its attempts when replaced: the most it gets back
 };
 
+// 72 bytes, so that a table node (key, entry, hash, link) fits a 128-byte heap chunk.
 struct CodeEntry {
     StoredCode current;
     std::unique_ptr<ReplacedCode> previous;  // allocated only during an overlap
-    std::uint16_t attempts_left = 0;         // shared by both codes; 0: dead until current expires
     ExpiryHook hook;
+    std::uint16_t attempts_left = 0;  // shared by both codes; 0: dead until current expires
 
     // The later of the two codes' ends: when the whole entry can go.
     std::int64_t expires_at() const;

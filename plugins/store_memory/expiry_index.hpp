@@ -6,7 +6,9 @@
 // the second it ends in, rounded up), so every entry of a bucket whose second has passed is
 // surely expired. Adding, moving and removing an entry are O(1) plus O(log b) for the b
 // buckets in use (at most one per second of the longest TTL): each entry remembers its
-// bucket and its slot there, and a removal moves the bucket's last entry into the slot.
+// slot in its bucket, and a removal moves the bucket's last entry into the slot. The bucket
+// is not stored (it follows from the expiry the entry was filed under, which the caller
+// passes back): 4 bytes a pending code instead of 16, which the memory bound needs.
 // Reclaiming visits only expired entries. The caller holds the lock of the table's shard.
 // Entries are still checked against their exact expiry when looked up; the index only says
 // what can be reclaimed, at most a second late.
@@ -24,9 +26,9 @@
 
 namespace testino::plugins {
 
-// Where an entry is filed; part of each entry (`hook` in the table's value type).
+// Where an entry is filed in its bucket; part of each entry (`hook` in the table's value
+// type).
 struct ExpiryHook {
-    std::int64_t bucket = 0;
     std::uint32_t slot = 0;
 };
 
@@ -47,11 +49,12 @@ public:
             if (entries.empty()) buckets_.erase(bucket);  // no empty bucket is ever left behind
             throw;
         }
-        node.second.hook = {bucket, static_cast<std::uint32_t>(entries.size() - 1)};
+        node.second.hook.slot = static_cast<std::uint32_t>(entries.size() - 1);
     }
 
-    void remove(Node& node) {
-        const auto it = buckets_.find(node.second.hook.bucket);
+    // `filed_at`: the expiry the entry was last added or moved with.
+    void remove(Node& node, std::int64_t filed_at) {
+        const auto it = buckets_.find(bucket_of(filed_at));
         if (it == buckets_.end()) return;
         std::vector<Node*>& entries = it->second;
         const std::uint32_t slot = node.second.hook.slot;
@@ -62,10 +65,10 @@ public:
         if (entries.empty()) buckets_.erase(it);
     }
 
-    // After the entry's expiry changed.
-    void move(Node& node, std::int64_t expires_at) {
-        if (bucket_of(expires_at) == node.second.hook.bucket) return;
-        remove(node);
+    // After the entry's expiry changed from `filed_at` to `expires_at`.
+    void move(Node& node, std::int64_t filed_at, std::int64_t expires_at) {
+        if (bucket_of(expires_at) == bucket_of(filed_at)) return;
+        remove(node, filed_at);
         add(node, expires_at);
     }
 
@@ -155,13 +158,14 @@ public:
         publish();
         return it;
     }
-    // After the entry's expiry changed.
-    void refile(iterator it, std::int64_t expires_at) {
-        index_.move(*it, expires_at);
+    // After the entry's expiry changed from `filed_at` (what it was inserted or last refiled
+    // with) to `expires_at`.
+    void refile(iterator it, std::int64_t filed_at, std::int64_t expires_at) {
+        index_.move(*it, filed_at, expires_at);
         publish();
     }
-    void erase(iterator it) {
-        index_.remove(*it);
+    void erase(iterator it, std::int64_t filed_at) {
+        index_.remove(*it, filed_at);
         entries_.erase(it);
         publish();
     }

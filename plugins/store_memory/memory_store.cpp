@@ -101,8 +101,9 @@ std::optional<StoreResult> MemoryStore::try_put(Shard& shard, const std::string&
                                                 std::int64_t now) {
     auto& codes = shard.codes;
     if (auto it = codes.find(key); it != codes.end()) {
+        const std::int64_t filed_at = it->second.expires_at();
         replace_code(it->second, code, now);  // an expired entry's slot is reused
-        codes.refile(it, it->second.expires_at());
+        codes.refile(it, filed_at, it->second.expires_at());
         return StoreResult{};
     }
     if (!take_slot(shard, &Shard::codes, codes_bound_, now)) return std::nullopt;
@@ -137,13 +138,13 @@ VerifyResult MemoryStore::verify_and_consume(const std::string& key, const sdk::
     std::lock_guard lock(shard.mutex);
     auto it = shard.codes.find(key);
     if (it == shard.codes.end()) return {VerifyOutcome::not_found, 0, {}, {}};
-    const std::int64_t expired_at = it->second.expires_at();
+    const std::int64_t filed_at = it->second.expires_at();
     const VerifyStep step = verify_code(it->second, candidate, flow, now_ticks());
     if (step.erase) {
-        shard.codes.erase(it);
+        shard.codes.erase(it, filed_at);
         codes_bound_.give_back(1);
-    } else if (it->second.expires_at() != expired_at) {
-        shard.codes.refile(it, it->second.expires_at());
+    } else if (it->second.expires_at() != filed_at) {
+        shard.codes.refile(it, filed_at, it->second.expires_at());
     }
     return step.result;
 } catch (const std::exception& error) {
@@ -155,12 +156,12 @@ StoreResult MemoryStore::remove_code(const std::string& key, const sdk::CodeDige
     std::lock_guard lock(shard.mutex);
     auto it = shard.codes.find(key);
     if (it == shard.codes.end()) return {};
-    const std::int64_t expired_at = it->second.expires_at();
+    const std::int64_t filed_at = it->second.expires_at();
     if (plugins::remove_code(it->second, digest, now_ticks())) {
-        shard.codes.erase(it);
+        shard.codes.erase(it, filed_at);
         codes_bound_.give_back(1);
-    } else if (it->second.expires_at() != expired_at) {
-        shard.codes.refile(it, it->second.expires_at());
+    } else if (it->second.expires_at() != filed_at) {
+        shard.codes.refile(it, filed_at, it->second.expires_at());
     }
     return {};
 } catch (const std::exception& error) {
@@ -175,7 +176,7 @@ std::optional<sdk::CounterResult> MemoryStore::try_hit(Shard& shard, const std::
     auto& counters = shard.counters;
     auto it = counters.find(key);
     if (it != counters.end() && now >= it->second.expires_at) {
-        counters.erase(it);
+        counters.erase(it, it->second.expires_at);  // a counter's expiry never changes
         counters_bound_.give_back(1);
         it = counters.end();
     }

@@ -34,7 +34,9 @@
 namespace testino::sdk {
 
 using CodeDigest = std::array<std::uint8_t, 32>;
-using FlowTag = std::array<std::uint8_t, 32>;  // HMAC of the verification id send-otp returned
+// HMAC of the verification id send-otp returned (16 random bytes): a store may keep and
+// compare only the first 16 bytes of a tag; it must keep a digest whole.
+using FlowTag = std::array<std::uint8_t, 32>;
 
 // A code for put_code (since plugin ABI 5).
 struct NewCode {

@@ -48,8 +48,8 @@ TEST(ExpiryIndexTest, ReclaimsOnlyEntriesWhoseSecondHasSurelyPassed) {
 TEST(ExpiryIndexTest, RemovingFromTheMiddleOfABucketKeepsTheOthersFiled) {
     ExpiringTable<Value> table(kSecond);
     for (const char* key : {"a", "b", "c", "d"}) table.insert(key, {}, 1500);
-    table.erase(table.find("b"));  // "d" moves into b's slot
-    table.erase(table.find("a"));  // "c" moves into a's slot
+    table.erase(table.find("b"), 1500);  // "d" moves into b's slot
+    table.erase(table.find("a"), 1500);  // "c" moves into a's slot
     EXPECT_EQ(reclaim_all(table, 2000), (std::set<std::string>{"c", "d"}));
     EXPECT_EQ(table.size(), 0u);
     EXPECT_FALSE(table.may_reclaim(2000));
@@ -59,12 +59,23 @@ TEST(ExpiryIndexTest, RefilingMovesAnEntryToItsNewSecond) {
     ExpiringTable<Value> table(kSecond);
     table.insert("a", {}, 1500);
     table.insert("b", {}, 1500);
-    table.refile(table.find("a"), 5500);
+    table.refile(table.find("a"), 1500, 5500);
     EXPECT_EQ(reclaim_all(table, 2000), (std::set<std::string>{"b"}));
     EXPECT_FALSE(table.may_reclaim(5999));
-    table.refile(table.find("a"), 1200);  // earlier too: the hint follows
+    table.refile(table.find("a"), 5500, 1200);  // earlier too: the hint follows
     EXPECT_TRUE(table.may_reclaim(2000));
     EXPECT_EQ(reclaim_all(table, 2000), (std::set<std::string>{"a"}));
+}
+
+TEST(ExpiryIndexTest, AnEntryIsFoundInTheBucketOfTheExpiryItWasFiledUnder) {
+    ExpiringTable<Value> table(kSecond);
+    table.insert("a", {}, 1500);
+    table.insert("b", {}, 2500);
+    table.refile(table.find("a"), 1500, 1900);  // the same second: nothing moves
+    table.erase(table.find("a"), 1900);
+    EXPECT_EQ(table.size(), 1u);
+    EXPECT_FALSE(table.may_reclaim(2000)) << "a's bucket went with it";
+    EXPECT_EQ(reclaim_all(table, 3000), (std::set<std::string>{"b"}));
 }
 
 TEST(ExpiryIndexTest, ReclaimStopsAtItsLimitAndResumes) {

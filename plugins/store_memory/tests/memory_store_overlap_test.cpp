@@ -116,5 +116,17 @@ TEST_F(MemoryStoreOverlapTest, AFlowTagOfAllZerosIsATagLikeAnyOther) {
               VerifyOutcome::verified);
 }
 
+// The store keeps a tag's first 16 bytes (code_entry.hpp): a difference in the last of them
+// is still another flow.
+TEST_F(MemoryStoreOverlapTest, ATagDifferingInItsSixteenthByteIsAnotherFlow) {
+    sdk::NewCode sent = code(digest_of(1), 300s, 5);
+    sent.flow = flow_of(7);
+    ASSERT_EQ(store.put_code(kNumber, sent).status, StoreStatus::ok);
+    sdk::FlowTag other = sent.flow;
+    other[15] ^= 0x80;
+    EXPECT_EQ(store.verify_and_consume(kNumber, digest_of(1), other).outcome, VerifyOutcome::mismatch);
+    EXPECT_EQ(store.verify_and_consume(kNumber, digest_of(1), sent.flow).outcome, VerifyOutcome::verified);
+}
+
 }  // namespace
 }  // namespace testino::plugins
