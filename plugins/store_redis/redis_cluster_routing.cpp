@@ -1,5 +1,7 @@
 #include "redis_cluster_routing.hpp"
 
+#include <hiredis/hiredis.h>
+
 #include <algorithm>
 #include <charconv>
 
@@ -100,6 +102,33 @@ std::size_t SlotMap::covered() const {
 void SlotMap::clear() {
     nodes_.clear();
     owner_ = make_empty();
+}
+
+std::optional<SlotMap> slot_map_from_cluster_slots(const redisReply& reply, const std::string& asked_host) {
+    if (reply.type != REDIS_REPLY_ARRAY) return std::nullopt;
+    SlotMap map;
+    for (std::size_t i = 0; i < reply.elements; ++i) {
+        const redisReply& range = *reply.element[i];
+        if (range.type != REDIS_REPLY_ARRAY || range.elements < 3) return std::nullopt;
+        const redisReply& first = *range.element[0];
+        const redisReply& last = *range.element[1];
+        const redisReply& primary = *range.element[2];
+        if (first.type != REDIS_REPLY_INTEGER || last.type != REDIS_REPLY_INTEGER ||
+            primary.type != REDIS_REPLY_ARRAY || primary.elements < 2 ||
+            primary.element[0]->type != REDIS_REPLY_STRING ||
+            primary.element[1]->type != REDIS_REPLY_INTEGER) {
+            return std::nullopt;
+        }
+        if (first.integer < 0 || last.integer < first.integer || last.integer >= kClusterSlots ||
+            primary.element[1]->integer <= 0 || primary.element[1]->integer > 65535) {
+            return std::nullopt;
+        }
+        std::string host(primary.element[0]->str, primary.element[0]->len);
+        if (host.empty() || host == "?") host = asked_host;
+        map.assign(static_cast<std::uint16_t>(first.integer), static_cast<std::uint16_t>(last.integer),
+                   {host, static_cast<int>(primary.element[1]->integer)});
+    }
+    return map;
 }
 
 }  // namespace testino::plugins

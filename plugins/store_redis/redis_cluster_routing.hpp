@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+struct redisReply;  // hiredis
+
 namespace testino::plugins {
 
 inline constexpr std::uint16_t kClusterSlots = 16384;
@@ -67,5 +69,11 @@ private:
     std::array<std::uint16_t, kClusterSlots> owner_ = make_empty();
     static std::array<std::uint16_t, kClusterSlots> make_empty();
 };
+
+// The map a CLUSTER SLOTS reply describes (each entry: first slot, last slot, then the
+// primary as [host, port, id, ...], then its replicas, which are not used). A primary
+// named with an empty host or "?" is on `asked_host`, the node that answered. nullopt when
+// the reply is not of that shape.
+std::optional<SlotMap> slot_map_from_cluster_slots(const redisReply& reply, const std::string& asked_host);
 
 }  // namespace testino::plugins

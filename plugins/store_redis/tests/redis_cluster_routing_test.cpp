@@ -3,7 +3,10 @@
 #include "redis_cluster_routing.hpp"
 
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
+#include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,10 +39,21 @@ TEST(ClusterSlot, AHashTagPicksWhatIsHashed) {
 // The server's own answer for every kind of key the store uses, and some awkward ones.
 TEST(ClusterSlot, EveryKeyGetsTheSlotARealClusterNodeGivesIt) {
     RedisServer redis(RedisServerOptions{"", true, {"--cluster-enabled", "yes"}});
-    std::vector<std::string> keys = {"", "a", "{", "}", "{}", "}{", "{a}", "a{b}c{d}", "\xff\x01{\x80}",
-                                     "testino:{+12025550123}:code", "testino:{+12025550123}:fails",
-                                     "testino:count:ip:10.0.0.1", "testino:count:budget:hour"};
-    for (int i = 0; i < 200; ++i) keys.push_back("testino:{+4479" + std::to_string(11000000 + i * 7919) + "}");
+    std::vector<std::string> keys = {"",
+                                     "a",
+                                     "{",
+                                     "}",
+                                     "{}",
+                                     "}{",
+                                     "{a}",
+                                     "a{b}c{d}",
+                                     "\xff\x01{\x80}",
+                                     "testino:{+12025550123}:code",
+                                     "testino:{+12025550123}:fails",
+                                     "testino:count:ip:10.0.0.1",
+                                     "testino:count:budget:hour"};
+    for (int i = 0; i < 200; ++i)
+        keys.push_back("testino:{+4479" + std::to_string(11000000 + i * 7919) + "}");
     for (const std::string& key : keys) {
         EXPECT_EQ(std::to_string(cluster_key_slot(key)), redis.command({"CLUSTER", "KEYSLOT", key}))
             << "key \"" << key << "\"";
@@ -65,10 +79,10 @@ TEST(ClusterRedirect, MovedAndAskNameTheSlotAndTheNode) {
 }
 
 TEST(ClusterRedirect, OtherErrorsAndMalformedOnesAreNoRedirect) {
-    for (const char* text : {"ERR unknown command", "MOVED", "MOVED 12", "MOVED x 127.0.0.1:1",
-                             "MOVED 16384 127.0.0.1:1", "MOVED 1 127.0.0.1", "MOVED 1 127.0.0.1:0",
-                             "MOVED 1 127.0.0.1:65536", "MOVED 1 127.0.0.1:80 extra", "ASKING 1 h:1",
-                             "TRYAGAIN Multiple keys request during rehashing of slot", "CLUSTERDOWN"}) {
+    for (const char* text :
+         {"ERR unknown command", "MOVED", "MOVED 12", "MOVED x 127.0.0.1:1", "MOVED 16384 127.0.0.1:1",
+          "MOVED 1 127.0.0.1", "MOVED 1 127.0.0.1:0", "MOVED 1 127.0.0.1:65536", "MOVED 1 127.0.0.1:80 extra",
+          "ASKING 1 h:1", "TRYAGAIN Multiple keys request during rehashing of slot", "CLUSTERDOWN"}) {
         EXPECT_FALSE(parse_cluster_redirect(text)) << text;
     }
 }
@@ -89,14 +103,107 @@ TEST(ClusterSlotMap, SlotsGoToTheirOwnerAndAMovedReassignsOne) {
     EXPECT_EQ(*map.owner(5459), (ClusterNode{"127.0.0.1", 7000}));
     EXPECT_EQ(map.nodes().size(), 3u);
 
-    map.assign(10, 5, {"127.0.0.1", 7003});     // reversed: ignored
-    map.assign(0, kClusterSlots, {"h", 1});     // past the last slot: ignored
+    map.assign(10, 5, {"127.0.0.1", 7003});  // reversed: ignored
+    map.assign(0, kClusterSlots, {"h", 1});  // past the last slot: ignored
     EXPECT_EQ(map.nodes().size(), 3u);
     EXPECT_EQ(map.owner(kClusterSlots), nullptr);
 
     map.clear();
     EXPECT_EQ(map.covered(), 0u);
     EXPECT_TRUE(map.nodes().empty());
+}
+
+// Three cluster-enabled redis-servers on free loopback ports, the slots split evenly in
+// order, met into one cluster; ready once every node says cluster_state:ok.
+class ThreeNodeCluster {
+public:
+    ThreeNodeCluster() {
+        for (int i = 0; i < 3; ++i) {
+            nodes_.push_back(std::make_unique<RedisServer>(RedisServerOptions{
+                "", true, {"--cluster-enabled", "yes", "--cluster-node-timeout", "5000"}}));
+        }
+        for (int i = 0; i < 3; ++i) {
+            const std::string added = node(i).command(
+                {"CLUSTER", "ADDSLOTSRANGE", std::to_string(first_slot(i)), std::to_string(last_slot(i))});
+            if (added != "OK") throw std::runtime_error("CLUSTER ADDSLOTSRANGE: " + added);
+        }
+        for (int i = 1; i < 3; ++i)
+            node(0).command({"CLUSTER", "MEET", "127.0.0.1", std::to_string(node(i).port())});
+        const bool ready = test::eventually(
+            [&] {
+                for (int i = 0; i < 3; ++i) {
+                    if (node(i).command({"CLUSTER", "INFO"}).find("cluster_state:ok") == std::string::npos)
+                        return false;
+                }
+                return true;
+            },
+            std::chrono::seconds(30));
+        if (!ready) throw std::runtime_error("the cluster did not reach cluster_state:ok");
+    }
+    RedisServer& node(int i) { return *nodes_[static_cast<std::size_t>(i)]; }
+    static int first_slot(int i) { return i * (kClusterSlots / 3); }
+    static int last_slot(int i) { return i == 2 ? kClusterSlots - 1 : (i + 1) * (kClusterSlots / 3) - 1; }
+
+private:
+    std::vector<std::unique_ptr<RedisServer>> nodes_;
+};
+
+// CLUSTER SLOTS from a real node, read into a SlotMap.
+std::optional<SlotMap> read_slot_map(int port) {
+    redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeval{2, 0});
+    if (!context || context->err) {
+        if (context) redisFree(context);
+        return std::nullopt;
+    }
+    auto* reply = static_cast<redisReply*>(redisCommand(context, "CLUSTER SLOTS"));
+    std::optional<SlotMap> map;
+    if (reply) map = slot_map_from_cluster_slots(*reply, "127.0.0.1");
+    if (reply) freeReplyObject(reply);
+    redisFree(context);
+    return map;
+}
+
+TEST(ClusterSlotMap, ARealClustersSlotsAreReadAndItsRedirectsAgreeWithThem) {
+    ThreeNodeCluster cluster;
+    const std::optional<SlotMap> map = read_slot_map(cluster.node(1).port());
+    ASSERT_TRUE(map);
+    EXPECT_EQ(map->covered(), kClusterSlots);
+    ASSERT_EQ(map->nodes().size(), 3u);
+    for (int i = 0; i < 3; ++i) {
+        const ClusterNode expected{"127.0.0.1", cluster.node(i).port()};
+        EXPECT_EQ(*map->owner(static_cast<std::uint16_t>(ThreeNodeCluster::first_slot(i))), expected);
+        EXPECT_EQ(*map->owner(static_cast<std::uint16_t>(ThreeNodeCluster::last_slot(i))), expected);
+    }
+    // Each key is accepted by the node the map names, and every other node redirects to it.
+    for (int n = 0; n < 30; ++n) {
+        const std::string key = "testino:{+4479" + std::to_string(11000000 + n * 104729) + "}:code";
+        const ClusterNode* owner = map->owner(cluster_key_slot(key));
+        ASSERT_NE(owner, nullptr);
+        for (int i = 0; i < 3; ++i) {
+            const std::string answer = cluster.node(i).command({"SET", key, "1"});
+            if (cluster.node(i).port() == owner->port) {
+                EXPECT_EQ(answer, "OK") << key;
+                continue;
+            }
+            ASSERT_EQ(answer.rfind("ERR: ", 0), 0u) << answer;
+            const auto redirect = parse_cluster_redirect(answer.substr(5));
+            ASSERT_TRUE(redirect) << answer;
+            EXPECT_EQ(redirect->kind, ClusterRedirect::Kind::moved);
+            EXPECT_EQ(redirect->slot, cluster_key_slot(key));
+            EXPECT_EQ(redirect->node.port, owner->port) << answer;
+        }
+    }
+}
+
+TEST(ClusterSlotMap, AReplyOfAnotherShapeIsNoMap) {
+    redisReply integer{};
+    integer.type = REDIS_REPLY_INTEGER;
+    EXPECT_FALSE(slot_map_from_cluster_slots(integer, "h"));
+    redisReply empty{};
+    empty.type = REDIS_REPLY_ARRAY;
+    const auto none = slot_map_from_cluster_slots(empty, "h");
+    ASSERT_TRUE(none) << "a cluster with no slots assigned answers an empty array";
+    EXPECT_EQ(none->covered(), 0u);
 }
 
 }  // namespace
