@@ -16,8 +16,18 @@ testino::sdk::PluginDescriptor redis_store_descriptor() {
     // url is secret because it may carry the password.
     const ConfigKey url = sdk::mark_secret(sdk::string_key(
         "url", "redis://127.0.0.1:6379/0",
-        "redis://[[user]:password@]host[:port][/db] or unix://[[user]:password@]/path/redis.sock[?db=N]",
+        "redis://[[user]:password@]host[:port][/db], unix://[[user]:password@]/path/redis.sock[?db=N], "
+        "redis-cluster://[[user]:password@]host:port[,host:port...] (seed nodes) or "
+        "redis-sentinel://[[user]:password@]host:port[,host:port...]/master-name[/db] (the credentials are "
+        "the data nodes')",
         "REDIS_URL"));
+    // The sentinels' own credentials, when they require them (Sentinel's requirepass).
+    const ConfigKey sentinel_username = sdk::string_key(
+        "sentinel_username", "", "user name for AUTH to the sentinels (ACL); empty: default user",
+        "REDIS_SENTINEL_USERNAME");
+    const ConfigKey sentinel_password = sdk::mark_secret(
+        sdk::string_key("sentinel_password", "", "password for AUTH to the sentinels; empty: no AUTH",
+                        "REDIS_SENTINEL_PASSWORD"));
     const ConfigKey key_prefix =
         sdk::string_key("key_prefix", "testino:", "prefix of every Redis key; no '{' or '}'");
     // Since the store became asynchronous, commands from concurrent requests are pipelined
@@ -43,7 +53,8 @@ testino::sdk::PluginDescriptor redis_store_descriptor() {
             "redis",
             "1.0.0",
             "OTP store in Redis, shared by every server instance using the same Redis",
-            {url, key_prefix, pool_size, connect_timeout, command_timeout, allow_eviction}};
+            {url, sentinel_username, sentinel_password, key_prefix, pool_size, connect_timeout,
+             command_timeout, allow_eviction}};
 }
 
 std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::PluginContext& context) {
@@ -55,6 +66,12 @@ std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::P
         // The message never repeats the URL: it may hold the password.
         throw ConfigError(config.where("url") + ": " + error.what());
     }
+    // Empty by default: not set.
+    const auto optional_string = [&config](const char* key) {
+        return config.has(key) ? config.get_string(key) : std::string();
+    };
+    options.client.endpoint.sentinel_username = optional_string("sentinel_username");
+    options.client.endpoint.sentinel_password = optional_string("sentinel_password");
     options.key_prefix = config.get_string("key_prefix");
     if (options.key_prefix.find_first_of("{}") != std::string::npos) {
         throw ConfigError(config.where("key_prefix") +

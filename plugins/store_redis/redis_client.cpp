@@ -1,5 +1,7 @@
 #include "redis_client.hpp"
 
+#include "redis_client_parts.hpp"
+
 #include <event2/event.h>
 #include <sys/time.h>
 
@@ -24,27 +26,28 @@ void answer(const std::function<void(const RedisOutcome&)>& done, const RedisOut
 
 }  // namespace
 
-struct RedisClient::Op {
-    enum class Stage { waiting, sent, loading, resent };
-
-    std::uint64_t id = 0;
-    Clock::time_point deadline;
-    RedisRequest request;
-    Stage stage = Stage::waiting;
-    RedisConnection* connection = nullptr;  // where its command is pending, if any
-    bool retried = false;                   // sent again after its connection was lost
-};
-
-RedisClient::RedisClient(RedisClientOptions options, std::function<void(const RedisScript&)> on_script_loaded)
+RedisClient::RedisClient(RedisClientOptions options, RedisClientHooks hooks)
     : options_(std::move(options)),
-      on_script_loaded_(std::move(on_script_loaded)),
+      hooks_(std::move(hooks)),
       deadline_timer_(evtimer_new(&loop_.base(), on_deadline_timer, this)) {
-    const std::size_t count = std::max<std::size_t>(1, options_.connections);
-    for (std::size_t i = 0; i < count; ++i) {
-        connections_.push_back(
-            std::make_unique<RedisConnection>(loop_.base(), options_, static_cast<Listener&>(*this)));
+    if (options_.endpoint.topology == RedisEndpoint::Topology::single) {
+        auto node = std::make_unique<Node>();
+        node->options = options_;
+        node->address = {options_.endpoint.host, options_.endpoint.port};
+        add_connections(*node, std::max<std::size_t>(1, options_.connections));
+        single_ = node.get();
+        nodes_.push_back(std::move(node));
+        topology_known_ = true;
+        publish_topology();
     }
     loop_.start([this] { on_wake(); });
+}
+
+void RedisClient::add_connections(Node& node, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) {
+        node.connections.push_back(
+            std::make_unique<RedisConnection>(loop_.base(), node.options, static_cast<Listener&>(*this)));
+    }
 }
 
 RedisClient::~RedisClient() {
@@ -54,7 +57,8 @@ RedisClient::~RedisClient() {
     }
     loop_.wake();
     loop_.join();
-    connections_.clear();
+    sentinel_watch_.reset();
+    nodes_.clear();
     event_free(deadline_timer_);
 }
 
@@ -119,49 +123,67 @@ void RedisClient::on_wake() {
 }
 
 void RedisClient::process() {
+    refresh_topology();
+    watch_sentinel();
     dispatch_waiting();
     open_connections();
     arm_deadline_timer();
 }
 
 void RedisClient::dispatch_waiting() {
+    // Each request waits only for its own node: one node connecting holds up no other.
+    for (auto& node : nodes_) node->waiting = 0;
+    std::deque<std::uint64_t> still_waiting;
     while (!waiting_.empty()) {
-        const auto it = ops_.find(waiting_.front());
-        if (it == ops_.end()) {  // answered meanwhile (timed out)
-            waiting_.pop_front();
+        const std::uint64_t id = waiting_.front();
+        waiting_.pop_front();
+        const auto it = ops_.find(id);
+        if (it == ops_.end()) continue;  // answered meanwhile (timed out)
+        Op& op = *it->second;
+        Node* node = route(op);
+        if (ops_.find(id) == ops_.end()) continue;  // routing answered it (a slot without owner)
+        op.queued_for = node;
+        RedisConnection* connection = node ? least_busy_ready(*node) : nullptr;
+        if (!connection) {
+            if (node) ++node->waiting;
+            still_waiting.push_back(id);
             continue;
         }
-        RedisConnection* connection = least_busy_ready();
-        if (!connection) return;
-        waiting_.pop_front();
-        it->second->stage = Op::Stage::sent;
-        send(*it->second, *connection, it->second->request.command);
+        op.queued_for = nullptr;
+        op.stage = Op::Stage::sent;
+        send_request(op, *connection);
     }
+    waiting_.swap(still_waiting);
 }
 
 void RedisClient::open_connections() {
-    // Lazily: only for work. While Redis is up, every slot is filled; while it is down,
-    // one probe per backoff window, and requests fail fast in between.
-    if (ops_.empty()) return;
-    if (!down_) {
-        for (auto& connection : connections_) {
-            if (down_) break;  // connect() may fail at once (a missing Unix socket)
+    // Lazily: only for work. While a node is up, every slot is filled; while it is down,
+    // one probe per backoff window, and its requests fail fast in between.
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {  // open_for may add nodes
+        if (nodes_[i]->waiting > 0) open_for(*nodes_[i]);
+    }
+}
+
+void RedisClient::open_for(Node& node) {
+    if (!node.down) {
+        for (auto& connection : node.connections) {
+            if (node.down) break;  // connect() may fail at once (a missing Unix socket)
             if (connection->state() == RedisConnection::State::empty) connection->connect();
         }
         return;
     }
-    if (any_connection_in(RedisConnection::State::connecting)) return;
+    if (any_connection_in(node, RedisConnection::State::connecting)) return;
     const auto now = Clock::now();
-    if (now >= next_probe_) {
-        next_probe_ = now + options_.reconnect_backoff;
-        for (auto& connection : connections_) {
+    if (now >= node.next_probe) {
+        node.next_probe = now + options_.reconnect_backoff;
+        for (auto& connection : node.connections) {
             if (connection->state() != RedisConnection::State::empty) continue;
             connection->connect();
             break;
         }
         return;
     }
-    if (!any_connection_in(RedisConnection::State::ready)) fail_waiting(last_failure_);
+    if (!any_connection_in(node, RedisConnection::State::ready)) fail_waiting(&node, node.last_failure);
 }
 
 void RedisClient::arm_deadline_timer() {
@@ -169,7 +191,10 @@ void RedisClient::arm_deadline_timer() {
         evtimer_del(deadline_timer_);
         return;
     }
-    const auto left = std::max(Clock::duration::zero(), ops_.begin()->second->deadline - Clock::now());
+    auto wake_at = ops_.begin()->second->deadline;
+    // A topology read that waits out its backoff is due before the requests' deadlines.
+    if (!single_ && refresh_wanted_ && !refreshing_) wake_at = std::min(wake_at, next_refresh_);
+    const auto left = std::max(Clock::duration::zero(), wake_at - Clock::now());
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(left).count() + 1;
     timeval tv{};
     tv.tv_sec = static_cast<time_t>(micros / 1000000);
@@ -203,7 +228,11 @@ void RedisClient::shutdown() {
     shut_down_ = true;
     evtimer_del(deadline_timer_);
     const RedisFailure stopped = stopped_failure();
-    for (auto& connection : connections_) connection->close(stopped);  // in flight: on_reply(nullptr)
+    if (sentinel_watch_) sentinel_watch_->close(stopped);
+    for (auto& node : nodes_) {
+        for (auto& connection : node->connections)
+            connection->close(stopped);  // in flight: on_reply(nullptr)
+    }
     while (!ops_.empty()) complete(ops_.begin()->first, {nullptr, stopped});
     waiting_.clear();
     loop_.exit();
@@ -217,6 +246,17 @@ bool RedisClient::send(Op& op, RedisConnection& connection, const std::vector<st
     }
     op.connection = &connection;
     return true;
+}
+
+bool RedisClient::send_request(Op& op, RedisConnection& connection) {
+    // ASK: this one command goes to the importing node, which takes it after ASKING. The
+    // ASKING reply has tag 0, which no request has.
+    if (op.asking && !connection.send({"ASKING"}, 0)) {
+        complete(op.id,
+                 {nullptr, {RedisFault::unreachable, "cannot send the command: connection closing", false}});
+        return false;
+    }
+    return send(op, connection, op.request.command);
 }
 
 void RedisClient::on_reply(RedisConnection& connection, std::uint64_t tag, const redisReply* reply,
@@ -235,6 +275,8 @@ void RedisClient::on_reply(RedisConnection& connection, std::uint64_t tag, const
     }
     if (reply->type == REDIS_REPLY_ERROR) {
         const std::string error(reply->str, reply->len);
+        Node* node = node_of(connection);
+        if (node && follow_topology_error(op, *node, error)) return;
         if (op.request.script && op.stage == Op::Stage::sent && starts_with(error, "NOSCRIPT")) {
             load_script(op, connection);
             return;
@@ -264,30 +306,43 @@ void RedisClient::script_loaded(Op& op, RedisConnection& connection, const redis
         return;
     }
     try {
-        if (on_script_loaded_) on_script_loaded_(script);
+        if (hooks_.script_loaded) hooks_.script_loaded(script);
     } catch (...) {
         // Counting and logging only: the request goes on.
     }
     op.stage = Op::Stage::resent;
-    send(op, connection, op.request.command);
+    send_request(op, connection);
 }
 
 void RedisClient::retry_or_fail(Op& op, const RedisFailure& why) {
     // The server closed a working connection (restart): send once more on a fresh one.
     if (why.retryable && !op.retried) {
         op.retried = true;
-        op.stage = Op::Stage::waiting;
-        waiting_.push_front(op.id);
-        loop_.kick();  // not from inside hiredis: the connection is being freed
+        requeue(op);
         return;
     }
     complete(op.id, {nullptr, why});
 }
 
-void RedisClient::fail_waiting(const RedisFailure& why) {
+void RedisClient::requeue(Op& op) {
+    op.stage = Op::Stage::waiting;
+    op.connection = nullptr;
+    waiting_.push_front(op.id);
+    loop_.kick();  // not from inside hiredis: the connection may be being freed
+}
+
+void RedisClient::fail_waiting(const Node* node, const RedisFailure& why) {
     std::deque<std::uint64_t> ids;
     ids.swap(waiting_);
-    for (const std::uint64_t id : ids) complete(id, {nullptr, why});
+    for (const std::uint64_t id : ids) {
+        const auto it = ops_.find(id);
+        if (it == ops_.end()) continue;
+        if (it->second->queued_for == node) {
+            complete(id, {nullptr, why});
+        } else {
+            waiting_.push_back(id);
+        }
+    }
 }
 
 void RedisClient::complete(std::uint64_t id, const RedisOutcome& outcome) {
@@ -299,36 +354,66 @@ void RedisClient::complete(std::uint64_t id, const RedisOutcome& outcome) {
     answer(op->request.done, outcome);
 }
 
-RedisConnection* RedisClient::least_busy_ready() const {
+RedisConnection* RedisClient::least_busy_ready(const Node& node) {
     RedisConnection* best = nullptr;
-    for (const auto& connection : connections_) {
+    for (const auto& connection : node.connections) {
         if (connection->state() != RedisConnection::State::ready) continue;
         if (!best || connection->pending() < best->pending()) best = connection.get();
     }
     return best;
 }
 
-bool RedisClient::any_connection_in(RedisConnection::State state) const {
-    return std::any_of(connections_.begin(), connections_.end(),
+bool RedisClient::any_connection_in(const Node& node, RedisConnection::State state) {
+    return std::any_of(node.connections.begin(), node.connections.end(),
                        [state](const auto& connection) { return connection->state() == state; });
 }
 
-void RedisClient::on_ready(RedisConnection&) {
-    down_ = false;
+RedisClient::Node* RedisClient::node_of(const RedisConnection& connection) const {
+    for (const auto& node : nodes_) {
+        for (const auto& own : node->connections) {
+            if (own.get() == &connection) return node.get();
+        }
+    }
+    return nullptr;
+}
+
+void RedisClient::on_ready(RedisConnection& connection) {
+    if (&connection == sentinel_watch_.get()) {
+        if (!connection.subscribe("+switch-master")) connection.close({RedisFault::unreachable, "", false});
+        return;
+    }
+    if (Node* node = node_of(connection)) node->down = false;
     loop_.kick();
 }
 
-void RedisClient::on_connect_failed(RedisConnection&, const RedisFailure& why) {
-    down_ = true;
-    next_probe_ = Clock::now() + options_.reconnect_backoff;
-    last_failure_ = why;
-    // Nothing else can serve the waiting requests soon: answer them now, not at their deadline.
-    if (!any_connection_in(RedisConnection::State::ready) &&
-        !any_connection_in(RedisConnection::State::connecting)) {
-        fail_waiting(why);
+void RedisClient::on_connect_failed(RedisConnection& connection, const RedisFailure& why) {
+    if (&connection == sentinel_watch_.get()) {
+        next_watch_ = Clock::now() + options_.reconnect_backoff;
+        ++watched_sentinel_;
+        loop_.kick();
+        return;
+    }
+    Node* node = node_of(connection);
+    if (!node) return;
+    node->down = true;
+    node->next_probe = Clock::now() + options_.reconnect_backoff;
+    node->last_failure = why;
+    node_unreachable(*node);
+    // Nothing else can serve its waiting requests soon: answer them now, not at their deadline.
+    if (!any_connection_in(*node, RedisConnection::State::ready) &&
+        !any_connection_in(*node, RedisConnection::State::connecting)) {
+        fail_waiting(node, why);
     }
 }
 
-void RedisClient::on_lost(RedisConnection&) { loop_.kick(); }
+void RedisClient::on_lost(RedisConnection& connection) {
+    if (&connection == sentinel_watch_.get()) next_watch_ = Clock::now() + options_.reconnect_backoff;
+    loop_.kick();
+}
+
+RedisTopologyView RedisClient::topology() const {
+    std::lock_guard lock(topology_mutex_);
+    return published_;
+}
 
 }  // namespace testino::plugins

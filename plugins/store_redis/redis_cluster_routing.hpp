@@ -12,6 +12,8 @@
 #include <string_view>
 #include <vector>
 
+#include "redis_url.hpp"
+
 struct redisReply;  // hiredis
 
 namespace testino::plugins {
@@ -28,11 +30,7 @@ std::uint16_t crc16_xmodem(std::string_view bytes);
 std::uint16_t cluster_key_slot(std::string_view key);
 
 // A node's address as a redirect or CLUSTER SLOTS names it.
-struct ClusterNode {
-    std::string host;
-    int port = 0;
-    bool operator==(const ClusterNode& other) const { return host == other.host && port == other.port; }
-};
+using ClusterNode = RedisHostPort;
 
 // "-MOVED <slot> <host>:<port>" (the slot lives there now: refresh the map) and
 // "-ASK <slot> <host>:<port>" (this one command goes there, after ASKING; the map stays).

@@ -150,6 +150,18 @@ bool RedisConnection::send(const std::vector<std::string>& args, std::uint64_t t
     return true;
 }
 
+bool RedisConnection::subscribe(const std::string& channel) {
+    if (state_ != State::ready || !context_) return false;
+    return send_argv(context_, on_subscribed_message, nullptr, {"SUBSCRIBE", channel}) == REDIS_OK;
+}
+
+void RedisConnection::on_subscribed_message(redisAsyncContext* context, void* reply, void*) {
+    auto* self = static_cast<RedisConnection*>(context->data);
+    // hiredis calls this once more with no reply when the context is freed.
+    if (context != self->context_ || !reply) return;
+    self->listener_.on_message(*self, *static_cast<const redisReply*>(reply));
+}
+
 void RedisConnection::close(const RedisFailure& why) {
     if (!context_) return;
     redisAsyncContext* context = std::exchange(context_, nullptr);  // callbacks now see a stale context

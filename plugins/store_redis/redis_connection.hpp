@@ -66,6 +66,8 @@ public:
         // The reply to send(tag); nullptr when the connection closed first (`why` says why).
         virtual void on_reply(RedisConnection& connection, std::uint64_t tag, const redisReply* reply,
                               const RedisFailure& why) = 0;
+        // A message on a channel subscribe() asked for (the subscription's own replies too).
+        virtual void on_message(RedisConnection& /*connection*/, const redisReply& /*message*/) {}
     };
 
     enum class State { empty, connecting, ready };
@@ -81,6 +83,9 @@ public:
     // Queues one command (binary-safe arguments) on a ready connection; false if hiredis
     // refused it (the connection is going away).
     bool send(const std::vector<std::string>& args, std::uint64_t tag);
+    // SUBSCRIBE on a ready connection, which then takes no other command; messages go to
+    // on_message. False if hiredis refused it.
+    bool subscribe(const std::string& channel);
     // Frees the context: every pending command is answered nullptr with `why`. No listener
     // call other than on_reply. Safe inside a reply callback (hiredis defers the free).
     void close(const RedisFailure& why);
@@ -93,6 +98,7 @@ private:
     static void on_disconnect(const redisAsyncContext* context, int status);
     static void on_handshake_reply(redisAsyncContext* context, void* reply, void* step);
     static void on_command_reply(redisAsyncContext* context, void* reply, void* tag);
+    static void on_subscribed_message(redisAsyncContext* context, void* reply, void* unused);
     static void on_timer(int fd, short what, void* self);
 
     bool start_handshake();

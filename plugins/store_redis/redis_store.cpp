@@ -92,6 +92,7 @@ void RedisStore::run_script(const RedisScript& script, const std::string& redis_
     request.command = {"EVALSHA", script.sha1, "1", redis_key};
     request.command.insert(request.command.end(), args.begin(), args.end());
     request.script = &script;
+    request.key = redis_key;
     request.done = [this, finish = std::move(finish)](const RedisOutcome& outcome) {
         observe(outcome);
         finish(outcome);

@@ -91,6 +91,15 @@ private:
     // Logs the verdict and, for one found after start-up, keeps the store's health down
     // while Redis may evict keys (at start-up the factory refuses to start instead).
     void apply_eviction_check(const EvictionCheck& check, bool at_start);
+    // The check on these nodes (empty: wherever a key-less request goes), combined.
+    struct EvictionFanOut;
+    void check_eviction_on(const std::vector<RedisHostPort>& nodes,
+                           std::function<void(const std::optional<EvictionCheck>&)> done);
+    void eviction_answered(EvictionFanOut& fan_out, const std::string& where, const RedisOutcome& outcome);
+    // The client found other primaries: log them, check them for eviction.
+    void topology_changed();
+    // Health once every node asked has answered; `failure` is the first one's failure.
+    sdk::HealthReport health_report(const std::string& failure);
 
     const RedisStoreOptions options_;
     const std::string endpoint_;  // for logs and health, without credentials

@@ -1,5 +1,6 @@
 #include "redis_url.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <climits>
@@ -8,8 +9,10 @@ namespace testino::plugins {
 namespace {
 
 constexpr const char* kForms =
-    "expected redis://[[user]:password@]host[:port][/db] or "
-    "unix://[[user]:password@]/path/to/redis.sock[?db=N]";
+    "expected redis://[[user]:password@]host[:port][/db], "
+    "unix://[[user]:password@]/path/to/redis.sock[?db=N], "
+    "redis-cluster://[[user]:password@]host:port[,host:port...] or "
+    "redis-sentinel://[[user]:password@]host:port[,host:port...]/master-name[/db]";
 
 [[noreturn]] void fail(const std::string& what) { throw RedisUrlError(what + " (" + kForms + ")"); }
 
@@ -95,18 +98,9 @@ void parse_db(const std::string& text, RedisEndpoint& endpoint) {
     }
 }
 
-RedisEndpoint parse_tcp(const std::string& rest) {
-    RedisEndpoint endpoint;
-    if (rest.find_first_of("?#") != std::string::npos) fail("a redis:// URL takes no query or fragment");
-    // The password may contain '/' (the db path cannot hold an '@'), so the userinfo ends at
-    // the last '@'.
-    const auto at = rest.rfind('@');
-    const std::string after_userinfo = at == std::string::npos ? rest : take_userinfo(rest, at, endpoint);
-    const auto path_start = after_userinfo.find('/');
-    const std::string hostport = after_userinfo.substr(0, path_start);
-
-    std::string host;
-    std::string port;
+// "host[:port]" or "[ipv6][:port]"; `port` keeps its value when none is written.
+void parse_host_port(const std::string& hostport, std::string& host, int& port) {
+    std::string port_text;
     if (!hostport.empty() && hostport.front() == '[') {
         const auto close = hostport.find(']');
         if (close == std::string::npos) fail("unclosed '[' in the IPv6 address");
@@ -115,29 +109,102 @@ RedisEndpoint parse_tcp(const std::string& rest) {
         const std::string after = hostport.substr(close + 1);
         if (!after.empty()) {
             if (after.front() != ':') fail("unexpected text after the IPv6 address");
-            port = after.substr(1);
-            if (port.empty()) fail("empty port after ':'");
+            port_text = after.substr(1);
+            if (port_text.empty()) fail("empty port after ':'");
         }
     } else {
         const auto colon = hostport.find(':');
         host = hostport.substr(0, colon);
         if (colon != std::string::npos) {
-            port = hostport.substr(colon + 1);
-            if (port.empty()) fail("empty port after ':'");
+            port_text = hostport.substr(colon + 1);
+            if (port_text.empty()) fail("empty port after ':'");
         }
         if (host.empty()) fail("the host is missing");
         if (!valid_hostname(host)) fail("the host is not a host name or IPv4 address");
     }
-    endpoint.host = host;
-    if (!port.empty()) {
+    if (!port_text.empty()) {
         long long number = 0;
-        if (!parse_number(port, 65535, number) || number == 0) fail("the port must be 1..65535");
-        endpoint.port = static_cast<int>(number);
+        if (!parse_number(port_text, 65535, number) || number == 0) fail("the port must be 1..65535");
+        port = static_cast<int>(number);
     }
-    if (path_start != std::string::npos) {
-        const std::string db = after_userinfo.substr(path_start + 1);
-        if (!db.empty()) parse_db(db, endpoint);  // "redis://host/" means db 0
+}
+
+// "h[:p],h[:p],..." as seeds, each with `default_port` unless it names one.
+std::vector<RedisHostPort> parse_host_list(const std::string& list, int default_port) {
+    std::vector<RedisHostPort> nodes;
+    std::size_t start = 0;
+    while (true) {
+        const auto comma = list.find(',', start);
+        RedisHostPort node{"", default_port};
+        parse_host_port(list.substr(start, comma - start), node.host, node.port);
+        if (std::find(nodes.begin(), nodes.end(), node) != nodes.end()) fail("a node is listed twice");
+        nodes.push_back(node);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
     }
+    return nodes;
+}
+
+// Splits "[userinfo@]hosts[/path]" into the endpoint's credentials, the hosts and the path
+// (without its '/'; npos when there is none).
+std::string take_authority(const std::string& rest, RedisEndpoint& endpoint, std::string& path,
+                           const char* scheme) {
+    if (rest.find_first_of("?#") != std::string::npos) {
+        fail(std::string("a ") + scheme + " URL takes no query or fragment");
+    }
+    // The password may contain '/' (the path cannot hold an '@'), so the userinfo ends at
+    // the last '@'.
+    const auto at = rest.rfind('@');
+    const std::string after_userinfo = at == std::string::npos ? rest : take_userinfo(rest, at, endpoint);
+    const auto path_start = after_userinfo.find('/');
+    path = path_start == std::string::npos ? std::string() : after_userinfo.substr(path_start + 1);
+    return after_userinfo.substr(0, path_start);
+}
+
+RedisEndpoint parse_tcp(const std::string& rest) {
+    RedisEndpoint endpoint;
+    std::string path;
+    const std::string hostport = take_authority(rest, endpoint, path, "redis://");
+    if (hostport.find(',') != std::string::npos) {
+        fail("a redis:// URL names one node; list a cluster's nodes with redis-cluster://");
+    }
+    parse_host_port(hostport, endpoint.host, endpoint.port);
+    if (!path.empty()) parse_db(path, endpoint);  // "redis://host/" means db 0
+    return endpoint;
+}
+
+// A cluster's or the sentinels' URL up to its path: the credentials and the node list.
+RedisEndpoint parse_node_list(const std::string& rest, RedisEndpoint::Topology topology, const char* scheme,
+                              int default_port, std::string& path) {
+    RedisEndpoint endpoint;
+    endpoint.topology = topology;
+    endpoint.seeds = parse_host_list(take_authority(rest, endpoint, path, scheme), default_port);
+    endpoint.host = endpoint.seeds.front().host;
+    endpoint.port = endpoint.seeds.front().port;
+    return endpoint;
+}
+
+RedisEndpoint parse_cluster(const std::string& rest) {
+    std::string path;
+    RedisEndpoint endpoint =
+        parse_node_list(rest, RedisEndpoint::Topology::cluster, "redis-cluster://", 6379, path);
+    if (!path.empty() && path != "0") fail("a Redis Cluster has only database 0");
+    return endpoint;
+}
+
+RedisEndpoint parse_sentinel(const std::string& rest) {
+    std::string path;
+    RedisEndpoint endpoint =
+        parse_node_list(rest, RedisEndpoint::Topology::sentinel, "redis-sentinel://", 26379, path);
+    const auto slash = path.find('/');
+    endpoint.master_name = path.substr(0, slash);
+    if (endpoint.master_name.empty()) fail("the master name is missing: redis-sentinel://hosts/master-name");
+    for (const char c : endpoint.master_name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+            fail("the master name may hold letters, digits, '-', '_' and '.' only");
+        }
+    }
+    if (slash != std::string::npos) parse_db(path.substr(slash + 1), endpoint);
     return endpoint;
 }
 
@@ -174,13 +241,31 @@ RedisEndpoint parse_unix(const std::string& rest) {
 
 }  // namespace
 
+namespace {
+
+std::string host_port(const std::string& host, int port) {
+    const bool ipv6 = host.find(':') != std::string::npos;
+    return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string host_list(const std::vector<RedisHostPort>& nodes) {
+    std::string list;
+    for (const RedisHostPort& node : nodes)
+        list += (list.empty() ? "" : ",") + host_port(node.host, node.port);
+    return list;
+}
+
+}  // namespace
+
 std::string RedisEndpoint::describe() const {
+    if (topology == Topology::cluster) return "redis-cluster://" + host_list(seeds);
+    if (topology == Topology::sentinel) {
+        return "redis-sentinel://" + host_list(seeds) + "/" + master_name + "/" + std::to_string(db);
+    }
     if (transport == Transport::unix_socket) {
         return "unix://" + socket_path + "?db=" + std::to_string(db);
     }
-    const bool ipv6 = host.find(':') != std::string::npos;
-    return "redis://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port) + "/" +
-           std::to_string(db);
+    return "redis://" + host_port(host, port) + "/" + std::to_string(db);
 }
 
 RedisEndpoint parse_redis_url(const std::string& url) {
@@ -190,6 +275,8 @@ RedisEndpoint parse_redis_url(const std::string& url) {
     }
     if (starts_with(url, "redis://")) return parse_tcp(url.substr(8));
     if (starts_with(url, "unix://")) return parse_unix(url.substr(7));
+    if (starts_with(url, "redis-cluster://")) return parse_cluster(url.substr(16));
+    if (starts_with(url, "redis-sentinel://")) return parse_sentinel(url.substr(17));
     if (starts_with(url, "rediss://")) {
         throw RedisUrlError(
             "rediss:// (TLS) is not supported: Debian 12's hiredis 0.14 has no TLS; "

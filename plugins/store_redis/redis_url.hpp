@@ -2,6 +2,14 @@
 //
 //   redis://[[user]:password@]host[:port][/db]       TCP; port 6379 and db 0 by default
 //   unix://[[user]:password@]/abs/path.sock[?db=N]   a Unix socket; db 0 by default
+//   redis-cluster://[[user]:password@]host[:port][,host[:port]...]
+//       a Redis Cluster; the nodes are seeds (any one that answers gives the slot map);
+//       port 6379 by default; db 0 only (a cluster has no other)
+//   redis-sentinel://[[user]:password@]host[:port][,host[:port]...]/master-name[/db]
+//       the primary the sentinels name for master-name; port 26379 by default. The
+//       credentials are the data nodes'; the sentinels' own come from other settings
+//
+// In a list, an IPv6 host is written in brackets: [::1]:7000.
 //
 // User and password may be percent-encoded (%40 for '@'). `rediss://` (TLS) is refused:
 // Debian 12's hiredis 0.14 has no TLS support.
@@ -9,11 +17,22 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace testino::plugins {
 
+// A host and port in a seed or sentinel list.
+struct RedisHostPort {
+    std::string host;
+    int port = 0;
+    bool operator==(const RedisHostPort& other) const { return host == other.host && port == other.port; }
+};
+
 struct RedisEndpoint {
     enum class Transport { tcp, unix_socket };
+    // One node (host/port or socket_path), a cluster found from `seeds`, or the primary
+    // the sentinels in `seeds` name for `master_name`.
+    enum class Topology { single, cluster, sentinel };
 
     Transport transport = Transport::tcp;
     std::string host = "127.0.0.1";  // tcp
@@ -22,6 +41,12 @@ struct RedisEndpoint {
     std::string username;            // "" with a password: AUTH <password> (the default user)
     std::string password;            // "": no AUTH
     long long db = 0;
+
+    Topology topology = Topology::single;
+    std::vector<RedisHostPort> seeds;  // cluster seeds or sentinels, in the URL's order
+    std::string master_name;           // sentinel
+    std::string sentinel_username;     // sentinel: AUTH to the sentinels themselves
+    std::string sentinel_password;
 
     // The endpoint for logs and health: scheme, address and db, never the credentials.
     std::string describe() const;

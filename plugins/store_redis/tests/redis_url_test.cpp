@@ -67,6 +67,33 @@ TEST(RedisUrlTest, UnixSocket) {
     EXPECT_EQ(full.db, 5);
 }
 
+TEST(RedisUrlTest, AClusterIsItsSeedNodes) {
+    const auto cluster = parse_redis_url("redis-cluster://app:pw@10.0.0.1:7000,10.0.0.2,[::1]:7002");
+    EXPECT_EQ(cluster.topology, RedisEndpoint::Topology::cluster);
+    ASSERT_EQ(cluster.seeds.size(), 3u);
+    EXPECT_EQ(cluster.seeds[0], (RedisHostPort{"10.0.0.1", 7000}));
+    EXPECT_EQ(cluster.seeds[1], (RedisHostPort{"10.0.0.2", 6379})) << "port 6379 by default";
+    EXPECT_EQ(cluster.seeds[2], (RedisHostPort{"::1", 7002}));
+    EXPECT_EQ(cluster.username, "app");
+    EXPECT_EQ(cluster.password, "pw");
+    EXPECT_EQ(cluster.db, 0);
+    EXPECT_EQ(cluster.describe(), "redis-cluster://10.0.0.1:7000,10.0.0.2:6379,[::1]:7002");
+    EXPECT_EQ(parse_redis_url("redis-cluster://h:1/0").seeds.size(), 1u) << "db 0 may be written";
+}
+
+TEST(RedisUrlTest, SentinelsNameTheirMaster) {
+    const auto sentinel = parse_redis_url("redis-sentinel://:pw@10.0.0.1,10.0.0.2:26380/otp-primary/2");
+    EXPECT_EQ(sentinel.topology, RedisEndpoint::Topology::sentinel);
+    ASSERT_EQ(sentinel.seeds.size(), 2u);
+    EXPECT_EQ(sentinel.seeds[0], (RedisHostPort{"10.0.0.1", 26379})) << "port 26379 by default";
+    EXPECT_EQ(sentinel.seeds[1], (RedisHostPort{"10.0.0.2", 26380}));
+    EXPECT_EQ(sentinel.master_name, "otp-primary");
+    EXPECT_EQ(sentinel.password, "pw") << "the data nodes' password";
+    EXPECT_EQ(sentinel.db, 2);
+    EXPECT_EQ(sentinel.describe(), "redis-sentinel://10.0.0.1:26379,10.0.0.2:26380/otp-primary/2");
+    EXPECT_EQ(parse_redis_url("redis-sentinel://h/m").db, 0);
+}
+
 TEST(RedisUrlTest, GarbageIsRefused) {
     for (const char* url : {
              "",
@@ -102,6 +129,19 @@ TEST(RedisUrlTest, GarbageIsRefused) {
              "unix:///a.sock?db=1&x=2",
              "unix:///a.sock?db=x",
              "unix://:pw@relative",
+             "redis://a:1,b:2",
+             "redis-cluster://",
+             "redis-cluster://a:1,",
+             "redis-cluster://a:1,,b:2",
+             "redis-cluster://a:1,a:1",
+             "redis-cluster://a:1/3",
+             "redis-cluster://a:1?x=1",
+             "redis-cluster://a:99999",
+             "redis-sentinel://a:1",
+             "redis-sentinel://a:1/",
+             "redis-sentinel://a:1/m/x",
+             "redis-sentinel://a:1/m y",
+             "redis-sentinel://a:1/m/1/2",
          }) {
         EXPECT_THROW(parse_redis_url(url), RedisUrlError) << url;
     }
@@ -118,7 +158,8 @@ TEST(RedisUrlTest, TlsIsRefusedWithTheReason) {
 
 TEST(RedisUrlTest, ErrorsNeverRepeatThePassword) {
     for (const char* url : {"redis://:hunter2@host:99999", "redis://:hunter2@/0",
-                            "redis://x:hunter2@host/abc", "unix://:hunter2@/a.sock?db=q"}) {
+                            "redis://x:hunter2@host/abc", "unix://:hunter2@/a.sock?db=q",
+                            "redis-cluster://:hunter2@a:1,a:1", "redis-sentinel://:hunter2@a/"}) {
         try {
             parse_redis_url(url);
             ADD_FAILURE() << "accepted: " << url;

@@ -47,7 +47,7 @@ TEST(StoreRedisPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
 
 TEST(StoreRedisPluginTest, DeclaresItsConfigKeys) {
     const auto keys = PluginLibrary(STORE_REDIS_PLUGIN_PATH).descriptor().config_keys;
-    ASSERT_EQ(keys.size(), 6u);
+    ASSERT_EQ(keys.size(), 8u);
 
     const ConfigKey* url = find_key(keys, "url");
     ASSERT_NE(url, nullptr);
@@ -55,6 +55,12 @@ TEST(StoreRedisPluginTest, DeclaresItsConfigKeys) {
     EXPECT_EQ(url->default_value, "redis://127.0.0.1:6379/0");
     EXPECT_EQ(url->env, "REDIS_URL");
     EXPECT_TRUE(url->secret) << "the URL may carry the password";
+
+    const ConfigKey* sentinel_password = find_key(keys, "sentinel_password");
+    ASSERT_NE(sentinel_password, nullptr);
+    EXPECT_EQ(sentinel_password->env, "REDIS_SENTINEL_PASSWORD");
+    EXPECT_TRUE(sentinel_password->secret);
+    ASSERT_NE(find_key(keys, "sentinel_username"), nullptr);
 
     const ConfigKey* prefix = find_key(keys, "key_prefix");
     ASSERT_NE(prefix, nullptr);
