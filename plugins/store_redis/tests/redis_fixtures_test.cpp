@@ -1,12 +1,15 @@
-// The Redis Cluster fixture checked against what the real servers say: it comes up whole,
-// a slot moves with ASK then MOVED redirects, a killed primary's replica takes its slots.
+// The Redis Cluster and Sentinel fixtures checked against what the real servers say: they
+// come up whole, a slot moves with ASK then MOVED redirects, a killed primary's replica
+// takes its slots, a Sentinel group fails over to the replica.
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
 #include <chrono>
 #include <string>
 
 #include "redis_cluster.hpp"
 #include "redis_cluster_routing.hpp"
+#include "redis_sentinel.hpp"
 
 namespace testino::plugins {
 namespace {
@@ -14,6 +17,8 @@ namespace {
 using namespace std::chrono_literals;
 using test::RedisCluster;
 using test::RedisClusterOptions;
+using test::RedisSentinelGroup;
+using test::RedisSentinelOptions;
 using test::RedisServer;
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
@@ -150,6 +155,66 @@ TEST(RedisClusterFixture, AForcedFailoverPromotesTheReplicaAtOnce) {
     cluster.kill_primary(1);  // a dead primary: no need to wait for the failure to be noticed
     cluster.force_failover(1);
     EXPECT_TRUE(cluster.wait_promoted(1, 10s)) << cluster.describe();
+}
+
+// A command on a connection that does not authenticate: the sentinel must refuse it.
+std::string unauthenticated(int port, const char* command) {
+    redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeval{2, 0});
+    if (!context || context->err) {
+        if (context) redisFree(context);
+        return "no connection";
+    }
+    auto* reply = static_cast<redisReply*>(redisCommand(context, command));
+    std::string text = reply && reply->str ? std::string(reply->str, reply->len) : "";
+    if (reply) freeReplyObject(reply);
+    redisFree(context);
+    return text;
+}
+
+void expect_failover(RedisSentinelGroup& group) {
+    ASSERT_EQ(group.primary().command({"SET", "testino:{+1}:code", "111111"}), "OK");
+    ASSERT_TRUE(test::eventually([&] {
+        return group.replica().command({"GET", "testino:{+1}:code"}) == "111111";
+    }));
+    group.kill_primary();
+    ASSERT_TRUE(group.wait_failover(20s)) << group.describe();
+    EXPECT_EQ(group.current_primary_port(), group.replica().port());
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(group.primary_port_of(group.sentinel(i)), group.replica().port());
+    EXPECT_TRUE(has(group.replica().command({"INFO", "replication"}), "role:master"));
+    EXPECT_EQ(group.replica().command({"GET", "testino:{+1}:code"}), "111111");
+    EXPECT_EQ(group.replica().command({"SET", "testino:{+1}:code", "222222"}), "OK");
+}
+
+TEST(RedisSentinelFixture, ReportsThePrimaryAndFailsOverToTheReplicaWhenItIsKilled) {
+    RedisSentinelGroup group;
+    EXPECT_EQ(group.master_name(), "testino");
+    EXPECT_EQ(group.current_primary_port(), group.primary().port());
+    std::string expected;
+    for (int i = 0; i < 3; ++i) {
+        RedisServer& sentinel = group.sentinel(i);
+        expected += (i ? "," : "") + std::string("127.0.0.1:") + std::to_string(sentinel.port());
+        EXPECT_EQ(group.primary_port_of(sentinel), group.primary().port());
+        const auto state = group.master_state(sentinel);
+        EXPECT_EQ(state.at("flags"), "master");
+        EXPECT_EQ(state.at("num-slaves"), "1");
+        EXPECT_EQ(state.at("num-other-sentinels"), "2");
+        EXPECT_EQ(state.at("quorum"), "2");
+        EXPECT_TRUE(has(sentinel.command({"SENTINEL", "REPLICAS", "testino"}),
+                        std::to_string(group.replica().port())));
+    }
+    EXPECT_EQ(group.sentinels(), expected);
+    expect_failover(group);
+}
+
+TEST(RedisSentinelFixture, FailsOverWithPasswordsOnTheDataNodesAndTheSentinels) {
+    RedisSentinelOptions options;
+    options.password = "data-secret";
+    options.sentinel_password = "sentinel-secret";
+    RedisSentinelGroup group(options);
+    EXPECT_TRUE(has(unauthenticated(group.sentinel(0).port(), "PING"), "NOAUTH"));
+    EXPECT_TRUE(has(unauthenticated(group.primary().port(), "PING"), "NOAUTH"));
+    EXPECT_EQ(group.current_primary_port(), group.primary().port());
+    expect_failover(group);
 }
 
 }  // namespace
