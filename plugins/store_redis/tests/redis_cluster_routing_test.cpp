@@ -5,11 +5,10 @@
 #include <gtest/gtest.h>
 #include <hiredis/hiredis.h>
 
-#include <chrono>
-#include <memory>
 #include <string>
 #include <vector>
 
+#include "redis_cluster.hpp"
 #include "redis_server.hpp"
 
 namespace testino::plugins {
@@ -113,41 +112,6 @@ TEST(ClusterSlotMap, SlotsGoToTheirOwnerAndAMovedReassignsOne) {
     EXPECT_TRUE(map.nodes().empty());
 }
 
-// Three cluster-enabled redis-servers on free loopback ports, the slots split evenly in
-// order, met into one cluster; ready once every node says cluster_state:ok.
-class ThreeNodeCluster {
-public:
-    ThreeNodeCluster() {
-        for (int i = 0; i < 3; ++i) {
-            nodes_.push_back(std::make_unique<RedisServer>(RedisServerOptions{
-                "", true, {"--cluster-enabled", "yes", "--cluster-node-timeout", "5000"}}));
-        }
-        for (int i = 0; i < 3; ++i) {
-            const std::string added = node(i).command(
-                {"CLUSTER", "ADDSLOTSRANGE", std::to_string(first_slot(i)), std::to_string(last_slot(i))});
-            if (added != "OK") throw std::runtime_error("CLUSTER ADDSLOTSRANGE: " + added);
-        }
-        for (int i = 1; i < 3; ++i)
-            node(0).command({"CLUSTER", "MEET", "127.0.0.1", std::to_string(node(i).port())});
-        const bool ready = test::eventually(
-            [&] {
-                for (int i = 0; i < 3; ++i) {
-                    if (node(i).command({"CLUSTER", "INFO"}).find("cluster_state:ok") == std::string::npos)
-                        return false;
-                }
-                return true;
-            },
-            std::chrono::seconds(30));
-        if (!ready) throw std::runtime_error("the cluster did not reach cluster_state:ok");
-    }
-    RedisServer& node(int i) { return *nodes_[static_cast<std::size_t>(i)]; }
-    static int first_slot(int i) { return i * (kClusterSlots / 3); }
-    static int last_slot(int i) { return i == 2 ? kClusterSlots - 1 : (i + 1) * (kClusterSlots / 3) - 1; }
-
-private:
-    std::vector<std::unique_ptr<RedisServer>> nodes_;
-};
-
 // CLUSTER SLOTS from a real node, read into a SlotMap.
 std::optional<SlotMap> read_slot_map(int port) {
     redisContext* context = redisConnectWithTimeout("127.0.0.1", port, timeval{2, 0});
@@ -164,15 +128,15 @@ std::optional<SlotMap> read_slot_map(int port) {
 }
 
 TEST(ClusterSlotMap, ARealClustersSlotsAreReadAndItsRedirectsAgreeWithThem) {
-    ThreeNodeCluster cluster;
-    const std::optional<SlotMap> map = read_slot_map(cluster.node(1).port());
+    test::RedisCluster cluster;
+    const std::optional<SlotMap> map = read_slot_map(cluster.primary(1).port());
     ASSERT_TRUE(map);
     EXPECT_EQ(map->covered(), kClusterSlots);
     ASSERT_EQ(map->nodes().size(), 3u);
     for (int i = 0; i < 3; ++i) {
-        const ClusterNode expected{"127.0.0.1", cluster.node(i).port()};
-        EXPECT_EQ(*map->owner(static_cast<std::uint16_t>(ThreeNodeCluster::first_slot(i))), expected);
-        EXPECT_EQ(*map->owner(static_cast<std::uint16_t>(ThreeNodeCluster::last_slot(i))), expected);
+        const ClusterNode expected{"127.0.0.1", cluster.primary(i).port()};
+        EXPECT_EQ(*map->owner(static_cast<std::uint16_t>(test::RedisCluster::first_slot(i))), expected);
+        EXPECT_EQ(*map->owner(static_cast<std::uint16_t>(test::RedisCluster::last_slot(i))), expected);
     }
     // Each key is accepted by the node the map names, and every other node redirects to it.
     for (int n = 0; n < 30; ++n) {
@@ -180,8 +144,8 @@ TEST(ClusterSlotMap, ARealClustersSlotsAreReadAndItsRedirectsAgreeWithThem) {
         const ClusterNode* owner = map->owner(cluster_key_slot(key));
         ASSERT_NE(owner, nullptr);
         for (int i = 0; i < 3; ++i) {
-            const std::string answer = cluster.node(i).command({"SET", key, "1"});
-            if (cluster.node(i).port() == owner->port) {
+            const std::string answer = cluster.primary(i).command({"SET", key, "1"});
+            if (cluster.primary(i).port() == owner->port) {
                 EXPECT_EQ(answer, "OK") << key;
                 continue;
             }

@@ -103,18 +103,32 @@ std::string RedisServer::url_with_password(const std::string& password, int db) 
            "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
 }
 
-void RedisServer::start() {
-    if (pid_ > 0) return;
-    std::vector<std::string> args{
-        "redis-server",     "--port",    std::to_string(port_),  "--bind",       "127.0.0.1",
-        "--save",           "",          "--appendonly",         "no",           "--dir",
-        dir_.path(),        "--logfile", dir_.file("redis.log"), "--unixsocket", socket_path(),
-        "--unixsocketperm", "700"};
+// The program, its config file (written at the first start; a restart keeps what the
+// program rewrote there), then the options.
+std::vector<std::string> RedisServer::command_line() const {
+    std::vector<std::string> args{options_.program};
+    if (!options_.config.empty()) {
+        const std::string config_file = dir_.file("redis.conf");
+        if (access(config_file.c_str(), F_OK) != 0) dir_.write("redis.conf", options_.config);
+        args.push_back(config_file);
+    }
+    const std::vector<std::string> common{
+        "--port",    std::to_string(port_),  "--bind",       "127.0.0.1",   "--save",
+        "",          "--appendonly",         "no",           "--dir",       dir_.path(),
+        "--logfile", dir_.file("redis.log"), "--unixsocket", socket_path(), "--unixsocketperm",
+        "700"};
+    args.insert(args.end(), common.begin(), common.end());
     if (!options_.password.empty()) {
         args.push_back("--requirepass");
         args.push_back(options_.password);
     }
     args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+    return args;
+}
+
+void RedisServer::start() {
+    if (pid_ > 0) return;
+    std::vector<std::string> args = command_line();
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -122,7 +136,7 @@ void RedisServer::start() {
     const pid_t pid = fork();
     if (pid < 0) throw std::runtime_error("fork failed");
     if (pid == 0) {
-        execvp("redis-server", argv.data());
+        execvp(options_.program.c_str(), argv.data());
         _exit(127);
     }
     pid_ = pid;
@@ -132,16 +146,16 @@ void RedisServer::start() {
         int status = 0;
         if (waitpid(pid_, &status, WNOHANG) == pid_) {
             pid_ = -1;
-            throw std::runtime_error("redis-server exited at start (is it installed?): " +
-                                     read_text_file(dir_.file("redis.log")));
+            throw std::runtime_error(options_.program + " exited at start (is it installed?): " + log());
         }
         if (command({"PING"}) == "PONG") return;
         std::this_thread::sleep_for(10ms);
     }
     kill();
-    throw std::runtime_error("redis-server did not answer PING within 10 s: " +
-                             read_text_file(dir_.file("redis.log")));
+    throw std::runtime_error(options_.program + " did not answer PING within 10 s: " + log());
 }
+
+std::string RedisServer::log() const { return read_text_file(dir_.file("redis.log")); }
 
 void RedisServer::kill() {
     if (pid_ <= 0) return;

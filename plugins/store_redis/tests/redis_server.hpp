@@ -1,6 +1,6 @@
-// A private redis-server for a test: loopback only, a free port, no persistence, its own
-// temp dir (log and Unix socket). Started by the constructor (waits until PING answers),
-// killed by the destructor. Tests stop, freeze and restart it to play Redis faults.
+// A private redis-server (or redis-sentinel) for a test: loopback only, a free port, no
+// persistence, its own temp dir (log, Unix socket, config file). Started by the constructor (waits until PING
+// answers), killed by the destructor. Tests stop, freeze and restart it to play Redis faults.
 #pragma once
 
 #include <sys/types.h>
@@ -22,6 +22,11 @@ struct RedisServerOptions {
     bool start = true;     // false: pick the port, start later with start()
     // Appended to the command line, e.g. {"--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"}.
     std::vector<std::string> extra_args = {};
+    // The program run: "redis-server", or "redis-sentinel" (then `config` names what it monitors).
+    std::string program = "redis-server";
+    // When not empty: written to <dir>/redis.conf and passed as the first argument, before the
+    // command-line options; the file stays writable (Sentinel rewrites its config file).
+    std::string config = {};
 };
 
 class RedisServer {
@@ -33,6 +38,9 @@ public:
 
     int port() const { return port_; }
     std::string socket_path() const { return dir_.file("redis.sock"); }
+    // Its own temp dir (also its --dir: relative file names in its config land here).
+    const std::string& dir() const { return dir_.path(); }
+    std::string log() const;  // its log file so far
     // redis://[:password@]127.0.0.1:<port>/<db>
     std::string url(int db = 0) const;
     std::string url_with_password(const std::string& password, int db = 0) const;
@@ -53,6 +61,8 @@ public:
     int connected_clients() const;
 
 private:
+    std::vector<std::string> command_line() const;
+
     RedisServerOptions options_;
     TempDir dir_;
     int port_ = 0;
