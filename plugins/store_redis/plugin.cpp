@@ -41,6 +41,13 @@ testino::sdk::PluginDescriptor redis_store_descriptor() {
                          "deadline of one store operation from its start (queueing, connecting, the Redis "
                          "round trips), in milliseconds");
 
+    const ConfigKey wait_replicas = sdk::integer_key("wait_replicas", "0", 0, 16,
+                                                     "a new code counts as stored once this many replicas "
+                                                     "have it (Redis WAIT); 0: once the primary has it");
+    const ConfigKey wait_timeout = sdk::integer_key(
+        "wait_timeout_ms", "100", 1, 60000,
+        "how long a send waits for wait_replicas, in milliseconds; below command_timeout_ms");
+
     ConfigKey allow_eviction;
     allow_eviction.name = "allow_eviction";
     allow_eviction.type = sdk::ValueType::boolean;
@@ -54,7 +61,7 @@ testino::sdk::PluginDescriptor redis_store_descriptor() {
             "1.0.0",
             "OTP store in Redis, shared by every server instance using the same Redis",
             {url, sentinel_username, sentinel_password, key_prefix, pool_size, connect_timeout,
-             command_timeout, allow_eviction}};
+             command_timeout, wait_replicas, wait_timeout, allow_eviction}};
 }
 
 std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::PluginContext& context) {
@@ -81,6 +88,13 @@ std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::P
     options.client.connect_timeout = std::chrono::milliseconds(config.get_int("connect_timeout_ms"));
     options.client.command_timeout = std::chrono::milliseconds(config.get_int("command_timeout_ms"));
     options.allow_eviction = config.get_bool("allow_eviction");
+    options.wait_replicas = static_cast<int>(config.get_int("wait_replicas"));
+    options.wait_timeout = std::chrono::milliseconds(config.get_int("wait_timeout_ms"));
+    if (options.wait_replicas > 0 && options.wait_timeout >= options.client.command_timeout) {
+        // WAIT runs inside the operation's deadline: a longer one would always time out.
+        throw ConfigError(config.where("wait_timeout_ms") + ": must be below command_timeout_ms (" +
+                          std::to_string(options.client.command_timeout.count()) + ")");
+    }
     const std::string endpoint = options.client.endpoint.describe();
     auto store = std::make_unique<testino::plugins::RedisStore>(std::move(options), context.host);
     // Redis evicting our keys would silently drop codes and counters (a limit reset). A

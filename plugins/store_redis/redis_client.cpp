@@ -286,6 +286,14 @@ void RedisClient::on_reply(RedisConnection& connection, std::uint64_t tag, const
             {nullptr, {RedisFault::reply_error, std::string(op.request.name) + " failed: " + error, false}});
         return;
     }
+    if (op.request.wait_replicas > 0 && op.stage != Op::Stage::replicating) {
+        // WAIT counts the replicas that have this connection's writes so far: ours included.
+        op.stage = Op::Stage::replicating;
+        send(op, connection,
+             {"WAIT", std::to_string(op.request.wait_replicas),
+              std::to_string(op.request.wait_timeout.count())});
+        return;
+    }
     complete(op.id, {reply, {}});
 }
 

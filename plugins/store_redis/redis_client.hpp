@@ -63,6 +63,10 @@ struct RedisRequest {
     std::string key;
     // Cluster: send to this node only (health and the eviction check, per primary).
     std::optional<RedisHostPort> node;
+    // Once the command succeeded, WAIT for this many replicas (0: no WAIT) on the same
+    // connection, at most `wait_timeout`; the outcome is then WAIT's reply (the count).
+    int wait_replicas = 0;
+    std::chrono::milliseconds wait_timeout{0};
     // Called exactly once, on the loop thread (or in submit() when refused), with no lock
     // of the client held. Must not throw.
     std::function<void(const RedisOutcome&)> done;

@@ -10,7 +10,7 @@
 namespace testino::plugins {
 
 struct RedisClient::Op {
-    enum class Stage { waiting, sent, loading, resent };
+    enum class Stage { waiting, sent, loading, resent, replicating };
 
     std::uint64_t id = 0;
     Clock::time_point deadline;

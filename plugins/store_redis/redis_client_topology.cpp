@@ -225,6 +225,16 @@ void RedisClient::on_message(RedisConnection& connection, const redisReply& mess
 bool RedisClient::follow_topology_error(Op& op, Node& node, const std::string& error) {
     using Topology = RedisEndpoint::Topology;
     const Topology topology = options_.endpoint.topology;
+    if (topology == Topology::single && parse_cluster_redirect(error)) {
+        // The first symptom: redis:// pointed at one node of a cluster.
+        complete(op.id, {nullptr,
+                         {RedisFault::reply_error,
+                          std::string(op.request.name) + " failed: " + error +
+                              " (this Redis is a Redis Cluster node: list the cluster's nodes with "
+                              "redis-cluster://host:port,host:port)",
+                          false}});
+        return true;
+    }
     const bool moved_on = (topology == Topology::cluster && parse_cluster_redirect(error)) ||
                           (topology == Topology::sentinel && starts_with(error, "READONLY"));
     if (moved_on && ++op.redirects > kMaxRedirects) {

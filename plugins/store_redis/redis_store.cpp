@@ -80,14 +80,28 @@ std::string RedisStore::counter_key(const std::string& key) const {
     return options_.key_prefix + "count:" + key;
 }
 
+StoreResult RedisStore::replicated(const redisReply& reply) const {
+    if (options_.wait_replicas == 0) return {};
+    const long long replicas = reply.type == REDIS_REPLY_INTEGER ? reply.integer : -1;
+    if (replicas >= options_.wait_replicas) return {};
+    // On the primary, not yet on enough replicas: a failover now could lose it.
+    return failed<StoreResult>(endpoint_ + ": the code reached " + std::to_string(std::max(0LL, replicas)) +
+                               " of " + std::to_string(options_.wait_replicas) + " replicas within " +
+                               std::to_string(options_.wait_timeout.count()) + " ms (WAIT)");
+}
+
 std::string RedisStore::detail(const RedisFailure& failure) const {
     return endpoint_ + ": " + failure.detail;
 }
 
 void RedisStore::run_script(const RedisScript& script, const std::string& redis_key,
                             const std::vector<std::string>& args,
-                            std::function<void(const RedisOutcome&)> finish) {
+                            std::function<void(const RedisOutcome&)> finish, bool replicate) {
     RedisRequest request;
+    if (replicate) {
+        request.wait_replicas = options_.wait_replicas;
+        request.wait_timeout = options_.wait_timeout;
+    }
     request.name = script.name;
     request.command = {"EVALSHA", script.sha1, "1", redis_key};
     request.command.insert(request.command.end(), args.begin(), args.end());
@@ -109,11 +123,12 @@ void RedisStore::put_code(const std::string& key, const sdk::NewCode& code,
          milliseconds(code.overlap, std::chrono::seconds(0))},
         [this, done](const RedisOutcome& outcome) {
             finish_with(done, [&]() -> StoreResult {
-                if (outcome.reply) return {};
+                if (outcome.reply) return replicated(*outcome.reply);
                 if (out_of_memory(outcome.failure)) return {StoreStatus::full, detail(outcome.failure)};
                 return failed<StoreResult>(detail(outcome.failure));
             });
-        });
+        },
+        options_.wait_replicas > 0);
 } catch (const std::exception& error) {
     finish_with(done, [&] { return failed<StoreResult>(std::string("redis store: ") + error.what()); });
 }

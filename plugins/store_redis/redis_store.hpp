@@ -39,6 +39,12 @@ struct RedisStoreOptions {
     std::string key_prefix = "testino:";
     // Run although Redis may evict keys (maxmemory with a policy other than noeviction).
     bool allow_eviction = false;
+    // A new code counts as stored once this many replicas have it (WAIT), at most
+    // `wait_timeout` after the write; fewer in time: the send fails (unavailable). 0: as
+    // soon as the primary has it (Redis replication is asynchronous: a failover right after
+    // may lose it).
+    int wait_replicas = 0;
+    std::chrono::milliseconds wait_timeout{100};
 };
 
 class RedisStore final : public sdk::OtpStore {
@@ -74,11 +80,15 @@ public:
 private:
     // Runs `script` on `redis_key` with `args`; `finish` gets the outcome on the loop
     // thread, after the up/down state was logged.
+    // `replicate`: WAIT for options_.wait_replicas after it (the outcome is then WAIT's count).
     void run_script(const RedisScript& script, const std::string& redis_key,
-                    const std::vector<std::string>& args, std::function<void(const RedisOutcome&)> finish);
+                    const std::vector<std::string>& args, std::function<void(const RedisOutcome&)> finish,
+                    bool replicate = false);
     void observe(const RedisOutcome& outcome);  // logs changes of state
     void script_loaded(const RedisScript& script);
     std::string detail(const RedisFailure& failure) const;
+    // A put's result from WAIT's reply, when wait_replicas asks for it.
+    sdk::StoreResult replicated(const redisReply& reply) const;
 
     // Log a change of state once (not once per request): down with why, or up again. Each
     // time the store is up after being down or unknown, it checks eviction again.

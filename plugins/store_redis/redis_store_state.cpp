@@ -281,7 +281,11 @@ sdk::HealthReport RedisStore::health_report(const std::string& failure) {
             }
             break;
         case RedisEndpoint::Topology::cluster: {
-            where += ": " + std::to_string(topology.primaries.size()) + " primaries, " +
+            std::string names;
+            for (const RedisHostPort& node : topology.primaries) {
+                names += (names.empty() ? "" : " ") + node.host + ":" + std::to_string(node.port);
+            }
+            where += ": " + std::to_string(topology.primaries.size()) + " primaries (" + names + "), " +
                      std::to_string(topology.slots_served) + " of " + std::to_string(kClusterSlots) +
                      " slots served";
             if (topology.slots_served < kClusterSlots) return {false, where};

@@ -47,7 +47,7 @@ TEST(StoreRedisPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
 
 TEST(StoreRedisPluginTest, DeclaresItsConfigKeys) {
     const auto keys = PluginLibrary(STORE_REDIS_PLUGIN_PATH).descriptor().config_keys;
-    ASSERT_EQ(keys.size(), 8u);
+    ASSERT_EQ(keys.size(), 10u);
 
     const ConfigKey* url = find_key(keys, "url");
     ASSERT_NE(url, nullptr);
