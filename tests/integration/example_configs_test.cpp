@@ -1,6 +1,6 @@
-// Every example config in config/ passes `testino-server --check-config` with the secrets
-// given as fake environment values of the right shape; no secret reaches the output, and
-// none is written in the files themselves.
+// Every example config in config/ and config/examples/ passes `testino-server --check-config` with the
+// secrets given as fake environment values of the right shape; no secret reaches the output, and none is
+// written in the files themselves.
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -21,6 +21,7 @@ const std::string kTwilioToken = "feedfacecafebeef0123456789abcdef";
 const std::string kAwsKeyId = "AKIAIOSFODNN7EXAMPLE";
 const std::string kAwsSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const std::string kRedisPassword = "redis-pass-4f9c2a";
+const std::string kSentinelPassword = "sentinel-pass-7d1e0b";
 
 std::map<std::string, std::string> twilio_env() {
     return {{"TWILIO_ACCOUNT_SID", kTwilioSid},
@@ -44,20 +45,29 @@ const std::vector<Example>& examples() {
     static const std::vector<Example> list = [] {
         std::map<std::string, std::string> redis = twilio_env();
         redis["REDIS_URL"] = "redis://:" + kRedisPassword + "@127.0.0.1:6379/0";
+        std::map<std::string, std::string> cluster = twilio_env();
+        cluster["REDIS_URL"] = "redis-cluster://:" + kRedisPassword + "@127.0.0.1:7001,127.0.0.1:7002";
+        std::map<std::string, std::string> sentinel = twilio_env();
+        sentinel["REDIS_URL"] =
+            "redis-sentinel://:" + kRedisPassword + "@127.0.0.1:26379,127.0.0.1:26380/testino";
+        sentinel["REDIS_SENTINEL_PASSWORD"] = kSentinelPassword;
         std::map<std::string, std::string> both = twilio_env();
         for (const auto& [name, value] : sns_env()) both[name] = value;
         return std::vector<Example>{
             {"default.yaml", {}, "sms_console.so", "store_memory.so"},
-            {"twilio.example.yaml", twilio_env(), "sms_twilio.so", "store_memory.so"},
-            {"sns.example.yaml", sns_env(), "sms_sns.so", "store_memory.so"},
-            {"redis.example.yaml", redis, "sms_twilio.so", "store_redis.so"},
-            {"failover.example.yaml", both, "sms_sns.so", "store_memory.so"},
+            {"examples/twilio.yaml", twilio_env(), "sms_twilio.so", "store_memory.so"},
+            {"examples/sns.yaml", sns_env(), "sms_sns.so", "store_memory.so"},
+            {"examples/redis.yaml", redis, "sms_twilio.so", "store_redis.so"},
+            {"examples/failover.yaml", both, "sms_sns.so", "store_memory.so"},
+            {"examples/redis-cluster.yaml", cluster, "sms_twilio.so", "store_redis.so"},
+            {"examples/redis-sentinel.yaml", sentinel, "sms_twilio.so", "store_redis.so"},
         };
     }();
     return list;
 }
 
-const std::vector<std::string> kSecrets = {kTokenSecret64, kTwilioToken, kAwsSecret, kRedisPassword};
+const std::vector<std::string> kSecrets = {kTokenSecret64, kTwilioToken, kAwsSecret, kRedisPassword,
+                                           kSentinelPassword};
 
 ProcessResult check_config(const Example& example, std::map<std::string, std::string> env) {
     ProcessSpec spec;
@@ -93,11 +103,13 @@ const Example& example(const std::string& file) {
 }
 
 TEST(ExampleConfig, DefaultIsValid) { expect_valid(example("default.yaml")); }
-TEST(ExampleConfig, TwilioIsValid) { expect_valid(example("twilio.example.yaml")); }
-TEST(ExampleConfig, SnsIsValid) { expect_valid(example("sns.example.yaml")); }
-TEST(ExampleConfig, RedisIsValid) { expect_valid(example("redis.example.yaml")); }
+TEST(ExampleConfig, TwilioIsValid) { expect_valid(example("examples/twilio.yaml")); }
+TEST(ExampleConfig, SnsIsValid) { expect_valid(example("examples/sns.yaml")); }
+TEST(ExampleConfig, RedisIsValid) { expect_valid(example("examples/redis.yaml")); }
+TEST(ExampleConfig, RedisClusterIsValid) { expect_valid(example("examples/redis-cluster.yaml")); }
+TEST(ExampleConfig, RedisSentinelIsValid) { expect_valid(example("examples/redis-sentinel.yaml")); }
 TEST(ExampleConfig, FailoverIsValidAndRoutesPlusOneThroughTwilioThenSns) {
-    const Example& e = example("failover.example.yaml");
+    const Example& e = example("examples/failover.yaml");
     expect_valid(e);
     std::map<std::string, std::string> env = e.env;
     env["TOKEN_SECRET"] = kTokenSecret64;
@@ -116,11 +128,11 @@ TEST(ExampleConfig, ProviderCredentialsComeFromTheEnvironment) {
         std::string file, variable, key;
     };
     for (const Missing& m :
-         {Missing{"twilio.example.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
-          Missing{"sns.example.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"},
-          Missing{"redis.example.yaml", "TWILIO_ACCOUNT_SID", "account_sid"},
-          Missing{"failover.example.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
-          Missing{"failover.example.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"}}) {
+         {Missing{"examples/twilio.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
+          Missing{"examples/sns.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"},
+          Missing{"examples/redis.yaml", "TWILIO_ACCOUNT_SID", "account_sid"},
+          Missing{"examples/failover.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
+          Missing{"examples/failover.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"}}) {
         std::map<std::string, std::string> env = example(m.file).env;
         env["TOKEN_SECRET"] = kTokenSecret64;
         env.erase(m.variable);
