@@ -147,6 +147,8 @@ private:
     void on_switch_master(const redisReply& message);
     // A reply error that is about where the data is; true when `op` was taken care of.
     bool follow_topology_error(Op& op, Node& node, const std::string& error);
+    void follow_redirect(Op& op, Node& from, const ClusterRedirect& redirect);
+    void fail_unavailable(Op& op, const Node& node, const std::string& why);
     bool publish_topology();  // true when the primaries changed
     // A node's connect failed: in a cluster its slots may have moved, behind Sentinel the
     // primary may have changed.

@@ -225,8 +225,10 @@ void RedisClient::on_message(RedisConnection& connection, const redisReply& mess
 bool RedisClient::follow_topology_error(Op& op, Node& node, const std::string& error) {
     using Topology = RedisEndpoint::Topology;
     const Topology topology = options_.endpoint.topology;
-    if (topology == Topology::single && parse_cluster_redirect(error)) {
-        // The first symptom: redis:// pointed at one node of a cluster.
+    const auto redirect = parse_cluster_redirect(error);
+    const bool readonly = starts_with(error, "READONLY");
+    if (topology == Topology::single && redirect) {
+        // redis:// pointed at one node of a cluster.
         complete(op.id, {nullptr,
                          {RedisFault::reply_error,
                           std::string(op.request.name) + " failed: " + error +
@@ -235,44 +237,18 @@ bool RedisClient::follow_topology_error(Op& op, Node& node, const std::string& e
                           false}});
         return true;
     }
-    const bool moved_on = (topology == Topology::cluster && parse_cluster_redirect(error)) ||
-                          (topology == Topology::sentinel && starts_with(error, "READONLY"));
+    const bool moved_on =
+        (topology == Topology::cluster && redirect) || (topology == Topology::sentinel && readonly);
     if (moved_on && ++op.redirects > kMaxRedirects) {
-        complete(op.id, {nullptr,
-                         {RedisFault::unreachable,
-                          std::string(op.request.name) + ": still redirected after " +
-                              std::to_string(kMaxRedirects) + " tries (" + error + ")",
-                          false}});
+        fail_unavailable(op, node,
+                         "still redirected after " + std::to_string(kMaxRedirects) + " tries: " + error);
         return true;
     }
-    if (topology == Topology::cluster) {
-        if (const auto redirect = parse_cluster_redirect(error)) {
-            RedisHostPort to = redirect->node;
-            if (to.host.empty()) to.host = node.address.host;
-            op.ask = nullptr;
-            op.asking = false;
-            if (redirect->kind == ClusterRedirect::Kind::moved) {
-                slot_map_.assign(redirect->slot, redirect->slot, to);  // at once; the whole map soon
-                want_refresh();
-                if (publish_topology() && hooks_.topology_changed) hooks_.topology_changed();
-            } else {
-                op.ask = &node_at(to, false);
-                op.asking = true;
-            }
-            requeue(op);
-            return true;
-        }
-        if (starts_with(error, "CLUSTERDOWN") || starts_with(error, "TRYAGAIN")) {
-            want_refresh();
-            complete(op.id,
-                     {nullptr,
-                      {RedisFault::unreachable,
-                       address_text(node.address) + ": " + op.request.name + " failed: " + error, false}});
-            return true;
-        }
-        return false;
+    if (topology == Topology::cluster && redirect) {
+        follow_redirect(op, node, *redirect);
+        return true;
     }
-    if (topology == Topology::sentinel && starts_with(error, "READONLY")) {
+    if (topology == Topology::sentinel && readonly) {
         // Written to a replica: the primary we knew was demoted. Ask the sentinels again;
         // nothing was written, so the request goes out again once they have answered.
         if (&node == primary_) {
@@ -284,13 +260,37 @@ bool RedisClient::follow_topology_error(Op& op, Node& node, const std::string& e
         requeue(op);
         return true;
     }
-    if (starts_with(error, "LOADING") || starts_with(error, "MASTERDOWN")) {
-        complete(op.id, {nullptr,
-                         {RedisFault::unreachable,
-                          address_text(node.address) + ": " + op.request.name + " failed: " + error, false}});
+    // Redis is there but cannot serve now: a cluster without a slot's owner, a replica
+    // loading its data. Unavailable, as for a node that is down.
+    for (const char* busy : {"CLUSTERDOWN", "TRYAGAIN", "LOADING", "MASTERDOWN"}) {
+        if (!starts_with(error, busy)) continue;
+        if (topology == Topology::cluster) want_refresh();
+        fail_unavailable(op, node, error);
         return true;
     }
     return false;
+}
+
+void RedisClient::follow_redirect(Op& op, Node& from, const ClusterRedirect& redirect) {
+    RedisHostPort to = redirect.node;
+    if (to.host.empty()) to.host = from.address.host;
+    op.ask = nullptr;
+    op.asking = false;
+    if (redirect.kind == ClusterRedirect::Kind::moved) {
+        slot_map_.assign(redirect.slot, redirect.slot, to);  // at once; the whole map soon
+        want_refresh();
+        if (publish_topology() && hooks_.topology_changed) hooks_.topology_changed();
+    } else {
+        op.ask = &node_at(to, false);
+        op.asking = true;
+    }
+    requeue(op);
+}
+
+void RedisClient::fail_unavailable(Op& op, const Node& node, const std::string& why) {
+    complete(op.id, {nullptr,
+                     {RedisFault::unreachable,
+                      address_text(node.address) + ": " + op.request.name + " failed: " + why, false}});
 }
 
 void RedisClient::node_unreachable(Node& node) {
