@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Runs the Testino benchmark (bench/run.sh builds first, then calls this).
 
-Starts the floor server, testino-server (memory store, then Redis store when the plugin
-is built) on 127.0.0.1, drives them with wrk and the Lua scripts in bench/lua, prints a
+Starts the floor server, testino-server (memory store, then, when the plugin is built,
+the Redis store on one redis-server and on a 3-primary Redis Cluster) on 127.0.0.1, drives them with wrk and the Lua scripts in bench/lua, prints a
 Markdown table with medians and ratios to the floor, and writes it into bench/RESULTS.md
 between the GENERATED markers (everything else in that file is kept as written).
 
@@ -129,14 +129,16 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start_redis():
+def start_redis(name="redis", extra=(), directory=RESULTS_DIR, port=None):
+    """A redis-server on 127.0.0.1 with persistence off, answering PING; `extra` are more
+    arguments (the cluster's), `directory` its --dir."""
     if not shutil.which("redis-server"):
         raise RuntimeError("redis-server not installed")
-    port = free_port()
+    port = port or free_port()
     argv = ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
             "--appendonly", "no", "--protected-mode", "no", "--daemonize", "no",
-            "--dir", RESULTS_DIR]
-    redis = Process("redis", argv, None)
+            "--dir", directory, *extra]
+    redis = Process(name, argv, None)
     redis.port = port
     deadline = time.time() + 10
     while time.time() < deadline:
@@ -146,7 +148,76 @@ def start_redis():
         except OSError:
             time.sleep(0.05)
     redis.stop()
-    raise RuntimeError("redis-server did not answer PING")
+    raise RuntimeError(f"{name} did not answer PING: {Process.tail(redis.stderr_path)}")
+
+
+def free_cluster_port():
+    """A free port whose cluster bus port (port + 10000) is free too, so at most 55535."""
+    for _ in range(1000):
+        port = free_port()
+        if port <= 55535 and port_free(port + 10000):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def port_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def start_redis_cluster(primaries=3):
+    """`primaries` cluster-enabled redis-servers (no replicas), each with its own directory
+    under bench/results/, joined by redis-cli --cluster create; returns them once every
+    node's CLUSTER INFO says cluster_state:ok."""
+    if not shutil.which("redis-cli"):
+        raise RuntimeError("redis-cli not installed (Debian's redis-tools)")
+    nodes = []
+    try:
+        for i in range(1, primaries + 1):
+            directory = os.path.join(RESULTS_DIR, f"redis-cluster-{i}")
+            shutil.rmtree(directory, ignore_errors=True)  # a nodes.conf of an earlier run
+            os.makedirs(directory)
+            extra = ["--cluster-enabled", "yes", "--cluster-node-timeout", "5000",
+                     "--cluster-config-file", os.path.join(directory, "nodes.conf")]
+            nodes.append(start_redis(f"redis-cluster-{i}", extra, directory,
+                                     free_cluster_port()))
+        create_cluster(nodes)
+        wait_cluster_ok(nodes)
+        return nodes
+    except Exception:
+        stop_all(nodes)
+        raise
+
+
+def create_cluster(nodes):
+    argv = ["redis-cli", "--cluster", "create", *cluster_seeds(nodes).split(","),
+            "--cluster-yes"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"redis-cli --cluster create failed: {done.stdout[-400:]} "
+                           f"{done.stderr[-400:]}")
+
+
+def wait_cluster_ok(nodes, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if all("cluster_state:ok" in redis_command(n.port, "CLUSTER", "INFO") for n in nodes):
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the cluster did not reach cluster_state:ok within {timeout}s")
+
+
+def cluster_seeds(nodes):
+    return ",".join(f"127.0.0.1:{n.port}" for n in nodes)
+
+
+def stop_all(nodes):
+    for node in nodes:
+        node.stop()
 
 
 def redis_command(port, *words):
@@ -164,8 +235,11 @@ def redis_command(port, *words):
                 data += chunk
                 if data.startswith((b"+", b"-", b":")) and data.endswith(b"\r\n"):
                     break
-                if data.startswith(b"$") and data.endswith(b"\r\n") and data.count(b"\r\n") >= 2:
-                    break
+                if data.startswith(b"$") and b"\r\n" in data:
+                    header, _, body = data.partition(b"\r\n")
+                    length = int(header[1:])  # -1: nil
+                    if length < 0 or len(body) >= length + 2:
+                        break
         except socket.timeout:
             pass
         return data.decode(errors="replace")
@@ -402,13 +476,40 @@ def bench_fill(name, config_path, memory):
     return server
 
 
-def redis_used_memory(redis):
-    m = re.search(r"used_memory:(\d+)", redis_command(redis.port, "INFO", "memory"))
-    return int(m.group(1)) if m else None
+def redis_used_memory(nodes):
+    """used_memory (INFO memory) summed over the Redis nodes, or None."""
+    total = 0
+    for node in nodes:
+        m = re.search(r"used_memory:(\d+)", redis_command(node.port, "INFO", "memory"))
+        if not m:
+            return None
+        total += int(m.group(1))
+    return total
+
+
+def redis_keys(nodes):
+    """Keys in db 0 (INFO keyspace) summed over the Redis nodes."""
+    total = 0
+    for node in nodes:
+        m = re.search(r"db0:keys=(\d+)", redis_command(node.port, "INFO", "keyspace"))
+        total += int(m.group(1)) if m else 0
+    return total
+
+
+def redis_memory_after_sends(nodes, memory):
+    """Redis bytes per pending code after the send-otp rows: the growth of used_memory
+    over the pending codes (health's count; else the keys, one per code with the bench's
+    limits off)."""
+    pending = memory.get("load_pending") or redis_keys(nodes)
+    memory["redis_keys"] = pending
+    used = redis_used_memory(nodes)
+    if pending and used is not None and memory.get("redis_used_before") is not None:
+        memory["redis_bytes_per_code"] = (used - memory["redis_used_before"]) / pending
 
 
 def bench_server(target, config_path, rows, memory, fill, redis=None):
-    """health and send-otp on one server; verify rows on the pool its sends left."""
+    """health and send-otp on one server; verify rows on the pool its sends left.
+    `redis`: the Redis nodes behind the store (for the Redis memory figure), or None."""
     name = f"server-{target}"
     blocks = NumberBlocks()
     if fill:
@@ -435,11 +536,8 @@ def bench_server(target, config_path, rows, memory, fill, redis=None):
                                  f"{target} send-otp")))
         memory["load_peak_kib"] = server.status_kib("VmHWM")
         memory["load_pending"] = pending_codes(server)
-        if redis is not None and memory["load_pending"]:
-            used = redis_used_memory(redis)
-            if used is not None and memory.get("redis_used_before") is not None:
-                memory["redis_bytes_per_code"] = ((used - memory["redis_used_before"])
-                                                  / memory["load_pending"])
+        if redis:
+            redis_memory_after_sends(redis, memory)
         if not fill:
             time.sleep(0.5)
             pool = Pool(name, server.stdout_path)
@@ -550,14 +648,42 @@ def build_report(rows, skipped, memories, started, elapsed):
             f"{fmt_num(m.get('fill_rps'))} req/s | {mib(m.get('load_peak_kib'))} "
             f"({fmt_int(m.get('load_pending'))} codes pending after send-otp) | "
             f"{fmt_int(m.get('pool'))} |")
-    if memories.get("redis", {}).get("redis_bytes_per_code") is not None:
-        lines.append("")
-        lines.append(f"Redis store: redis-server used_memory grew by "
-                     f"{memories['redis']['redis_bytes_per_code']:,.0f} bytes per pending code "
-                     "(INFO memory, after the send-otp rows).")
+    for target, servers in (("redis", "redis-server"),
+                            ("redis-cluster", "the 3 cluster primaries' summed")):
+        m = memories.get(target, {})
+        if m.get("redis_bytes_per_code") is not None:
+            lines.append("")
+            lines.append(f"{target}: {servers} used_memory grew by "
+                         f"{m['redis_bytes_per_code']:,.0f} bytes per pending code "
+                         f"(INFO memory, after the send-otp rows; {fmt_int(m.get('redis_keys'))}"
+                         " codes, counted as keys in INFO keyspace when health gives no count).")
     lines.append("")
     lines.extend(targets(rows, floor, memories))
+    cluster = cluster_ratio_line(rows)
+    if cluster:
+        lines.extend(["", cluster])
     return "\n".join(lines)
+
+
+def row_rps(rows, target, row, variant):
+    for t, r, _, runs in rows:
+        if t == target and r == row:
+            return summarize(runs[variant])["rps"]
+    return None
+
+
+def cluster_ratio_line(rows):
+    """Cluster vs single Redis: req/s of redis-cluster ÷ redis, per row and header."""
+    parts = []
+    for row in ("send-otp", "verify-otp (wrong code)", "verify-otp (right code)"):
+        ratios = [ratio(row_rps(rows, "redis-cluster", row, v), row_rps(rows, "redis", row, v))
+                  for v, _ in VARIANTS]
+        if any(r != "-" for r in ratios):
+            parts.append(f"{row} {' / '.join(ratios)}")
+    if not parts:
+        return None
+    return ("Cluster vs single Redis (redis-cluster req/s ÷ redis req/s, Connection header "
+            f"{' / '.join(v for v, _ in VARIANTS)}): " + "; ".join(parts) + ".")
 
 
 def mib(kib):
@@ -677,6 +803,25 @@ def write_results(report, begin=BEGIN, end=END):
 START_LOADAVG = open("/proc/loadavg").read().split()[:3]
 
 
+def bench_redis(target, start, url, rows, skipped, memories):
+    """The Redis store's rows against the nodes start() returns (stopped afterwards, also
+    on failure), with store.redis.url = url(nodes); a failure becomes a skipped line."""
+    log(f"bench: testino-server, Redis store ({target})")
+    memories[target] = {}
+    nodes = []
+    try:
+        nodes = start()
+        store = {"backend": "redis", "redis": {"url": url(nodes)}}
+        memories[target]["redis_used_before"] = redis_used_memory(nodes)
+        bench_server(target, write_config(f"bench-{target}", store), rows, memories[target],
+                     fill=False, redis=nodes)
+    except RuntimeError as e:
+        skipped.append(f"{target}: failed: {e}".replace("|", "/").replace("\n", " "))
+        log(f"bench: {target} failed: {e}")
+    finally:
+        stop_all(nodes)
+
+
 def main():
     started = time.time()
     os.makedirs(RESULTS_DIR, exist_ok=True)
@@ -699,19 +844,12 @@ def main():
             skipped.append("skipped: store_redis plugin not built")
             log("bench: skipped: store_redis plugin not built")
         else:
-            log("bench: testino-server, Redis store")
-            redis = start_redis()
-            memories["redis"] = {}
-            try:
-                store = {"backend": "redis",
-                         "redis": {"url": f"redis://127.0.0.1:{redis.port}/0"}}
-                memories["redis"]["redis_used_before"] = redis_used_memory(redis)
-                bench_server("redis", write_config("bench-redis", store), rows,
-                             memories["redis"], fill=False, redis=redis)
-            except RuntimeError as e:
-                skipped.append(f"redis: failed: {e}".replace("|", "/").replace("\n", " "))
-            finally:
-                redis.stop()
+            bench_redis("redis", lambda: [start_redis()],
+                        lambda nodes: f"redis://127.0.0.1:{nodes[0].port}/0",
+                        rows, skipped, memories)
+            bench_redis("redis-cluster", start_redis_cluster,
+                        lambda nodes: f"redis-cluster://{cluster_seeds(nodes)}",
+                        rows, skipped, memories)
 
     if os.environ.get("BENCH_KEEP_LOGS") != "1":
         # The fill leaves about a gigabyte of log; what is worth keeping is in the table.
