@@ -116,4 +116,38 @@ UnitCharge BudgetLease::refusal(TimePoint now) const {
     return UnitCharge{sdk::StoreStatus::ok, false, std::max(left, std::chrono::seconds(1)), window_id_, ""};
 }
 
+// --- SendBudgets ------------------------------------------------------------------------
+
+SendBudgets::SendBudgets(MeteredStore& store, const LimitsConfig& limits) {
+    const char* message = "The service cannot send codes right now; try again later";
+    const struct {
+        const char* key;
+        int limit;
+        std::chrono::seconds window;
+        metrics::Limit which;
+    } budgets[] = {
+        {"budget:hour", limits.budget_per_hour, std::chrono::hours(1), metrics::Limit::budget_hour},
+        {"budget:day", limits.budget_per_day, std::chrono::hours(24), metrics::Limit::budget_day}};
+    for (const auto& b : budgets) {
+        if (b.limit <= 0) continue;
+        Budget budget{
+            {b.key, b.limit, b.window, b.which, ErrorCode::send_budget_exhausted, message, true, true},
+            nullptr};
+        // A lease of one would be a store call per send with refunds kept here: the plain
+        // counter is that, with refunds that other instances can use.
+        if (BudgetLease::effective_size(limits.budget_lease, b.limit) > 1) {
+            budget.lease =
+                std::make_unique<BudgetLease>(store, b.key, b.limit, b.window, limits.budget_lease);
+            budget.check.lease = budget.lease.get();
+        }
+        budgets_.push_back(std::move(budget));
+    }
+}
+
+SendBudgets::~SendBudgets() = default;
+
+void SendBudgets::append_checks(std::vector<LimitCheck>& checks) const {
+    for (const Budget& budget : budgets_) checks.push_back(budget.check);
+}
+
 }  // namespace testino

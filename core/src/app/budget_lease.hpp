@@ -22,6 +22,7 @@
 
 #include "app/metered_store.hpp"
 #include "app/rate_limits.hpp"
+#include "config/config.hpp"
 
 namespace testino {
 
@@ -74,6 +75,27 @@ private:
     bool exhausted_ = false;       // the store gave less than asked: the budget is spent
     bool fetching_ = false;        // a lease request is in flight
     std::deque<Done> waiting_;     // callers waiting for it
+};
+
+// The deployment's send budgets (per hour, per day) as the last of send-otp's limit checks,
+// each charged through a lease when its budget allows one (effective size > 1), else by one
+// store call per send as the other limits are.
+class SendBudgets {
+public:
+    SendBudgets(MeteredStore& store, const LimitsConfig& limits);
+    ~SendBudgets();
+    SendBudgets(const SendBudgets&) = delete;
+    SendBudgets& operator=(const SendBudgets&) = delete;
+
+    // Appends the enabled budgets' checks to `checks`.
+    void append_checks(std::vector<LimitCheck>& checks) const;
+
+private:
+    struct Budget {
+        LimitCheck check;
+        std::unique_ptr<BudgetLease> lease;
+    };
+    std::vector<Budget> budgets_;
 };
 
 }  // namespace testino
