@@ -6,9 +6,10 @@
 //
 // Accuracy: a unit is spent only after the store counted it within the limit, so the
 // deployment never sends more than the budget. Units leased but unspent when the window ends
-// are lost (at most L-1 per instance and budget, or a whole lease of an instance that
-// stopped), so the budget may be under-used by up to instances x (L-1) per window. L is
-// clamped to max(1, limit / 100): the loss stays within 1% of the budget per instance.
+// are lost (up to L-1 per instance and budget, more only by refunds nobody reused, and a
+// whole lease of an instance that stopped), so the budget may be under-used by up to
+// instances x (L-1) per window. L is clamped to max(1, limit / 100): L-1 stays under 1% of
+// the budget per instance.
 #pragma once
 
 #include <chrono>
