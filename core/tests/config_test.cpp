@@ -210,6 +210,14 @@ TEST(Config, LimitsAreValidated) {
     EXPECT_EQ(c.limits.number_sends, 5) << "documented default";
 }
 
+TEST(Config, TheBudgetLeaseIsTenByDefaultAndAtLeastOne) {
+    EXPECT_EQ(load("").limits.budget_lease, 10);
+    EXPECT_EQ(load("limits: {budget_lease: 1}\n").limits.budget_lease, 1);
+    EXPECT_EQ(load("", {{"LIMIT_BUDGET_LEASE", "25"}}).limits.budget_lease, 25);
+    EXPECT_NE(error_of("limits: {budget_lease: 0}\n").find("limits.budget_lease"), std::string::npos)
+        << error_of("limits: {budget_lease: 0}\n");
+}
+
 TEST(Config, TestNumbersAreValidated) {
     const AppConfig c =
         load("test_numbers:\n  - {number: \"+1 202 555 0100\", code: \"424242\", expires: 2030-01-31}\n");

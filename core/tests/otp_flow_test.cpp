@@ -210,6 +210,62 @@ TEST_F(OtpFlowTest, GlobalBudgetTripsTheBreaker) {
     EXPECT_EQ(error_info(ErrorCode::send_budget_exhausted).status, 503);
 }
 
+// The value of a store counter now (a read adds nothing).
+std::int64_t counter(sdk::OtpStore& store, const std::string& key) {
+    std::promise<std::int64_t> value;
+    store.hit_counter(key, 1h, 0, [&value](sdk::CounterResult r) { value.set_value(r.count); });
+    return value.get_future().get();
+}
+
+TEST_F(OtpFlowTest, ALargeBudgetIsChargedALeaseAtATimeAndARefundStaysInTheLease) {
+    LimitsConfig limits = no_limits();
+    limits.budget_per_hour = 1000;
+    limits.budget_per_day = 10000;
+    limits.budget_lease = 10;
+    make_flow(300s, 5, limits);
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(send_outcome("2025550123"), "ok") << i;
+    EXPECT_EQ(counter(*store, "budget:hour"), 10) << "one lease of 10 for ten sends";
+    EXPECT_EQ(counter(*store, "budget:day"), 10);
+
+    provider->answer(sdk::SendStatus::unavailable);
+    EXPECT_EQ(send_outcome("2025550123"), "SMS_PROVIDER_UNAVAILABLE");
+    EXPECT_EQ(counter(*store, "budget:hour"), 20) << "a new lease; the refund stays in it";
+    provider->answer(sdk::SendStatus::sent);
+    for (int i = 0; i < 10; ++i) ASSERT_EQ(send_outcome("2025550123"), "ok") << i;
+    EXPECT_EQ(counter(*store, "budget:hour"), 20) << "the refunded unit was one of the ten";
+    EXPECT_EQ(send_outcome("2025550123"), "ok");
+    EXPECT_EQ(counter(*store, "budget:hour"), 30);
+}
+
+TEST_F(OtpFlowTest, ALeasedBudgetTripsTheBreakerAtItsLimit) {
+    LimitsConfig limits = no_limits();
+    limits.budget_per_hour = 201;  // a lease of 2 (1% of it), the last one only half granted
+    make_flow(300s, 5, limits);
+    for (int i = 0; i < 201; ++i) ASSERT_EQ(send_outcome("2025550123"), "ok") << i;
+    const auto refused = send_result("2025550123");
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.error().code, ErrorCode::send_budget_exhausted);
+    EXPECT_GT(refused.error().retry_after.count(), 3500);
+    EXPECT_LE(refused.error().retry_after.count(), 3600);
+    EXPECT_EQ(provider->count(), 201u);
+}
+
+// Below 200 sends a window 1% is less than one: every send is charged to the store and
+// refunded to it, as before there were leases.
+TEST_F(OtpFlowTest, SmallBudgetsOrALeaseOfOneChargeTheStoreForEverySend) {
+    for (const auto& [budget, lease] : {std::pair{199, 10}, std::pair{1000, 1}}) {
+        LimitsConfig limits = no_limits();
+        limits.budget_per_hour = budget;
+        limits.budget_lease = lease;
+        make_flow(300s, 5, limits);
+        EXPECT_EQ(send_outcome("2025550123"), "ok");
+        EXPECT_EQ(counter(*store, "budget:hour"), 1) << budget;
+        provider->answer(sdk::SendStatus::unavailable);
+        EXPECT_EQ(send_outcome("2025550123"), "SMS_PROVIDER_UNAVAILABLE");
+        EXPECT_EQ(counter(*store, "budget:hour"), 1) << "refunded to the store";
+    }
+}
+
 TEST_F(OtpFlowTest, FailedSmsRefundsTheUsersAllowance) {
     LimitsConfig limits = no_limits();
     limits.number_cooldown = 30s;

@@ -142,6 +142,7 @@ OtpFlow::OtpFlow(const OtpConfig& otp, const TokenConfig& token, const LimitsCon
       test_numbers_(std::move(test_numbers)),
       store_(std::move(store)),
       rate_limits_(store_),
+      budgets_(store_, limits),
       tokens_(token.secret, token.issuer, token.ttl),
       dispatcher_(dispatcher),
       plugins_(std::move(plugins)) {}
@@ -182,16 +183,7 @@ std::vector<LimitCheck> OtpFlow::send_checks(const std::string& e164, const std:
         checks.push_back({"cc:" + cc + ":sends", l.country_sends, l.country_window,
                           metrics::Limit::country_sends, ErrorCode::rate_limited, kTooManySends});
     }
-    const char* budget_message = "The service cannot send codes right now; try again later";
-    if (l.budget_per_hour > 0) {
-        checks.push_back({"budget:hour", l.budget_per_hour, std::chrono::hours(1),
-                          metrics::Limit::budget_hour, ErrorCode::send_budget_exhausted, budget_message, true,
-                          true});
-    }
-    if (l.budget_per_day > 0) {
-        checks.push_back({"budget:day", l.budget_per_day, std::chrono::hours(24), metrics::Limit::budget_day,
-                          ErrorCode::send_budget_exhausted, budget_message, true, true});
-    }
+    budgets_.append_checks(checks);  // last: a send refused by another limit costs no budget
     return checks;
 }
 

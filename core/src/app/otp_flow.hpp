@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "app/budget_lease.hpp"
 #include "app/metered_store.hpp"
 #include "app/rate_limits.hpp"
 #include "config/config.hpp"
@@ -119,6 +120,7 @@ private:
     std::vector<TestNumber> test_numbers_;
     MeteredStore store_;
     RateLimits rate_limits_;
+    SendBudgets budgets_;
     TokenIssuer tokens_;
     SmsDispatcher& dispatcher_;
     std::vector<PluginHealthSource> plugins_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "app/budget_lease.hpp"
 #include "observability/logging.hpp"
 
 namespace testino {
@@ -38,26 +39,38 @@ void RateLimits::next(std::shared_ptr<Run> run) {
         return done(std::move(run->verdict));
     }
     const LimitCheck& check = run->checks[run->next++];
-    store_.hit_counter(check.key, check.window, 1, [this, run](sdk::CounterResult counted) mutable {
-        const LimitCheck& check = run->checks[run->next - 1];
-        if (counted.status != sdk::StoreStatus::ok) {
-            log_error("store.counter_failed", {{"request_id", run->request_id}, {"detail", counted.detail}});
-            run->verdict.refusal = store_error({counted.status, counted.detail});
-            return run->done(std::move(run->verdict));
-        }
-        if (check.refundable) run->verdict.charged.push_back({check.key, check.window});
-        if (counted.count <= check.limit) return next(std::move(run));
-        metrics::global().rate_limit_refusal(check.which);
-        if (check.log_refusal) {
-            // The circuit breaker against SMS pumping tripped: ops must know at once.
-            log_error("sms.budget_exhausted",
-                      {{"request_id", run->request_id}, {"budget", check.key}, {"limit", check.limit}});
-        }
-        ApiError e = make_error(check.code, check.message);
-        e.retry_after = std::max(counted.reset_in, std::chrono::seconds(1));
-        run->verdict.refusal = std::move(e);
-        run->done(std::move(run->verdict));
-    });
+    if (check.lease != nullptr) {
+        return check.lease->take([this, run](UnitCharge charge) mutable { settle(std::move(run), charge); });
+    }
+    store_.hit_counter(check.key, check.window, 1,
+                       [this, run, limit = check.limit](sdk::CounterResult counted) mutable {
+                           settle(std::move(run), UnitCharge{counted.status, counted.count <= limit,
+                                                             counted.reset_in, 0, std::move(counted.detail)});
+                       });
+}
+
+void RateLimits::settle(std::shared_ptr<Run> run, const UnitCharge& charge) {
+    const LimitCheck& check = run->checks[run->next - 1];
+    if (charge.status != sdk::StoreStatus::ok) {
+        log_error("store.counter_failed", {{"request_id", run->request_id}, {"detail", charge.detail}});
+        run->verdict.refusal = store_error({charge.status, charge.detail});
+        return run->done(std::move(run->verdict));
+    }
+    // A refused counter was still added to; a lease that refuses gave nothing.
+    if (check.refundable && (charge.within_limit || check.lease == nullptr)) {
+        run->verdict.charged.push_back({check.key, check.window, check.lease, charge.lease_window});
+    }
+    if (charge.within_limit) return next(std::move(run));
+    metrics::global().rate_limit_refusal(check.which);
+    if (check.log_refusal) {
+        // The circuit breaker against SMS pumping tripped: ops must know at once.
+        log_error("sms.budget_exhausted",
+                  {{"request_id", run->request_id}, {"budget", check.key}, {"limit", check.limit}});
+    }
+    ApiError e = make_error(check.code, check.message);
+    e.retry_after = std::max(charge.reset_in, std::chrono::seconds(1));
+    run->verdict.refusal = std::move(e);
+    run->done(std::move(run->verdict));
 }
 
 void RateLimits::refund(const std::vector<ChargedCounter>& charged, std::function<void()> done) {
@@ -65,10 +78,16 @@ void RateLimits::refund(const std::vector<ChargedCounter>& charged, std::functio
     // All at once; `done` after the last answer.
     auto left = std::make_shared<std::atomic<std::size_t>>(charged.size());
     auto shared_done = std::make_shared<std::function<void()>>(std::move(done));
+    auto one_done = [left, shared_done] {
+        if (left->fetch_sub(1) == 1) (*shared_done)();
+    };
     for (const ChargedCounter& c : charged) {
-        add(c.key, c.window, -1, [left, shared_done] {
-            if (left->fetch_sub(1) == 1) (*shared_done)();
-        });
+        if (c.lease != nullptr) {
+            c.lease->give_back(c.lease_window);
+            one_done();
+        } else {
+            add(c.key, c.window, -1, one_done);
+        }
     }
 }
 

@@ -1,10 +1,12 @@
 // Abuse limits as store counters: a list of checks charged one after another, stopping at
 // the first refusal, so a request refused by one limit costs none of the later ones.
 // Only enabled limits become checks: a limit that is off builds no key and costs no
-// round trip.
+// round trip. A limit may be charged through a lease instead (the global send budgets,
+// budget_lease.hpp): one store call buys several units, spent in this process.
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -17,6 +19,8 @@
 
 namespace testino {
 
+class BudgetLease;
+
 // One limit: at most `limit` hits of `key` per `window`.
 struct LimitCheck {
     std::string key;
@@ -25,14 +29,26 @@ struct LimitCheck {
     metrics::Limit which;
     ErrorCode code = ErrorCode::rate_limited;
     const char* message = "";
-    bool refundable = true;    // given back when the SMS does not go out
-    bool log_refusal = false;  // a refusal is an error in the log (the global budgets)
+    bool refundable = true;        // given back when the SMS does not go out
+    bool log_refusal = false;      // a refusal is an error in the log (the global budgets)
+    BudgetLease* lease = nullptr;  // charged from this lease, not by a store call of its own
+};
+
+// What charging one unit of a limit came to: from its store counter, or from a lease.
+struct UnitCharge {
+    sdk::StoreStatus status = sdk::StoreStatus::ok;
+    bool within_limit = false;
+    std::chrono::seconds reset_in{1};  // until the limit's window ends: a refusal's Retry-After
+    std::uint64_t lease_window = 0;    // a leased unit's window, for its refund
+    std::string detail;                // the store's failure, for the log
 };
 
 // A counter a request was charged to, for the refund.
 struct ChargedCounter {
     std::string key;
     std::chrono::seconds window;
+    BudgetLease* lease = nullptr;  // a leased unit goes back to its lease, not to the store
+    std::uint64_t lease_window = 0;
 };
 
 struct LimitVerdict {
@@ -50,7 +66,8 @@ public:
     // A counter the store cannot reach refuses too (fail closed): STORE_UNAVAILABLE.
     void charge(std::vector<LimitCheck> checks, const std::string& request_id, Done done);
 
-    // Takes one off each counter, then calls `done` (failures are logged, not returned).
+    // Takes one off each counter (a leased unit goes back to its lease), then calls `done`
+    // (failures are logged, not returned).
     void refund(const std::vector<ChargedCounter>& charged, std::function<void()> done);
 
     // The counter's value now (amount 0), for a limit checked before it is charged.
@@ -64,6 +81,7 @@ public:
 private:
     struct Run;
     void next(std::shared_ptr<Run> run);
+    void settle(std::shared_ptr<Run> run, const UnitCharge& charge);
 
     MeteredStore& store_;
 };

@@ -140,6 +140,11 @@ const std::vector<ConfigKey>& limits_schema() {
         limit("country_window_seconds", "3600", "window of country_sends_per_window"),
         limit("budget_sends_per_hour", "1000", "sends from this deployment per hour, then 503"),
         limit("budget_sends_per_day", "10000", "sends from this deployment per day, then 503"),
+        key("budget_lease", ValueType::integer, "10", "LIMIT_BUDGET_LEASE",
+            "budget units each server instance takes from the shared counters at once and spends "
+            "itself (one store call per lease, not per send), at most 1% of the budget; units "
+            "unspent when the window ends are lost; 1 charges the store for every send",
+            1, 1000000),
     };
     return keys;
 }
@@ -285,6 +290,7 @@ void load_limits(AppConfig& config) {
     l.country_window = seconds("country_window_seconds");
     l.budget_per_hour = count("budget_sends_per_hour");
     l.budget_per_day = count("budget_sends_per_day");
+    l.budget_lease = count("budget_lease");
     for (const char* window : {"number_send_window_seconds", "number_verify_window_seconds",
                                "ip_window_seconds", "country_window_seconds"}) {
         if (limits.get_int(window) < 1) {

@@ -162,6 +162,7 @@ struct LimitsConfig {
     std::chrono::seconds country_window{3600};
     int budget_per_hour = 1000;
     int budget_per_day = 10000;
+    int budget_lease = 10;  // budget units an instance takes at once (at most 1% of the budget); 1 = none
 };
 
 // A number that receives no SMS and verifies with a fixed code (store reviewers, frontend
