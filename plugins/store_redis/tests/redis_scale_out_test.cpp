@@ -372,6 +372,22 @@ TEST(RedisScaleOutTest, WithWaitReplicasASwitchoverLosesNoAcknowledgedSend) {
     EXPECT_EQ(lost, 0);
 }
 
+TEST(RedisScaleOutTest, AnIdleServerHearsTheSentinelsSwitchMaster) {
+    // No request fails here (the old primary stays up and answers PING as a replica), so
+    // only the sentinels' +switch-master can tell the server about the new primary.
+    RedisSentinelGroup group;
+    auto server = start_server(
+        scale_out_config("redis-sentinel://" + group.sentinels() + "/" + group.master_name(), {}));
+    ASSERT_TRUE(server);
+    const std::string new_primary = "primary 127.0.0.1:" + std::to_string(group.replica().port());
+    EXPECT_EQ(store_detail(*server).find(new_primary), std::string::npos);
+    EXPECT_EQ(group.sentinel(1).command({"SENTINEL", "FAILOVER", group.master_name()}), "OK");
+    ASSERT_TRUE(group.wait_failover(30s)) << group.describe();
+    EXPECT_TRUE(wait_for_event_where(*server, "store.redis.topology", "primaries",
+                                     "127.0.0.1:" + std::to_string(group.replica().port()), 10s));
+    EXPECT_NE(store_detail(*server).find(new_primary), std::string::npos) << store_detail(*server);
+}
+
 // Once the replica has loaded its first copy it acknowledges WAIT; until then sends fail.
 bool replica_acknowledges(HttpClient& client, const Number& number) {
     return eventually([&] { return send(client, number) == 200; }, 5s);
