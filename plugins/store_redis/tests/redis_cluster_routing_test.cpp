@@ -37,7 +37,10 @@ TEST(ClusterSlot, AHashTagPicksWhatIsHashed) {
 
 // The server's own answer for every kind of key the store uses, and some awkward ones.
 TEST(ClusterSlot, EveryKeyGetsTheSlotARealClusterNodeGivesIt) {
-    RedisServer redis(RedisServerOptions{"", true, {"--cluster-enabled", "yes"}});
+    // A one-primary cluster: the fixture keeps the port low enough for the cluster bus
+    // (port + 10000), which a plain RedisServer with --cluster-enabled does not.
+    test::RedisCluster cluster(test::RedisClusterOptions{1});
+    RedisServer& redis = cluster.primary(0);
     std::vector<std::string> keys = {"",
                                      "a",
                                      "{",
