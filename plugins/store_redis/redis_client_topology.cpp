@@ -18,11 +18,6 @@ constexpr int kMaxRedirects = 5;
 
 bool starts_with(const std::string& text, const char* prefix) { return text.rfind(prefix, 0) == 0; }
 
-std::string address_text(const RedisHostPort& address) {
-    return (address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host) + ":" +
-           std::to_string(address.port);
-}
-
 std::optional<int> port_number(const std::string& text) {
     int port = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), port);
@@ -133,10 +128,9 @@ void RedisClient::slot_map_read(const RedisHostPort& from, const RedisOutcome& o
         topology_failure_ =
             outcome.reply
                 ? RedisFailure{RedisFault::reply_error,
-                               "CLUSTER SLOTS from " + address_text(from) + ": a reply of another shape",
-                               false}
+                               "CLUSTER SLOTS from " + from.describe() + ": a reply of another shape", false}
                 : outcome.failure;
-        if (!outcome.reply) topology_failure_.detail = address_text(from) + ": " + topology_failure_.detail;
+        if (!outcome.reply) topology_failure_.detail = from.describe() + ": " + topology_failure_.detail;
         topology_failure_.retryable = false;
         fail_waiting(nullptr, topology_failure_);
         return;
@@ -177,7 +171,7 @@ void RedisClient::sentinel_answered(const RedisHostPort& sentinel, const RedisOu
                        : "SENTINEL get-master-addr-by-name: a reply of another shape",
                    false};
     }
-    failure.detail = "sentinel " + address_text(sentinel) + ": " + failure.detail;
+    failure.detail = "sentinel " + sentinel.describe() + ": " + failure.detail;
     failure.retryable = false;
     want_refresh();               // the next sentinel, after the backoff
     if (topology_known_) return;  // keep the primary named last
@@ -290,7 +284,7 @@ void RedisClient::follow_redirect(Op& op, Node& from, const ClusterRedirect& red
 void RedisClient::fail_unavailable(Op& op, const Node& node, const std::string& why) {
     complete(op.id, {nullptr,
                      {RedisFault::unreachable,
-                      address_text(node.address) + ": " + op.request.name + " failed: " + why, false}});
+                      node.address.describe() + ": " + op.request.name + " failed: " + why, false}});
 }
 
 void RedisClient::node_unreachable(Node& node) {

@@ -164,7 +164,7 @@ void RedisStore::check_eviction_on(const std::vector<RedisHostPort>& nodes,
         std::string where;
         if (!nodes.empty()) {
             request.node = nodes[i];
-            where = nodes[i].host + ":" + std::to_string(nodes[i].port) + ": ";
+            where = nodes[i].describe() + ": ";
         }
         request.done = [this, fan_out, where](const RedisOutcome& outcome) {
             eviction_answered(*fan_out, where, outcome);
@@ -207,10 +207,7 @@ void RedisStore::eviction_answered(EvictionFanOut& fan_out, const std::string& w
 void RedisStore::topology_changed() {
     try {
         const RedisTopologyView topology = client_->topology();
-        std::string primaries;
-        for (const RedisHostPort& node : topology.primaries) {
-            primaries += (primaries.empty() ? "" : ",") + node.host + ":" + std::to_string(node.port);
-        }
+        const std::string primaries = describe_nodes(topology.primaries);
         host_.log(sdk::LogLevel::info, "store.redis.topology",
                   {{"redis", endpoint_}, {"primaries", primaries}});
     } catch (...) {
@@ -276,18 +273,13 @@ sdk::HealthReport RedisStore::health_report(const std::string& failure) {
     switch (options_.client.endpoint.topology) {
         case RedisEndpoint::Topology::sentinel:
             if (!topology.primaries.empty()) {
-                where += ": primary " + topology.primaries[0].host + ":" +
-                         std::to_string(topology.primaries[0].port);
+                where += ": primary " + topology.primaries[0].describe();
             }
             break;
         case RedisEndpoint::Topology::cluster: {
-            std::string names;
-            for (const RedisHostPort& node : topology.primaries) {
-                names += (names.empty() ? "" : " ") + node.host + ":" + std::to_string(node.port);
-            }
-            where += ": " + std::to_string(topology.primaries.size()) + " primaries (" + names + "), " +
-                     std::to_string(topology.slots_served) + " of " + std::to_string(kClusterSlots) +
-                     " slots served";
+            where += ": " + std::to_string(topology.primaries.size()) + " primaries (" +
+                     describe_nodes(topology.primaries, " ") + "), " + std::to_string(topology.slots_served) +
+                     " of " + std::to_string(kClusterSlots) + " slots served";
             if (topology.slots_served < kClusterSlots) return {false, where};
             break;
         }

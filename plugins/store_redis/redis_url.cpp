@@ -241,31 +241,26 @@ RedisEndpoint parse_unix(const std::string& rest) {
 
 }  // namespace
 
-namespace {
-
-std::string host_port(const std::string& host, int port) {
+std::string RedisHostPort::describe() const {
     const bool ipv6 = host.find(':') != std::string::npos;
     return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-std::string host_list(const std::vector<RedisHostPort>& nodes) {
+std::string describe_nodes(const std::vector<RedisHostPort>& nodes, const char* separator) {
     std::string list;
-    for (const RedisHostPort& node : nodes)
-        list += (list.empty() ? "" : ",") + host_port(node.host, node.port);
+    for (const RedisHostPort& node : nodes) list += (list.empty() ? "" : separator) + node.describe();
     return list;
 }
 
-}  // namespace
-
 std::string RedisEndpoint::describe() const {
-    if (topology == Topology::cluster) return "redis-cluster://" + host_list(seeds);
+    if (topology == Topology::cluster) return "redis-cluster://" + describe_nodes(seeds);
     if (topology == Topology::sentinel) {
-        return "redis-sentinel://" + host_list(seeds) + "/" + master_name + "/" + std::to_string(db);
+        return "redis-sentinel://" + describe_nodes(seeds) + "/" + master_name + "/" + std::to_string(db);
     }
     if (transport == Transport::unix_socket) {
         return "unix://" + socket_path + "?db=" + std::to_string(db);
     }
-    return "redis://" + host_port(host, port) + "/" + std::to_string(db);
+    return "redis://" + RedisHostPort{host, port}.describe() + "/" + std::to_string(db);
 }
 
 RedisEndpoint parse_redis_url(const std::string& url) {

@@ -26,7 +26,11 @@ struct RedisHostPort {
     std::string host;
     int port = 0;
     bool operator==(const RedisHostPort& other) const { return host == other.host && port == other.port; }
+    std::string describe() const;  // "host:port", "[::1]:port"
 };
+
+// The nodes described, `separator` between them.
+std::string describe_nodes(const std::vector<RedisHostPort>& nodes, const char* separator = ",");
 
 struct RedisEndpoint {
     enum class Transport { tcp, unix_socket };
