@@ -15,6 +15,7 @@ struct JwtClaims {
     std::string_view sub;
     std::string_view iss;
     std::string_view jti;
+    std::string_view aud;  // omitted when empty
     long long iat = 0;
     long long exp = 0;
 };
