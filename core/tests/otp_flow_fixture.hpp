@@ -206,7 +206,9 @@ public:
         otp.message_template = "Your Testino code is {code}. It expires in {minutes} minutes.";
         if (adjust) adjust(otp);
         TokenConfig token;
+        token.algorithm = JwtAlgorithm::hs256;
         token.secret = std::string(32, 't');
+        token.keys = {std::make_shared<const SigningKey>(SigningKey::from_secret("", token.secret))};
         token.issuer = "testino-auth";
         std::vector<PluginHealthSource> health{
             {sdk::PluginKind::sms_provider, "recording", "1.0.0",

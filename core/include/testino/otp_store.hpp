@@ -176,8 +176,8 @@ public:
     // token: the family is deleted, reused. Otherwise not_found. Of many concurrent
     // rotations of one token exactly one is rotated. Digests compare in constant time.
     virtual void rotate_refresh(const std::string& family, const RefreshDigest& presented,
-                                const RefreshDigest& next, std::chrono::seconds ttl, std::chrono::seconds grace,
-                                StoreCompletion<RefreshResult> done) = 0;
+                                const RefreshDigest& next, std::chrono::seconds ttl,
+                                std::chrono::seconds grace, StoreCompletion<RefreshResult> done) = 0;
 
     // Logout: if `presented` is the family's current token or one it rotated away from, the
     // family is deleted (revoked); otherwise not_found and nothing changes.

@@ -55,6 +55,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(VerifyOutcome::count_
 constexpr std::array<const char*, static_cast<std::size_t>(Limit::count_)> kLimitNames = {
     "ip_sends",
     "ip_verifies",
+    "ip_refreshes",
     "number_cooldown",
     "number_sends",
     "number_failed_verifies",

@@ -66,6 +66,7 @@ enum class VerifyOutcome { verified, invalid, too_many_attempts, rate_limited, s
 enum class Limit {
     ip_sends,
     ip_verifies,
+    ip_refreshes,  // refreshes and logouts
     number_cooldown,
     number_sends,
     number_failed_verifies,
