@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "domain/jwt_hs256.hpp"
+#include "domain/jwt.hpp"
 
 namespace testino {
 namespace {

@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "domain/jwt_hs256.hpp"
+#include "domain/jwt.hpp"
 
 namespace testino {
 
