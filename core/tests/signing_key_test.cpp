@@ -194,7 +194,7 @@ TEST_P(SigningKeyAsymmetric, SignsFromManyThreadsAtOnce) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Algorithms, SigningKeyAsymmetric,
+    SigningKey, SigningKeyAsymmetric,
     ::testing::Values(Case{JwtAlgorithm::es256, "ES256", [] { return test::keygen_ec("P-256"); }, true},
                       Case{JwtAlgorithm::eddsa, "EdDSA", [] { return test::keygen("ED25519"); }, false},
                       Case{JwtAlgorithm::rs256, "RS256", [] { return test::keygen_rsa(2048); }, true}),
