@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "domain/jwt.hpp"
+#include "domain/jwt_hs256.hpp"
 #include "domain/otp_crypto.hpp"
 #include "domain/signing_key.hpp"
 

@@ -8,7 +8,7 @@
 #include <memory>
 #include <string>
 
-#include "domain/jwt.hpp"
+#include "domain/jwt_hs256.hpp"
 
 namespace testino {
 namespace {

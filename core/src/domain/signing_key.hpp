@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-#include "domain/jwt.hpp"
+#include "domain/jwt_hs256.hpp"
 
 namespace testino {
 

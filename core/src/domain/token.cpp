@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "domain/jwt.hpp"
+#include "domain/jwt_hs256.hpp"
 #include "domain/otp_crypto.hpp"
 
 namespace testino {

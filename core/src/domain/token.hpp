@@ -1,4 +1,4 @@
-// Access tokens: HS256 JWTs (jwt.hpp), signed with OpenSSL's HMAC.
+// Access tokens: HS256 JWTs (jwt_hs256.hpp), signed with OpenSSL's HMAC.
 #pragma once
 
 #include <chrono>

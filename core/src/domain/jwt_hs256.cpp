@@ -1,4 +1,4 @@
-#include "domain/jwt.hpp"
+#include "domain/jwt_hs256.hpp"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>

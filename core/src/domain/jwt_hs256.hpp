@@ -1,9 +1,11 @@
-// JWS compact serialization (RFC 7515) of the server's JWTs (RFC 7519). The server only
-// ever signs one header and a handful of claims, so this builds them directly: RapidJSON
-// for the JSON, base64url, and (HS256) the per-thread cached HMAC context of otp_crypto.
-// libjwt built the same token through jansson and a fresh OpenSSL HMAC each time, several
-// times the cost. The asymmetric algorithms are signing_key.hpp's; tokens are verified by
-// any standard JWT library (the tests use libjwt, PyJWT and OpenSSL's EVP_DigestVerify).
+// JWS compact serialization (RFC 7515) of the server's JWTs (RFC 7519); the file keeps its
+// first name (other code includes it), though it now serves every algorithm. The server
+// only ever signs one header and a handful of claims, so this builds them directly:
+// RapidJSON for the JSON, base64url, and (HS256) the per-thread cached HMAC context of
+// otp_crypto. libjwt built the same token through jansson and a fresh OpenSSL HMAC each
+// time, several times the cost. The asymmetric algorithms are signing_key.hpp's; tokens
+// are verified by any standard JWT library (the tests use libjwt, PyJWT and OpenSSL's
+// EVP_DigestVerify).
 #pragma once
 
 #include <cstddef>
