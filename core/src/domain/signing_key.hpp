@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "domain/jwt_hs256.hpp"
@@ -36,7 +37,9 @@ public:
 class SigningKey {
 public:
     // A PEM private key (PKCS#8 "PRIVATE KEY", or "EC PRIVATE KEY" / "RSA PRIVATE KEY") for
-    // an asymmetric algorithm. An empty `kid` becomes the key's RFC 7638 thumbprint.
+    // an asymmetric algorithm. An empty `kid` becomes the key's RFC 7638 thumbprint. The
+    // first private key block is used; others (a certificate, "EC PARAMETERS") are skipped.
+    // An encrypted key is refused: there is no passphrase, and OpenSSL never prompts.
     static SigningKey from_pem(JwtAlgorithm algorithm, std::string kid, std::string_view pem);
     // An HS256 secret (>= 32 bytes). An empty `kid` becomes a value derived from the secret
     // that reveals nothing of it.
@@ -44,6 +47,7 @@ public:
     // A fresh random key (development mode without a configured key).
     static SigningKey generate(JwtAlgorithm algorithm, std::string kid);
 
+    // A moved-from key may only be destroyed or assigned to.
     SigningKey(SigningKey&&) noexcept;
     SigningKey& operator=(SigningKey&&) noexcept;
     ~SigningKey();
@@ -58,6 +62,10 @@ public:
     // "header.claims.signature", header {"alg":…,"typ":"JWT","kid":…}. Thread-safe.
     // Throws KeyError if OpenSSL fails (it does not for a key that loaded).
     std::string sign_jwt(const JwtClaims& claims) const;
+    // The base64url JWS signature of `signing_input` (base64url header "." base64url
+    // payload), as sign_jwt appends it: ES256 as the 64-byte r||s of RFC 7518 section 3.4,
+    // not DER. For other headers and payloads, e.g. the RFC 8037 test vector. Thread-safe.
+    std::string signature(std::string_view signing_input) const;
 
 private:
     struct Impl;
@@ -67,5 +75,10 @@ private:
 
 // {"keys":[jwk, …]} of every asymmetric key given (RFC 7517 section 5).
 std::string jwks_document(const std::vector<const SigningKey*>& keys);
+
+// RFC 7638 thumbprint of a JWK given as its required members (name, string value), e.g.
+// {{"kty","RSA"},{"n",…},{"e","AQAB"}}: base64url SHA-256 of them as JSON, sorted by
+// name, without whitespace. SigningKey::thumbprint() is this of its public key.
+std::string jwk_thumbprint(std::vector<std::pair<std::string, std::string>> required_members);
 
 }  // namespace testino
