@@ -16,7 +16,7 @@ bool same_digest(const sdk::RefreshDigest& a, const sdk::RefreshDigest& b) {
 }
 
 // Which rotated-away token `presented` is, if any. Every kept digest is compared, whatever
-// matched, so the timing does not show which one (or how many are kept beyond their count).
+// matched, so the timing does not show which one matched, or whether one did.
 struct HistoryMatch {
     bool any = false;
     bool newest = false;
