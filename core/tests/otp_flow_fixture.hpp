@@ -91,6 +91,19 @@ public:
                      sdk::StoreCompletion<sdk::CounterResult> done) override {
         inner_->hit_counter(key, window, amount, later(std::move(done)));
     }
+    void create_refresh(const std::string& family, const sdk::NewRefreshFamily& first,
+                        sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->create_refresh(family, first, later(std::move(done)));
+    }
+    void rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        const sdk::RefreshDigest& next, std::chrono::seconds ttl, std::chrono::seconds grace,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        inner_->rotate_refresh(family, presented, next, ttl, grace, later(std::move(done)));
+    }
+    void revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        inner_->revoke_refresh(family, presented, later(std::move(done)));
+    }
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override {
         inner_->health(later(std::move(done)));
     }
@@ -267,8 +280,12 @@ public:
     }
 
     test_support::RecordingHost host;
-    test_support::MapConfigView store_config{std::map<std::string, std::string>{
-        {"max_codes", "1000"}, {"sweep_interval_ms", "1000"}, {"shards", "4"}, {"max_counters", "1000"}}};
+    test_support::MapConfigView store_config{
+        std::map<std::string, std::string>{{"max_codes", "1000"},
+                                           {"sweep_interval_ms", "1000"},
+                                           {"shards", "4"},
+                                           {"max_counters", "1000"},
+                                           {"max_refresh_families", "1000"}}};
     std::shared_ptr<sdk::OtpStore> store;
     std::shared_ptr<RecordingProvider> provider;
     std::unique_ptr<SmsDispatcher> dispatcher;

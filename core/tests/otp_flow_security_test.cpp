@@ -30,6 +30,19 @@ public:
                      sdk::StoreCompletion<sdk::CounterResult> done) override {
         done({sdk::StoreStatus::unavailable, 0, std::chrono::seconds(0), "scripted: counters are gone"});
     }
+    void create_refresh(const std::string& family, const sdk::NewRefreshFamily& first,
+                        sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->create_refresh(family, first, std::move(done));
+    }
+    void rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        const sdk::RefreshDigest& next, std::chrono::seconds ttl, std::chrono::seconds grace,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        inner_->rotate_refresh(family, presented, next, ttl, grace, std::move(done));
+    }
+    void revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        inner_->revoke_refresh(family, presented, std::move(done));
+    }
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override { inner_->health(std::move(done)); }
 
     std::atomic<int> verifies{0};

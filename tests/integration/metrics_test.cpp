@@ -392,7 +392,8 @@ TEST_F(MetricsTest, ExpositionCountsTheRequestsMade) {
                               "country_sends", "budget_hour", "budget_day"}) {
         EXPECT_EQ(e.value("testino_rate_limit_refusals_total", {{"limit", limit}}), 0.0) << limit;
     }
-    for (const char* op : {"put_code", "verify_and_consume", "remove_code", "hit_counter"}) {
+    for (const char* op : {"put_code", "verify_and_consume", "remove_code", "hit_counter", "create_refresh",
+                           "rotate_refresh", "revoke_refresh"}) {
         EXPECT_EQ(e.value("testino_store_errors_total", {{"operation", op}}), 0.0) << op;
     }
     EXPECT_EQ(e.value("testino_store_operation_duration_seconds_count", {{"operation", "put_code"}}), 1.0);

@@ -109,7 +109,7 @@ enum class RefreshOutcome {
 struct RefreshResult {
     RefreshOutcome outcome = RefreshOutcome::not_found;
     std::string subject;                 // rotated: the family's subject
-    std::chrono::seconds expires_in{0};  // rotated: how long `next` is valid
+    std::chrono::seconds expires_in{0};  // rotated: how long `next` is valid (rounded down)
     std::string detail;                  // for logs
 };
 
@@ -174,7 +174,9 @@ public:
     // rotated-away tokens: rotated, with the subject. If `presented` is the token rotated
     // away from last, less than `grace` ago: raced, nothing changes. Any other rotated-away
     // token: the family is deleted, reused. Otherwise not_found. Of many concurrent
-    // rotations of one token exactly one is rotated. Digests compare in constant time.
+    // rotations of one token exactly one is rotated (with grace 0, the first of the others
+    // is reused and deletes the family, the rest find none: not_found). Digests compare in
+    // constant time.
     virtual void rotate_refresh(const std::string& family, const RefreshDigest& presented,
                                 const RefreshDigest& next, std::chrono::seconds ttl,
                                 std::chrono::seconds grace, StoreCompletion<RefreshResult> done) = 0;
