@@ -98,13 +98,23 @@ TEST_F(RefreshTokensTest, ConcurrentRefreshesOfOneTokenHaveExactlyOneWinner) {
     }
     int won = 0;
     int reused = 0;
+    int revoked = 0;
+    std::string winner;
     for (auto& a : answers) {
         const HttpResponse r = a.get();
-        if (r.status == 200) ++won;
+        if (r.status == 200) {
+            ++won;
+            winner = json_string(parse_json(r.body), "refresh_token");
+        }
         if (is_api_error(r, 401, "REFRESH_TOKEN_REUSED")) ++reused;
+        if (is_api_error(r, 401, "INVALID_REFRESH_TOKEN")) ++revoked;
     }
     EXPECT_EQ(won, 1);
-    EXPECT_EQ(reused, kClients - 1);
+    // The first loser is a reuse and revokes the sign-in; any later one finds it gone.
+    EXPECT_GE(reused, 1);
+    EXPECT_EQ(reused + revoked, kClients - 1);
+    // Strict by default (refresh_reuse_grace_seconds: 0): the winner's new token went with it.
+    EXPECT_TRUE(is_api_error(refresh(winner), 401, "INVALID_REFRESH_TOKEN"));
 }
 
 TEST_F(RefreshTokensTest, LogoutRevokesAndIsIdempotent) {

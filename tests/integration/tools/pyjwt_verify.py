@@ -10,11 +10,13 @@ and exits 0 or 1. Only loopback URLs are fetched.
 """
 import argparse
 import base64
+import datetime
 import json
 import sys
 import urllib.parse
 
 import jwt
+import jwt.api_jwt
 
 ALGORITHMS = ["ES256", "EdDSA", "RS256"]  # never HS256 or none: the keys are public
 
@@ -43,6 +45,18 @@ def alter(token: str, how: str) -> str:
     raise SystemExit("unknown --alter " + how)
 
 
+def move_clock(seconds: int) -> None:
+    """PyJWT's clock (datetime.now in jwt.api_jwt), `seconds` ahead of the real one."""
+    real = datetime.datetime
+
+    class Later(real):
+        @classmethod
+        def now(cls, tz=None):
+            return real.now(tz) + datetime.timedelta(seconds=seconds)
+
+    jwt.api_jwt.datetime = Later
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("jwks_url")
@@ -55,11 +69,13 @@ def main() -> int:
     if host not in ("127.0.0.1", "localhost", "::1"):
         raise SystemExit("refusing to fetch a non-loopback URL: " + args.jwks_url)
     token = alter(args.token, args.alter) if args.alter else args.token
+    if args.later:
+        move_clock(args.later)
     try:
         client = jwt.PyJWKClient(args.jwks_url, cache_keys=False)
         key = client.get_signing_key_from_jwt(token)
         claims = jwt.decode(token, key.key, algorithms=ALGORITHMS, issuer=args.issuer,
-                            leeway=-args.later, options={"require": ["exp", "iat", "sub", "iss"]})
+                            options={"require": ["exp", "iat", "sub", "iss"]})
     except Exception as e:  # every refusal is a PyJWT (or key lookup) exception
         print("refused", type(e).__name__, str(e).replace("\n", " "))
         return 1
