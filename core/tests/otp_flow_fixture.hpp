@@ -56,6 +56,46 @@ private:
     std::atomic<bool> healthy_{true};
 };
 
+// Every operation passed to `inner`: a base for doubles that change one or two of them.
+class ForwardingStore : public sdk::OtpStore {
+public:
+    explicit ForwardingStore(std::shared_ptr<sdk::OtpStore> inner) : inner_(std::move(inner)) {}
+    void put_code(const std::string& key, const sdk::NewCode& code,
+                  sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->put_code(key, code, std::move(done));
+    }
+    void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                            const std::optional<sdk::FlowTag>& flow,
+                            sdk::StoreCompletion<sdk::VerifyResult> done) override {
+        inner_->verify_and_consume(key, candidate, flow, std::move(done));
+    }
+    void remove_code(const std::string& key, const sdk::CodeDigest& digest,
+                     sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->remove_code(key, digest, std::move(done));
+    }
+    void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
+                     sdk::StoreCompletion<sdk::CounterResult> done) override {
+        inner_->hit_counter(key, window, amount, std::move(done));
+    }
+    void create_refresh(const std::string& family, const sdk::NewRefreshFamily& first,
+                        sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->create_refresh(family, first, std::move(done));
+    }
+    void rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        const sdk::RefreshDigest& next, std::chrono::seconds ttl, std::chrono::seconds grace,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        inner_->rotate_refresh(family, presented, next, ttl, grace, std::move(done));
+    }
+    void revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        inner_->revoke_refresh(family, presented, std::move(done));
+    }
+    void health(sdk::StoreCompletion<sdk::HealthReport> done) override { inner_->health(std::move(done)); }
+
+private:
+    std::shared_ptr<sdk::OtpStore> inner_;
+};
+
 // A store that answers later, from a thread of its own, as the Redis store does: every
 // operation runs on `inner` at once, but its completion waits in a queue until the store's
 // thread delivers it (at once, or when the test releases the held ones).

@@ -26,7 +26,7 @@ testino::sdk::PluginDescriptor memory_store_descriptor() {
     const ConfigKey max_refresh_families =
         integer_key("max_refresh_families", "1000000", 1, INT64_MAX,
                     "most refresh-token families (signed-in sessions) held; a live one is never evicted: "
-                    "beyond it (none expired) a sign-in answers STORE_FULL");
+                    "beyond it (none expired) a new sign-in gets no refresh token");
 
     return {testino::sdk::PluginKind::otp_store,
             "memory",
