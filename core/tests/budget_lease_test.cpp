@@ -53,6 +53,19 @@ public:
         }
         done(result);
     }
+    void create_refresh(const std::string&, const sdk::NewRefreshFamily&,
+                        sdk::StoreCompletion<sdk::StoreResult> done) override {
+        done({sdk::StoreStatus::unavailable, "counters only"});
+    }
+    void rotate_refresh(const std::string&, const sdk::RefreshDigest&, const sdk::RefreshDigest&,
+                        std::chrono::seconds, std::chrono::seconds,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        done({sdk::RefreshOutcome::unavailable, {}, 0s, "counters only"});
+    }
+    void revoke_refresh(const std::string&, const sdk::RefreshDigest&,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        done({sdk::RefreshOutcome::unavailable, {}, 0s, "counters only"});
+    }
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override { done({true, ""}); }
 
     void hold() {

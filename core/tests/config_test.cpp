@@ -283,8 +283,37 @@ TEST(Config, MissingTokenSecretRefusesToStartUnlessDebug) {
     const std::string e = error_of("", {{"TOKEN_SECRET", ""}});
     EXPECT_NE(e.find("no token secret is configured"), std::string::npos) << e;
     const AppConfig c = load("", {{"TOKEN_SECRET", ""}, {"DEBUG", "true"}});
-    EXPECT_TRUE(c.token.secret_generated);
+    EXPECT_TRUE(c.token.key_generated);
     EXPECT_GE(c.token.secret.size(), 32u);
+}
+
+// Earlier configs (a token.secret, no algorithm) keep HS256; new ones get ES256.
+TEST(Config, AlgorithmDefaultsToHs256WithASecretAndEs256Without) {
+    const AppConfig earlier = load("");
+    EXPECT_EQ(earlier.token.algorithm, JwtAlgorithm::hs256);
+    ASSERT_EQ(earlier.token.keys.size(), 1u);
+    EXPECT_FALSE(earlier.token.keys[0]->kid().empty());
+    const AppConfig fresh = load("", {{"DEBUG", "true"}, {"OTP_HMAC_SECRET", ""}}, /*with_secret=*/false);
+    EXPECT_EQ(fresh.token.algorithm, JwtAlgorithm::es256);
+    EXPECT_TRUE(fresh.token.key_generated) << "DEBUG: a throwaway key";
+    EXPECT_GE(fresh.otp.hmac_secret.size(), 32u) << "DEBUG: a throwaway code key";
+}
+
+TEST(Config, AsymmetricAlgorithmsNeedAKeyAndTheirOwnCodeKey) {
+    const std::string no_key = error_of("token: {algorithm: ES256}\n");
+    EXPECT_NE(no_key.find("no signing key for ES256"), std::string::npos) << no_key;
+    EXPECT_NE(no_key.find("TOKEN_PRIVATE_KEY_FILE"), std::string::npos) << no_key;
+    const std::string bad_name = error_of("token: {algorithm: es256}\n");
+    EXPECT_NE(bad_name.find("expected ES256, EdDSA, RS256 or HS256, got \"es256\""), std::string::npos)
+        << bad_name;
+    const std::string garbage = error_of("token: {algorithm: ES256}\n", {{"TOKEN_PRIVATE_KEY", "not a pem"}});
+    EXPECT_NE(garbage.find("TOKEN_PRIVATE_KEY: not PEM"), std::string::npos) << garbage;
+    EXPECT_EQ(garbage.find("not a pem"), std::string::npos) << "the key's text is never printed: " << garbage;
+    const std::string both = error_of("token: {algorithm: HS256, private_key_file: k.pem}\n");
+    EXPECT_NE(both.find("HS256 signs with token.secret"), std::string::npos) << both;
+    const std::string short_ttl =
+        error_of("token: {refresh_ttl_seconds: 7200, refresh_max_age_seconds: 3600}\n");
+    EXPECT_NE(short_ttl.find("must be at least refresh_ttl_seconds"), std::string::npos) << short_ttl;
 }
 
 TEST(Config, ShortSecretsAreRefused) {

@@ -134,6 +134,12 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithInfSumAndCount) {
     EXPECT_TRUE(has_line(text, "testino_store_errors_total{operation=\"hit_counter\"} 0"));
     EXPECT_TRUE(
         has_line(text, "testino_store_operation_duration_seconds_count{operation=\"verify_and_consume\"} 0"));
+    for (const char* refresh : {"create_refresh", "rotate_refresh", "revoke_refresh"}) {
+        EXPECT_TRUE(
+            has_line(text, std::string("testino_store_errors_total{operation=\"") + refresh + "\"} 0"))
+            << refresh;
+    }
+    EXPECT_STREQ(to_string(StoreOperation::rotate_refresh), "rotate_refresh");
 }
 
 TEST(Metrics, StoreFullRefusalsAreCountedByTable) {
@@ -141,12 +147,15 @@ TEST(Metrics, StoreFullRefusalsAreCountedByTable) {
     EXPECT_TRUE(has_line(r.exposition(), "testino_store_full_total{table=\"codes\"} 0"))
         << "listed from the start";
     EXPECT_TRUE(has_line(r.exposition(), "testino_store_full_total{table=\"counters\"} 0"));
+    EXPECT_TRUE(has_line(r.exposition(), "testino_store_full_total{table=\"refresh_families\"} 0"));
+    r.store_full(StoreTable::refresh_families);
     r.store_full(StoreTable::counters);
     r.store_full(StoreTable::counters);
     r.store_full(StoreTable::codes);
     const std::string text = r.exposition();
     EXPECT_TRUE(has_line(text, "testino_store_full_total{table=\"codes\"} 1")) << text;
     EXPECT_TRUE(has_line(text, "testino_store_full_total{table=\"counters\"} 2")) << text;
+    EXPECT_TRUE(has_line(text, "testino_store_full_total{table=\"refresh_families\"} 1")) << text;
     EXPECT_TRUE(has_line(text, "# TYPE testino_store_full_total counter"));
     EXPECT_STREQ(to_string(StoreTable::counters), "counters");
 }

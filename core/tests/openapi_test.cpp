@@ -52,10 +52,13 @@ TEST_F(OpenApi, DescribesEveryRouteAndNothingElse) {
     EXPECT_TRUE(routes.count({"get", "/api/v1/health"}));
     EXPECT_TRUE(routes.count({"post", "/api/v1/auth/send-otp"}));
     EXPECT_TRUE(routes.count({"post", "/api/v1/auth/verify-otp"}));
+    EXPECT_TRUE(routes.count({"post", "/api/v1/auth/refresh"}));
+    EXPECT_TRUE(routes.count({"post", "/api/v1/auth/logout"}));
+    EXPECT_TRUE(routes.count({"get", "/.well-known/jwks.json"}));
     EXPECT_TRUE(routes.count({"get", "/openapi.json"}));
     EXPECT_TRUE(routes.count({"get", "/docs"}));
     EXPECT_TRUE(routes.count({"get", "/redoc"}));
-    EXPECT_EQ(paths.MemberCount(), 6u);
+    EXPECT_EQ(paths.MemberCount(), 9u);
     // The admin listener's routes are not the public API's.
     EXPECT_FALSE(paths.HasMember("/metrics"));
     EXPECT_FALSE(paths.HasMember("/health"));
@@ -106,6 +109,7 @@ TEST_F(OpenApi, RequestSchemasRejectExtraFields) {
     const auto& schemas = doc["components"]["schemas"];
     EXPECT_FALSE(schemas["SendOtpRequest"]["additionalProperties"].GetBool());
     EXPECT_FALSE(schemas["VerifyOtpRequest"]["additionalProperties"].GetBool());
+    EXPECT_FALSE(schemas["RefreshRequest"]["additionalProperties"].GetBool());
 }
 
 }  // namespace

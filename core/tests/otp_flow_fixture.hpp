@@ -56,6 +56,46 @@ private:
     std::atomic<bool> healthy_{true};
 };
 
+// Every operation passed to `inner`: a base for doubles that change one or two of them.
+class ForwardingStore : public sdk::OtpStore {
+public:
+    explicit ForwardingStore(std::shared_ptr<sdk::OtpStore> inner) : inner_(std::move(inner)) {}
+    void put_code(const std::string& key, const sdk::NewCode& code,
+                  sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->put_code(key, code, std::move(done));
+    }
+    void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
+                            const std::optional<sdk::FlowTag>& flow,
+                            sdk::StoreCompletion<sdk::VerifyResult> done) override {
+        inner_->verify_and_consume(key, candidate, flow, std::move(done));
+    }
+    void remove_code(const std::string& key, const sdk::CodeDigest& digest,
+                     sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->remove_code(key, digest, std::move(done));
+    }
+    void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
+                     sdk::StoreCompletion<sdk::CounterResult> done) override {
+        inner_->hit_counter(key, window, amount, std::move(done));
+    }
+    void create_refresh(const std::string& family, const sdk::NewRefreshFamily& first,
+                        sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->create_refresh(family, first, std::move(done));
+    }
+    void rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        const sdk::RefreshDigest& next, std::chrono::seconds ttl, std::chrono::seconds grace,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        inner_->rotate_refresh(family, presented, next, ttl, grace, std::move(done));
+    }
+    void revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        inner_->revoke_refresh(family, presented, std::move(done));
+    }
+    void health(sdk::StoreCompletion<sdk::HealthReport> done) override { inner_->health(std::move(done)); }
+
+private:
+    std::shared_ptr<sdk::OtpStore> inner_;
+};
+
 // A store that answers later, from a thread of its own, as the Redis store does: every
 // operation runs on `inner` at once, but its completion waits in a queue until the store's
 // thread delivers it (at once, or when the test releases the held ones).
@@ -90,6 +130,19 @@ public:
     void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
                      sdk::StoreCompletion<sdk::CounterResult> done) override {
         inner_->hit_counter(key, window, amount, later(std::move(done)));
+    }
+    void create_refresh(const std::string& family, const sdk::NewRefreshFamily& first,
+                        sdk::StoreCompletion<sdk::StoreResult> done) override {
+        inner_->create_refresh(family, first, later(std::move(done)));
+    }
+    void rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        const sdk::RefreshDigest& next, std::chrono::seconds ttl, std::chrono::seconds grace,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        inner_->rotate_refresh(family, presented, next, ttl, grace, later(std::move(done)));
+    }
+    void revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override {
+        inner_->revoke_refresh(family, presented, later(std::move(done)));
     }
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override {
         inner_->health(later(std::move(done)));
@@ -206,7 +259,9 @@ public:
         otp.message_template = "Your Testino code is {code}. It expires in {minutes} minutes.";
         if (adjust) adjust(otp);
         TokenConfig token;
+        token.algorithm = JwtAlgorithm::hs256;
         token.secret = std::string(32, 't');
+        token.keys = {std::make_shared<const SigningKey>(SigningKey::from_secret("", token.secret))};
         token.issuer = "testino-auth";
         std::vector<PluginHealthSource> health{
             {sdk::PluginKind::sms_provider, "recording", "1.0.0",
@@ -265,8 +320,12 @@ public:
     }
 
     test_support::RecordingHost host;
-    test_support::MapConfigView store_config{std::map<std::string, std::string>{
-        {"max_codes", "1000"}, {"sweep_interval_ms", "1000"}, {"shards", "4"}, {"max_counters", "1000"}}};
+    test_support::MapConfigView store_config{
+        std::map<std::string, std::string>{{"max_codes", "1000"},
+                                           {"sweep_interval_ms", "1000"},
+                                           {"shards", "4"},
+                                           {"max_counters", "1000"},
+                                           {"max_refresh_families", "1000"}}};
     std::shared_ptr<sdk::OtpStore> store;
     std::shared_ptr<RecordingProvider> provider;
     std::unique_ptr<SmsDispatcher> dispatcher;

@@ -9,33 +9,21 @@ namespace {
 using namespace flow_test;
 
 // The memory store, but every counter operation fails, as a store that lost its backend.
-class CounterlessStore final : public sdk::OtpStore {
+class CounterlessStore final : public ForwardingStore {
 public:
-    explicit CounterlessStore(std::shared_ptr<sdk::OtpStore> inner) : inner_(std::move(inner)) {}
-    void put_code(const std::string& key, const sdk::NewCode& code,
-                  sdk::StoreCompletion<sdk::StoreResult> done) override {
-        inner_->put_code(key, code, std::move(done));
-    }
+    using ForwardingStore::ForwardingStore;
     void verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
                             const std::optional<sdk::FlowTag>& flow,
                             sdk::StoreCompletion<sdk::VerifyResult> done) override {
         ++verifies;
-        inner_->verify_and_consume(key, candidate, flow, std::move(done));
-    }
-    void remove_code(const std::string& key, const sdk::CodeDigest& digest,
-                     sdk::StoreCompletion<sdk::StoreResult> done) override {
-        inner_->remove_code(key, digest, std::move(done));
+        ForwardingStore::verify_and_consume(key, candidate, flow, std::move(done));
     }
     void hit_counter(const std::string&, std::chrono::seconds, std::int64_t,
                      sdk::StoreCompletion<sdk::CounterResult> done) override {
         done({sdk::StoreStatus::unavailable, 0, std::chrono::seconds(0), "scripted: counters are gone"});
     }
-    void health(sdk::StoreCompletion<sdk::HealthReport> done) override { inner_->health(std::move(done)); }
 
     std::atomic<int> verifies{0};
-
-private:
-    std::shared_ptr<sdk::OtpStore> inner_;
 };
 
 LimitsConfig failure_limits(int per_address, int all_addresses) {

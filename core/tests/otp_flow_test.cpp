@@ -11,7 +11,7 @@ TEST_F(OtpFlowTest, RightCodeVerifiesOnceAndIssuesAToken) {
     const auto login = verify(code);
     ASSERT_TRUE(login.ok()) << login.error().message;
     EXPECT_EQ(login->e164, "+12025550123");
-    EXPECT_FALSE(login->token.jwt.empty());
+    EXPECT_FALSE(login->tokens.access.jwt.empty());
     const auto again = verify(code);
     ASSERT_FALSE(again.ok());
     EXPECT_EQ(again.error().code, ErrorCode::invalid_otp) << "single use";

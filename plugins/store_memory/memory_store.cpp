@@ -8,6 +8,8 @@ namespace testino::plugins {
 
 namespace {
 
+using sdk::RefreshOutcome;
+using sdk::RefreshResult;
 using sdk::StoreResult;
 using sdk::StoreStatus;
 using sdk::VerifyOutcome;
@@ -33,11 +35,12 @@ std::string unavailable_detail(const std::exception& error) {
 
 }  // namespace
 
-MemoryStore::Shard::Shard() : codes(kTicksPerSecond), counters(kTicksPerSecond) {}
+MemoryStore::Shard::Shard() : codes(kTicksPerSecond), counters(kTicksPerSecond), families(kTicksPerSecond) {}
 
 MemoryStore::MemoryStore(const MemoryStoreOptions& options, Now now)
     : codes_bound_(options.max_codes),
       counters_bound_(options.max_counters),
+      families_bound_(options.max_refresh_families),
       sweep_interval_(std::max(options.sweep_interval, std::chrono::milliseconds(1))),
       now_(std::move(now)) {
     const std::size_t shard_count = std::max<std::size_t>(options.shards, 1);
@@ -218,6 +221,85 @@ sdk::CounterResult MemoryStore::hit_counter(const std::string& key, std::chrono:
     return {StoreStatus::unavailable, 0, {}, unavailable_detail(error)};
 }
 
+// --- refresh-token families --------------------------------------------------------------
+
+std::optional<StoreResult> MemoryStore::try_create(Shard& shard, const std::string& family,
+                                                   const FamilyToStore& first, std::int64_t now) {
+    auto& families = shard.families;
+    RefreshFamily entry = first_token(first, now);
+    if (auto it = families.find(family); it != families.end()) {
+        // Replaced in place (an expired one's slot is reused); the index still holds its hook.
+        const std::int64_t filed_at = it->second.expires_at;
+        entry.hook = it->second.hook;
+        it->second = std::move(entry);
+        families.refile(it, filed_at, it->second.expires_at);
+        return StoreResult{};
+    }
+    // Like a counter, a live family is never evicted: that would sign someone out.
+    if (!take_slot(shard, &Shard::families, families_bound_, now)) return std::nullopt;
+    try {
+        const std::int64_t expires_at = entry.expires_at;
+        families.insert(family, std::move(entry), expires_at);
+    } catch (const std::bad_alloc&) {
+        families_bound_.give_back(1);
+        throw;
+    }
+    return StoreResult{};
+}
+
+template <typename Step>
+RefreshResult MemoryStore::with_family(const std::string& family, Step&& step) {
+    Shard& shard = shard_for(family);
+    std::lock_guard lock(shard.mutex);
+    auto it = shard.families.find(family);
+    if (it == shard.families.end()) return {RefreshOutcome::not_found, {}, {}, {}};
+    const std::int64_t now = now_ticks();
+    const std::int64_t filed_at = it->second.expires_at;
+    RefreshStep done =
+        now >= filed_at ? RefreshStep{{RefreshOutcome::not_found, {}, {}, {}}, true} : step(it->second, now);
+    if (done.erase) {
+        shard.families.erase(it, filed_at);
+        families_bound_.give_back(1);
+    } else if (it->second.expires_at != filed_at) {
+        shard.families.refile(it, filed_at, it->second.expires_at);
+    }
+    return std::move(done.result);
+}
+
+StoreResult MemoryStore::create_refresh(const std::string& family, const sdk::NewRefreshFamily& first) try {
+    const FamilyToStore to_store{first.digest, first.subject, ticks_of(first.ttl, std::chrono::seconds(0)),
+                                 ticks_of(first.max_age, std::chrono::seconds(0))};
+    Shard& shard = shard_for(family);
+    const auto stored = with_room(shard, &Shard::families, families_bound_,
+                                  [&](std::int64_t now) { return try_create(shard, family, to_store, now); });
+    if (stored) return *stored;
+    return {StoreStatus::full,
+            "memory store full: " + std::to_string(families_bound_.max()) +
+                " refresh-token families live, none expired (store.memory.max_refresh_families)"};
+} catch (const std::exception& error) {
+    return {StoreStatus::unavailable, unavailable_detail(error)};
+}
+
+RefreshResult MemoryStore::rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                                          const sdk::RefreshDigest& next, std::chrono::seconds ttl,
+                                          std::chrono::seconds grace) try {
+    const std::int64_t ttl_ticks = ticks_of(ttl, std::chrono::seconds(0));
+    const std::int64_t grace_ticks = ticks_of(grace, std::chrono::seconds(0));
+    return with_family(family, [&](RefreshFamily& entry, std::int64_t now) {
+        return rotate_family(entry, presented, next, ttl_ticks, grace_ticks, now);
+    });
+} catch (const std::exception& error) {
+    return {RefreshOutcome::unavailable, {}, {}, unavailable_detail(error)};
+}
+
+RefreshResult MemoryStore::revoke_refresh(const std::string& family,
+                                          const sdk::RefreshDigest& presented) try {
+    return with_family(family,
+                       [&](RefreshFamily& entry, std::int64_t) { return revoke_family(entry, presented); });
+} catch (const std::exception& error) {
+    return {RefreshOutcome::unavailable, {}, {}, unavailable_detail(error)};
+}
+
 // --- the asynchronous interface, health, sweeping ----------------------------------------
 
 void MemoryStore::put_code(const std::string& key, const sdk::NewCode& code,
@@ -241,6 +323,22 @@ void MemoryStore::hit_counter(const std::string& key, std::chrono::seconds windo
     done(hit_counter(key, window, amount));
 }
 
+void MemoryStore::create_refresh(const std::string& family, const sdk::NewRefreshFamily& first,
+                                 sdk::StoreCompletion<StoreResult> done) {
+    done(create_refresh(family, first));
+}
+
+void MemoryStore::rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                                 const sdk::RefreshDigest& next, std::chrono::seconds ttl,
+                                 std::chrono::seconds grace, sdk::StoreCompletion<RefreshResult> done) {
+    done(rotate_refresh(family, presented, next, ttl, grace));
+}
+
+void MemoryStore::revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                                 sdk::StoreCompletion<RefreshResult> done) {
+    done(revoke_refresh(family, presented));
+}
+
 void MemoryStore::health(sdk::StoreCompletion<sdk::HealthReport> done) { done(health()); }
 
 sdk::HealthReport MemoryStore::health() { return {true, std::to_string(size()) + " pending codes"}; }
@@ -248,6 +346,8 @@ sdk::HealthReport MemoryStore::health() { return {true, std::to_string(size()) +
 std::size_t MemoryStore::size() const { return codes_bound_.used(); }
 
 std::size_t MemoryStore::counter_count() const { return counters_bound_.used(); }
+
+std::size_t MemoryStore::refresh_family_count() const { return families_bound_.used(); }
 
 std::size_t MemoryStore::sweep_expired() {
     const std::int64_t now = now_ticks();
@@ -257,10 +357,12 @@ std::size_t MemoryStore::sweep_expired() {
             std::lock_guard lock(shard->mutex);
             const std::size_t codes = shard->codes.reclaim(now, kSweepBatch);
             const std::size_t counters = shard->counters.reclaim(now, kSweepBatch);
+            const std::size_t families = shard->families.reclaim(now, kSweepBatch);
             codes_bound_.give_back(codes);
             counters_bound_.give_back(counters);
+            families_bound_.give_back(families);
             codes_removed += codes;
-            more = codes == kSweepBatch || counters == kSweepBatch;
+            more = codes == kSweepBatch || counters == kSweepBatch || families == kSweepBatch;
         }
     }
     return codes_removed;

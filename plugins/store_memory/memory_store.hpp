@@ -1,4 +1,5 @@
-// The in-process OTP store: sharded tables of codes and of rate-limit counters, each shard
+// The in-process OTP store: sharded tables of codes, of rate-limit counters and of
+// refresh-token families (refresh_families.hpp), each shard
 // under its own mutex, with a background sweeper for expired entries and a global bound on
 // each table. Nothing live is ever evicted: a table with no room and nothing expired
 // refuses (StoreStatus::full), found out without scanning (expiry_index.hpp). Nothing here
@@ -21,6 +22,7 @@
 
 #include "code_entry.hpp"
 #include "expiry_index.hpp"
+#include "refresh_families.hpp"
 #include "testino/otp_store.hpp"
 
 namespace testino::plugins {
@@ -29,7 +31,8 @@ struct MemoryStoreOptions {
     std::size_t max_codes = 1000000;
     std::chrono::milliseconds sweep_interval{1000};
     std::size_t shards = 16;
-    std::size_t max_counters = 1000000;  // rate-limit counters; beyond it new ones are refused
+    std::size_t max_counters = 1000000;          // rate-limit counters; beyond it new ones are refused
+    std::size_t max_refresh_families = 1000000;  // signed-in sessions; beyond it new ones are refused
 };
 
 class MemoryStore final : public sdk::OtpStore {
@@ -54,6 +57,13 @@ public:
                      sdk::StoreCompletion<sdk::StoreResult> done) override;
     void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
                      sdk::StoreCompletion<sdk::CounterResult> done) override;
+    void create_refresh(const std::string& family, const sdk::NewRefreshFamily& first,
+                        sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        const sdk::RefreshDigest& next, std::chrono::seconds ttl, std::chrono::seconds grace,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override;
+    void revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override;
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override;
 
     // The same operations, answered as return values.
@@ -62,13 +72,20 @@ public:
                                          const std::optional<sdk::FlowTag>& flow = std::nullopt);
     sdk::StoreResult remove_code(const std::string& key, const sdk::CodeDigest& digest);
     sdk::CounterResult hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount);
+    sdk::StoreResult create_refresh(const std::string& family, const sdk::NewRefreshFamily& first);
+    sdk::RefreshResult rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                                      const sdk::RefreshDigest& next, std::chrono::seconds ttl,
+                                      std::chrono::seconds grace);
+    sdk::RefreshResult revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented);
     sdk::HealthReport health();
 
     // Counters held, expired ones not yet reclaimed included.
     std::size_t counter_count() const;
+    // Refresh-token families held, expired ones not yet reclaimed included.
+    std::size_t refresh_family_count() const;
     // Keys with codes held, dead and not yet reclaimed ones included.
     std::size_t size() const;
-    // Reclaims every expired code and counter now; returns how many codes. The sweeper calls
+    // Reclaims every expired code, counter and family now; returns how many codes. The sweeper calls
     // this; it visits only what expired.
     std::size_t sweep_expired();
 
@@ -83,6 +100,7 @@ private:
         mutable std::mutex mutex;
         ExpiringTable<CodeEntry> codes;
         ExpiringTable<Counter> counters;
+        ExpiringTable<RefreshFamily> families;
     };
     template <typename Value>
     using TableOf = ExpiringTable<Value> Shard::*;
@@ -106,10 +124,16 @@ private:
                                             std::int64_t now);
     std::optional<sdk::CounterResult> try_hit(Shard& shard, const std::string& key, std::int64_t window,
                                               std::int64_t amount, std::int64_t now);
+    std::optional<sdk::StoreResult> try_create(Shard& shard, const std::string& family,
+                                               const FamilyToStore& first, std::int64_t now);
+    // Runs `step` on the live family under its shard's lock, and erases what it says to.
+    template <typename Step>
+    sdk::RefreshResult with_family(const std::string& family, Step&& step);
     void run_sweeper();
 
     TableBound codes_bound_;
     TableBound counters_bound_;
+    TableBound families_bound_;
     const std::chrono::milliseconds sweep_interval_;
     const Now now_;
     std::vector<std::unique_ptr<Shard>> shards_;

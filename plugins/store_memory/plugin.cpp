@@ -23,12 +23,16 @@ testino::sdk::PluginDescriptor memory_store_descriptor() {
         integer_key("max_counters", "1000000", 1, INT64_MAX,
                     "most rate-limit counters held; a live one is never evicted: beyond it (none expired) "
                     "requests answer STORE_FULL");
+    const ConfigKey max_refresh_families =
+        integer_key("max_refresh_families", "1000000", 1, INT64_MAX,
+                    "most refresh-token families (signed-in sessions) held; a live one is never evicted: "
+                    "beyond it (none expired) a new sign-in gets no refresh token");
 
     return {testino::sdk::PluginKind::otp_store,
             "memory",
             "1.0.0",
             "in-process OTP store (single instance only; codes are lost on restart)",
-            {max_codes, sweep_interval, shards, max_counters}};
+            {max_codes, sweep_interval, shards, max_counters, max_refresh_families}};
 }
 
 std::unique_ptr<testino::sdk::OtpStore> create_memory_store(const testino::sdk::PluginContext& context) {
@@ -38,6 +42,7 @@ std::unique_ptr<testino::sdk::OtpStore> create_memory_store(const testino::sdk::
     options.sweep_interval = std::chrono::milliseconds(config.get_int("sweep_interval_ms"));
     options.shards = static_cast<std::size_t>(config.get_int("shards"));
     options.max_counters = static_cast<std::size_t>(config.get_int("max_counters"));
+    options.max_refresh_families = static_cast<std::size_t>(config.get_int("max_refresh_families"));
     return std::make_unique<testino::plugins::MemoryStore>(options);
 }
 

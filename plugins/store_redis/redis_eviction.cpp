@@ -23,7 +23,8 @@ std::optional<std::string> setting(const redisReply& reply, const std::string& n
 EvictionCheck eviction_unchecked(const std::string& why) {
     return {Verdict::unchecked,
             "cannot read Redis's maxmemory-policy (" + why +
-                "); make sure it is noeviction, or Redis may evict codes and rate-limit counters"};
+                "); make sure it is noeviction, or Redis may evict codes, rate-limit counters and "
+                "refresh-token families"};
 }
 
 EvictionCheck judge_eviction(const redisReply& reply) {
@@ -37,10 +38,10 @@ EvictionCheck judge_eviction(const redisReply& reply) {
     }
     return {Verdict::unsafe,
             "Redis has maxmemory " + *maxmemory + " with maxmemory-policy " + *policy +
-                ": when full it evicts keys, and would silently drop codes and rate-limit counters "
-                "(volatile-* policies too: every key the store writes has a TTL). Set maxmemory-policy "
-                "noeviction (redis.conf, or CONFIG SET maxmemory-policy noeviction), or set "
-                "store.redis.allow_eviction: true to accept losing them"};
+                ": when full it evicts keys, and would silently drop codes, rate-limit counters and "
+                "refresh-token families (volatile-* policies too: every key the store writes has a TTL). "
+                "Set maxmemory-policy noeviction (redis.conf, or CONFIG SET maxmemory-policy noeviction), "
+                "or set store.redis.allow_eviction: true to accept losing them"};
 }
 
 }  // namespace testino::plugins

@@ -1,8 +1,8 @@
 // Whether Redis may evict the store's keys. With `maxmemory` set and any policy but
-// `noeviction`, a full Redis drops keys to make room: codes and rate-limit counters would
-// vanish without a word (every key the store writes has a TTL, so the volatile-* policies
-// take them too). The store asks `CONFIG GET maxmemory*` when it connects and judges the
-// answer here.
+// `noeviction`, a full Redis drops keys to make room: codes, rate-limit counters and
+// refresh-token families (sessions) would vanish without a word (every key the store writes
+// has a TTL, so the volatile-* policies take them too). The store asks `CONFIG GET maxmemory*` when it
+// connects and judges the answer here.
 #pragma once
 
 #include <hiredis/hiredis.h>

@@ -26,6 +26,10 @@ inline sdk::CounterResult failed(std::string detail) {
     return {sdk::StoreStatus::unavailable, 0, {}, std::move(detail)};
 }
 template <>
+inline sdk::RefreshResult failed(std::string detail) {
+    return {sdk::RefreshOutcome::unavailable, {}, {}, std::move(detail)};
+}
+template <>
 inline sdk::HealthReport failed(std::string detail) {
     return {false, std::move(detail)};
 }

@@ -2,19 +2,16 @@
 
 #include <openssl/evp.h>
 
+#include "testino/otp_store.hpp"
+
 namespace testino::plugins {
 namespace {
 
-// Shared by the three code scripts (each script is this plus its own body). Times are ms
-// since the epoch from Redis's own clock (TIME), so every server instance agrees.
-//
-// same() compares digests and flow tags in constant time: every byte is looked at whatever
-// the first difference, and the result is one accumulated value. load() reads the hash into
-// {cur = {d, f, x}, prev = {d, f, y, z, b} or nil, left}; save() writes it back whole (so a
-// code of the ABI 4 layout is converted on its first write) with one HSET, which a Redis
-// out of memory (maxmemory, noeviction) refuses before changing anything, and sets the
-// key's TTL to the later end, deleting the key when both ended.
-constexpr const char* kCodePrelude = R"lua(
+// Shared by the code and refresh scripts. Times are ms since the epoch from Redis's own
+// clock (TIME), so every server instance agrees. same() compares digests and flow tags in
+// constant time: every byte is looked at whatever the first difference, and the result is
+// one accumulated value.
+constexpr const char* kTimeAndCompare = R"lua(
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -24,7 +21,15 @@ local function same(a, b)
   local diff = 0
   for i = 1, #a do diff = bit.bor(diff, bit.bxor(string.byte(a, i), string.byte(b, i))) end
   return diff == 0
-end
+end)lua";
+
+// Shared by the three code scripts (each script is kTimeAndCompare, this and its own body).
+// load() reads the hash into
+// {cur = {d, f, x}, prev = {d, f, y, z, b} or nil, left}; save() writes it back whole (so a
+// code of the ABI 4 layout is converted on its first write) with one HSET, which a Redis
+// out of memory (maxmemory, noeviction) refuses before changing anything, and sets the
+// key's TTL to the later end, deleting the key when both ended.
+constexpr const char* kCodePrelude = R"lua(
 local function load(key, now)
   local h = redis.call('HMGET', key, 'd', 'n', 'f', 'x', 'a', 'p', 'q', 'y', 'z', 'b')
   if not h[1] then return nil end
@@ -149,6 +154,72 @@ if value ~= tonumber(current) then redis.call('INCRBY', KEYS[1], value - tonumbe
 return {value, redis.call('PTTL', KEYS[1])}
 )lua";
 
+// --- refresh-token families (redis_scripts.hpp has the hash) ------------------------------
+
+// A family id is never reused, so an existing one is replaced whole: one HSET of every
+// field, which a Redis out of memory refuses before anything changed.
+constexpr const char* kRefreshCreateBody = R"lua(
+local now = now_ms()
+local ends = now + tonumber(ARGV[4])
+local expires = math.min(now + tonumber(ARGV[3]), ends)
+if expires <= now then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+redis.call('HSET', KEYS[1], 's', ARGV[2], 'c', ARGV[1], 'e', ends, 'r', 0, 'p', '')
+redis.call('PEXPIRE', KEYS[1], expires - now)
+return 1
+)lua";
+
+// history_max (kRefreshHistoryMin) is prepended. Every kept digest is compared, whatever
+// matched, so the timing shows neither which one matched nor whether one did.
+constexpr const char* kRefreshRotateBody = R"lua(
+local now = now_ms()
+local h = redis.call('HMGET', KEYS[1], 's', 'c', 'p', 'r', 'e')
+if not h[2] then return {0, 0, ''} end
+local history = h[3] or ''
+local count = math.floor(#history / 32)
+local old, newest = false, false
+for i = 1, count do
+  local hit = same(string.sub(history, (i - 1) * 32 + 1, i * 32), ARGV[1])
+  old = old or hit
+  newest = newest or (hit and i == count)
+end
+if same(h[2], ARGV[1]) then
+  history = history .. h[2]
+  if #history > history_max * 32 then history = string.sub(history, #history - history_max * 32 + 1) end
+  local expires = math.min(now + tonumber(ARGV[3]), tonumber(h[5]) or now)
+  if expires <= now then
+    redis.call('DEL', KEYS[1])
+    return {1, 0, h[1] or ''}
+  end
+  redis.call('HSET', KEYS[1], 'c', ARGV[2], 'p', history, 'r', now)
+  redis.call('PEXPIRE', KEYS[1], expires - now)
+  return {1, expires - now, h[1] or ''}
+end
+-- A concurrent refresh with the same token won a moment ago: its client holds the next one.
+if newest and now - (tonumber(h[4]) or 0) < tonumber(ARGV[4]) then return {3, 0, ''} end
+-- A token replayed after it was rotated away has leaked: the whole family goes.
+if old then
+  redis.call('DEL', KEYS[1])
+  return {2, 0, ''}
+end
+return {0, 0, ''}
+)lua";
+
+constexpr const char* kRefreshRevokeBody = R"lua(
+local h = redis.call('HMGET', KEYS[1], 'c', 'p')
+if not h[1] then return 0 end
+local history = h[2] or ''
+local hit = same(h[1], ARGV[1])
+for i = 1, math.floor(#history / 32) do
+  hit = same(string.sub(history, (i - 1) * 32 + 1, i * 32), ARGV[1]) or hit
+end
+if not hit then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+)lua";
+
 RedisScript make_script(const char* name, std::string body) {
     std::string sha1 = script_sha1(body);
     return {name, std::move(body), std::move(sha1)};
@@ -170,9 +241,14 @@ std::string script_sha1(const std::string& body) {
 }
 
 RedisScripts::RedisScripts()
-    : put(make_script("put", std::string(kCodePrelude) + kPutBody)),
-      verify(make_script("verify", std::string(kCodePrelude) + kVerifyBody)),
-      remove(make_script("remove", std::string(kCodePrelude) + kRemoveBody)),
-      counter(make_script("counter", kCounterScript)) {}
+    : put(make_script("put", std::string(kTimeAndCompare) + kCodePrelude + kPutBody)),
+      verify(make_script("verify", std::string(kTimeAndCompare) + kCodePrelude + kVerifyBody)),
+      remove(make_script("remove", std::string(kTimeAndCompare) + kCodePrelude + kRemoveBody)),
+      counter(make_script("counter", kCounterScript)),
+      refresh_create(make_script("refresh_create", std::string(kTimeAndCompare) + kRefreshCreateBody)),
+      refresh_rotate(make_script("refresh_rotate", std::string(kTimeAndCompare) + "\nlocal history_max = " +
+                                                       std::to_string(sdk::kRefreshHistoryMin) +
+                                                       kRefreshRotateBody)),
+      refresh_revoke(make_script("refresh_revoke", std::string(kTimeAndCompare) + kRefreshRevokeBody)) {}
 
 }  // namespace testino::plugins

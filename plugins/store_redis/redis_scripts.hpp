@@ -13,6 +13,15 @@
 // being the code's): during a rolling upgrade such a code is read as a current code with
 // no flow tag (it verifies in any flow) and no previous code, so it keeps verifying. An
 // ABI 4 server reads this layout's d and a the same way it reads its own.
+//
+// A refresh-token family (plugin ABI 6) is one hash, so that Redis Cluster keeps it in one
+// slot and each operation is one script on one key:
+//
+//   s  the subject                             c  the current token's digest (32 raw bytes)
+//   e  the family's end, ms since the epoch    r  when it last rotated (ms; 0: never)
+//   p  the rotated-away digests, oldest first, concatenated (at most kRefreshHistoryMin)
+//   PEXPIRE  the current token's expiry, min(rotation + ttl, e): an expired token is a
+//            missing family
 #pragma once
 
 #include <string>
@@ -35,6 +44,14 @@ struct RedisScripts {
     const RedisScript remove;
     // KEYS[1] counter key; ARGV: window ms, amount. Returns {value, pttl_ms}.
     const RedisScript counter;
+    // KEYS[1] family key; ARGV: digest, subject, ttl ms, max_age ms. Returns 1.
+    const RedisScript refresh_create;
+    // KEYS[1] family key; ARGV: presented digest, next digest, ttl ms, grace ms. Returns
+    // {outcome, ms until next expires, subject}, outcome 0 not found, 1 rotated, 2 reused
+    // (the family deleted), 3 raced; the last two are 0 and "" but when rotated.
+    const RedisScript refresh_rotate;
+    // KEYS[1] family key; ARGV: presented digest. Returns 1 revoked (deleted), 0 not found.
+    const RedisScript refresh_revoke;
 };
 
 // Hex SHA-1 of a script, as EVALSHA wants it.

@@ -14,6 +14,8 @@ namespace {
 
 using redis_results::failed;
 using redis_results::finish_with;
+using sdk::RefreshOutcome;
+using sdk::RefreshResult;
 using sdk::StoreResult;
 using sdk::StoreStatus;
 using sdk::VerifyOutcome;
@@ -68,6 +70,29 @@ VerifyResult verify_result(const redisReply& reply) {
     }
 }
 
+// The rotate script's {outcome, ms until next expires, subject} as a result.
+RefreshResult rotate_result(const redisReply& reply) {
+    switch (reply.element[0]->integer) {
+        case 1: {
+            // Rounded down: `next` is surely valid that long.
+            const auto expires_in = std::chrono::seconds(std::max(0LL, reply.element[1]->integer / 1000));
+            return {RefreshOutcome::rotated,
+                    std::string(reply.element[2]->str, reply.element[2]->len),
+                    expires_in,
+                    {}};
+        }
+        case 2: return {RefreshOutcome::reused, {}, {}, {}};
+        case 3: return {RefreshOutcome::raced, {}, {}, {}};
+        default: return {RefreshOutcome::not_found, {}, {}, {}};
+    }
+}
+
+bool rotate_reply(const redisReply& reply) {
+    return reply.type == REDIS_REPLY_ARRAY && reply.elements == 3 &&
+           reply.element[0]->type == REDIS_REPLY_INTEGER && reply.element[1]->type == REDIS_REPLY_INTEGER &&
+           reply.element[2]->type == REDIS_REPLY_STRING;
+}
+
 }  // namespace
 
 std::string RedisStore::code_key(const std::string& key) const {
@@ -78,6 +103,11 @@ std::string RedisStore::counter_key(const std::string& key) const {
     // The core's counter keys carry their own "{...}" (the phone number), so the prefix,
     // which has no braces, leaves the hash tag to them.
     return options_.key_prefix + "count:" + key;
+}
+
+std::string RedisStore::refresh_key(const std::string& family) const {
+    // The family id is the hash tag: everything of one family is one key, in one slot.
+    return options_.key_prefix + "refresh:{" + family + "}";
 }
 
 StoreResult RedisStore::replicated(const redisReply& reply) const {
@@ -187,6 +217,63 @@ void RedisStore::hit_counter(const std::string& key, std::chrono::seconds window
 } catch (const std::exception& error) {
     finish_with(done,
                 [&] { return failed<sdk::CounterResult>(std::string("redis store: ") + error.what()); });
+}
+
+// --- refresh-token families --------------------------------------------------------------
+
+void RedisStore::create_refresh(const std::string& family, const sdk::NewRefreshFamily& first,
+                                sdk::StoreCompletion<StoreResult> done) try {
+    run_script(scripts_.refresh_create, refresh_key(family),
+               {as_bytes(first.digest), first.subject, milliseconds(first.ttl, std::chrono::seconds(0)),
+                milliseconds(first.max_age, std::chrono::seconds(0))},
+               [this, done](const RedisOutcome& outcome) {
+                   finish_with(done, [&]() -> StoreResult {
+                       if (outcome.reply) return {};
+                       if (out_of_memory(outcome.failure))
+                           return {StoreStatus::full, detail(outcome.failure)};
+                       return failed<StoreResult>(detail(outcome.failure));
+                   });
+               });
+} catch (const std::exception& error) {
+    finish_with(done, [&] { return failed<StoreResult>(std::string("redis store: ") + error.what()); });
+}
+
+void RedisStore::rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                                const sdk::RefreshDigest& next, std::chrono::seconds ttl,
+                                std::chrono::seconds grace, sdk::StoreCompletion<RefreshResult> done) try {
+    run_script(scripts_.refresh_rotate, refresh_key(family),
+               {as_bytes(presented), as_bytes(next), milliseconds(ttl, std::chrono::seconds(0)),
+                milliseconds(grace, std::chrono::seconds(0))},
+               [this, done](const RedisOutcome& outcome) {
+                   finish_with(done, [&]() -> RefreshResult {
+                       if (!outcome.reply) return failed<RefreshResult>(detail(outcome.failure));
+                       if (!rotate_reply(*outcome.reply)) {
+                           return failed<RefreshResult>(
+                               detail(unexpected_reply(scripts_.refresh_rotate, *outcome.reply)));
+                       }
+                       return rotate_result(*outcome.reply);
+                   });
+               });
+} catch (const std::exception& error) {
+    finish_with(done, [&] { return failed<RefreshResult>(std::string("redis store: ") + error.what()); });
+}
+
+void RedisStore::revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                                sdk::StoreCompletion<RefreshResult> done) try {
+    run_script(
+        scripts_.refresh_revoke, refresh_key(family), {as_bytes(presented)},
+        [this, done](const RedisOutcome& outcome) {
+            finish_with(done, [&]() -> RefreshResult {
+                if (!outcome.reply) return failed<RefreshResult>(detail(outcome.failure));
+                const redisReply& reply = *outcome.reply;
+                if (reply.type != REDIS_REPLY_INTEGER) {
+                    return failed<RefreshResult>(detail(unexpected_reply(scripts_.refresh_revoke, reply)));
+                }
+                return {reply.integer == 1 ? RefreshOutcome::revoked : RefreshOutcome::not_found, {}, {}, {}};
+            });
+        });
+} catch (const std::exception& error) {
+    finish_with(done, [&] { return failed<RefreshResult>(std::string("redis store: ") + error.what()); });
 }
 
 }  // namespace testino::plugins

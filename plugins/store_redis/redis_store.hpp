@@ -8,6 +8,9 @@
 //                               (redis_scripts.hpp has the fields); PEXPIRE = the later end
 //   <key_prefix>count:<counter key>   string, the counter's value; PEXPIRE = its window
 //                                     (the core's counter keys hold "{<e164>}" themselves)
+//   <key_prefix>refresh:{<family>}   hash: one refresh-token family (redis_scripts.hpp has
+//                                    the fields); PEXPIRE = its current token's expiry. The
+//                                    family id is the hash tag: a family is one slot
 // Each operation is one Lua script (redis_scripts.hpp), run by SHA (EVALSHA) and loaded
 // again after NOSCRIPT, so it is atomic across threads and server instances. Redis expires
 // the keys itself, so it must not evict them: the store checks maxmemory-policy whenever it
@@ -66,11 +69,19 @@ public:
                      sdk::StoreCompletion<sdk::StoreResult> done) override;
     void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
                      sdk::StoreCompletion<sdk::CounterResult> done) override;
+    void create_refresh(const std::string& family, const sdk::NewRefreshFamily& first,
+                        sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        const sdk::RefreshDigest& next, std::chrono::seconds ttl, std::chrono::seconds grace,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override;
+    void revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        sdk::StoreCompletion<sdk::RefreshResult> done) override;
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override;
 
-    // The Redis key holding a phone number's code, and a counter's.
+    // The Redis key holding a phone number's code, a counter's, and a refresh family's.
     std::string code_key(const std::string& key) const;
     std::string counter_key(const std::string& key) const;
+    std::string refresh_key(const std::string& family) const;
     // How many times a script was (re)loaded into Redis after NOSCRIPT.
     std::size_t script_loads() const { return script_loads_.load(); }
     // The eviction check the constructor waited for; nullopt when Redis did not answer.

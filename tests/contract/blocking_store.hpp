@@ -37,6 +37,10 @@ inline sdk::CounterResult no_answer(const std::string& detail) {
     return {sdk::StoreStatus::unavailable, 0, {}, detail};
 }
 template <>
+inline sdk::RefreshResult no_answer(const std::string& detail) {
+    return {sdk::RefreshOutcome::unavailable, {}, {}, detail};
+}
+template <>
 inline sdk::HealthReport no_answer(const std::string& detail) {
     return {false, detail};
 }
@@ -99,6 +103,21 @@ public:
     sdk::CounterResult hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount) {
         return await_completion<sdk::CounterResult>(
             "hit_counter", [&](auto done) { store_->hit_counter(key, window, amount, std::move(done)); });
+    }
+    sdk::StoreResult create_refresh(const std::string& family, const sdk::NewRefreshFamily& first) {
+        return await_completion<sdk::StoreResult>(
+            "create_refresh", [&](auto done) { store_->create_refresh(family, first, std::move(done)); });
+    }
+    sdk::RefreshResult rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                                      const sdk::RefreshDigest& next, std::chrono::seconds ttl,
+                                      std::chrono::seconds grace) {
+        return await_completion<sdk::RefreshResult>("rotate_refresh", [&](auto done) {
+            store_->rotate_refresh(family, presented, next, ttl, grace, std::move(done));
+        });
+    }
+    sdk::RefreshResult revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented) {
+        return await_completion<sdk::RefreshResult>(
+            "revoke_refresh", [&](auto done) { store_->revoke_refresh(family, presented, std::move(done)); });
     }
     sdk::HealthReport health() {
         return await_completion<sdk::HealthReport>("health",

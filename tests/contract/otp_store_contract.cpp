@@ -103,29 +103,6 @@ sdk::VerifyResult OtpStoreContract::verify_in_flow(const std::string& key, unsig
     return store_->verify_and_consume(key, digest_of(seed), flow_of(flow_seed));
 }
 
-namespace {
-
-// Runs `body(i)` on `count` threads released together, to make the calls overlap.
-template <typename Body>
-void run_concurrently(int count, Body body) {
-    std::atomic<bool> go{false};
-    std::atomic<int> ready{0};
-    std::vector<std::thread> threads;
-    threads.reserve(static_cast<std::size_t>(count));
-    for (int i = 0; i < count; ++i) {
-        threads.emplace_back([&, i] {
-            ready.fetch_add(1);
-            while (!go.load()) std::this_thread::yield();
-            body(i);
-        });
-    }
-    while (ready.load() < count) std::this_thread::yield();
-    go.store(true);
-    for (auto& thread : threads) thread.join();
-}
-
-}  // namespace
-
 TEST_P(OtpStoreContract, RightCodeVerifiesOnceThenIsGone) {
     const auto key = unique_key();
     ASSERT_EQ(put(key, 1, 60s, 5), StoreStatus::ok);

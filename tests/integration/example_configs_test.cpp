@@ -36,7 +36,7 @@ std::map<std::string, std::string> sns_env() {
 
 struct Example {
     std::string file;
-    std::map<std::string, std::string> env;  // besides TOKEN_SECRET
+    std::map<std::string, std::string> env;  // besides the signing secrets
     std::string sms_plugin;                  // the .so --check-config must report
     std::string store_plugin;
 };
@@ -69,6 +69,28 @@ const std::vector<Example>& examples() {
 const std::vector<std::string> kSecrets = {kTokenSecret64, kTwilioToken, kAwsSecret, kRedisPassword,
                                            kSentinelPassword};
 
+// What every example needs beside its own: an ES256 key (made once, for this process) and
+// OTP_HMAC_SECRET.
+void add_signing_secrets(std::map<std::string, std::string>& env) {
+    static const TempDir keys;
+    static const std::string key_file = [] {
+        ProcessSpec spec;
+        spec.binary = "/usr/bin/openssl";
+        spec.args = {"genpkey",
+                     "-algorithm",
+                     "EC",
+                     "-pkeyopt",
+                     "ec_paramgen_curve:P-256",
+                     "-out",
+                     keys.file("token-key.pem")};
+        const ProcessResult r = ServerProcess::run_to_exit(spec, std::chrono::seconds(30));
+        EXPECT_EQ(r.exit_code, 0) << r.stderr_text;
+        return keys.file("token-key.pem");
+    }();
+    env["TOKEN_PRIVATE_KEY_FILE"] = key_file;
+    env["OTP_HMAC_SECRET"] = kTokenSecret64;
+}
+
 ProcessResult check_config(const Example& example, std::map<std::string, std::string> env) {
     ProcessSpec spec;
     spec.binary = server_binary();
@@ -80,11 +102,12 @@ ProcessResult check_config(const Example& example, std::map<std::string, std::st
 
 void expect_valid(const Example& example) {
     std::map<std::string, std::string> env = example.env;
-    env["TOKEN_SECRET"] = kTokenSecret64;
+    add_signing_secrets(env);
     const ProcessResult result = check_config(example, env);
     ASSERT_FALSE(result.timed_out);
     EXPECT_EQ(result.exit_code, 0) << result.stderr_text << result.stdout_text;
     EXPECT_NE(result.stdout_text.find(example.file + ": valid"), std::string::npos) << result.stdout_text;
+    EXPECT_NE(result.stdout_text.find("# token key: ES256 kid"), std::string::npos) << result.stdout_text;
     EXPECT_NE(result.stdout_text.find("# sms plugin: "), std::string::npos);
     EXPECT_NE(result.stdout_text.find("/" + example.sms_plugin), std::string::npos) << result.stdout_text;
     EXPECT_NE(result.stdout_text.find("/" + example.store_plugin), std::string::npos) << result.stdout_text;
@@ -112,7 +135,7 @@ TEST(ExampleConfig, FailoverIsValidAndRoutesPlusOneThroughTwilioThenSns) {
     const Example& e = example("examples/failover.yaml");
     expect_valid(e);
     std::map<std::string, std::string> env = e.env;
-    env["TOKEN_SECRET"] = kTokenSecret64;
+    add_signing_secrets(env);
     const ProcessResult result = check_config(e, env);
     EXPECT_NE(result.stdout_text.find("/sms_twilio.so"), std::string::npos) << "both providers load";
     EXPECT_NE(result.stdout_text.find("# sms route, every number: sns\n"), std::string::npos)
@@ -134,7 +157,7 @@ TEST(ExampleConfig, ProviderCredentialsComeFromTheEnvironment) {
           Missing{"examples/failover.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
           Missing{"examples/failover.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"}}) {
         std::map<std::string, std::string> env = example(m.file).env;
-        env["TOKEN_SECRET"] = kTokenSecret64;
+        add_signing_secrets(env);
         env.erase(m.variable);
         const ProcessResult result = check_config(example(m.file), env);
         EXPECT_EQ(result.exit_code, 2) << m.file << ": " << result.stdout_text;
@@ -145,8 +168,8 @@ TEST(ExampleConfig, ProviderCredentialsComeFromTheEnvironment) {
 // No example holds a secret: the keys that carry one appear only in comments.
 TEST(ExampleConfig, FilesHoldNoSecrets) {
     const std::vector<std::string> secret_keys = {
-        "secret:",        "hmac_secret:", "auth_token:", "secret_access_key:",
-        "session_token:", "url:",         "account_sid:"};
+        "secret:",        "hmac_secret:", "auth_token:",  "secret_access_key:",
+        "session_token:", "url:",         "account_sid:", "private_key:"};
     for (const Example& e : examples()) {
         std::ifstream in(kConfigDir + "/" + e.file);
         ASSERT_TRUE(in) << e.file;

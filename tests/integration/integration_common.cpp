@@ -150,6 +150,7 @@ TestConfig::TestConfig()
              {"number_failed_verifies_all_addresses_per_window", "0"},
              {"ip_sends_per_window", "0"},
              {"ip_verifies_per_window", "0"},
+             {"ip_refreshes_per_window", "0"},
              {"budget_sends_per_hour", "0"},
              {"budget_sends_per_day", "0"}},
       sms{{"provider", "console"}},

@@ -52,7 +52,17 @@ TEST(StartupFailureTest, OutOfRangeValueIsNamed) {
 TEST(StartupFailureTest, MissingTokenSecretWithoutDebug) {
     TestConfig config;
     config.token.erase("secret");
-    EXPECT_TRUE(fails_to_start(run(config.yaml()), {"token.secret"}));
+    config.token["algorithm"] = "HS256";
+    EXPECT_TRUE(fails_to_start(run(config.yaml()), {"token.secret", "TOKEN_SECRET"}));
+}
+
+// With neither a secret nor a key the config is a new one, so ES256: the message says how to
+// make a key.
+TEST(StartupFailureTest, MissingSigningKeyWithoutDebug) {
+    TestConfig config;
+    config.token.erase("secret");
+    EXPECT_TRUE(fails_to_start(run(config.yaml()),
+                               {"no signing key for ES256", "TOKEN_PRIVATE_KEY_FILE", "openssl genpkey"}));
 }
 
 TEST(StartupFailureTest, ShortTokenSecret) {

@@ -387,12 +387,13 @@ TEST_F(MetricsTest, ExpositionCountsTheRequestsMade) {
     EXPECT_EQ(e.value("testino_otp_verify_total", {{"outcome", "too_many_attempts"}}), 0.0);
     EXPECT_EQ(e.value("testino_otp_verify_total", {{"outcome", "rate_limited"}}), 0.0);
     EXPECT_EQ(e.value("testino_otp_verify_total", {{"outcome", "store_unavailable"}}), 0.0);
-    for (const char* limit :
-         {"ip_sends", "ip_verifies", "number_cooldown", "number_sends", "number_failed_verifies",
-          "number_failed_verifies_all_addresses", "country_sends", "budget_hour", "budget_day"}) {
+    for (const char* limit : {"ip_sends", "ip_verifies", "ip_refreshes", "number_cooldown", "number_sends",
+                              "number_failed_verifies", "number_failed_verifies_all_addresses",
+                              "country_sends", "budget_hour", "budget_day"}) {
         EXPECT_EQ(e.value("testino_rate_limit_refusals_total", {{"limit", limit}}), 0.0) << limit;
     }
-    for (const char* op : {"put_code", "verify_and_consume", "remove_code", "hit_counter"}) {
+    for (const char* op : {"put_code", "verify_and_consume", "remove_code", "hit_counter", "create_refresh",
+                           "rotate_refresh", "revoke_refresh"}) {
         EXPECT_EQ(e.value("testino_store_errors_total", {{"operation", op}}), 0.0) << op;
     }
     EXPECT_EQ(e.value("testino_store_operation_duration_seconds_count", {{"operation", "put_code"}}), 1.0);

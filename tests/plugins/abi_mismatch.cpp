@@ -1,6 +1,6 @@
-// abi_mismatch.so: a plugin built for another SDK ABI (999; abi4_plugin.so: 4, the last ABI
-// before put_code took a NewCode and verify_and_consume a flow tag). Everything else is in
-// order, so a loader that accepts it has skipped the ABI check. Written out by hand:
+// abi_mismatch.so: a plugin built for another SDK ABI (999; abi5_plugin.so: 5, the last ABI
+// before OtpStore kept refresh-token families). Everything else is in order, so a loader
+// that accepts it has skipped the ABI check. Written out by hand:
 // TESTINO_SMS_PROVIDER_PLUGIN always exports the current version.
 #include <memory>
 

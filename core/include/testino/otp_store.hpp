@@ -80,6 +80,44 @@ struct CounterResult {
     std::string detail;                // for logs
 };
 
+// Refresh tokens (since plugin ABI 6). A refresh token is "<family>.<secret>": the family
+// names one sign-in (a session) and its chain of rotated tokens. A store sees the family
+// id (opaque, at most 64 URL-safe characters) and the SHA-256 digest of each token, never
+// a token. Everything of one family lives under the family id alone, so a store that
+// shards by key (Redis Cluster) keeps a family in one place and each operation atomic.
+using RefreshDigest = std::array<std::uint8_t, 32>;
+
+// A new family for create_refresh.
+struct NewRefreshFamily {
+    RefreshDigest digest{};           // the family's first token
+    std::string subject;              // whose session it is (an E.164 number)
+    std::chrono::seconds ttl{0};      // how long a token is valid unless rotated
+    std::chrono::seconds max_age{0};  // the family ends this long after sign-in, rotated or not
+};
+
+enum class RefreshOutcome {
+    rotated,      // `presented` was the current token; `next` is now (rotate_refresh)
+    revoked,      // the family is deleted (revoke_refresh: `presented` was one of its tokens)
+    reused,       // `presented` was a token the family had rotated away from: the family is
+                  // now deleted (RFC 9700 4.14.2), so its current token stops working too
+    raced,        // `presented` is the token rotated away from last, less than `grace` ago:
+                  // a concurrent refresh won; nothing changed
+    not_found,    // no such family (expired, revoked), or `presented` is none of its tokens
+    unavailable,  // the backend failed (HTTP 503)
+};
+
+struct RefreshResult {
+    RefreshOutcome outcome = RefreshOutcome::not_found;
+    std::string subject;                 // rotated: the family's subject
+    std::chrono::seconds expires_in{0};  // rotated: how long `next` is valid (rounded down)
+    std::string detail;                  // for logs
+};
+
+// How many of a family's rotated-away tokens a store must still recognise as reused (the
+// newest ones); an older token may be forgotten and then be not_found, which refuses it
+// without revoking anything.
+inline constexpr int kRefreshHistoryMin = 16;
+
 // The completion of one store operation; see the rules above.
 template <typename Result>
 using StoreCompletion = std::function<void(Result)>;
@@ -124,6 +162,29 @@ public:
     // counter refuses it with StoreStatus::full (fail closed), at once, without scanning.
     virtual void hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
                              StoreCompletion<CounterResult> done) = 0;
+
+    // Starts the family `family` with its first token. A family id is 128 random bits and
+    // never reused; an existing one is replaced. The family lives min(ttl, max_age). With
+    // no room for it (and nothing expired to reclaim), StoreStatus::full.
+    virtual void create_refresh(const std::string& family, const NewRefreshFamily& first,
+                                StoreCompletion<StoreResult> done) = 0;
+
+    // Atomically: if `presented` is the family's current token, `next` becomes current
+    // (valid for `ttl`, but never past the family's max_age) and `presented` joins the
+    // rotated-away tokens: rotated, with the subject. If `presented` is the token rotated
+    // away from last, less than `grace` ago: raced, nothing changes. Any other rotated-away
+    // token: the family is deleted, reused. Otherwise not_found. Of many concurrent
+    // rotations of one token exactly one is rotated (with grace 0, the first of the others
+    // is reused and deletes the family, the rest find none: not_found). Digests compare in
+    // constant time.
+    virtual void rotate_refresh(const std::string& family, const RefreshDigest& presented,
+                                const RefreshDigest& next, std::chrono::seconds ttl,
+                                std::chrono::seconds grace, StoreCompletion<RefreshResult> done) = 0;
+
+    // Logout: if `presented` is the family's current token or one it rotated away from, the
+    // family is deleted (revoked); otherwise not_found and nothing changes.
+    virtual void revoke_refresh(const std::string& family, const RefreshDigest& presented,
+                                StoreCompletion<RefreshResult> done) = 0;
 
     // Whether the backend can be used now (for GET /api/v1/health), within the same
     // deadline as the other operations.

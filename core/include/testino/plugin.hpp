@@ -26,8 +26,9 @@ namespace testino::sdk {
 // 2: SmsProvider::may_block(). 3: OtpStore::hit_counter(). 4: OtpStore is asynchronous
 // (every operation takes a completion). 5: put_code takes a NewCode (flow binding, overlap
 // with the code it replaces); verify_and_consume takes an optional flow tag;
-// SmsProvider::SendStatus::uncertain.
-inline constexpr int kAbiVersion = 5;
+// SmsProvider::SendStatus::uncertain. 6: OtpStore keeps refresh-token families
+// (create_refresh, rotate_refresh, revoke_refresh).
+inline constexpr int kAbiVersion = 6;
 
 enum class PluginKind { sms_provider = 1, otp_store = 2 };
 

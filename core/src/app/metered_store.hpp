@@ -1,6 +1,6 @@
 // The OTP store as the flows use it: the plugin's asynchronous operations, each timed and
 // counted in the metrics (testino_store_operation_*, and testino_store_full_total for a
-// refusal for want of room) when its completion arrives.
+// refusal for want of room, by the table that had none) when its completion arrives.
 #pragma once
 
 #include <chrono>
@@ -40,6 +40,25 @@ public:
         store_->hit_counter(key, window, amount,
                             timed<sdk::CounterResult>(metrics::StoreOperation::hit_counter, std::move(done)));
     }
+    template <typename Done>
+    void create_refresh(const std::string& family, const sdk::NewRefreshFamily& first, Done done) {
+        store_->create_refresh(
+            family, first, timed<sdk::StoreResult>(metrics::StoreOperation::create_refresh, std::move(done)));
+    }
+    template <typename Done>
+    void rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
+                        const sdk::RefreshDigest& next, std::chrono::seconds ttl, std::chrono::seconds grace,
+                        Done done) {
+        store_->rotate_refresh(
+            family, presented, next, ttl, grace,
+            timed<sdk::RefreshResult>(metrics::StoreOperation::rotate_refresh, std::move(done)));
+    }
+    template <typename Done>
+    void revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented, Done done) {
+        store_->revoke_refresh(
+            family, presented,
+            timed<sdk::RefreshResult>(metrics::StoreOperation::revoke_refresh, std::move(done)));
+    }
 
     const std::shared_ptr<sdk::OtpStore>& plugin() const { return store_; }
 
@@ -47,9 +66,18 @@ private:
     static bool failed(const sdk::StoreResult& r) { return r.status != sdk::StoreStatus::ok; }
     static bool failed(const sdk::CounterResult& r) { return r.status != sdk::StoreStatus::ok; }
     static bool failed(const sdk::VerifyResult& r) { return r.outcome == sdk::VerifyOutcome::unavailable; }
+    static bool failed(const sdk::RefreshResult& r) { return r.outcome == sdk::RefreshOutcome::unavailable; }
     static bool full(const sdk::StoreResult& r) { return r.status == sdk::StoreStatus::full; }
     static bool full(const sdk::CounterResult& r) { return r.status == sdk::StoreStatus::full; }
     static bool full(const sdk::VerifyResult&) { return false; }
+    static bool full(const sdk::RefreshResult&) { return false; }
+    static metrics::StoreTable table_of(metrics::StoreOperation operation) {
+        switch (operation) {
+            case metrics::StoreOperation::hit_counter: return metrics::StoreTable::counters;
+            case metrics::StoreOperation::create_refresh: return metrics::StoreTable::refresh_families;
+            default: return metrics::StoreTable::codes;
+        }
+    }
 
     template <typename Result, typename Done>
     static sdk::StoreCompletion<Result> timed(metrics::StoreOperation operation, Done done) {
@@ -57,11 +85,7 @@ private:
                 done = std::move(done)](Result result) mutable {
             auto& stats = metrics::global();
             stats.store_operation(operation, std::chrono::steady_clock::now() - start, failed(result));
-            if (full(result)) {
-                stats.store_full(operation == metrics::StoreOperation::hit_counter
-                                     ? metrics::StoreTable::counters
-                                     : metrics::StoreTable::codes);
-            }
+            if (full(result)) stats.store_full(table_of(operation));
             done(std::move(result));
         };
     }

@@ -13,6 +13,8 @@
 namespace testino {
 namespace {
 
+using namespace flow_detail;
+
 constexpr const char* kTooManySends = "Too many codes requested; try again later";
 constexpr const char* kTooManyVerifies = "Too many verification attempts; try again later";
 
@@ -24,25 +26,6 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
 
 // Counters about one number carry it in braces, so a clustered store keeps them together.
 std::string number_key(const std::string& e164, const char* what) { return "num:{" + e164 + "}:" + what; }
-
-bool enabled(int limit, std::chrono::seconds window) { return limit > 0 && window.count() > 0; }
-
-// The per-client-address limit of a flow ("send", "verify"): never refunded.
-std::vector<LimitCheck> per_address(const RequestInfo& info, const char* flow, int limit,
-                                    std::chrono::seconds window, metrics::Limit which, const char* message) {
-    if (info.client_key.empty() || !enabled(limit, window)) return {};
-    return {LimitCheck{std::string("ip:") + flow + ":" + info.client_key, limit, window, which,
-                       ErrorCode::rate_limited, message, false}};
-}
-
-template <typename Job, typename Request, typename Done>
-std::shared_ptr<Job> start_job(const Request& request, RequestInfo info, Done done) {
-    auto job = std::make_shared<Job>();
-    job->info = std::move(info);
-    job->done = std::move(done);
-    job->request = request;
-    return job;
-}
 
 // The client's answer to a failed send. Fixed texts: the provider's reason (a STOP reply, an
 // opt-out, its error codes) is in the log, never in the body.
@@ -64,34 +47,6 @@ ApiError send_failure(const sdk::SendResult& result) {
             return make_error(ErrorCode::sms_provider_unavailable,
                               "The SMS provider is unavailable; try again shortly");
     }
-}
-
-// A flow's state from its start to its one answer. `answer` passes on the first result
-// only, so a step that fails after another already answered cannot answer twice.
-template <typename T>
-struct FlowJob {
-    RequestInfo info;
-    FlowDone<T> done;
-    std::atomic<bool> answered{false};
-
-    void answer(Expected<T> result) {
-        if (!answered.exchange(true)) done(std::move(result));
-    }
-};
-
-// A step's continuation that turns an exception (a bug, or out of memory) into the
-// request's INTERNAL_ERROR, on whatever thread the step completes.
-template <typename Job, typename Step>
-auto guarded(const std::shared_ptr<Job>& job, Step step) {
-    return [job, step = std::move(step)](auto result) mutable {
-        try {
-            step(std::move(result));
-        } catch (const std::exception& e) {
-            log_error("flow.internal_error", {{"request_id", job->info.request_id}, {"detail", e.what()}});
-            job->answer(make_error(ErrorCode::internal_error,
-                                   "Internal server error (request id " + job->info.request_id + ")"));
-        }
-    };
 }
 
 }  // namespace
@@ -143,7 +98,7 @@ OtpFlow::OtpFlow(const OtpConfig& otp, const TokenConfig& token, const LimitsCon
       store_(std::move(store)),
       rate_limits_(store_),
       budgets_(store_, limits),
-      tokens_(token.secret, token.issuer, token.ttl),
+      sessions_(token, limits, store_, rate_limits_),
       dispatcher_(dispatcher),
       plugins_(std::move(plugins)) {}
 
@@ -347,12 +302,13 @@ void OtpFlow::check_code(std::shared_ptr<VerifyJob> job) {
 void OtpFlow::finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyResult& result) {
     auto& stats = metrics::global();
     switch (result.outcome) {
-        case sdk::VerifyOutcome::verified: {
-            Expected<IssuedToken> token = tokens_.issue(job->e164);
-            if (!token) return job->answer(token.error());
+        case sdk::VerifyOutcome::verified:
             stats.verify_outcome(metrics::VerifyOutcome::verified);
-            return job->answer(VerifiedLogin{job->e164, token.value()});
-        }
+            return sessions_.start(job->e164, job->info.request_id,
+                                   guarded(job, [job](Expected<TokenPair> pair) {
+                                       if (!pair) return job->answer(pair.error());
+                                       job->answer(VerifiedLogin{job->e164, std::move(pair.value())});
+                                   }));
         case sdk::VerifyOutcome::mismatch:
         case sdk::VerifyOutcome::not_found:
             // Wrong, expired and unknown look the same: nothing tells a guesser which.

@@ -14,8 +14,10 @@
 #include <vector>
 
 #include "app/budget_lease.hpp"
+#include "app/flow_job.hpp"
 #include "app/metered_store.hpp"
 #include "app/rate_limits.hpp"
+#include "app/session_flow.hpp"
 #include "config/config.hpp"
 #include "domain/errors.hpp"
 #include "domain/phone.hpp"
@@ -29,13 +31,6 @@ namespace testino {
 
 class SmsDispatcher;
 
-// What a flow knows of the request around it.
-struct RequestInfo {
-    std::string request_id;
-    std::string client_ip;   // for logs
-    std::string client_key;  // what per-address limits count (IPv6: the network); "" = unknown, none apply
-};
-
 struct SendAccepted {
     std::chrono::seconds expires_in;
     std::string verification_id;  // binds the code to this flow; verify-otp may send it back
@@ -43,7 +38,7 @@ struct SendAccepted {
 
 struct VerifiedLogin {
     std::string e164;
-    IssuedToken token;
+    TokenPair tokens;
 };
 
 // A loaded plugin as health reports it. `check` answers through its completion (a store
@@ -63,9 +58,6 @@ struct HealthSummary {
     std::vector<sdk::HealthReport> reports;  // one per source, in the sources' order
 };
 const char* to_string(HealthSummary::Status status);
-
-template <typename T>
-using FlowDone = std::function<void(Expected<T>)>;
 
 class OtpFlow {
 public:
@@ -90,6 +82,9 @@ public:
 
     void health(std::function<void(HealthSummary)> done);
     const std::vector<PluginHealthSource>& plugins() const { return plugins_; }
+
+    // Refresh, logout and the JWKS: the sign-ins verify starts.
+    SessionFlow& sessions() { return sessions_; }
 
     std::chrono::seconds expiry() const { return config_.expiry; }
     int code_length() const { return config_.length; }
@@ -121,7 +116,7 @@ private:
     MeteredStore store_;
     RateLimits rate_limits_;
     SendBudgets budgets_;
-    TokenIssuer tokens_;
+    SessionFlow sessions_;
     SmsDispatcher& dispatcher_;
     std::vector<PluginHealthSource> plugins_;
 };

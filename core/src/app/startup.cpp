@@ -168,6 +168,12 @@ void describe_plan(std::ostream& out, const AppConfig& config, const StartupPlan
     for (const auto& section : config.sections) section.describe(out);
     plan.store_section.front().describe(out);
     for (const auto& section : plan.sms_sections) section.describe(out);
+    const TokenConfig& token = config.token;
+    for (std::size_t i = 0; i < token.keys.size(); ++i) {
+        out << "# token key: " << to_string(token.algorithm) << " kid \"" << token.keys[i]->kid()
+            << "\" from " << token.key_origins[i] << (i == token.signing_key ? ", signs" : ", published only")
+            << "\n";
+    }
     out << "# store plugin: " << plan.store_plugin.path().string() << "\n";
     for (const auto& plugin : plan.sms.plugins) out << "# sms plugin: " << plugin.path().string() << "\n";
     out << "# sms route, every number: " << describe_route(plan.sms, plan.sms.default_route) << "\n";
@@ -179,6 +185,30 @@ void describe_plan(std::ostream& out, const AppConfig& config, const StartupPlan
 Application::Application() = default;
 Application::~Application() = default;
 Application::Application(Application&&) noexcept = default;
+
+namespace {
+
+void log_token_setup(const TokenConfig& token) {
+    if (token.key_generated) {
+        log_warn("config.token_key_generated",
+                 {{"detail",
+                   "DEBUG is on and no token key is set: tokens are signed with a throwaway key "
+                   "and stop verifying when this process ends"}});
+    }
+    if (token.secret_unused) {
+        log_warn("config.token_secret_unused",
+                 {{"algorithm", to_string(token.algorithm)},
+                  {"detail",
+                   "token.secret (TOKEN_SECRET) is set but signs nothing: tokens are signed with a "
+                   "private key; remove it"}});
+    }
+    log_info("token.signing",
+             {{"algorithm", to_string(token.algorithm)},
+              {"kid", token.keys[token.signing_key]->kid()},
+              {"published_keys", static_cast<int>(is_asymmetric(token.algorithm) ? token.keys.size() : 0)}});
+}
+
+}  // namespace
 
 Application build_application(const AppConfig& config, const StartupPlan& plan) {
     Application app;
@@ -208,12 +238,7 @@ Application build_application(const AppConfig& config, const StartupPlan& plan) 
     health.push_back(
         {sdk::PluginKind::otp_store, store_plugin.descriptor().name, store_plugin.descriptor().version,
          [store](sdk::StoreCompletion<sdk::HealthReport> done) { store->health(std::move(done)); }});
-    if (config.token.secret_generated) {
-        log_warn("config.token_secret_generated",
-                 {{"detail",
-                   "DEBUG is on and no token secret is set: tokens are signed with a "
-                   "throwaway secret and die with this process"}});
-    }
+    log_token_setup(config.token);
     app.dispatcher = std::make_unique<SmsDispatcher>(std::move(routing), config.sms.workers,
                                                      config.sms.queue_size, config.sms.timeout);
     app.flow = std::make_unique<OtpFlow>(config.otp, config.token, config.limits, config.test_numbers, store,

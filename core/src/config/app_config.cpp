@@ -84,22 +84,13 @@ const std::vector<ConfigKey>& otp_schema() {
             "how long a code stays valid after a new one was sent to the same number", 0, 600),
         key("max_attempts", ValueType::integer, "5", "OTP_MAX_ATTEMPTS", "wrong guesses allowed per code", 1,
             1000),
-        sdk::mark_secret(key("hmac_secret", ValueType::string, "", "OTP_HMAC_SECRET",
-                             "key for the stored HMAC of codes; derived from token.secret when unset")),
+        sdk::mark_secret(
+            key("hmac_secret", ValueType::string, "", "OTP_HMAC_SECRET",
+                "key for the stored HMAC of codes, at least 32 bytes; required unless token.algorithm "
+                "is HS256, whose token.secret it is then derived from")),
         key("message_template", ValueType::string,
             "Your Testino code is {code}. It expires in {minutes} minutes.", "OTP_MESSAGE_TEMPLATE",
             "SMS text; {code}, {minutes} and {seconds} are replaced"),
-    };
-    return keys;
-}
-
-const std::vector<ConfigKey>& token_schema() {
-    static const std::vector<ConfigKey> keys = {
-        sdk::mark_secret(key("secret", ValueType::string, "", "TOKEN_SECRET",
-                             "HS256 signing key, at least 32 bytes; required unless debug")),
-        key("issuer", ValueType::string, "testino-auth", "TOKEN_ISSUER", "the JWT iss claim"),
-        key("ttl_seconds", ValueType::integer, "3600", "TOKEN_TTL_SECONDS", "access token lifetime", 60,
-            30 * 86400),
     };
     return keys;
 }
@@ -126,6 +117,8 @@ const std::vector<ConfigKey>& limits_schema() {
         limit("number_verify_window_seconds", "3600", "window of both failed-verify limits"),
         limit("ip_sends_per_window", "20", "sends from one client address per ip_window_seconds"),
         limit("ip_verifies_per_window", "60", "verifies from one client address per ip_window_seconds"),
+        limit("ip_refreshes_per_window", "120",
+              "refreshes and logouts from one client address per ip_window_seconds"),
         limit("ip_window_seconds", "3600", "window of the per-address limits"),
         key("trusted_proxies", ValueType::string_list, "", "TRUSTED_PROXIES",
             "proxies (addresses or CIDR networks) whose client_address_header is believed"),
@@ -212,7 +205,7 @@ void check_nist_strength(const ConfigSection& otp, const OtpConfig& o) {
     }
 }
 
-void load_otp_and_token(AppConfig& config) {
+void load_otp(AppConfig& config) {
     const ConfigSection& otp = config.section("otp");
     OtpConfig& o = config.otp;
     o.length = static_cast<int>(otp.get_int("length"));
@@ -232,27 +225,6 @@ void load_otp_and_token(AppConfig& config) {
     if (!o.hmac_secret.empty() && o.hmac_secret.size() < 32) {
         throw StartupError(otp.where("hmac_secret") + ": must be at least 32 bytes long");
     }
-
-    const ConfigSection& token = config.section("token");
-    TokenConfig& t = config.token;
-    t.secret = token.get_string("secret");
-    t.issuer = token.get_string("issuer");
-    t.ttl = std::chrono::seconds(token.get_int("ttl_seconds"));
-    if (t.secret.empty()) {
-        if (!config.server.debug) {
-            throw StartupError(token.where("secret") +
-                               ": no token secret is configured; set TOKEN_SECRET (at least 32 "
-                               "bytes, e.g. `openssl rand -hex 32`), or DEBUG=true for a "
-                               "throwaway one in development");
-        }
-        t.secret = random_hex(32);
-        t.secret_generated = true;
-    } else if (t.secret.size() < 32) {
-        throw StartupError(token.where("secret") + ": must be at least 32 bytes long");
-    }
-    // Derived only from a symmetric token secret. Once tokens can be signed with a private
-    // key, a token key never doubles as the code key: otp.hmac_secret must then be set.
-    if (o.hmac_secret.empty()) o.hmac_secret = derive_key(t.secret, "testino-otp-hmac-v1");
 }
 
 void load_limits(AppConfig& config) {
@@ -268,6 +240,7 @@ void load_limits(AppConfig& config) {
     l.number_verify_window = seconds("number_verify_window_seconds");
     l.ip_sends = count("ip_sends_per_window");
     l.ip_verifies = count("ip_verifies_per_window");
+    l.ip_refreshes = count("ip_refreshes_per_window");
     l.ip_window = seconds("ip_window_seconds");
     l.trusted_proxies = limits.get_list("trusted_proxies");
     for (const std::string& proxy : l.trusted_proxies) {
@@ -354,7 +327,7 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     config.file = source.file();
     config.sections.emplace_back(source, "server", server_schema());
     config.sections.emplace_back(source, "otp", otp_schema());
-    config.sections.emplace_back(source, "token", token_schema());
+    config.sections.emplace_back(source, "token", token_schema(), false, std::vector<std::string>{"keys"});
     config.sections.emplace_back(source, "limits", limits_schema());
     config.sections.emplace_back(source, "sms", sms_schema(), true, std::vector<std::string>{"routes"});
     config.sections.emplace_back(source, "store", store_schema(), true);
@@ -381,7 +354,8 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
                            server.get_string("log_level") + "\"");
     }
 
-    load_otp_and_token(config);
+    load_otp(config);
+    load_token(source, config);
     load_limits(config);
 
     config.test_numbers = load_test_numbers(source, config.otp.length, NumberPolicy{config.otp.allow_voip});

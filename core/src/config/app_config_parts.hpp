@@ -15,4 +15,9 @@ void load_sms_routing(const ConfigSource& source, const ConfigSection& sms, SmsC
 // The test_numbers list: each entry needs a code of `otp_length` digits and an expiry date.
 std::vector<TestNumber> load_test_numbers(const ConfigSource& source, int otp_length, NumberPolicy policy);
 
+// The token section's schema, and the token config with its keys loaded and checked.
+// Also completes otp.hmac_secret, which HS256 derives from its secret.
+const std::vector<sdk::ConfigKey>& token_schema();
+void load_token(const ConfigSource& source, AppConfig& config);
+
 }  // namespace testino::config_detail

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <stdexcept>
@@ -17,6 +18,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "domain/signing_key.hpp"
 #include "observability/logging.hpp"
 #include "testino/config_view.hpp"
 
@@ -118,11 +120,24 @@ struct OtpConfig {
     std::chrono::seconds resend_overlap{120};  // a replaced code stays valid this long
 };
 
+// Access tokens (JWTs) and refresh tokens (config/token_config.cpp).
 struct TokenConfig {
-    std::string secret;
-    bool secret_generated = false;  // DEBUG without a secret: a throwaway one
+    JwtAlgorithm algorithm = JwtAlgorithm::es256;
+    std::string secret;  // HS256 only
+    // Every key: the one that signs and those published beside it (rotation). One for HS256.
+    std::vector<std::shared_ptr<const SigningKey>> keys;
+    std::size_t signing_key = 0;  // index into keys
+    bool key_generated = false;   // DEBUG without a key: a throwaway one
+    bool secret_unused = false;   // token.secret is set but an asymmetric algorithm signs
     std::string issuer;
+    std::string audience;  // the aud claim; "" = none
     std::chrono::seconds ttl{3600};
+    std::chrono::seconds refresh_ttl{30 * 86400};      // 0 = no refresh tokens
+    std::chrono::seconds refresh_max_age{90 * 86400};  // a sign-in's refresh tokens end this long after it
+    std::chrono::seconds refresh_reuse_grace{0};       // a just-rotated token is "raced", not "reused"
+    std::chrono::seconds jwks_max_age{300};            // Cache-Control of /.well-known/jwks.json
+    // Where each key came from, for --check-config ("file keys/a.pem"); same order as keys.
+    std::vector<std::string> key_origins;
 };
 
 struct SmsConfig {
@@ -153,6 +168,7 @@ struct LimitsConfig {
     std::chrono::seconds number_verify_window{3600};
     int ip_sends = 20;
     int ip_verifies = 60;
+    int ip_refreshes = 120;  // refreshes and logouts
     std::chrono::seconds ip_window{3600};
     std::vector<std::string> trusted_proxies;
     ClientAddressHeader client_address_header = ClientAddressHeader::x_forwarded_for;

@@ -28,6 +28,9 @@ const std::vector<ErrorInfo>& all_errors() {
         {ErrorCode::rate_limited, 429, "RATE_LIMITED"},
         {ErrorCode::country_not_allowed, 403, "COUNTRY_NOT_ALLOWED"},
         {ErrorCode::send_budget_exhausted, 503, "SEND_BUDGET_EXHAUSTED"},
+        {ErrorCode::invalid_refresh_token, 401, "INVALID_REFRESH_TOKEN"},
+        {ErrorCode::refresh_token_reused, 401, "REFRESH_TOKEN_REUSED"},
+        {ErrorCode::refresh_token_raced, 409, "REFRESH_TOKEN_RACED"},
         {ErrorCode::internal_error, 500, "INTERNAL_ERROR"},
     };
     return table;

@@ -32,6 +32,9 @@ enum class ErrorCode {
     rate_limited,
     country_not_allowed,
     send_budget_exhausted,
+    invalid_refresh_token,
+    refresh_token_reused,
+    refresh_token_raced,
     internal_error,
 };
 

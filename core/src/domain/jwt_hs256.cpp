@@ -8,6 +8,17 @@
 namespace testino {
 namespace {
 
+using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void string_member(JsonWriter& w, const char* key, std::string_view value) {
+    w.Key(key);
+    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
+}
+
+std::size_t base64url_size(std::size_t n) { return (n * 4 + 2) / 3; }
+
+}  // namespace
+
 void append_base64url(std::string& out, const unsigned char* data, std::size_t n) {
     static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     std::size_t i = 0;
@@ -30,28 +41,32 @@ void append_base64url(std::string& out, const unsigned char* data, std::size_t n
     }
 }
 
-void string_member(rapidjson::Writer<rapidjson::StringBuffer>& w, const char* key, std::string_view value) {
-    w.Key(key);
-    w.String(value.data(), static_cast<rapidjson::SizeType>(value.size()));
-}
-
-}  // namespace
-
 std::string base64url(std::string_view data) {
     std::string out;
-    out.reserve((data.size() + 2) / 3 * 4);
+    out.reserve(base64url_size(data.size()));
     append_base64url(out, reinterpret_cast<const unsigned char*>(data.data()), data.size());
     return out;
 }
 
-std::string sign_hs256_jwt(std::string_view key, const JwtClaims& claims) {
-    // base64url of {"alg":"HS256","typ":"JWT"}: the header never changes.
-    static constexpr std::string_view kHeader = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+std::string encoded_jws_header(std::string_view alg, std::string_view kid) {
     rapidjson::StringBuffer json;
-    rapidjson::Writer<rapidjson::StringBuffer> w(json);
+    JsonWriter w(json);
+    w.StartObject();
+    string_member(w, "alg", alg);
+    string_member(w, "typ", "JWT");
+    if (!kid.empty()) string_member(w, "kid", kid);
+    w.EndObject();
+    return base64url(std::string_view(json.GetString(), json.GetSize()));
+}
+
+std::string jws_signing_input(std::string_view encoded_header, const JwtClaims& claims,
+                              std::size_t signature_bytes) {
+    rapidjson::StringBuffer json;
+    JsonWriter w(json);
     w.StartObject();
     string_member(w, "sub", claims.sub);
     string_member(w, "iss", claims.iss);
+    if (!claims.aud.empty()) string_member(w, "aud", claims.aud);
     string_member(w, "jti", claims.jti);
     w.Key("iat");
     w.Int64(claims.iat);
@@ -60,14 +75,30 @@ std::string sign_hs256_jwt(std::string_view key, const JwtClaims& claims) {
     w.EndObject();
 
     std::string token;
-    token.reserve(kHeader.size() + 2 + (json.GetSize() + 2) / 3 * 4 + 43);
-    token.append(kHeader).append(1, '.');
+    token.reserve(encoded_header.size() + 2 + base64url_size(json.GetSize()) +
+                  base64url_size(signature_bytes));
+    token.append(encoded_header).append(1, '.');
     append_base64url(token, reinterpret_cast<const unsigned char*>(json.GetString()), json.GetSize());
+    return token;
+}
+
+void append_jws_signature(std::string& signing_input, const unsigned char* signature, std::size_t n) {
+    signing_input.append(1, '.');
+    append_base64url(signing_input, signature, n);
+}
+
+std::string sign_hs256_jws(std::string_view encoded_header, std::string_view key, const JwtClaims& claims) {
+    std::string token = jws_signing_input(encoded_header, claims, 32);
     unsigned char mac[32];
     hmac_sha256(key, token, mac);  // the signing input is header.claims
-    token.append(1, '.');
-    append_base64url(token, mac, sizeof mac);
+    append_jws_signature(token, mac, sizeof mac);
     return token;
+}
+
+std::string sign_hs256_jwt(std::string_view key, const JwtClaims& claims) {
+    // base64url of {"alg":"HS256","typ":"JWT"}: the header never changes.
+    static constexpr std::string_view kHeader = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";
+    return sign_hs256_jws(kHeader, key, claims);
 }
 
 }  // namespace testino

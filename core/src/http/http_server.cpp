@@ -27,6 +27,9 @@ using Clock = std::chrono::steady_clock;
 constexpr const char* kHealthPath = "/api/v1/health";
 constexpr const char* kSendOtpPath = "/api/v1/auth/send-otp";
 constexpr const char* kVerifyOtpPath = "/api/v1/auth/verify-otp";
+constexpr const char* kRefreshPath = "/api/v1/auth/refresh";
+constexpr const char* kLogoutPath = "/api/v1/auth/logout";
+constexpr const char* kJwksPath = "/.well-known/jwks.json";
 constexpr const char* kOpenApiPath = "/openapi.json";
 // The admin listener's paths.
 constexpr const char* kMetricsPath = "/metrics";  // only with server.metrics_enabled
@@ -40,6 +43,9 @@ constexpr Route kRoutes[] = {
     {kHealthPath, Http::Method::Get},
     {kSendOtpPath, Http::Method::Post},
     {kVerifyOtpPath, Http::Method::Post},
+    {kRefreshPath, Http::Method::Post},
+    {kLogoutPath, Http::Method::Post},
+    {kJwksPath, Http::Method::Get},
     {kOpenApiPath, Http::Method::Get},
     // Only with server.docs_enabled; so are the files they load (DocsPages::serves).
     {DocsPages::kDocsPath, Http::Method::Get},
@@ -94,13 +100,24 @@ private:
         if (ctx.path == kOpenApiPath) {
             return send_reply(response, ctx, json_reply(200, std::string(openapi_document())));
         }
+        if (ctx.path == kJwksPath) return send_reply(response, ctx, jwks_reply());
         if (auto page = state_->docs.get(ctx.path)) {
             return send_reply(response, ctx,
                               Reply{page->status, std::move(page->body), std::move(page->headers)});
         }
         if (auto error = check_json_body(request)) return send_reply(response, ctx, error_reply(*error));
         if (ctx.path == kSendOtpPath) return send_otp(request, std::move(response), ctx);
-        return verify_otp(request, std::move(response), ctx);
+        if (ctx.path == kVerifyOtpPath) return verify_otp(request, std::move(response), ctx);
+        return refresh_or_logout(request, std::move(response), ctx);
+    }
+
+    // RFC 7517 section 5, cached by verifiers for jwks_max_age (RFC 9111 section 5.2.2.1).
+    Reply jwks_reply() const {
+        SessionFlow& sessions = state_->flow->sessions();
+        Reply reply = json_reply(200, sessions.jwks());
+        reply.headers.emplace_back("Cache-Control",
+                                   "public, max-age=" + std::to_string(sessions.jwks_max_age().count()));
+        return reply;
     }
 
     std::optional<ApiError> check_json_body(const Http::Request& request) const {
@@ -157,8 +174,30 @@ private:
         start_flow(writer, ctx, [&] {
             state_->flow->verify(parsed.value(), {ctx.request_id, ctx.client_ip, ctx.client_key},
                                  replier<VerifiedLogin>(writer, ctx, [](const VerifiedLogin& login) {
-                                     return json_reply(200, success_verify_body(login.token));
+                                     return json_reply(200, success_verify_body(login.tokens));
                                  }));
+        });
+    }
+
+    void refresh_or_logout(const Http::Request& request, Http::ResponseWriter response,
+                           const RequestContext& ctx) {
+        Expected<RefreshRequest> parsed = parse_refresh(request.body());
+        if (!parsed) return send_reply(response, ctx, error_reply(parsed.error()));
+        auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+        SessionFlow& sessions = state_->flow->sessions();
+        const RequestInfo info{ctx.request_id, ctx.client_ip, ctx.client_key};
+        if (ctx.path == kLogoutPath) {
+            return start_flow(writer, ctx, [&] {
+                sessions.logout(parsed.value(), info, replier<SignedOut>(writer, ctx, [](const SignedOut&) {
+                                    return json_reply(200, success_logout_body());
+                                }));
+            });
+        }
+        start_flow(writer, ctx, [&] {
+            sessions.refresh(parsed.value(), info,
+                             replier<TokenPair>(writer, ctx, [](const TokenPair& tokens) {
+                                 return json_reply(200, success_refresh_body(tokens));
+                             }));
         });
     }
 };

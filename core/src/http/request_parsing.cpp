@@ -30,7 +30,8 @@ bool has_lone_surrogate(const char* text, std::size_t length) {
 // The first `required` names must be present; the others are optional ("" when absent).
 template <std::size_t N>
 std::optional<ApiError> read_string_fields(std::string_view body, const std::array<const char*, N>& names,
-                                           std::array<std::string, N>& out, std::size_t required = N) {
+                                           std::array<std::string, N>& out, std::size_t required = N,
+                                           std::size_t max_bytes = kMaxFieldBytes) {
     if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
         return make_error(ErrorCode::invalid_json, "Request body is empty; expected a JSON object");
     }
@@ -76,7 +77,7 @@ std::optional<ApiError> read_string_fields(std::string_view body, const std::arr
         if (!member.value.IsString()) {
             return validation_error(name, "Field \"" + name + "\" must be a string");
         }
-        if (member.value.GetStringLength() > kMaxFieldBytes) {
+        if (member.value.GetStringLength() > max_bytes) {
             return validation_error(name, "Field \"" + name + "\" is too long");
         }
         out[index].assign(member.value.GetString(), member.value.GetStringLength());
@@ -121,6 +122,14 @@ Expected<VerifyOtpRequest> parse_verify_otp(std::string_view body, int otp_lengt
     }
     return VerifyOtpRequest{std::move(values[0]), std::move(values[1]), std::move(values[2]),
                             std::move(values[3])};
+}
+
+Expected<RefreshRequest> parse_refresh(std::string_view body) {
+    static constexpr std::array<const char*, 1> names = {"refresh_token"};
+    std::array<std::string, 1> values;
+    // Room for a token of another shape, so that it is refused as a token (401), not as a field.
+    if (auto error = read_string_fields(body, names, values, 1, 256)) return *error;
+    return RefreshRequest{std::move(values[0])};
 }
 
 }  // namespace testino

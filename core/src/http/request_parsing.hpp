@@ -13,6 +13,11 @@ struct SendOtpRequest {
     std::string mobile_number;
 };
 
+// The body of refresh and logout.
+struct RefreshRequest {
+    std::string refresh_token;
+};
+
 struct VerifyOtpRequest {
     std::string country_code;
     std::string mobile_number;
@@ -30,5 +35,7 @@ Expected<SendOtpRequest> parse_send_otp(std::string_view body);
 // As above, and `otp` must be exactly `otp_length` ASCII digits. `verification_id` is
 // optional; when present it must look like one (22 base64url characters).
 Expected<VerifyOtpRequest> parse_verify_otp(std::string_view body, int otp_length);
+// {"refresh_token": "..."} for refresh and logout; the token's shape is the flow's to judge.
+Expected<RefreshRequest> parse_refresh(std::string_view body);
 
 }  // namespace testino

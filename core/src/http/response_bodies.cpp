@@ -23,23 +23,43 @@ std::string success_send_body(std::chrono::seconds expires_in, const std::string
     return {buffer.GetString(), buffer.GetSize()};
 }
 
-std::string success_verify_body(const IssuedToken& token) {
+namespace {
+
+std::string success_tokens_body(const char* message, const TokenPair& tokens) {
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
     w.Key("success");
     w.Bool(true);
     w.Key("message");
-    w.String("OTP verified successfully");
+    w.String(message);
     w.Key("access_token");
-    w.String(token.jwt.c_str(), static_cast<rapidjson::SizeType>(token.jwt.size()));
+    w.String(tokens.access.jwt.c_str(), static_cast<rapidjson::SizeType>(tokens.access.jwt.size()));
     w.Key("token_type");
     w.String("bearer");
     w.Key("expires_in");
-    w.Int64(token.expires_in.count());
+    w.Int64(tokens.access.expires_in.count());
+    if (!tokens.refresh_token.empty()) {
+        w.Key("refresh_token");
+        w.String(tokens.refresh_token.c_str(), static_cast<rapidjson::SizeType>(tokens.refresh_token.size()));
+        w.Key("refresh_expires_in");
+        w.Int64(tokens.refresh_expires_in.count());
+    }
     w.EndObject();
     return {buffer.GetString(), buffer.GetSize()};
 }
+
+}  // namespace
+
+std::string success_verify_body(const TokenPair& tokens) {
+    return success_tokens_body("OTP verified successfully", tokens);
+}
+
+std::string success_refresh_body(const TokenPair& tokens) {
+    return success_tokens_body("Tokens refreshed", tokens);
+}
+
+std::string success_logout_body() { return R"({"success":true,"message":"Signed out"})"; }
 
 std::string health_status_body(const HealthSummary& summary) {
     rapidjson::StringBuffer buffer;

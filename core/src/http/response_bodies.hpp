@@ -12,8 +12,13 @@ namespace testino {
 
 // {"success":true,"message":"OTP sent successfully","expires_in":N,"verification_id":"..."}
 std::string success_send_body(std::chrono::seconds expires_in, const std::string& verification_id);
-// {"success":true,"message":"OTP verified successfully","access_token":...,"token_type","expires_in"}
-std::string success_verify_body(const IssuedToken& token);
+// {"success":true,"message":"OTP verified successfully","access_token":...,"token_type","expires_in",
+//  "refresh_token","refresh_expires_in"}: the refresh fields only when there is a refresh token.
+std::string success_verify_body(const TokenPair& tokens);
+// The same fields for POST /api/v1/auth/refresh, "message":"Tokens refreshed".
+std::string success_refresh_body(const TokenPair& tokens);
+// {"success":true,"message":"Signed out"}
+std::string success_logout_body();
 // Public GET /api/v1/health: {"status":"up"}, "degraded" or "down", and nothing that would
 // tell a stranger which plugins, versions or hosts run here.
 std::string health_status_body(const HealthSummary& summary);

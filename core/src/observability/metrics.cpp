@@ -55,6 +55,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(VerifyOutcome::count_
 constexpr std::array<const char*, static_cast<std::size_t>(Limit::count_)> kLimitNames = {
     "ip_sends",
     "ip_verifies",
+    "ip_refreshes",
     "number_cooldown",
     "number_sends",
     "number_failed_verifies",
@@ -63,9 +64,10 @@ constexpr std::array<const char*, static_cast<std::size_t>(Limit::count_)> kLimi
     "budget_hour",
     "budget_day"};
 constexpr std::array<const char*, static_cast<std::size_t>(StoreOperation::count_)> kOperationNames = {
-    "put_code", "verify_and_consume", "remove_code", "hit_counter"};
-constexpr std::array<const char*, static_cast<std::size_t>(StoreTable::count_)> kTableNames = {"codes",
-                                                                                               "counters"};
+    "put_code",       "verify_and_consume", "remove_code",   "hit_counter",
+    "create_refresh", "rotate_refresh",     "revoke_refresh"};
+constexpr std::array<const char*, static_cast<std::size_t>(StoreTable::count_)> kTableNames = {
+    "codes", "counters", "refresh_families"};
 constexpr std::array<const char*, static_cast<std::size_t>(SmsFailure::count_)> kFailureNames = {
     "invalid_recipient", "misconfigured", "unavailable", "queue_full", "uncertain"};
 
@@ -354,7 +356,7 @@ std::string Registry::exposition() const {
 
     family(out, "testino_store_full_total", "counter",
            "Store plugin calls refused for want of room (STORE_FULL), by what had none: codes "
-           "(put_code) or rate-limit counters (hit_counter).");
+           "(put_code), rate-limit counters (hit_counter) or refresh-token families (create_refresh).");
     for (std::size_t i = 0; i < store_full_.size(); ++i) {
         out << "testino_store_full_total{" << label("table", kTableNames[i]) << "} " << store_full_[i].value()
             << '\n';

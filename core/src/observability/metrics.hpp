@@ -66,6 +66,7 @@ enum class VerifyOutcome { verified, invalid, too_many_attempts, rate_limited, s
 enum class Limit {
     ip_sends,
     ip_verifies,
+    ip_refreshes,  // refreshes and logouts
     number_cooldown,
     number_sends,
     number_failed_verifies,
@@ -75,8 +76,17 @@ enum class Limit {
     budget_day,
     count_
 };
-enum class StoreOperation { put_code, verify_and_consume, remove_code, hit_counter, count_ };
-enum class StoreTable { codes, counters, count_ };  // what a store had no room for
+enum class StoreOperation {
+    put_code,
+    verify_and_consume,
+    remove_code,
+    hit_counter,
+    create_refresh,
+    rotate_refresh,
+    revoke_refresh,
+    count_
+};
+enum class StoreTable { codes, counters, refresh_families, count_ };  // what a store had no room for
 enum class SmsFailure { invalid_recipient, misconfigured, unavailable, queue_full, uncertain, count_ };
 
 // A label enum value as an array index.

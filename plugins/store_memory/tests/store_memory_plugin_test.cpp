@@ -32,7 +32,7 @@ TEST(StoreMemoryPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
 
 TEST(StoreMemoryPluginTest, DeclaresItsConfigKeys) {
     const auto keys = PluginLibrary(STORE_MEMORY_PLUGIN_PATH).descriptor().config_keys;
-    ASSERT_EQ(keys.size(), 4u);
+    ASSERT_EQ(keys.size(), 5u);
 
     const ConfigKey* max_codes = find_key(keys, "max_codes");
     ASSERT_NE(max_codes, nullptr);
@@ -44,6 +44,12 @@ TEST(StoreMemoryPluginTest, DeclaresItsConfigKeys) {
     const ConfigKey* counters = find_key(keys, "max_counters");
     ASSERT_NE(counters, nullptr);
     EXPECT_EQ(counters->default_value, "1000000");
+
+    const ConfigKey* families = find_key(keys, "max_refresh_families");
+    ASSERT_NE(families, nullptr);
+    EXPECT_EQ(families->type, ValueType::integer);
+    EXPECT_EQ(families->default_value, "1000000");
+    EXPECT_EQ(families->min, 1);
 
     const ConfigKey* sweep = find_key(keys, "sweep_interval_ms");
     ASSERT_NE(sweep, nullptr);

@@ -1,5 +1,7 @@
 #include "redis_cluster.hpp"
 
+#include <map>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -93,6 +95,31 @@ RedisCluster::RedisCluster(RedisClusterOptions options) : options_(std::move(opt
         "every node knowing every other", give_up);
     attach_replicas();
     wait_until([&] { return healthy(); }, "cluster_state:ok and the replicas' links up", give_up);
+    // Slots were assigned before the nodes met, so their config epochs start equal and are
+    // bumped apart by gossip. A replica that still holds its primary's old epoch is denied
+    // every vote after a failure ("slot epoch (4) > reqEpoch (2)"): wait until all agree.
+    wait_until([&] { return epochs_agree(); }, "every node agreeing on every primary's config epoch",
+               give_up);
+}
+
+bool RedisCluster::epochs_agree() const {
+    std::map<std::string, std::string> first;
+    bool have_first = false;
+    for (const RedisServer* node : nodes()) {
+        std::map<std::string, std::string> epochs;
+        std::set<std::string> distinct;
+        for (const ClusterNodeView& n : view(*node)) {
+            if (n.primary_id != "-") continue;
+            epochs[n.id] = n.config_epoch;
+            distinct.insert(n.config_epoch);
+        }
+        if (static_cast<int>(epochs.size()) != size() || static_cast<int>(distinct.size()) != size())
+            return false;
+        if (have_first && epochs != first) return false;
+        first = std::move(epochs);
+        have_first = true;
+    }
+    return true;
 }
 
 RedisCluster::~RedisCluster() = default;
@@ -199,7 +226,7 @@ std::vector<ClusterNodeView> RedisCluster::view(const RedisServer& node) const {
     for (std::string line; std::getline(lines, line);) {
         const std::vector<std::string> fields = words(line);
         if (fields.size() < 8) continue;
-        ClusterNodeView entry{fields[0], port_of_address(fields[1]), fields[2], fields[3], {}};
+        ClusterNodeView entry{fields[0], port_of_address(fields[1]), fields[2], fields[3], fields[6], {}};
         for (std::size_t i = 8; i < fields.size(); ++i) {
             std::pair<int, int> range;
             if (parse_slot_range(fields[i], range)) entry.slots.push_back(range);

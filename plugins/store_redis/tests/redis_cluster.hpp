@@ -36,6 +36,7 @@ struct ClusterNodeView {
     int port = 0;
     std::string flags;                       // "myself,master", "slave", "master,fail", ...
     std::string primary_id;                  // "-" for a primary
+    std::string config_epoch;                // who wins a slot: a replica asks votes with its primary's
     std::vector<std::pair<int, int>> slots;  // ranges owned (first, last); migrations left out
     bool owns(int slot) const;
 };
@@ -93,6 +94,8 @@ public:
     bool wait_promoted(int shard, std::chrono::milliseconds timeout = std::chrono::seconds(20));
     // Whether every running node says cluster_state:ok and every running replica's link is up.
     bool healthy() const;
+    // Every node sees the same, distinct config epoch for every primary.
+    bool epochs_agree() const;
     // Each node's port, role, CLUSTER INFO state and log: for failure messages.
     std::string describe() const;
 

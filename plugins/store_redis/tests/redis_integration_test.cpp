@@ -70,6 +70,30 @@ TEST(RedisIntegrationTest, CodeSentThroughOneServerVerifiesThroughTheOther) {
                              "INVALID_OTP"));
 }
 
+// A sign-in lives in Redis: it refreshes through either server, and a reuse on one revokes
+// it on both.
+TEST(RedisIntegrationTest, ASignInRefreshesThroughEitherServerAndAReuseRevokesItEverywhere) {
+    RedisServer redis;
+    auto first = start_server(redis_config(redis.url()));
+    auto second = start_server(redis_config(redis.url()));
+    ASSERT_TRUE(first && second);
+    HttpClient to_first(first->port());
+    HttpClient to_second(second->port());
+    const std::string code = send_and_read_console_code(*first, to_first, "+1", "2025550124", "+12025550124");
+    const auto verified = to_first.post_json(kVerifyOtp, verify_body("+1", "2025550124", code));
+    ASSERT_EQ(verified.status, 200) << verified.body;
+    const std::string token = json_string(parse_json(verified.body), "refresh_token");
+    auto body = [](const std::string& t) { return R"({"refresh_token":")" + t + R"("})"; };
+
+    const auto rotated = to_second.post_json("/api/v1/auth/refresh", body(token));
+    ASSERT_EQ(rotated.status, 200) << rotated.body;
+    const std::string next = json_string(parse_json(rotated.body), "refresh_token");
+    EXPECT_TRUE(
+        is_api_error(to_first.post_json("/api/v1/auth/refresh", body(token)), 401, "REFRESH_TOKEN_REUSED"));
+    EXPECT_TRUE(
+        is_api_error(to_second.post_json("/api/v1/auth/refresh", body(next)), 401, "INVALID_REFRESH_TOKEN"));
+}
+
 TEST(RedisIntegrationTest, AttemptLimitHoldsAcrossBothServers) {
     RedisServer redis;
     TestConfig config = redis_config(redis.url());

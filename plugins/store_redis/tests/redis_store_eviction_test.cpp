@@ -139,5 +139,26 @@ TEST(RedisEvictionTest, ARedisOutOfMemoryIsFullAndRefusesGuessesUncounted) {
     EXPECT_EQ(right.attempts_left, 5) << "the refused guesses changed nothing";
 }
 
+TEST(RedisEvictionTest, ARedisOutOfMemoryRefusesNewFamiliesAndRotationsButStillRevokes) {
+    RedisServer redis(with_memory("100mb", "noeviction"));
+    RecordingHost host;
+    auto store = make_store(redis.url(), host);
+    ASSERT_EQ(store->create_refresh("a", {digest_of(1), kNumber, 60s, 1h}).status, StoreStatus::ok);
+    ASSERT_EQ(store->create_refresh("b", {digest_of(1), kNumber, 60s, 1h}).status, StoreStatus::ok);
+    ASSERT_EQ(redis.command({"CONFIG", "SET", "maxmemory", "1"}), "OK");
+
+    const auto created = store->create_refresh("c", {digest_of(1), kNumber, 60s, 1h});
+    EXPECT_EQ(created.status, StoreStatus::full) << created.detail;
+    const auto rotated = store->rotate_refresh("a", digest_of(1), digest_of(2), 60s, 0s);
+    EXPECT_EQ(rotated.outcome, sdk::RefreshOutcome::unavailable) << rotated.detail;
+    EXPECT_EQ(store->revoke_refresh("b", digest_of(1)).outcome, sdk::RefreshOutcome::revoked)
+        << "a deletion frees memory: logout works on a full Redis";
+
+    ASSERT_EQ(redis.command({"CONFIG", "SET", "maxmemory", "100mb"}), "OK");
+    EXPECT_EQ(store->rotate_refresh("a", digest_of(1), digest_of(2), 60s, 0s).outcome,
+              sdk::RefreshOutcome::rotated)
+        << "the refused rotation changed nothing";
+}
+
 }  // namespace
 }  // namespace testino::plugins

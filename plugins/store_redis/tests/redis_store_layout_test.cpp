@@ -1,6 +1,7 @@
 // The Redis store's ABI 5 hash (redis_scripts.hpp) as Redis holds it, and a rolling upgrade:
 // codes an ABI 4 server wrote keep verifying here, and an ABI 4 server still verifies the
 // codes this layout writes. ABI 4's scripts are played by hand (its layout: d, a, PEXPIRE).
+// Then the ABI 6 hash of a refresh-token family.
 #include <gtest/gtest.h>
 
 #include "plugin_doubles.hpp"
@@ -126,6 +127,57 @@ TEST(RedisLayoutTest, AnAbi4ServerStillVerifiesTheCurrentCodeOfThisLayout) {
     EXPECT_EQ(store->verify_and_consume(kNumber, digest_of(9)).attempts_left, 3);
     EXPECT_EQ(abi4_verify(1), "1\n3\n0");
     EXPECT_EQ(store->verify_and_consume(kNumber, digest_of(1)).outcome, VerifyOutcome::not_found);
+}
+
+TEST(RedisLayoutTest, ARefreshFamilyIsOneHashUnderItsOwnHashTagWithTheTokensExpiry) {
+    RedisServer redis;
+    RecordingHost host;
+    auto store = make_store(redis.url(), host);
+    constexpr const char* kFamily = "testino:refresh:{Fam_1-x}";
+    ASSERT_EQ(store->create_refresh("Fam_1-x", {digest_of(1), kNumber, 60s, 100s}).status, StoreStatus::ok);
+
+    EXPECT_EQ(redis.command({"HKEYS", kFamily}), "s\nc\ne\nr\np");
+    EXPECT_EQ(redis.command({"HGET", kFamily, "s"}), kNumber);
+    EXPECT_EQ(redis.command({"HGET", kFamily, "c"}), bytes(digest_of(1))) << "the digest, 32 raw bytes";
+    const long long now = redis_now_ms(redis);
+    EXPECT_GT(std::stoll(redis.command({"HGET", kFamily, "e"})), now + 90000) << "sign-in + max_age";
+    EXPECT_LE(std::stol(redis.command({"PTTL", kFamily})), 60000) << "the token's ttl";
+
+    ASSERT_EQ(store->rotate_refresh("Fam_1-x", digest_of(1), digest_of(2), 600s, 0s).outcome,
+              sdk::RefreshOutcome::rotated);
+    EXPECT_EQ(redis.command({"HGET", kFamily, "c"}), bytes(digest_of(2)));
+    EXPECT_EQ(redis.command({"HGET", kFamily, "p"}), bytes(digest_of(1)));
+    EXPECT_GE(std::stoll(redis.command({"HGET", kFamily, "r"})), now);
+    const long ttl_ms = std::stol(redis.command({"PTTL", kFamily}));
+    EXPECT_GT(ttl_ms, 90000);
+    EXPECT_LE(ttl_ms, 100000) << "600 s asked for, but the family ends 100 s after sign-in";
+}
+
+TEST(RedisLayoutTest, ARefreshFamilyKeepsTheNewestRotatedAwayDigestsOnly) {
+    RedisServer redis;
+    RecordingHost host;
+    auto store = make_store(redis.url(), host);
+    constexpr const char* kFamily = "testino:refresh:{f}";
+    ASSERT_EQ(store->create_refresh("f", {digest_of(0), kNumber, 60s, 1h}).status, StoreStatus::ok);
+    const int rotations = sdk::kRefreshHistoryMin + 4;
+    for (int i = 0; i < rotations; ++i) {
+        ASSERT_EQ(store
+                      ->rotate_refresh("f", digest_of(static_cast<std::uint8_t>(i)),
+                                       digest_of(static_cast<std::uint8_t>(i + 1)), 60s, 0s)
+                      .outcome,
+                  sdk::RefreshOutcome::rotated);
+    }
+
+    const std::string history = redis.command({"HGET", kFamily, "p"});
+    ASSERT_EQ(history.size(), static_cast<std::size_t>(sdk::kRefreshHistoryMin) * 32);
+    EXPECT_EQ(history.substr(0, 32), bytes(digest_of(4))) << "oldest first";
+    EXPECT_EQ(history.substr(history.size() - 32),
+              bytes(digest_of(static_cast<std::uint8_t>(rotations - 1))));
+    EXPECT_EQ(store->rotate_refresh("f", digest_of(3), digest_of(99), 60s, 0s).outcome,
+              sdk::RefreshOutcome::not_found)
+        << "forgotten: refused without revoking";
+    EXPECT_EQ(store->revoke_refresh("f", digest_of(4)).outcome, sdk::RefreshOutcome::revoked);
+    EXPECT_EQ(redis.command({"EXISTS", kFamily}), "0");
 }
 
 }  // namespace
