@@ -20,14 +20,11 @@
 #include <vector>
 
 #include "app/metered_store.hpp"
+#include "config/config.hpp"
 #include "domain/errors.hpp"
 
 namespace testino {
 
-struct FraudGuardConfig {
-    bool enabled = false;
-    int prefix_digits = 6;  // of the E.164 number without '+', calling code included
-    std::chrono::seconds window{3600};
     int min_sends = 20;            // sends to a prefix in the window before its conversion counts
     double min_conversion = 0.2;   // verified / sent, 0-1
     std::chrono::seconds block{3600};

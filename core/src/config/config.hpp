@@ -158,6 +158,12 @@ struct StoreConfig {
 // that appends to one passes the other through from the client untouched.
 enum class ClientAddressHeader { x_forwarded_for, forwarded };
 
+// limits.fraud_guard (app/fraud_guard.hpp): blocks number prefixes whose codes are not verified.
+struct FraudGuardConfig {
+    bool enabled = false;
+    int prefix_digits = 6;  // of the E.164 number without '+', calling code included
+    std::chrono::seconds window{3600};
+
 // Abuse limits; a count of 0 switches that limit off.
 struct LimitsConfig {
     std::chrono::seconds number_cooldown{30};
@@ -179,6 +185,7 @@ struct LimitsConfig {
     int budget_per_hour = 1000;
     int budget_per_day = 10000;
     int budget_lease = 10;  // budget units an instance takes at once (at most 1% of the budget); 1 = none
+    FraudGuardConfig fraud_guard;
 };
 
 // A number that receives no SMS and verifies with a fixed code (store reviewers, frontend
