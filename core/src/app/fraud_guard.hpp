@@ -13,6 +13,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -24,14 +26,6 @@
 #include "domain/errors.hpp"
 
 namespace testino {
-
-    int min_sends = 20;            // sends to a prefix in the window before its conversion counts
-    double min_conversion = 0.2;   // verified / sent, 0-1
-    std::chrono::seconds block{3600};
-    bool shadow = false;                 // log and count what would be blocked, block nothing
-    std::vector<std::string> safe_list;  // E.164 numbers or prefixes, digits only (no '+')
-    bool admin_api = false;              // the admin listener's /fraud-guard routes (need server.admin_token)
-};
 
 // A prefix blocked now, as the admin route lists it.
 struct FraudBlock {
@@ -72,11 +66,18 @@ private:
     void evaluate(std::shared_ptr<Check> check);
     void place_block(std::shared_ptr<Check> check, double conversion);
     void remember(const std::string& prefix);
+    // This instance's sends and verifies per calling code, for the conversion gauge.
+    void count_country(const std::string& calling_code, bool verified);
+    struct CountryCounts {
+        std::int64_t window = -1;
+        double sent = 0, verified = 0, prev_sent = 0, prev_verified = 0;
+    };
 
     FraudGuardConfig config_;
     MeteredStore& store_;
     std::mutex mutex_;
     std::set<std::string> known_blocks_;  // prefixes this instance blocked or found blocked
+    std::map<std::string, CountryCounts> countries_;
 };
 
 }  // namespace testino

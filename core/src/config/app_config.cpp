@@ -328,7 +328,9 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     config.sections.emplace_back(source, "server", server_schema());
     config.sections.emplace_back(source, "otp", otp_schema());
     config.sections.emplace_back(source, "token", token_schema(), false, std::vector<std::string>{"keys"});
-    config.sections.emplace_back(source, "limits", limits_schema());
+    config.sections.emplace_back(source, "limits", limits_schema(), false,
+                                 std::vector<std::string>{"fraud_guard"});
+    config.sections.emplace_back(source, "limits.fraud_guard", fraud_guard_schema());
     config.sections.emplace_back(source, "sms", sms_schema(), true, std::vector<std::string>{"routes"});
     config.sections.emplace_back(source, "store", store_schema(), true);
     config.sections.emplace_back(source, "plugins", plugins_schema());
@@ -357,6 +359,7 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     load_otp(config);
     load_token(source, config);
     load_limits(config);
+    load_fraud_guard(config);
 
     config.test_numbers = load_test_numbers(source, config.otp.length, NumberPolicy{config.otp.allow_voip});
 

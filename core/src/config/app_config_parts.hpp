@@ -20,4 +20,8 @@ std::vector<TestNumber> load_test_numbers(const ConfigSource& source, int otp_le
 const std::vector<sdk::ConfigKey>& token_schema();
 void load_token(const ConfigSource& source, AppConfig& config);
 
+// limits.fraud_guard: its schema, and FraudGuardConfig from its validated section.
+const std::vector<sdk::ConfigKey>& fraud_guard_schema();
+void load_fraud_guard(AppConfig& config);
+
 }  // namespace testino::config_detail

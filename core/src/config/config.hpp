@@ -163,6 +163,13 @@ struct FraudGuardConfig {
     bool enabled = false;
     int prefix_digits = 6;  // of the E.164 number without '+', calling code included
     std::chrono::seconds window{3600};
+    int min_sends = 20;           // sends to a prefix in the window before its conversion counts
+    double min_conversion = 0.2;  // verified / sent, 0-1
+    std::chrono::seconds block{3600};
+    bool shadow = false;                 // log and count what would be blocked, block nothing
+    std::vector<std::string> safe_list;  // E.164 numbers or prefixes, digits only (no '+')
+    bool admin_api = false;              // the admin listener's /fraud-guard routes (need server.admin_token)
+};
 
 // Abuse limits; a count of 0 switches that limit off.
 struct LimitsConfig {
