@@ -47,7 +47,8 @@ struct FraudGuard::Check {
     std::function<void(std::optional<ApiError>)> done;
 };
 
-FraudGuard::FraudGuard(const FraudGuardConfig& config, MeteredStore& store) : config_(config), store_(store) {}
+FraudGuard::FraudGuard(const FraudGuardConfig& config, MeteredStore& store)
+    : config_(config), store_(store) {}
 
 std::string FraudGuard::prefix_of(const std::string& e164) const {
     const std::string digits = !e164.empty() && e164.front() == '+' ? e164.substr(1) : e164;
@@ -59,7 +60,8 @@ std::string FraudGuard::prefix_of(const std::string& e164) const {
 }
 
 void FraudGuard::check_send(const std::string& e164, const std::string& calling_code,
-                            const std::string& request_id, std::function<void(std::optional<ApiError>)> done) {
+                            const std::string& request_id,
+                            std::function<void(std::optional<ApiError>)> done) {
     const std::string prefix = config_.enabled ? prefix_of(e164) : "";
     if (prefix.empty()) return done(std::nullopt);
     auto check = std::make_shared<Check>();
@@ -88,68 +90,76 @@ void FraudGuard::check_send(const std::string& e164, const std::string& calling_
 void FraudGuard::count_send(std::shared_ptr<Check> check) {
     const auto twice = 2 * config_.window;  // a window's counter is read while the next one runs
     const std::int64_t now = check->windows.current;
-    store_.hit_counter(counter_key(check->prefix, "sent", now), twice, 1, [this, check, twice](sdk::CounterResult cur) {
-        if (cur.status != sdk::StoreStatus::ok) return check->done(std::nullopt);  // fail open
-        check->sent = static_cast<double>(cur.count);
-        count_country(check->calling_code, false);
-        const std::int64_t before = check->windows.current - 1;
-        store_.hit_counter(counter_key(check->prefix, "sent", before), twice, 0, [this, check](sdk::CounterResult prev) {
-            if (prev.status == sdk::StoreStatus::ok) {
-                check->sent += static_cast<double>(prev.count) * check->windows.previous_weight;
-            }
-            if (check->sent < static_cast<double>(config_.min_sends)) return check->done(std::nullopt);
-            evaluate(check);
+    store_.hit_counter(
+        counter_key(check->prefix, "sent", now), twice, 1, [this, check, twice](sdk::CounterResult cur) {
+            if (cur.status != sdk::StoreStatus::ok) return check->done(std::nullopt);  // fail open
+            check->sent = static_cast<double>(cur.count);
+            count_country(check->calling_code, false);
+            const std::int64_t before = check->windows.current - 1;
+            store_.hit_counter(
+                counter_key(check->prefix, "sent", before), twice, 0, [this, check](sdk::CounterResult prev) {
+                    if (prev.status == sdk::StoreStatus::ok) {
+                        check->sent += static_cast<double>(prev.count) * check->windows.previous_weight;
+                    }
+                    if (check->sent < static_cast<double>(config_.min_sends))
+                        return check->done(std::nullopt);
+                    evaluate(check);
+                });
         });
-    });
 }
 
 void FraudGuard::evaluate(std::shared_ptr<Check> check) {
     const auto twice = 2 * config_.window;
     const std::int64_t now = check->windows.current;
-    store_.hit_counter(counter_key(check->prefix, "ok", now), twice, 0, [this, check, twice](sdk::CounterResult cur) {
-        if (cur.status != sdk::StoreStatus::ok) return check->done(std::nullopt);
-        check->verified = static_cast<double>(cur.count);
-        const std::int64_t before = check->windows.current - 1;
-        store_.hit_counter(counter_key(check->prefix, "ok", before), twice, 0, [this, check](sdk::CounterResult prev) {
-            if (prev.status == sdk::StoreStatus::ok) {
-                check->verified += static_cast<double>(prev.count) * check->windows.previous_weight;
-            }
-            const double conversion = check->verified / check->sent;
-            if (conversion >= config_.min_conversion || check->blocked_in_shadow) return check->done(std::nullopt);
-            place_block(check, conversion);
+    store_.hit_counter(
+        counter_key(check->prefix, "ok", now), twice, 0, [this, check, twice](sdk::CounterResult cur) {
+            if (cur.status != sdk::StoreStatus::ok) return check->done(std::nullopt);
+            check->verified = static_cast<double>(cur.count);
+            const std::int64_t before = check->windows.current - 1;
+            store_.hit_counter(
+                counter_key(check->prefix, "ok", before), twice, 0, [this, check](sdk::CounterResult prev) {
+                    if (prev.status == sdk::StoreStatus::ok) {
+                        check->verified += static_cast<double>(prev.count) * check->windows.previous_weight;
+                    }
+                    const double conversion = check->verified / check->sent;
+                    if (conversion >= config_.min_conversion || check->blocked_in_shadow)
+                        return check->done(std::nullopt);
+                    place_block(check, conversion);
+                });
         });
-    });
 }
 
 // The block is one counter with the block's lifetime: whoever creates it (count 1) logs it,
 // so that it is logged once however many instances see the prefix fall.
 void FraudGuard::place_block(std::shared_ptr<Check> check, double conversion) {
-    store_.hit_counter(block_key(check->prefix), config_.block, 1, [this, check, conversion](sdk::CounterResult block) {
-        if (block.status != sdk::StoreStatus::ok) return check->done(std::nullopt);
-        remember(check->prefix);
-        if (block.count == 1) {
-            metrics::global().fraud_block(check->calling_code, config_.shadow);
-            log_warn(config_.shadow ? "fraud_guard.would_block" : "fraud_guard.blocked",
-                     {{"prefix", "+" + check->prefix},
-                      {"country", check->calling_code},
-                      {"sends", static_cast<long long>(check->sent + 0.5)},
-                      {"conversion", conversion},
-                      {"min_conversion", config_.min_conversion},
-                      {"block_seconds", static_cast<long long>(config_.block.count())},
-                      {"request_id", check->request_id},
-                      {"detail", config_.shadow ? "shadow mode: nothing is refused"
-                                                : "new sends to this prefix are refused until the block ends"}});
-        }
-        if (config_.shadow) return check->done(std::nullopt);
-        // The send that tipped the prefix goes no further, and is not counted as sent.
-        store_.hit_counter(counter_key(check->prefix, "sent", check->windows.current), 2 * config_.window, -1,
-                           [](sdk::CounterResult) {});
-        metrics::global().fraud_refusal(check->calling_code);
-        metrics::global().rate_limit_refusal(metrics::Limit::fraud_guard);
-        ApiError refusal = make_error(ErrorCode::rate_limited, kTooManySends);
-        refusal.retry_after = std::max(block.reset_in, std::chrono::seconds(1));
-        check->done(refusal);
-    });
+    store_.hit_counter(
+        block_key(check->prefix), config_.block, 1, [this, check, conversion](sdk::CounterResult block) {
+            if (block.status != sdk::StoreStatus::ok) return check->done(std::nullopt);
+            remember(check->prefix);
+            if (block.count == 1) {
+                metrics::global().fraud_block(check->calling_code, config_.shadow);
+                log_warn(config_.shadow ? "fraud_guard.would_block" : "fraud_guard.blocked",
+                         {{"prefix", "+" + check->prefix},
+                          {"country", check->calling_code},
+                          {"sends", static_cast<long long>(check->sent + 0.5)},
+                          {"conversion", conversion},
+                          {"min_conversion", config_.min_conversion},
+                          {"block_seconds", static_cast<long long>(config_.block.count())},
+                          {"request_id", check->request_id},
+                          {"detail", config_.shadow
+                                         ? "shadow mode: nothing is refused"
+                                         : "new sends to this prefix are refused until the block ends"}});
+            }
+            if (config_.shadow) return check->done(std::nullopt);
+            // The send that tipped the prefix goes no further, and is not counted as sent.
+            store_.hit_counter(counter_key(check->prefix, "sent", check->windows.current), 2 * config_.window,
+                               -1, [](sdk::CounterResult) {});
+            metrics::global().fraud_refusal(check->calling_code);
+            metrics::global().rate_limit_refusal(metrics::Limit::fraud_guard);
+            ApiError refusal = make_error(ErrorCode::rate_limited, kTooManySends);
+            refusal.retry_after = std::max(block.reset_in, std::chrono::seconds(1));
+            check->done(refusal);
+        });
 }
 
 void FraudGuard::record_verified(const std::string& e164, const std::string& calling_code) {
@@ -157,7 +167,8 @@ void FraudGuard::record_verified(const std::string& e164, const std::string& cal
     if (prefix.empty()) return;
     count_country(calling_code, true);
     const Windows windows = windows_at(unix_now(), config_.window);
-    store_.hit_counter(counter_key(prefix, "ok", windows.current), 2 * config_.window, 1, [](sdk::CounterResult) {});
+    store_.hit_counter(counter_key(prefix, "ok", windows.current), 2 * config_.window, 1,
+                       [](sdk::CounterResult) {});
 }
 
 void FraudGuard::count_country(const std::string& calling_code, bool verified) {
@@ -231,23 +242,25 @@ void FraudGuard::lift(const std::string& prefix, std::function<void(Expected<boo
         if (r.count <= 0) return done(false);
         // Back to 0: a block counter at 0 blocks nothing. The counts start afresh with the
         // current window, or the next send would find the same figures and block again.
-        store_.hit_counter(block_key(prefix), config_.block, -r.count, [this, prefix, done](sdk::CounterResult lifted) {
-            if (lifted.status != sdk::StoreStatus::ok) return done(store_error({lifted.status, lifted.detail}));
-            const Windows windows = windows_at(unix_now(), config_.window);
-            for (const std::int64_t w : {windows.current, windows.current - 1}) {
-                const std::string sent = counter_key(prefix, "sent", w);
-                store_.hit_counter(sent, 2 * config_.window, 0, [this, sent](sdk::CounterResult c) {
-                    if (c.status == sdk::StoreStatus::ok && c.count > 0) {
-                        store_.hit_counter(sent, 2 * config_.window, -c.count, [](sdk::CounterResult) {});
-                    }
-                });
-            }
-            {
-                std::lock_guard lock(mutex_);
-                known_blocks_.erase(prefix);
-            }
-            done(true);
-        });
+        store_.hit_counter(
+            block_key(prefix), config_.block, -r.count, [this, prefix, done](sdk::CounterResult lifted) {
+                if (lifted.status != sdk::StoreStatus::ok)
+                    return done(store_error({lifted.status, lifted.detail}));
+                const Windows windows = windows_at(unix_now(), config_.window);
+                for (const std::int64_t w : {windows.current, windows.current - 1}) {
+                    const std::string sent = counter_key(prefix, "sent", w);
+                    store_.hit_counter(sent, 2 * config_.window, 0, [this, sent](sdk::CounterResult c) {
+                        if (c.status == sdk::StoreStatus::ok && c.count > 0) {
+                            store_.hit_counter(sent, 2 * config_.window, -c.count, [](sdk::CounterResult) {});
+                        }
+                    });
+                }
+                {
+                    std::lock_guard lock(mutex_);
+                    known_blocks_.erase(prefix);
+                }
+                done(true);
+            });
     });
 }
 

@@ -30,7 +30,8 @@ double load_conversion(const ConfigSection& section) {
     const double value = std::strtod(text.c_str(), &end);
     if (text.empty() || end != text.c_str() + text.size() || !(value >= 0.0 && value <= 1.0)) {
         throw StartupError(section.where("min_conversion") +
-                           ": expected a share of verified codes from 0 to 1, like 0.2, got \"" + text + "\"");
+                           ": expected a share of verified codes from 0 to 1, like 0.2, got \"" + text +
+                           "\"");
     }
     return value;
 }
@@ -40,7 +41,8 @@ std::vector<std::string> load_safe_list(const ConfigSection& section) {
     for (std::string entry : section.get_list("safe_list")) {
         entry = trim(entry);
         if (!entry.empty() && entry.front() == '+') entry.erase(0, 1);
-        if (entry.empty() || entry.size() > 15 || entry.find_first_not_of("0123456789") != std::string::npos) {
+        if (entry.empty() || entry.size() > 15 ||
+            entry.find_first_not_of("0123456789") != std::string::npos) {
             throw StartupError(section.where("safe_list") + ": \"" + entry +
                                "\" is not a number or prefix in E.164 digits, like \"+4474001\"");
         }
@@ -56,10 +58,10 @@ const std::vector<ConfigKey>& fraud_guard_schema() {
         key("enabled", ValueType::boolean, "false", "block number prefixes whose codes are rarely verified"),
         key("prefix_digits", ValueType::integer, "6",
             "digits of the E.164 number (calling code included, no '+') that make a prefix", 2, 15),
-        key("window_seconds", ValueType::integer, "3600", "the sliding window sends and verifies are counted in",
-            60, 7 * 86400),
-        key("min_sends", ValueType::integer, "20", "sends to a prefix in the window before its conversion counts",
-            1, 100000000),
+        key("window_seconds", ValueType::integer, "3600",
+            "the sliding window sends and verifies are counted in", 60, 7 * 86400),
+        key("min_sends", ValueType::integer, "20",
+            "sends to a prefix in the window before its conversion counts", 1, 100000000),
         key("min_conversion", ValueType::string, "0.2",
             "a prefix whose verified / sent share in the window is below this is blocked (0-1)"),
         key("block_seconds", ValueType::integer, "3600", "how long a blocked prefix refuses new sends", 1,
