@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
 
 #include "integration_common.hpp"
 
@@ -123,6 +124,20 @@ TEST(FraudGuardTest, ShadowModeLogsAndCountsButRefusesNothing) {
     EXPECT_NE(
         admin.get(kMetrics).body.find(R"(testino_fraud_guard_blocks_total{country="44",mode="shadow"} 1)"),
         std::string::npos);
+}
+
+// Refused attempts count as unverified sends: when a block ends during the attack, the first
+// send finds the prefix still failing and blocks it again, instead of min_sends more going out.
+TEST(FraudGuardTest, ABlockThatEndsWhileTheAttackGoesOnIsPlacedAgainAtOnce) {
+    auto server = start_server(
+        guarded("{enabled: true, prefix_digits: 6, min_sends: 4, min_conversion: 0.5, block_seconds: 1}"));
+    ASSERT_TRUE(server);
+    HttpClient client(server->port());
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(send(client, uk(i)), 200) << i;
+    for (int i = 3; i < 6; ++i) EXPECT_EQ(send(client, uk(i)), 429) << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+    EXPECT_EQ(send(client, uk(6)), 429) << "the block ended, the attack did not";
+    EXPECT_EQ(count_events(*server, "fraud_guard.blocked"), 2u);
 }
 
 TEST(FraudGuardTest, BadThresholdsStopStartUp) {

@@ -75,6 +75,12 @@ void FraudGuard::check_send(const std::string& e164, const std::string& calling_
         if (block.status == sdk::StoreStatus::ok && block.count > 0) {
             remember(check->prefix);
             if (!config_.shadow) {
+                // A refused attempt still counts as a send nobody verified: when the block
+                // ends, a prefix still under attack is judged on the attack and blocked again
+                // at its first send, instead of letting another min_sends through.
+                store_.hit_counter(counter_key(check->prefix, "sent", check->windows.current),
+                                   2 * config_.window, 1, [](sdk::CounterResult) {});
+                count_country(check->calling_code, false);
                 metrics::global().fraud_refusal(check->calling_code);
                 metrics::global().rate_limit_refusal(metrics::Limit::fraud_guard);
                 ApiError refusal = make_error(ErrorCode::rate_limited, kTooManySends);
@@ -151,9 +157,7 @@ void FraudGuard::place_block(std::shared_ptr<Check> check, double conversion) {
                                          : "new sends to this prefix are refused until the block ends"}});
             }
             if (config_.shadow) return check->done(std::nullopt);
-            // The send that tipped the prefix goes no further, and is not counted as sent.
-            store_.hit_counter(counter_key(check->prefix, "sent", check->windows.current), 2 * config_.window,
-                               -1, [](sdk::CounterResult) {});
+            // The send that tipped the prefix goes no further; it stays counted, as every refused one.
             metrics::global().fraud_refusal(check->calling_code);
             metrics::global().rate_limit_refusal(metrics::Limit::fraud_guard);
             ApiError refusal = make_error(ErrorCode::rate_limited, kTooManySends);
