@@ -12,6 +12,12 @@ namespace testino::config_detail {
 // sms.provider or sms.providers (the default route), and sms.routes (per calling code).
 void load_sms_routing(const ConfigSource& source, const ConfigSection& sms, SmsConfig& sms_config);
 
+// server.admin_token (when set: at least 32 bytes, what a Bearer header carries), and the
+// admin API's needs once everything is loaded: limits.fraud_guard.admin_api wants an admin
+// token and an admin listener (server.admin_port not 0).
+void check_admin_token(const ConfigSection& server, const std::string& token);
+void check_admin_api(const AppConfig& config);
+
 // The test_numbers list: each entry needs a code of `otp_length` digits and an expiry date.
 std::vector<TestNumber> load_test_numbers(const ConfigSource& source, int otp_length, NumberPolicy policy);
 

@@ -103,6 +103,9 @@ struct ServerConfig {
     // The admin listener (GET /metrics, GET /health with details); port 0 = none.
     std::string admin_host = "127.0.0.1";
     std::uint16_t admin_port = 9464;
+    // Authorization: Bearer token of the admin routes that act (limits.fraud_guard.admin_api);
+    // "" = none. A secret: never logged, masked by --check-config.
+    std::string admin_token;
     bool docs_enabled = true;     // GET /docs, GET /redoc
     std::string docs_assets_dir;  // "" = <exe dir>/../share/testino/api-ui
     LogLevel log_level = LogLevel::info;
