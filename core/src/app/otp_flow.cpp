@@ -293,7 +293,7 @@ void OtpFlow::reserve_guess(std::shared_ptr<VerifyJob> job) {
         guess_checks(job->e164, job->info), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
             job->reserved = std::move(v.charged);
             if (!v.refusal) return check_code(job);
-            give_back_guess(job, [this, job, refusal = *v.refusal] { refuse_verify(*job, refusal); });
+            give_back_guess(job, [job, refusal = *v.refusal] { refuse_verify(*job, refusal); });
         }));
 }
 
