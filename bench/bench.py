@@ -26,8 +26,6 @@ import sys
 import time
 import urllib.request
 
-import yaml
-
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 BUILD = os.environ.get("BENCH_BUILD_DIR", os.path.join(REPO, "build-bench"))
@@ -255,6 +253,8 @@ def write_config(name, store, server=None):
     """bench.yaml with plugins.dir set, the store section replaced by `store` (when not
     None), the keys of `server` set in the server section, and the admin listener (health
     details) on a free port: its default one may be another server's."""
+    import yaml  # here, not at the top: fraud_sim.py imports this module with the stdlib only
+
     with open(os.path.join(BENCH_DIR, "bench.yaml")) as f:
         config = yaml.safe_load(f)
     config.setdefault("plugins", {})["dir"] = PLUGIN_DIR

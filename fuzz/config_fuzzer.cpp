@@ -44,11 +44,15 @@ void check_config(const AppConfig& config) {
     FUZZ_CHECK(config.otp.expiry.count() >= 1 && config.otp.max_attempts >= 1);
     FUZZ_CHECK(config.otp.message_template.find("{code}") != std::string::npos);
     FUZZ_CHECK(config.otp.hmac_secret.size() >= 32);
-    FUZZ_CHECK(config.token.secret == kTokenSecret);  // the environment beats the file
-    FUZZ_CHECK(!config.token.secret_generated);
+    if (config.token.algorithm == JwtAlgorithm::hs256) {
+        FUZZ_CHECK(config.token.secret == kTokenSecret);  // the environment beats the file
+        FUZZ_CHECK(!config.token.key_generated);
+    }
+    FUZZ_CHECK(!config.token.keys.empty() && config.token.signing_key < config.token.keys.size());
     FUZZ_CHECK(config.token.ttl.count() >= 60);
     FUZZ_CHECK(config.sms.workers >= 1 && config.sms.queue_size >= 1 && config.sms.timeout.count() >= 100);
-    FUZZ_CHECK(config.sections.size() == 7);  // server, otp, token, limits, sms, store, plugins
+    FUZZ_CHECK(config.sections.size() ==
+               8);  // server, otp, token, limits, limits.fraud_guard, sms, store, plugins
 
     std::ostringstream listing;
     for (const ConfigSection& section : config.sections) section.describe(listing);

@@ -1,4 +1,4 @@
-// Fuzzes what a client controls in a request body: parse_send_otp and parse_verify_otp on the
+// Fuzzes what a client controls in a request body: parse_send_otp, parse_verify_otp and parse_refresh on the
 // raw bytes, then normalize_phone on whatever they accepted (the send/verify request path up
 // to the store). Invariants beyond "no crash, no sanitizer report":
 // - every error is INVALID_JSON or VALIDATION_ERROR with a message, a field for the latter,
@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "domain/phone.hpp"
+#include "domain/refresh_token.hpp"
 #include "fuzz_check.hpp"
 #include "http/request_parsing.hpp"
 
@@ -77,6 +78,21 @@ void fuzz_verify(std::string_view body, int otp_length) {
                            request->country_code);
 }
 
+// Refresh and logout bodies, and whatever token a client puts in them.
+void fuzz_refresh(std::string_view body) {
+    const Expected<RefreshRequest> request = parse_refresh(body);
+    if (!request) {
+        check_parse_error(request.error());
+        return;
+    }
+    FUZZ_CHECK(request->refresh_token.size() <= 256);
+    const std::optional<RefreshToken> token = parse_refresh_token(request->refresh_token);
+    if (token) {
+        FUZZ_CHECK(request->refresh_token.size() == kRefreshTokenLength);
+        FUZZ_CHECK(token->family == request->refresh_token.substr(0, kRefreshFamilyLength));
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -87,5 +103,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fuzz_send(body);
     // otp.length is 4..10 in the config: both ends and the default.
     for (const int otp_length : {4, 6, 10}) fuzz_verify(body, otp_length);
+    fuzz_refresh(body);
     return 0;
 }

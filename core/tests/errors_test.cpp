@@ -30,6 +30,8 @@ TEST(Errors, StatusCodesAreTheDocumentedOnes) {
     EXPECT_STREQ(error_info(ErrorCode::sms_delivery_uncertain).machine_code, "SMS_DELIVERY_UNCERTAIN");
     EXPECT_EQ(error_info(ErrorCode::store_unavailable).status, 503);
     EXPECT_EQ(error_info(ErrorCode::service_busy).status, 503);
+    EXPECT_EQ(error_info(ErrorCode::unauthorized).status, 401);
+    EXPECT_STREQ(error_info(ErrorCode::unauthorized).machine_code, "UNAUTHORIZED");
 }
 
 TEST(Errors, MachineCodesAreUnique) {

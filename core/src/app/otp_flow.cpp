@@ -24,6 +24,11 @@ void replace_all(std::string& text, const std::string& from, const std::string& 
     }
 }
 
+// The request's calling code without '+', as the metrics label countries.
+std::string calling_code_of(const std::string& country_code) {
+    return !country_code.empty() && country_code.front() == '+' ? country_code.substr(1) : country_code;
+}
+
 // Counters about one number carry it in braces, so a clustered store keeps them together.
 std::string number_key(const std::string& e164, const char* what) { return "num:{" + e164 + "}:" + what; }
 
@@ -99,6 +104,7 @@ OtpFlow::OtpFlow(const OtpConfig& otp, const TokenConfig& token, const LimitsCon
       rate_limits_(store_),
       budgets_(store_, limits),
       sessions_(token, limits, store_, rate_limits_),
+      fraud_guard_(limits.fraud_guard, store_),
       dispatcher_(dispatcher),
       plugins_(std::move(plugins)) {}
 
@@ -153,7 +159,7 @@ void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<Sen
             Expected<std::string> e164 = normalize_phone(r.country_code, r.mobile_number, number_policy());
             if (!e164) return job->answer(e164.error());
             job->e164 = e164.value();
-            job->calling_code = r.country_code.front() == '+' ? r.country_code.substr(1) : r.country_code;
+            job->calling_code = calling_code_of(r.country_code);
             const auto& allow = limits_.country_allowlist;
             if (!allow.empty() && std::find(allow.begin(), allow.end(), job->calling_code) == allow.end()) {
                 return job->answer(make_error(ErrorCode::country_not_allowed,
@@ -163,9 +169,20 @@ void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<Sen
                                 guarded(job, [this, job](LimitVerdict checked) {
                                     if (checked.refusal) return job->answer(*checked.refusal);
                                     job->charged = std::move(checked.charged);
-                                    store_code(job);
+                                    guard(job);
                                 }));
         }));
+}
+
+// The fraud guard, after the fixed limits: a prefix it blocks gets the same 429 they give,
+// and what they charged is given back, as for any send that did not go out.
+void OtpFlow::guard(std::shared_ptr<SendJob> job) {
+    if (test_number(job->e164)) return store_code(job);  // no SMS, nothing to pump
+    fraud_guard_.check_send(job->e164, job->calling_code, job->info.request_id,
+                            guarded(job, [this, job](std::optional<ApiError> refusal) {
+                                if (!refusal) return store_code(job);
+                                rate_limits_.refund(job->charged, [job, e = *refusal] { job->answer(e); });
+                            }));
 }
 
 void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
@@ -276,7 +293,7 @@ void OtpFlow::reserve_guess(std::shared_ptr<VerifyJob> job) {
         guess_checks(job->e164, job->info), job->info.request_id, guarded(job, [this, job](LimitVerdict v) {
             job->reserved = std::move(v.charged);
             if (!v.refusal) return check_code(job);
-            give_back_guess(job, [this, job, refusal = *v.refusal] { refuse_verify(*job, refusal); });
+            give_back_guess(job, [job, refusal = *v.refusal] { refuse_verify(*job, refusal); });
         }));
 }
 
@@ -304,6 +321,7 @@ void OtpFlow::finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyRes
     switch (result.outcome) {
         case sdk::VerifyOutcome::verified:
             stats.verify_outcome(metrics::VerifyOutcome::verified);
+            fraud_guard_.record_verified(job->e164, calling_code_of(job->request.country_code));
             return sessions_.start(job->e164, job->info.request_id,
                                    guarded(job, [job](Expected<TokenPair> pair) {
                                        if (!pair) return job->answer(pair.error());

@@ -15,6 +15,7 @@
 
 #include "app/budget_lease.hpp"
 #include "app/flow_job.hpp"
+#include "app/fraud_guard.hpp"
 #include "app/metered_store.hpp"
 #include "app/rate_limits.hpp"
 #include "app/session_flow.hpp"
@@ -85,6 +86,8 @@ public:
 
     // Refresh, logout and the JWKS: the sign-ins verify starts.
     SessionFlow& sessions() { return sessions_; }
+    // The blocks of the fraud guard, for the admin listener.
+    FraudGuard& fraud_guard() { return fraud_guard_; }
 
     std::chrono::seconds expiry() const { return config_.expiry; }
     int code_length() const { return config_.length; }
@@ -94,6 +97,7 @@ private:
     struct VerifyJob;
 
     std::vector<LimitCheck> send_checks(const std::string& e164, const std::string& calling_code) const;
+    void guard(std::shared_ptr<SendJob> job);
     void store_code(std::shared_ptr<SendJob> job);
     void dispatch(std::shared_ptr<SendJob> job);
     // Removes the code and refunds the limits of a send whose SMS certainly did not go out,
@@ -117,6 +121,7 @@ private:
     RateLimits rate_limits_;
     SendBudgets budgets_;
     SessionFlow sessions_;
+    FraudGuard fraud_guard_;
     SmsDispatcher& dispatcher_;
     std::vector<PluginHealthSource> plugins_;
 };

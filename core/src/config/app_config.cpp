@@ -55,10 +55,14 @@ const std::vector<ConfigKey>& server_schema() {
         key("metrics_enabled", ValueType::boolean, "true", "METRICS_ENABLED",
             "serve GET /metrics (Prometheus text format) on the admin listener"),
         key("admin_host", ValueType::string, "127.0.0.1", "ADMIN_HOST",
-            "address of the admin listener (GET /metrics, GET /health with plugin details); "
-            "not authenticated: keep it private"),
+            "address of the admin listener (GET /metrics, GET /health with plugin details, and "
+            "with limits.fraud_guard.admin_api the /fraud-guard routes, which need server.admin_token); "
+            "keep it private"),
         key("admin_port", ValueType::integer, "9464", "ADMIN_PORT",
             "TCP port of the admin listener; 0 switches it off", 0, 65535),
+        sdk::mark_secret(key("admin_token", ValueType::string, "", "ADMIN_TOKEN",
+                             "bearer token of the admin listener's /fraud-guard routes, at least 32 bytes; "
+                             "required by limits.fraud_guard.admin_api")),
         key("docs_enabled", ValueType::boolean, "true", "DOCS_ENABLED",
             "serve the API docs pages GET /docs (Swagger UI) and GET /redoc"),
         key("docs_assets_dir", ValueType::string, "", "DOCS_ASSETS_DIR",
@@ -287,6 +291,8 @@ void load_server_exposure(const ConfigSection& server, ServerConfig& s) {
         throw StartupError(server.where("admin_port") + ": must differ from server.port (" +
                            std::to_string(s.port) + "), or be 0 to switch the admin listener off");
     }
+    s.admin_token = server.get_string("admin_token");
+    check_admin_token(server, s.admin_token);
 }
 
 // limits.client_address_header and limits.ipv6_prefix_length.
@@ -328,7 +334,9 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     config.sections.emplace_back(source, "server", server_schema());
     config.sections.emplace_back(source, "otp", otp_schema());
     config.sections.emplace_back(source, "token", token_schema(), false, std::vector<std::string>{"keys"});
-    config.sections.emplace_back(source, "limits", limits_schema());
+    config.sections.emplace_back(source, "limits", limits_schema(), false,
+                                 std::vector<std::string>{"fraud_guard"});
+    config.sections.emplace_back(source, "limits.fraud_guard", fraud_guard_schema());
     config.sections.emplace_back(source, "sms", sms_schema(), true, std::vector<std::string>{"routes"});
     config.sections.emplace_back(source, "store", store_schema(), true);
     config.sections.emplace_back(source, "plugins", plugins_schema());
@@ -357,6 +365,7 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     load_otp(config);
     load_token(source, config);
     load_limits(config);
+    load_fraud_guard(config);
 
     config.test_numbers = load_test_numbers(source, config.otp.length, NumberPolicy{config.otp.allow_voip});
 
@@ -370,6 +379,7 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     config.store.backend = config.section("store").get_string("backend");
 
     config.plugin_dir = plugin_directory(source, default_plugin_dir);
+    check_admin_api(config);
     return config;
 }
 

@@ -12,6 +12,12 @@ namespace testino::config_detail {
 // sms.provider or sms.providers (the default route), and sms.routes (per calling code).
 void load_sms_routing(const ConfigSource& source, const ConfigSection& sms, SmsConfig& sms_config);
 
+// server.admin_token (when set: at least 32 bytes, what a Bearer header carries), and the
+// admin API's needs once everything is loaded: limits.fraud_guard.admin_api wants an admin
+// token and an admin listener (server.admin_port not 0).
+void check_admin_token(const ConfigSection& server, const std::string& token);
+void check_admin_api(const AppConfig& config);
+
 // The test_numbers list: each entry needs a code of `otp_length` digits and an expiry date.
 std::vector<TestNumber> load_test_numbers(const ConfigSource& source, int otp_length, NumberPolicy policy);
 
@@ -19,5 +25,9 @@ std::vector<TestNumber> load_test_numbers(const ConfigSource& source, int otp_le
 // Also completes otp.hmac_secret, which HS256 derives from its secret.
 const std::vector<sdk::ConfigKey>& token_schema();
 void load_token(const ConfigSource& source, AppConfig& config);
+
+// limits.fraud_guard: its schema, and FraudGuardConfig from its validated section.
+const std::vector<sdk::ConfigKey>& fraud_guard_schema();
+void load_fraud_guard(AppConfig& config);
 
 }  // namespace testino::config_detail

@@ -103,6 +103,9 @@ struct ServerConfig {
     // The admin listener (GET /metrics, GET /health with details); port 0 = none.
     std::string admin_host = "127.0.0.1";
     std::uint16_t admin_port = 9464;
+    // Authorization: Bearer token of the admin routes that act (limits.fraud_guard.admin_api);
+    // "" = none. A secret: never logged, masked by --check-config.
+    std::string admin_token;
     bool docs_enabled = true;     // GET /docs, GET /redoc
     std::string docs_assets_dir;  // "" = <exe dir>/../share/testino/api-ui
     LogLevel log_level = LogLevel::info;
@@ -158,6 +161,19 @@ struct StoreConfig {
 // that appends to one passes the other through from the client untouched.
 enum class ClientAddressHeader { x_forwarded_for, forwarded };
 
+// limits.fraud_guard (app/fraud_guard.hpp): blocks number prefixes whose codes are not verified.
+struct FraudGuardConfig {
+    bool enabled = false;
+    int prefix_digits = 6;  // of the E.164 number without '+', calling code included
+    std::chrono::seconds window{3600};
+    int min_sends = 20;           // sends to a prefix in the window before its conversion counts
+    double min_conversion = 0.2;  // verified / sent, 0-1
+    std::chrono::seconds block{3600};
+    bool shadow = false;                 // log and count what would be blocked, block nothing
+    std::vector<std::string> safe_list;  // E.164 numbers or prefixes, digits only (no '+')
+    bool admin_api = false;              // the admin listener's /fraud-guard routes (need server.admin_token)
+};
+
 // Abuse limits; a count of 0 switches that limit off.
 struct LimitsConfig {
     std::chrono::seconds number_cooldown{30};
@@ -179,6 +195,7 @@ struct LimitsConfig {
     int budget_per_hour = 1000;
     int budget_per_day = 10000;
     int budget_lease = 10;  // budget units an instance takes at once (at most 1% of the budget); 1 = none
+    FraudGuardConfig fraud_guard;
 };
 
 // A number that receives no SMS and verifies with a fixed code (store reviewers, frontend

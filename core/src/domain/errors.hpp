@@ -35,6 +35,7 @@ enum class ErrorCode {
     invalid_refresh_token,
     refresh_token_reused,
     refresh_token_raced,
+    unauthorized,  // the admin listener's routes that need server.admin_token
     internal_error,
 };
 

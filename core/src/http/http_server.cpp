@@ -8,6 +8,7 @@
 
 #include "app/otp_flow.hpp"
 #include "domain/errors.hpp"
+#include "http/admin_fraud_routes.hpp"
 #include "http/client_ip.hpp"
 #include "http/handler_base.hpp"
 #include "http/request_parsing.hpp"
@@ -212,6 +213,9 @@ public:
 
 private:
     void route(const Http::Request& request, Http::ResponseWriter& response, RequestContext& ctx) override {
+        if (is_fraud_admin_path(ctx.path) && state_->flow->fraud_guard().config().admin_api) {
+            return fraud_guard(request, std::move(response), ctx);
+        }
         const bool metrics = ctx.path == kMetricsPath && state_->config.metrics_enabled;
         if (!metrics && ctx.path != kAdminHealthPath) return send_reply(response, ctx, not_found_reply(ctx));
         if (request.method() != Http::Method::Get) {
@@ -224,6 +228,17 @@ private:
         }
         if (state_->draining.load()) return send_reply(response, ctx, shutting_down_reply());
         health(std::move(response), ctx, true);
+    }
+
+    // Served while draining too, like /metrics: the blocks live in the store, not here.
+    void fraud_guard(const Http::Request& request, Http::ResponseWriter response, const RequestContext& ctx) {
+        FraudAdminParse parsed = parse_fraud_admin(request, ctx, state_->config.admin_token);
+        if (!parsed.request) return send_reply(response, ctx, std::move(parsed.refusal));
+        auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+        start_flow(writer, ctx, [&] {
+            run_fraud_admin(*parsed.request, state_->flow->fraud_guard(), ctx,
+                            replier<Reply>(writer, ctx, [](const Reply& reply) { return reply; }));
+        });
     }
 };
 
@@ -295,7 +310,7 @@ void HttpServer::start() {
     }
     if (c.admin_port == 0) return;
     try {
-        // GET requests only: no body to make room for.
+        // GET and DELETE requests only: no body to make room for.
         admin_endpoint_ =
             listen(c, c.admin_host, c.admin_port, 1, 8192, std::make_shared<AdminHandler>(state_));
     } catch (const std::exception& e) {
@@ -308,8 +323,8 @@ void HttpServer::start() {
                   {"port", static_cast<int>(admin_port())},
                   {"detail",
                    "the admin listener (GET /metrics, GET /health with plugin details) answers on every "
-                   "interface without authentication; firewall it, or bind server.admin_host to a private "
-                   "address"}});
+                   "interface without authentication (only its /fraud-guard routes need server.admin_token); "
+                   "firewall it, or bind server.admin_host to a private address"}});
     }
 }
 

@@ -56,6 +56,7 @@ constexpr std::array<const char*, static_cast<std::size_t>(Limit::count_)> kLimi
     "ip_sends",
     "ip_verifies",
     "ip_refreshes",
+    "fraud_guard",
     "number_cooldown",
     "number_sends",
     "number_failed_verifies",
@@ -148,7 +149,12 @@ std::string format_value(double value) {
 Registry::Registry()
     : requests_(new Counter[kRoutes * kMethods * kStatuses]),
       sms_sent_(new Counter[kProviderSlots * kCountrySlots]),
-      sms_failed_(new Counter[kProviderSlots * kCountrySlots * kFailures]) {
+      sms_failed_(new Counter[kProviderSlots * kCountrySlots * kFailures]),
+      fraud_blocks_(new Counter[kCountrySlots * 2]),
+      fraud_refusals_(new Counter[kCountrySlots]),
+      fraud_conversion_(new std::atomic<double>[kCountrySlots]) {
+    for (std::size_t i = 0; i < kCountrySlots; ++i)
+        fraud_conversion_[i].store(-1.0, std::memory_order_relaxed);
     for (auto& slot : country_of_code_) slot.store(-1, std::memory_order_relaxed);
 }
 
@@ -225,6 +231,14 @@ void Registry::sms_queue_full(std::size_t provider_id, std::string_view calling_
 void Registry::store_operation(StoreOperation operation, std::chrono::nanoseconds duration, bool failed) {
     store_duration_[index(operation)].observe(duration);
     if (failed) store_errors_[index(operation)].inc();
+}
+
+void Registry::fraud_block(std::string_view calling_code, bool shadow) {
+    fraud_blocks_[country_slot(calling_code) * 2 + (shadow ? 1 : 0)].inc();
+}
+
+void Registry::fraud_conversion(std::string_view calling_code, double conversion) {
+    fraud_conversion_[country_slot(calling_code)].store(conversion, std::memory_order_relaxed);
 }
 
 std::uint64_t Registry::sms_sent_total() const {
@@ -369,6 +383,8 @@ std::string Registry::exposition() const {
                          label("operation", kOperationNames[i]), store_duration_[i].snapshot());
     }
 
+    write_fraud_guard(out, countries);
+
     family(out, "testino_otp_sent_to_verified_ratio", "gauge",
            "SMS sent divided by codes verified since start (divided by 1 before the first verify). "
            "Honest traffic stays near 1 to 2; a high value means SMS are sent that nobody verifies: "
@@ -378,6 +394,37 @@ std::string Registry::exposition() const {
     out << "testino_otp_sent_to_verified_ratio " << format_value(sent / std::max(verified, 1.0)) << '\n';
 
     return out.str();
+}
+
+void Registry::write_fraud_guard(std::ostringstream& out,
+                                 const std::vector<std::pair<std::size_t, std::string>>& countries) const {
+    family(out, "testino_fraud_guard_blocks_total", "counter",
+           "Number prefixes the fraud guard blocked (mode block), or would have blocked in shadow mode "
+           "(mode shadow), by country calling code.");
+    for (const auto& [slot, code] : countries) {
+        for (int mode = 0; mode < 2; ++mode) {
+            const std::uint64_t v = fraud_blocks_[slot * 2 + static_cast<std::size_t>(mode)].value();
+            if (v == 0) continue;
+            out << "testino_fraud_guard_blocks_total{" << label("country", code) << ','
+                << label("mode", mode == 0 ? "block" : "shadow") << "} " << v << '\n';
+        }
+    }
+    family(out, "testino_fraud_guard_refusals_total", "counter",
+           "Sends refused because their number prefix is blocked, by country calling code.");
+    for (const auto& [slot, code] : countries) {
+        const std::uint64_t v = fraud_refusals_[slot].value();
+        if (v != 0)
+            out << "testino_fraud_guard_refusals_total{" << label("country", code) << "} " << v << '\n';
+    }
+    family(out, "testino_fraud_guard_conversion", "gauge",
+           "Codes verified divided by codes sent over the fraud guard's window, by country calling code, "
+           "as this instance saw them; honest traffic is well above limits.fraud_guard.min_conversion.");
+    for (const auto& [slot, code] : countries) {
+        const double v = fraud_conversion_[slot].load(std::memory_order_relaxed);
+        if (v >= 0)
+            out << "testino_fraud_guard_conversion{" << label("country", code) << "} " << format_value(v)
+                << '\n';
+    }
 }
 
 Registry& global() {

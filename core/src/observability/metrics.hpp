@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,6 +68,7 @@ enum class Limit {
     ip_sends,
     ip_verifies,
     ip_refreshes,  // refreshes and logouts
+    fraud_guard,   // a blocked number prefix
     number_cooldown,
     number_sends,
     number_failed_verifies,
@@ -146,6 +148,13 @@ public:
     // A store call refused with StoreStatus::full: no room for a new code or counter.
     void store_full(StoreTable table) { store_full_[index(table)].inc(); }
 
+    // The fraud guard, by country calling code: a block it placed (in shadow mode, one it
+    // would have placed), a send it refused, and the conversion (verified / sent) this instance
+    // saw over the guard's window.
+    void fraud_block(std::string_view calling_code, bool shadow);
+    void fraud_refusal(std::string_view calling_code) { fraud_refusals_[country_slot(calling_code)].inc(); }
+    void fraud_conversion(std::string_view calling_code, double conversion);
+
     // The whole exposition, format 0.0.4.
     std::string exposition() const;
 
@@ -160,6 +169,8 @@ private:
     // The country slot of a calling code: claimed on first use, kMaxCountries ("other")
     // when the table is full or the code is not 1-3 digits.
     std::size_t country_slot(std::string_view calling_code);
+    void write_fraud_guard(std::ostringstream& out,
+                           const std::vector<std::pair<std::size_t, std::string>>& countries) const;
 
     static constexpr std::size_t kRoutes = index(Route::count_);
     static constexpr std::size_t kMethods = index(Method::count_);
@@ -178,6 +189,9 @@ private:
     std::array<Counter, index(StoreOperation::count_)> store_errors_;
     std::array<Histogram, index(StoreOperation::count_)> store_duration_;
     std::array<Counter, index(StoreTable::count_)> store_full_;
+    std::unique_ptr<Counter[]> fraud_blocks_;                  // [country][block, shadow]
+    std::unique_ptr<Counter[]> fraud_refusals_;                // [country]
+    std::unique_ptr<std::atomic<double>[]> fraud_conversion_;  // [country]; < 0 until judged
 
     // Calling code (1..999) -> its country slot, -1 while unseen.
     std::array<std::atomic<int>, 1000> country_of_code_;

@@ -2,6 +2,8 @@
 // two instances sharing codes and attempt limits, a server restart, Redis down at start-up,
 // Redis killed under load, and a refused password.
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <thread>
 
 #include "integration_common.hpp"
@@ -52,13 +54,29 @@ bool wait_until_healthy(const ServerProcess& server) {
 
 std::string wrong_code(const std::string& code) { return code == "000000" ? "111111" : "000000"; }
 
-TEST(RedisIntegrationTest, CodeSentThroughOneServerVerifiesThroughTheOther) {
+// Two servers on one Redis, and a client to each.
+class TwoServersTest : public ::testing::Test {
+protected:
+    // `adjust` changes the config both servers run.
+    void start(const std::function<void(TestConfig&)>& adjust = {}) {
+        TestConfig config = redis_config(redis.url());
+        if (adjust) adjust(config);
+        first = start_server(config);
+        second = start_server(config);
+        ASSERT_TRUE(first && second);
+        to_first = std::make_unique<HttpClient>(first->port());
+        to_second = std::make_unique<HttpClient>(second->port());
+    }
+
     RedisServer redis;
-    auto first = start_server(redis_config(redis.url()));
-    auto second = start_server(redis_config(redis.url()));
-    ASSERT_TRUE(first && second);
-    HttpClient to_first(first->port());
-    HttpClient to_second(second->port());
+    std::unique_ptr<ServerProcess> first, second;
+    std::unique_ptr<HttpClient> to_first, to_second;
+};
+
+TEST_F(TwoServersTest, CodeSentThroughOneServerVerifiesThroughTheOther) {
+    ASSERT_NO_FATAL_FAILURE(start());
+    HttpClient& to_first = *this->to_first;
+    HttpClient& to_second = *this->to_second;
     EXPECT_EQ(store_health(*first).state, "up");
 
     const std::string code = send_and_read_console_code(*first, to_first, "+1", "2025550123", "+12025550123");
@@ -72,13 +90,10 @@ TEST(RedisIntegrationTest, CodeSentThroughOneServerVerifiesThroughTheOther) {
 
 // A sign-in lives in Redis: it refreshes through either server, and a reuse on one revokes
 // it on both.
-TEST(RedisIntegrationTest, ASignInRefreshesThroughEitherServerAndAReuseRevokesItEverywhere) {
-    RedisServer redis;
-    auto first = start_server(redis_config(redis.url()));
-    auto second = start_server(redis_config(redis.url()));
-    ASSERT_TRUE(first && second);
-    HttpClient to_first(first->port());
-    HttpClient to_second(second->port());
+TEST_F(TwoServersTest, ASignInRefreshesThroughEitherServerAndAReuseRevokesItEverywhere) {
+    ASSERT_NO_FATAL_FAILURE(start());
+    HttpClient& to_first = *this->to_first;
+    HttpClient& to_second = *this->to_second;
     const std::string code = send_and_read_console_code(*first, to_first, "+1", "2025550124", "+12025550124");
     const auto verified = to_first.post_json(kVerifyOtp, verify_body("+1", "2025550124", code));
     ASSERT_EQ(verified.status, 200) << verified.body;
@@ -92,6 +107,25 @@ TEST(RedisIntegrationTest, ASignInRefreshesThroughEitherServerAndAReuseRevokesIt
         is_api_error(to_first.post_json("/api/v1/auth/refresh", body(token)), 401, "REFRESH_TOKEN_REUSED"));
     EXPECT_TRUE(
         is_api_error(to_second.post_json("/api/v1/auth/refresh", body(next)), 401, "INVALID_REFRESH_TOKEN"));
+}
+
+// The fraud guard's counts live in Redis: sends through two servers add up to one block,
+// which both then enforce.
+TEST_F(TwoServersTest, TheFraudGuardCountsAcrossBothServers) {
+    ASSERT_NO_FATAL_FAILURE(start([](TestConfig& config) {
+        config.limits["fraud_guard"] =
+            "{enabled: true, min_sends: 4, min_conversion: 0.5, block_seconds: 600}";
+    }));
+    HttpClient& to_first = *this->to_first;
+    HttpClient& to_second = *this->to_second;
+    auto send = [](HttpClient& client, const std::string& number) {
+        return client.post_json(kSendOtp, send_body("+44", number)).status;
+    };
+    EXPECT_EQ(send(to_first, "7400123401"), 200);
+    EXPECT_EQ(send(to_second, "7400123402"), 200);
+    EXPECT_EQ(send(to_first, "7400123403"), 200);
+    EXPECT_EQ(send(to_second, "7400123404"), 429) << "the fourth send, counted across both servers";
+    EXPECT_EQ(send(to_first, "7400123405"), 429);
 }
 
 TEST(RedisIntegrationTest, AttemptLimitHoldsAcrossBothServers) {
