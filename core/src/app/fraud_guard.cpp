@@ -47,8 +47,8 @@ struct FraudGuard::Check {
     std::function<void(std::optional<ApiError>)> done;
 };
 
-FraudGuard::FraudGuard(const FraudGuardConfig& config, MeteredStore& store)
-    : config_(config), store_(store) {}
+FraudGuard::FraudGuard(const FraudGuardConfig& config, MeteredStore& store, Clock clock)
+    : config_(config), store_(store), clock_(clock ? std::move(clock) : Clock(unix_now)) {}
 
 std::string FraudGuard::prefix_of(const std::string& e164) const {
     const std::string digits = !e164.empty() && e164.front() == '+' ? e164.substr(1) : e164;
@@ -69,7 +69,7 @@ void FraudGuard::check_send(const std::string& e164, const std::string& calling_
     check->calling_code = calling_code;
     check->prefix = prefix;
     check->request_id = request_id;
-    check->windows = windows_at(unix_now(), config_.window);
+    check->windows = windows_at(clock_(), config_.window);
     check->done = std::move(done);
     store_.hit_counter(block_key(prefix), config_.block, 0, [this, check](sdk::CounterResult block) {
         if (block.status == sdk::StoreStatus::ok && block.count > 0) {
@@ -170,13 +170,13 @@ void FraudGuard::record_verified(const std::string& e164, const std::string& cal
     const std::string prefix = config_.enabled ? prefix_of(e164) : "";
     if (prefix.empty()) return;
     count_country(calling_code, true);
-    const Windows windows = windows_at(unix_now(), config_.window);
+    const Windows windows = windows_at(clock_(), config_.window);
     store_.hit_counter(counter_key(prefix, "ok", windows.current), 2 * config_.window, 1,
                        [](sdk::CounterResult) {});
 }
 
 void FraudGuard::count_country(const std::string& calling_code, bool verified) {
-    const Windows windows = windows_at(unix_now(), config_.window);
+    const Windows windows = windows_at(clock_(), config_.window);
     double conversion = 0;
     {
         std::lock_guard lock(mutex_);
@@ -250,7 +250,7 @@ void FraudGuard::lift(const std::string& prefix, std::function<void(Expected<boo
             block_key(prefix), config_.block, -r.count, [this, prefix, done](sdk::CounterResult lifted) {
                 if (lifted.status != sdk::StoreStatus::ok)
                     return done(store_error({lifted.status, lifted.detail}));
-                const Windows windows = windows_at(unix_now(), config_.window);
+                const Windows windows = windows_at(clock_(), config_.window);
                 for (const std::int64_t w : {windows.current, windows.current - 1}) {
                     const std::string sent = counter_key(prefix, "sent", w);
                     store_.hit_counter(sent, 2 * config_.window, 0, [this, sent](sdk::CounterResult c) {

@@ -36,7 +36,9 @@ struct FraudBlock {
 
 class FraudGuard {
 public:
-    FraudGuard(const FraudGuardConfig& config, MeteredStore& store);
+    // Unix time in seconds; tests pass their own to move between windows.
+    using Clock = std::function<std::int64_t()>;
+    FraudGuard(const FraudGuardConfig& config, MeteredStore& store, Clock clock = {});
 
     bool enabled() const { return config_.enabled; }
     const FraudGuardConfig& config() const { return config_; }
@@ -75,6 +77,7 @@ private:
 
     FraudGuardConfig config_;
     MeteredStore& store_;
+    Clock clock_;
     std::mutex mutex_;
     std::set<std::string> known_blocks_;  // prefixes this instance blocked or found blocked
     std::map<std::string, CountryCounts> countries_;
