@@ -32,7 +32,8 @@ protected:
     // "ok", or the refusal's machine code.
     std::string check(const std::string& e164) {
         std::promise<std::optional<ApiError>> answer;
-        guard->check_send(e164, "44", "r", [&](std::optional<ApiError> r) { answer.set_value(std::move(r)); });
+        guard->check_send(e164, "44", "r",
+                          [&](std::optional<ApiError> r) { answer.set_value(std::move(r)); });
         auto result = answer.get_future().get();
         return result ? error_info(result->code).machine_code : "ok";
     }
