@@ -17,84 +17,74 @@ using namespace config_detail;
 using sdk::ConfigKey;
 using sdk::ValueType;
 
-ConfigKey key(std::string name, ValueType type, std::string default_value, std::string env,
-              std::string description, std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX) {
-    ConfigKey k;
-    k.name = std::move(name);
-    k.type = type;
-    k.default_value = std::move(default_value);
-    k.env = std::move(env);
-    k.description = std::move(description);
-    k.min = min;
-    k.max = max;
-    return k;
-}
-
 const std::vector<ConfigKey>& server_schema() {
     static const std::vector<ConfigKey> keys = {
-        key("host", ValueType::string, "0.0.0.0", "HOST", "address to listen on"),
-        key("port", ValueType::integer, "8080", "PORT", "TCP port; 0 picks a free one", 0, 65535),
-        key("threads", ValueType::integer, "2", "SERVER_THREADS", "HTTP reactor threads", 1, 64),
-        key("cors_origins", ValueType::string_list, "", "ALLOWED_ORIGINS",
-            "origins allowed by CORS, exact match; \"*\" allows any without credentials"),
-        key("cors_allow_credentials", ValueType::boolean, "false", "CORS_ALLOW_CREDENTIALS",
-            "send Access-Control-Allow-Credentials: true to the origins listed in cors_origins"),
-        key("max_body_bytes", ValueType::integer, "4096", "SERVER_MAX_BODY_BYTES",
-            "largest request body accepted", 64, 1 << 20),
-        key("header_timeout_ms", ValueType::integer, "5000", "SERVER_HEADER_TIMEOUT_MS",
-            "time allowed to receive a request's headers", 100, 3600000),
-        key("body_timeout_ms", ValueType::integer, "10000", "SERVER_BODY_TIMEOUT_MS",
-            "time allowed to receive a whole request", 100, 3600000),
-        key("keepalive_timeout_ms", ValueType::integer, "60000", "SERVER_KEEPALIVE_TIMEOUT_MS",
-            "idle time before a kept-alive connection is closed", 100, 3600000),
-        key("shutdown_grace_ms", ValueType::integer, "10000", "SERVER_SHUTDOWN_GRACE_MS",
-            "time to finish in-flight requests after SIGTERM", 0, 600000),
-        key("debug", ValueType::boolean, "false", "DEBUG",
-            "development mode: a missing token secret is generated"),
-        key("log_level", ValueType::string, "info", "LOG_LEVEL", "debug, info, warn or error"),
-        key("metrics_enabled", ValueType::boolean, "true", "METRICS_ENABLED",
-            "serve GET /metrics (Prometheus text format) on the admin listener"),
-        key("admin_host", ValueType::string, "127.0.0.1", "ADMIN_HOST",
+        config_key("host", ValueType::string, "0.0.0.0", "HOST", "address to listen on"),
+        config_key("port", ValueType::integer, "8080", "PORT", "TCP port; 0 picks a free one", 0, 65535),
+        config_key("threads", ValueType::integer, "2", "SERVER_THREADS", "HTTP reactor threads", 1, 64),
+        config_key("cors_origins", ValueType::string_list, "", "ALLOWED_ORIGINS",
+                   "origins allowed by CORS, exact match; \"*\" allows any without credentials"),
+        config_key("cors_allow_credentials", ValueType::boolean, "false", "CORS_ALLOW_CREDENTIALS",
+                   "send Access-Control-Allow-Credentials: true to the origins listed in cors_origins"),
+        config_key("max_body_bytes", ValueType::integer, "4096", "SERVER_MAX_BODY_BYTES",
+                   "largest request body accepted", 64, 1 << 20),
+        config_key("header_timeout_ms", ValueType::integer, "5000", "SERVER_HEADER_TIMEOUT_MS",
+                   "time allowed to receive a request's headers", 100, 3600000),
+        config_key("body_timeout_ms", ValueType::integer, "10000", "SERVER_BODY_TIMEOUT_MS",
+                   "time allowed to receive a whole request", 100, 3600000),
+        config_key("keepalive_timeout_ms", ValueType::integer, "60000", "SERVER_KEEPALIVE_TIMEOUT_MS",
+                   "idle time before a kept-alive connection is closed", 100, 3600000),
+        config_key("shutdown_grace_ms", ValueType::integer, "10000", "SERVER_SHUTDOWN_GRACE_MS",
+                   "time to finish in-flight requests after SIGTERM", 0, 600000),
+        config_key("debug", ValueType::boolean, "false", "DEBUG",
+                   "development mode: a missing token secret is generated"),
+        config_key("log_level", ValueType::string, "info", "LOG_LEVEL", "debug, info, warn or error"),
+        config_key("metrics_enabled", ValueType::boolean, "true", "METRICS_ENABLED",
+                   "serve GET /metrics (Prometheus text format) on the admin listener"),
+        config_key(
+            "admin_host", ValueType::string, "127.0.0.1", "ADMIN_HOST",
             "address of the admin listener (GET /metrics, GET /health with plugin details, and "
             "with limits.fraud_guard.admin_api the /fraud-guard routes, which need server.admin_token); "
             "keep it private"),
-        key("admin_port", ValueType::integer, "9464", "ADMIN_PORT",
-            "TCP port of the admin listener; 0 switches it off", 0, 65535),
-        sdk::mark_secret(key("admin_token", ValueType::string, "", "ADMIN_TOKEN",
-                             "bearer token of the admin listener's /fraud-guard routes, at least 32 bytes; "
-                             "required by limits.fraud_guard.admin_api")),
-        key("docs_enabled", ValueType::boolean, "true", "DOCS_ENABLED",
-            "serve the API docs pages GET /docs (Swagger UI) and GET /redoc"),
-        key("docs_assets_dir", ValueType::string, "", "DOCS_ASSETS_DIR",
-            "folder holding the npm packages swagger-ui-dist/ and redoc/ (a node_modules); "
-            "default <exe dir>/../share/testino/api-ui"),
+        config_key("admin_port", ValueType::integer, "9464", "ADMIN_PORT",
+                   "TCP port of the admin listener; 0 switches it off", 0, 65535),
+        sdk::mark_secret(
+            config_key("admin_token", ValueType::string, "", "ADMIN_TOKEN",
+                       "bearer token of the admin listener's /fraud-guard routes, at least 32 bytes; "
+                       "required by limits.fraud_guard.admin_api")),
+        config_key("docs_enabled", ValueType::boolean, "true", "DOCS_ENABLED",
+                   "serve the API docs pages GET /docs (Swagger UI) and GET /redoc"),
+        config_key("docs_assets_dir", ValueType::string, "", "DOCS_ASSETS_DIR",
+                   "folder holding the npm packages swagger-ui-dist/ and redoc/ (a node_modules); "
+                   "default <exe dir>/../share/testino/api-ui"),
     };
     return keys;
 }
 
 const std::vector<ConfigKey>& otp_schema() {
     static const std::vector<ConfigKey> keys = {
-        key("length", ValueType::integer, "6", "OTP_LENGTH",
-            "digits in a code; below 6 needs allow_weaker_than_nist", 4, 10),
-        key("expiry_seconds", ValueType::integer, "300", "OTP_EXPIRY_SECONDS",
-            "how long a code is valid; above 600 needs allow_weaker_than_nist", 1, 86400),
-        key("allow_weaker_than_nist", ValueType::boolean, "false", "OTP_ALLOW_WEAKER_THAN_NIST",
+        config_key("length", ValueType::integer, "6", "OTP_LENGTH",
+                   "digits in a code; below 6 needs allow_weaker_than_nist", 4, 10),
+        config_key("expiry_seconds", ValueType::integer, "300", "OTP_EXPIRY_SECONDS",
+                   "how long a code is valid; above 600 needs allow_weaker_than_nist", 1, 86400),
+        config_key(
+            "allow_weaker_than_nist", ValueType::boolean, "false", "OTP_ALLOW_WEAKER_THAN_NIST",
             "accept codes shorter than 6 digits or valid longer than 10 minutes (NIST SP 800-63B 5.1.3)"),
-        key("allow_voip_numbers", ValueType::boolean, "false", "OTP_ALLOW_VOIP_NUMBERS",
-            "send codes to VOIP numbers, which NIST SP 800-63B 5.1.3.3 refuses"),
-        key("require_verification_id", ValueType::boolean, "false", "OTP_REQUIRE_VERIFICATION_ID",
-            "verify-otp must carry the verification_id its send-otp returned"),
-        key("resend_overlap_seconds", ValueType::integer, "120", "OTP_RESEND_OVERLAP_SECONDS",
-            "how long a code stays valid after a new one was sent to the same number", 0, 600),
-        key("max_attempts", ValueType::integer, "5", "OTP_MAX_ATTEMPTS", "wrong guesses allowed per code", 1,
-            1000),
+        config_key("allow_voip_numbers", ValueType::boolean, "false", "OTP_ALLOW_VOIP_NUMBERS",
+                   "send codes to VOIP numbers, which NIST SP 800-63B 5.1.3.3 refuses"),
+        config_key("require_verification_id", ValueType::boolean, "false", "OTP_REQUIRE_VERIFICATION_ID",
+                   "verify-otp must carry the verification_id its send-otp returned"),
+        config_key("resend_overlap_seconds", ValueType::integer, "120", "OTP_RESEND_OVERLAP_SECONDS",
+                   "how long a code stays valid after a new one was sent to the same number", 0, 600),
+        config_key("max_attempts", ValueType::integer, "5", "OTP_MAX_ATTEMPTS",
+                   "wrong guesses allowed per code", 1, 1000),
         sdk::mark_secret(
-            key("hmac_secret", ValueType::string, "", "OTP_HMAC_SECRET",
-                "key for the stored HMAC of codes, at least 32 bytes; required unless token.algorithm "
-                "is HS256, whose token.secret it is then derived from")),
-        key("message_template", ValueType::string,
-            "Your Testino code is {code}. It expires in {minutes} minutes.", "OTP_MESSAGE_TEMPLATE",
-            "SMS text; {code}, {minutes} and {seconds} are replaced"),
+            config_key("hmac_secret", ValueType::string, "", "OTP_HMAC_SECRET",
+                       "key for the stored HMAC of codes, at least 32 bytes; required unless token.algorithm "
+                       "is HS256, whose token.secret it is then derived from")),
+        config_key("message_template", ValueType::string,
+                   "Your Testino code is {code}. It expires in {minutes} minutes.", "OTP_MESSAGE_TEMPLATE",
+                   "SMS text; {code}, {minutes} and {seconds} are replaced"),
     };
     return keys;
 }
@@ -103,7 +93,7 @@ ConfigKey limit(const std::string& name, const std::string& default_value, const
     std::string env = "LIMIT_" + name;
     std::transform(env.begin(), env.end(), env.begin(),
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-    return key(name, ValueType::integer, default_value, env, description, 0, 100000000);
+    return config_key(name, ValueType::integer, default_value, env, description, 0, 100000000);
 }
 
 const std::vector<ConfigKey>& limits_schema() {
@@ -124,57 +114,60 @@ const std::vector<ConfigKey>& limits_schema() {
         limit("ip_refreshes_per_window", "120",
               "refreshes and logouts from one client address per ip_window_seconds"),
         limit("ip_window_seconds", "3600", "window of the per-address limits"),
-        key("trusted_proxies", ValueType::string_list, "", "TRUSTED_PROXIES",
-            "proxies (addresses or CIDR networks) whose client_address_header is believed"),
-        key("client_address_header", ValueType::string, "x-forwarded-for", "LIMIT_CLIENT_ADDRESS_HEADER",
-            "the header trusted proxies name the client in: x-forwarded-for or forwarded (RFC 7239); "
-            "only that one is read"),
-        key("ipv6_prefix_length", ValueType::integer, "64", "LIMIT_IPV6_PREFIX_LENGTH",
-            "IPv6 clients share the per-address limits of their network of this prefix length", 1, 128),
-        key("country_allowlist", ValueType::string_list, "", "COUNTRY_ALLOWLIST",
-            "calling codes SMS may go to (\"1\", \"44\"); empty allows all"),
+        config_key("trusted_proxies", ValueType::string_list, "", "TRUSTED_PROXIES",
+                   "proxies (addresses or CIDR networks) whose client_address_header is believed"),
+        config_key("client_address_header", ValueType::string, "x-forwarded-for",
+                   "LIMIT_CLIENT_ADDRESS_HEADER",
+                   "the header trusted proxies name the client in: x-forwarded-for or forwarded (RFC 7239); "
+                   "only that one is read"),
+        config_key("ipv6_prefix_length", ValueType::integer, "64", "LIMIT_IPV6_PREFIX_LENGTH",
+                   "IPv6 clients share the per-address limits of their network of this prefix length", 1,
+                   128),
+        config_key("country_allowlist", ValueType::string_list, "", "COUNTRY_ALLOWLIST",
+                   "calling codes SMS may go to (\"1\", \"44\"); empty allows all"),
         limit("country_sends_per_window", "0", "sends to one calling code per country_window_seconds"),
         limit("country_window_seconds", "3600", "window of country_sends_per_window"),
         limit("budget_sends_per_hour", "1000", "sends from this deployment per hour, then 503"),
         limit("budget_sends_per_day", "10000", "sends from this deployment per day, then 503"),
-        key("budget_lease", ValueType::integer, "10", "LIMIT_BUDGET_LEASE",
-            "budget units each server instance takes from the shared counters at once and spends "
-            "itself (one store call per lease, not per send), at most 1% of the budget; units "
-            "unspent when the window ends are lost; 1 charges the store for every send",
-            1, 1000000),
+        config_key("budget_lease", ValueType::integer, "10", "LIMIT_BUDGET_LEASE",
+                   "budget units each server instance takes from the shared counters at once and spends "
+                   "itself (one store call per lease, not per send), at most 1% of the budget; units "
+                   "unspent when the window ends are lost; 1 charges the store for every send",
+                   1, 1000000),
     };
     return keys;
 }
 
 const std::vector<ConfigKey>& sms_schema() {
     static const std::vector<ConfigKey> keys = {
-        key("provider", ValueType::string, "", "SMS_PROVIDER",
-            "the one SMS provider plugin: a name (console, twilio, sns) or a path to a .so; "
-            "this or providers is required"),
-        key("providers", ValueType::string_list, "", "SMS_PROVIDERS",
-            "SMS providers in the order they are tried; the next one takes a send the one "
-            "before could not make (timeout, outage, misconfiguration)"),
-        key("workers", ValueType::integer, "4", "SMS_WORKERS", "threads that call the provider", 1, 256),
-        key("queue_size", ValueType::integer, "256", "SMS_QUEUE_SIZE",
-            "sends waiting for a worker before SERVICE_BUSY", 1, 1000000),
-        key("timeout_ms", ValueType::integer, "10000", "SMS_TIMEOUT_MS",
-            "deadline for one send, queueing included", 100, 120000),
+        config_key("provider", ValueType::string, "", "SMS_PROVIDER",
+                   "the one SMS provider plugin: a name (console, twilio, sns) or a path to a .so; "
+                   "this or providers is required"),
+        config_key("providers", ValueType::string_list, "", "SMS_PROVIDERS",
+                   "SMS providers in the order they are tried; the next one takes a send the one "
+                   "before could not make (timeout, outage, misconfiguration)"),
+        config_key("workers", ValueType::integer, "4", "SMS_WORKERS", "threads that call the provider", 1,
+                   256),
+        config_key("queue_size", ValueType::integer, "256", "SMS_QUEUE_SIZE",
+                   "sends waiting for a worker before SERVICE_BUSY", 1, 1000000),
+        config_key("timeout_ms", ValueType::integer, "10000", "SMS_TIMEOUT_MS",
+                   "deadline for one send, queueing included", 100, 120000),
     };
     return keys;
 }
 
 const std::vector<ConfigKey>& store_schema() {
     static const std::vector<ConfigKey> keys = {
-        key("backend", ValueType::string, "memory", "STORE_BACKEND",
-            "OTP store plugin: a name (memory, redis) or a path to a .so"),
+        config_key("backend", ValueType::string, "memory", "STORE_BACKEND",
+                   "OTP store plugin: a name (memory, redis) or a path to a .so"),
     };
     return keys;
 }
 
 const std::vector<ConfigKey>& plugins_schema() {
     static const std::vector<ConfigKey> keys = {
-        key("dir", ValueType::string, "", "TESTINO_PLUGIN_DIR",
-            "where plugins are found; default <exe dir>/../lib/testino/plugins"),
+        config_key("dir", ValueType::string, "", "TESTINO_PLUGIN_DIR",
+                   "where plugins are found; default <exe dir>/../lib/testino/plugins"),
     };
     return keys;
 }

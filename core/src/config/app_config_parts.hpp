@@ -2,12 +2,29 @@
 // test numbers), read by load_app_config. Internal to core/src/config.
 #pragma once
 
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "config/config.hpp"
 #include "domain/phone.hpp"
 
 namespace testino::config_detail {
+
+// One key of a core section's schema.
+inline sdk::ConfigKey config_key(std::string name, sdk::ValueType type, std::string default_value,
+                                 std::string env, std::string description, std::int64_t min = INT64_MIN,
+                                 std::int64_t max = INT64_MAX) {
+    sdk::ConfigKey k;
+    k.name = std::move(name);
+    k.type = type;
+    k.default_value = std::move(default_value);
+    k.env = std::move(env);
+    k.description = std::move(description);
+    k.min = min;
+    k.max = max;
+    return k;
+}
 
 // sms.provider or sms.providers (the default route), and sms.routes (per calling code).
 void load_sms_routing(const ConfigSource& source, const ConfigSection& sms, SmsConfig& sms_config);

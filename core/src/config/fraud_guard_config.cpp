@@ -1,4 +1,5 @@
 // limits.fraud_guard: the thresholds of the guard against SMS pumping (app/fraud_guard.hpp).
+#include <cctype>
 #include <cstdlib>
 
 #include "config/app_config_parts.hpp"
@@ -10,18 +11,12 @@ namespace {
 using sdk::ConfigKey;
 using sdk::ValueType;
 
-ConfigKey key(std::string name, ValueType type, std::string default_value, std::string description,
+// The fraud guard's keys take FRAUD_GUARD_<KEY> from the environment.
+ConfigKey key(const std::string& name, ValueType type, std::string default_value, std::string description,
               std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX) {
-    ConfigKey k;
-    k.env = "FRAUD_GUARD_" + name;
-    for (char& c : k.env) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    k.name = std::move(name);
-    k.type = type;
-    k.default_value = std::move(default_value);
-    k.description = std::move(description);
-    k.min = min;
-    k.max = max;
-    return k;
+    std::string env = "FRAUD_GUARD_" + name;
+    for (char& c : env) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    return config_key(name, type, std::move(default_value), std::move(env), std::move(description), min, max);
 }
 
 double load_conversion(const ConfigSection& section) {

@@ -16,19 +16,6 @@ namespace {
 using sdk::ConfigKey;
 using sdk::ValueType;
 
-ConfigKey key(std::string name, ValueType type, std::string default_value, std::string env,
-              std::string description, std::int64_t min = INT64_MIN, std::int64_t max = INT64_MAX) {
-    ConfigKey k;
-    k.name = std::move(name);
-    k.type = type;
-    k.default_value = std::move(default_value);
-    k.env = std::move(env);
-    k.description = std::move(description);
-    k.min = min;
-    k.max = max;
-    return k;
-}
-
 constexpr std::int64_t kDay = 86400;
 constexpr const char* kMakeKey =
     "make one with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out token-key.pem`";
@@ -234,38 +221,41 @@ void load_refresh(const ConfigSection& token, TokenConfig& t) {
 
 const std::vector<ConfigKey>& token_schema() {
     static const std::vector<ConfigKey> keys = {
-        key("algorithm", ValueType::string, "", "TOKEN_ALGORITHM",
-            "ES256, EdDSA, RS256 or HS256; unset: HS256 when token.secret is set (earlier configs), "
-            "else ES256"),
-        sdk::mark_secret(key("secret", ValueType::string, "", "TOKEN_SECRET",
-                             "HS256 signing key, at least 32 bytes; required for HS256 unless debug")),
-        key("kid", ValueType::string, "", "TOKEN_KID",
-            "the kid of the one key of private_key_file, private_key or secret; default: derived "
-            "from the key (RFC 7638 thumbprint)"),
-        key("private_key_file", ValueType::string, "", "TOKEN_PRIVATE_KEY_FILE",
-            "a PEM private key file for ES256 (P-256), EdDSA (Ed25519) or RS256 (RSA >= 2048 bits); "
-            "several keys: token.keys"),
-        sdk::mark_secret(key("private_key", ValueType::string, "", "TOKEN_PRIVATE_KEY",
-                             "the PEM private key itself, instead of private_key_file")),
-        key("signing_kid", ValueType::string, "", "TOKEN_SIGNING_KID",
-            "the kid of the key in token.keys that signs; default: the first"),
-        key("issuer", ValueType::string, "testino-auth", "TOKEN_ISSUER", "the JWT iss claim"),
-        key("audience", ValueType::string, "", "TOKEN_AUDIENCE", "the JWT aud claim; unset: none"),
-        key("ttl_seconds", ValueType::integer, "3600", "TOKEN_TTL_SECONDS", "access token lifetime", 60,
-            30 * kDay),
-        key("refresh_ttl_seconds", ValueType::integer, std::to_string(30 * kDay), "TOKEN_REFRESH_TTL_SECONDS",
-            "how long a refresh token is valid unless rotated; 0: no refresh tokens", 0, 365 * kDay),
-        key("refresh_max_age_seconds", ValueType::integer, std::to_string(90 * kDay),
-            "TOKEN_REFRESH_MAX_AGE_SECONDS",
-            "refresh tokens of one sign-in end this long after it, however often rotated", 60, 3650 * kDay),
-        key("refresh_reuse_grace_seconds", ValueType::integer, "0", "TOKEN_REFRESH_REUSE_GRACE_SECONDS",
-            "a refresh token rotated less than this long ago is refused (409) without revoking its "
-            "sign-in, for clients that refresh twice at once; 0: any reuse revokes",
-            0, 60),
-        key("jwks_max_age_seconds", ValueType::integer, "300", "TOKEN_JWKS_MAX_AGE_SECONDS",
-            "Cache-Control max-age of GET /.well-known/jwks.json; a new key must be published this "
-            "long before it signs",
-            0, kDay),
+        config_key("algorithm", ValueType::string, "", "TOKEN_ALGORITHM",
+                   "ES256, EdDSA, RS256 or HS256; unset: HS256 when token.secret is set (earlier configs), "
+                   "else ES256"),
+        sdk::mark_secret(config_key("secret", ValueType::string, "", "TOKEN_SECRET",
+                                    "HS256 signing key, at least 32 bytes; required for HS256 unless debug")),
+        config_key("kid", ValueType::string, "", "TOKEN_KID",
+                   "the kid of the one key of private_key_file, private_key or secret; default: derived "
+                   "from the key (RFC 7638 thumbprint)"),
+        config_key("private_key_file", ValueType::string, "", "TOKEN_PRIVATE_KEY_FILE",
+                   "a PEM private key file for ES256 (P-256), EdDSA (Ed25519) or RS256 (RSA >= 2048 bits); "
+                   "several keys: token.keys"),
+        sdk::mark_secret(config_key("private_key", ValueType::string, "", "TOKEN_PRIVATE_KEY",
+                                    "the PEM private key itself, instead of private_key_file")),
+        config_key("signing_kid", ValueType::string, "", "TOKEN_SIGNING_KID",
+                   "the kid of the key in token.keys that signs; default: the first"),
+        config_key("issuer", ValueType::string, "testino-auth", "TOKEN_ISSUER", "the JWT iss claim"),
+        config_key("audience", ValueType::string, "", "TOKEN_AUDIENCE", "the JWT aud claim; unset: none"),
+        config_key("ttl_seconds", ValueType::integer, "3600", "TOKEN_TTL_SECONDS", "access token lifetime",
+                   60, 30 * kDay),
+        config_key("refresh_ttl_seconds", ValueType::integer, std::to_string(30 * kDay),
+                   "TOKEN_REFRESH_TTL_SECONDS",
+                   "how long a refresh token is valid unless rotated; 0: no refresh tokens", 0, 365 * kDay),
+        config_key("refresh_max_age_seconds", ValueType::integer, std::to_string(90 * kDay),
+                   "TOKEN_REFRESH_MAX_AGE_SECONDS",
+                   "refresh tokens of one sign-in end this long after it, however often rotated", 60,
+                   3650 * kDay),
+        config_key("refresh_reuse_grace_seconds", ValueType::integer, "0",
+                   "TOKEN_REFRESH_REUSE_GRACE_SECONDS",
+                   "a refresh token rotated less than this long ago is refused (409) without revoking its "
+                   "sign-in, for clients that refresh twice at once; 0: any reuse revokes",
+                   0, 60),
+        config_key("jwks_max_age_seconds", ValueType::integer, "300", "TOKEN_JWKS_MAX_AGE_SECONDS",
+                   "Cache-Control max-age of GET /.well-known/jwks.json; a new key must be published this "
+                   "long before it signs",
+                   0, kDay),
     };
     return keys;
 }
