@@ -150,6 +150,7 @@ Registry::Registry()
     : requests_(new Counter[kRoutes * kMethods * kStatuses]),
       sms_sent_(new Counter[kProviderSlots * kCountrySlots]),
       sms_failed_(new Counter[kProviderSlots * kCountrySlots * kFailures]),
+      sms_segments_(new Counter[kCountrySlots]),
       fraud_blocks_(new Counter[kCountrySlots * 2]),
       fraud_refusals_(new Counter[kCountrySlots]),
       fraud_conversion_(new std::atomic<double>[kCountrySlots]) {
@@ -345,6 +346,14 @@ std::string Registry::exposition() const {
         const std::uint64_t v = sms_failovers_[p].value();
         if (v == 0) continue;
         out << "testino_sms_failovers_total{" << label("provider", provider_name(p)) << "} " << v << '\n';
+    }
+
+    family(out, "testino_sms_segments_total", "counter",
+           "SMS segments of the texts providers accepted (GSM-7: 160 characters, 153 per part of a long "
+           "one; UCS-2: 70, 67 per part), by country calling code: what providers bill.");
+    for (const auto& [slot, code] : countries) {
+        const std::uint64_t v = sms_segments_[slot].value();
+        if (v != 0) out << "testino_sms_segments_total{" << label("country", code) << "} " << v << '\n';
     }
 
     family(out, "testino_otp_verify_total", "counter",

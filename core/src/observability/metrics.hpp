@@ -139,6 +139,10 @@ public:
     // country's calling code without '+', e.g. "44".
     void sms_result(std::size_t provider_id, std::string_view calling_code, sdk::SendStatus status);
     void sms_queue_full(std::size_t provider_id, std::string_view calling_code);
+    // The SMS segments (GSM-7 or UCS-2 parts, what providers bill) of a text the provider accepted.
+    void sms_segments(std::string_view calling_code, int segments) {
+        sms_segments_[country_slot(calling_code)].inc(static_cast<std::uint64_t>(segments));
+    }
     // A send this provider failed for the operator's reasons, passed on to the next provider.
     void sms_failover(std::size_t provider_id) { sms_failovers_[std::min(provider_id, kMaxProviders)].inc(); }
     void verify_outcome(VerifyOutcome outcome) { verify_[index(outcome)].inc(); }
@@ -184,6 +188,7 @@ private:
     std::unique_ptr<Counter[]> sms_sent_;                // [provider][country]
     std::unique_ptr<Counter[]> sms_failed_;              // [provider][country][reason]
     std::array<Counter, kProviderSlots> sms_failovers_;  // [provider it failed over from]
+    std::unique_ptr<Counter[]> sms_segments_;            // [country]
     std::array<Counter, index(VerifyOutcome::count_)> verify_;
     std::array<Counter, index(Limit::count_)> refusals_;
     std::array<Counter, index(StoreOperation::count_)> store_errors_;
