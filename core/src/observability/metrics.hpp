@@ -173,6 +173,10 @@ private:
     // The country slot of a calling code: claimed on first use, kMaxCountries ("other")
     // when the table is full or the code is not 1-3 digits.
     std::size_t country_slot(std::string_view calling_code);
+    // The exposition's SMS families (sent, failed, segments, failovers) and store families.
+    void write_sms(std::ostringstream& out,
+                   const std::vector<std::pair<std::size_t, std::string>>& countries) const;
+    void write_store(std::ostringstream& out) const;
     void write_fraud_guard(std::ostringstream& out,
                            const std::vector<std::pair<std::size_t, std::string>>& countries) const;
 
