@@ -109,6 +109,21 @@ TEST(MessagesAutofillTest, WebOtpIsTheLastLineAndTheAppHashComesBeforeIt) {
         << *warning;
 }
 
+TEST(MessagesConfigTest, CheckConfigShowsEachLocalesTextAndCost) {
+    TestConfig config;
+    config.otp["webotp_domain"] = "app.testino.example";
+    config.otp["country_locales"] = "{\"91\": hi, \"+55\": pt}";
+    const auto result = run(config.yaml(), {"--check-config"});
+    ASSERT_EQ(result.exit_code, 0) << result.stderr_text;
+    EXPECT_NE(
+        result.stdout_text.find("# sms text, en (default): 1 segment, gsm7, 82 units: Your Testino code is "
+                                "000000. It expires in 5 minutes.\\n@app.testino.example #000000\n"),
+        std::string::npos)
+        << result.stdout_text;
+    EXPECT_NE(result.stdout_text.find("# sms text, hi: 2 segments, ucs2, 79 units: "), std::string::npos);
+    EXPECT_NE(result.stdout_text.find("# sms locale by country: +55 pt, +91 hi\n"), std::string::npos);
+}
+
 TEST(MessagesConfigTest, BrokenTemplatesStopStartUpNamingTheKey) {
     TestConfig config;
     config.otp["templates"] = "{fr: \"Code {cod}\"}";

@@ -190,6 +190,32 @@ StartupPlan plan_startup(const ConfigSource& source, const AppConfig& config, co
                        std::move(sms_sections)};
 }
 
+namespace {
+
+// Each locale's longest SMS text and its cost, and the country defaults, for --check-config.
+void describe_messages(std::ostream& out, const OtpConfig& otp) {
+    const MessageSettings& m = otp.messages;
+    const MessageCatalog catalog(m, otp.message_template);
+    const std::string code(static_cast<std::size_t>(otp.length), '0');
+    for (const auto& entry : m.templates) {
+        std::string text = catalog.render(entry.first, code, otp.expiry.count());
+        const SmsSegments cost = count_sms_segments(text);
+        for (std::size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at + 2)) {
+            text.replace(at, 1, "\\n");
+        }
+        out << "# sms text, " << entry.first << (entry.first == m.default_locale ? " (default)" : "") << ": "
+            << cost.segments << (cost.segments == 1 ? " segment, " : " segments, ")
+            << to_string(cost.encoding) << ", " << cost.units << " units: " << text << "\n";
+    }
+    std::string countries;
+    for (const auto& [calling_code, locale] : m.country_locales) {
+        countries += (countries.empty() ? "" : ", ") + ("+" + calling_code) + " " + locale;
+    }
+    out << "# sms locale by country: " << (countries.empty() ? "none" : countries) << "\n";
+}
+
+}  // namespace
+
 void describe_plan(std::ostream& out, const AppConfig& config, const StartupPlan& plan) {
     out << "# " << config.file << ": valid\n";
     for (const auto& section : config.sections) section.describe(out);
@@ -207,6 +233,7 @@ void describe_plan(std::ostream& out, const AppConfig& config, const StartupPlan
     for (const auto& [code, route] : plan.sms.routes) {
         out << "# sms route, +" << code << ": " << describe_route(plan.sms, route) << "\n";
     }
+    describe_messages(out, config.otp);
 }
 
 Application::Application() = default;
