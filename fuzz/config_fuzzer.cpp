@@ -12,8 +12,12 @@
 #include <sstream>
 #include <string>
 #include <typeinfo>
+#include <vector>
 
 #include "config/config.hpp"
+#include "domain/locale.hpp"
+#include "domain/message_template.hpp"
+#include "domain/sms_segments.hpp"
 #include "fuzz_check.hpp"
 
 namespace {
@@ -43,6 +47,21 @@ void check_config(const AppConfig& config) {
     FUZZ_CHECK(config.otp.length >= 4 && config.otp.length <= 10);
     FUZZ_CHECK(config.otp.expiry.count() >= 1 && config.otp.max_attempts >= 1);
     FUZZ_CHECK(config.otp.message_template.find("{code}") != std::string::npos);
+    // Every template is usable and within otp.max_segments; the default locale has one.
+    const MessageSettings& m = config.otp.messages;
+    FUZZ_CHECK(m.templates.count(m.default_locale) == 1);
+    FUZZ_CHECK(m.max_segments >= 1 && m.max_segments <= 10);
+    const MessageCatalog catalog(m, config.otp.message_template);
+    const std::string code(static_cast<std::size_t>(config.otp.length), '7');
+    for (const auto& [locale, text] : m.templates) {
+        FUZZ_CHECK(template_problem(text).empty() && is_well_formed_locale(locale));
+        const std::string sms = catalog.render(locale, code, config.otp.expiry.count());
+        FUZZ_CHECK(sms.find(code) != std::string::npos);
+        FUZZ_CHECK(count_sms_segments(sms).segments <= m.max_segments);
+    }
+    std::vector<std::string> locales;
+    for (const auto& entry : m.templates) locales.push_back(entry.first);
+    for (const auto& entry : m.country_locales) FUZZ_CHECK(!lookup_locale(entry.second, locales).empty());
     FUZZ_CHECK(config.otp.hmac_secret.size() >= 32);
     if (config.token.algorithm == JwtAlgorithm::hs256) {
         FUZZ_CHECK(config.token.secret == kTokenSecret);  // the environment beats the file

@@ -5,17 +5,22 @@
 //   and serialises to the documented error shape;
 // - an accepted body has string fields of at most 64 bytes, an otp of exactly the asked
 //   number of ASCII digits, and parsing a body rebuilt from the result gives the same result;
-// - a normalised number is E.164 and starts with the requested calling code.
+// - a normalised number is E.164 and starts with the requested calling code;
+// - an accepted locale is a well-formed BCP 47 tag, and the same bytes as an Accept-Language
+//   header give ranges that are language ranges, which lookup maps to a listed locale or "".
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
+#include "domain/locale.hpp"
 #include "domain/phone.hpp"
 #include "domain/refresh_token.hpp"
 #include "fuzz_check.hpp"
@@ -50,10 +55,14 @@ void fuzz_send(std::string_view body) {
         return;
     }
     FUZZ_CHECK(request->country_code.size() <= 64 && request->mobile_number.size() <= 64);
-    const Expected<SendOtpRequest> again = parse_send_otp(
-        json_object({{"country_code", &request->country_code}, {"mobile_number", &request->mobile_number}}));
+    FUZZ_CHECK(request->locale.size() <= 64 &&
+               (request->locale.empty() || is_well_formed_locale(request->locale)));
+    const Expected<SendOtpRequest> again =
+        parse_send_otp(json_object({{"country_code", &request->country_code},
+                                    {"mobile_number", &request->mobile_number},
+                                    {"locale", &request->locale}}));
     FUZZ_CHECK(again && again->country_code == request->country_code &&
-               again->mobile_number == request->mobile_number);
+               again->mobile_number == request->mobile_number && again->locale == request->locale);
     fuzz::check_normalized(normalize_phone(request->country_code, request->mobile_number),
                            request->country_code);
 }
@@ -76,6 +85,18 @@ void fuzz_verify(std::string_view body, int otp_length) {
                again->mobile_number == request->mobile_number && again->otp == request->otp);
     fuzz::check_normalized(normalize_phone(request->country_code, request->mobile_number),
                            request->country_code);
+}
+
+// The bytes as an Accept-Language header, each range looked up among some locales.
+void fuzz_accept_language(std::string_view header) {
+    static const std::vector<std::string> available = {"en", "pt", "zh", "zh-Hant", "es"};
+    const std::vector<std::string> ranges = parse_accept_language(header);
+    FUZZ_CHECK(ranges.size() <= 32);
+    for (const std::string& range : ranges) {
+        FUZZ_CHECK(!range.empty() && range != "*" && range.size() <= header.size());
+        const std::string found = lookup_locale(range, available);
+        FUZZ_CHECK(found.empty() || std::find(available.begin(), available.end(), found) != available.end());
+    }
 }
 
 // Refresh and logout bodies, and whatever token a client puts in them.
@@ -104,5 +125,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     // otp.length is 4..10 in the config: both ends and the default.
     for (const int otp_length : {4, 6, 10}) fuzz_verify(body, otp_length);
     fuzz_refresh(body);
+    fuzz_accept_language(body);
     return 0;
 }

@@ -190,7 +190,18 @@ TEST(Metrics, EveryFamilyHasHelpThenTypeBeforeItsSamples) {
             EXPECT_EQ(line.rfind(family, 0), 0u) << line << " is not in " << family;
         }
     }
-    EXPECT_EQ(types, 14u);  // 11, and the fraud guard's blocks, refusals and conversion
+    EXPECT_EQ(types, 15u);  // 12, and the fraud guard's blocks, refusals and conversion
+}
+
+TEST(Metrics, CountsSmsSegmentsByCountry) {
+    Registry r;
+    r.sms_segments("91", 2);
+    r.sms_segments("91", 1);
+    r.sms_segments("1", 1);
+    const std::string text = r.exposition();
+    EXPECT_NE(text.find("# TYPE testino_sms_segments_total counter\n"), std::string::npos);
+    EXPECT_NE(text.find("testino_sms_segments_total{country=\"91\"} 3\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("testino_sms_segments_total{country=\"1\"} 1\n"), std::string::npos);
 }
 
 TEST(Metrics, CountsSmsByProviderCountryAndReason) {

@@ -1,7 +1,9 @@
 // The served OpenAPI document must describe what the server does: every route and no
 // other, and every error code with the status it is sent with.
 #include <gtest/gtest.h>
+
 #include <rapidjson/document.h>
+#include "http/request_parsing.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -123,6 +125,26 @@ TEST_F(OpenApi, RequestSchemasRejectExtraFields) {
     EXPECT_FALSE(schemas["SendOtpRequest"]["additionalProperties"].GetBool());
     EXPECT_FALSE(schemas["VerifyOtpRequest"]["additionalProperties"].GetBool());
     EXPECT_FALSE(schemas["RefreshRequest"]["additionalProperties"].GetBool());
+}
+
+// Every property of the send-otp schema is a field parse_send_otp takes, and only the two
+// required ones are required.
+TEST_F(OpenApi, SendOtpSchemaMatchesTheParser) {
+    const auto& schema = doc["components"]["schemas"]["SendOtpRequest"];
+    std::string body = "{";
+    for (const auto& property : schema["properties"].GetObject()) {
+        const std::string name = property.name.GetString();
+        const std::string value =
+            property.value.HasMember("example") ? property.value["example"].GetString() : "x";
+        body += (body.size() > 1 ? "," : "") + ("\"" + name + "\":\"" + value + "\"");
+    }
+    body += "}";
+    EXPECT_TRUE(parse_send_otp(body).ok()) << body;
+    EXPECT_TRUE(schema["properties"].HasMember("locale"));
+    EXPECT_EQ(schema["required"].Size(), 2u);
+    const auto& parameters = doc["paths"]["/api/v1/auth/send-otp"]["post"]["parameters"];
+    ASSERT_TRUE(parameters.IsArray());
+    EXPECT_STREQ(parameters[0]["name"].GetString(), "Accept-Language");
 }
 
 }  // namespace

@@ -361,10 +361,11 @@ TEST_F(OtpFlowTest, FlowsReturnAtOnceAndAnswerWhenTheStoreCompletesElsewhere) {
     std::promise<Expected<SendAccepted>> answer;
     auto answered = answer.get_future();
     std::thread::id answered_on;
-    flow->send({"+1", "2025550123"}, {"r", "10.0.0.1", "10.0.0.1"}, [&](Expected<SendAccepted> result) {
-        answered_on = std::this_thread::get_id();
-        answer.set_value(std::move(result));
-    });
+    flow->send({"+1", "2025550123", "", ""}, {"r", "10.0.0.1", "10.0.0.1"},
+               [&](Expected<SendAccepted> result) {
+                   answered_on = std::this_thread::get_id();
+                   answer.set_value(std::move(result));
+               });
     // send() returned with its first store call still waiting: nothing blocked.
     EXPECT_EQ(answered.wait_for(0ms), std::future_status::timeout);
     EXPECT_EQ(deferred->waiting(), 1u);

@@ -55,6 +55,26 @@ TEST(ParseSendOtp, EveryMalformedBodyGetsItsOwnError) {
               "VALIDATION_ERROR mobile_number");
 }
 
+TEST(ParseSendOtp, TakesAnOptionalLocale) {
+    const auto r = parse_send_otp(R"({"country_code":"+91","mobile_number":"9876543210","locale":"pt-BR"})");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->locale, "pt-BR");
+    EXPECT_EQ(r->accept_language, "") << "the header is the HTTP layer's to add";
+    EXPECT_EQ(parse_send_otp(R"({"country_code":"+1","mobile_number":"2025550123"})")->locale, "");
+    EXPECT_EQ(outcome_send(R"({"country_code":"+1","mobile_number":"2025550123","locale":"xx-unknown"})"),
+              "ok")
+        << "well-formed without a template: falls through later";
+    for (const char* bad : {"pt_BR", "english language", "e", "en-", "\u00e9"}) {
+        EXPECT_EQ(
+            outcome_send(std::string(R"({"country_code":"+1","mobile_number":"2025550123","locale":")") +
+                         bad + "\"}"),
+            "VALIDATION_ERROR locale")
+            << bad;
+    }
+    EXPECT_EQ(outcome_send(R"({"country_code":"+1","mobile_number":"2025550123","locale":7})"),
+              "VALIDATION_ERROR locale");
+}
+
 TEST(ParseSendOtp, UnknownFieldsThatCannotBeEchoedStillNameAField) {
     // Found by fuzz/request_body_fuzzer: an empty name, and a lone surrogate escape that
     // decodes to bytes that are not UTF-8.

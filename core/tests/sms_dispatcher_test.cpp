@@ -8,6 +8,7 @@
 #include <mutex>
 #include <thread>
 
+#include "log_capture.hpp"
 #include "observability/metrics.hpp"
 
 namespace testino {
@@ -59,6 +60,31 @@ TEST(SmsDispatcher, RunsSendsOnWorkersAndReportsResults) {
     const auto result = done.get_future().get();
     EXPECT_EQ(result.message_id, "id-+1");
     EXPECT_NE(worker, caller);
+}
+
+// What providers bill: the send's segments and encoding in sms.sent, and per country in
+// testino_sms_segments_total.
+TEST(SmsDispatcher, LogsAndCountsTheSegmentsOfASentText) {
+    auto provider = std::make_shared<GatedProvider>();
+    provider->open();
+    SmsDispatcher dispatcher(SmsRouting::single(provider, "gated"), 1, 8, 5000ms);
+    const LogCapture capture;
+    std::promise<void> done;
+    // 71 UCS-2 units: two segments.
+    std::string text = "123456 आपका कोड";
+    while (text.size() < 71 * 3) text += "है";
+    ASSERT_TRUE(dispatcher.submit({"+998901234567", text, "123456", "r-seg"}, "998",
+                                  [&](const SendOutcome&) { done.set_value(); }));
+    done.get_future().get();
+    dispatcher.stop();
+    std::string sent;
+    for (const std::string& line : capture.lines()) {
+        if (line.find("\"sms.sent\"") != std::string::npos) sent = line;
+    }
+    EXPECT_NE(sent.find("\"segments\":2"), std::string::npos) << sent;
+    EXPECT_NE(sent.find("\"encoding\":\"ucs2\""), std::string::npos) << sent;
+    EXPECT_NE(metrics::global().exposition().find("testino_sms_segments_total{country=\"998\"} 2\n"),
+              std::string::npos);
 }
 
 TEST(SmsDispatcher, FullQueueRefusesWithoutCallingBack) {

@@ -18,12 +18,6 @@ using namespace flow_detail;
 constexpr const char* kTooManySends = "Too many codes requested; try again later";
 constexpr const char* kTooManyVerifies = "Too many verification attempts; try again later";
 
-void replace_all(std::string& text, const std::string& from, const std::string& to) {
-    for (std::size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
-        text.replace(at, from.size(), to);
-    }
-}
-
 // The request's calling code without '+', as the metrics label countries.
 std::string calling_code_of(const std::string& country_code) {
     return !country_code.empty() && country_code.front() == '+' ? country_code.substr(1) : country_code;
@@ -98,6 +92,7 @@ OtpFlow::OtpFlow(const OtpConfig& otp, const TokenConfig& token, const LimitsCon
                  std::vector<TestNumber> test_numbers, std::shared_ptr<sdk::OtpStore> store,
                  SmsDispatcher& dispatcher, std::vector<PluginHealthSource> plugins)
     : config_(otp),
+      messages_(otp.messages, otp.message_template),
       limits_(limits),
       test_numbers_(std::move(test_numbers)),
       store_(std::move(store)),
@@ -117,13 +112,10 @@ const TestNumber* OtpFlow::test_number(const std::string& e164) const {
     return nullptr;
 }
 
-std::string OtpFlow::render_message(const std::string& code) const {
-    std::string text = config_.message_template;
-    const auto seconds = config_.expiry.count();
-    replace_all(text, "{code}", code);
-    replace_all(text, "{minutes}", std::to_string((seconds + 59) / 60));
-    replace_all(text, "{seconds}", std::to_string(seconds));
-    return text;
+std::string OtpFlow::render_message(const SendOtpRequest& request, const std::string& calling_code,
+                                    const std::string& code) const {
+    const std::string locale = messages_.choose(request.locale, request.accept_language, calling_code);
+    return messages_.render(locale, code, config_.expiry.count());
 }
 
 // --- send -------------------------------------------------------------------------------
@@ -191,7 +183,8 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
     job->test_number = fixed != nullptr;
     job->digest = digest_code(config_.hmac_secret, job->e164, code);
     job->verification_id = generate_verification_id();
-    job->message = sdk::SmsMessage{job->e164, render_message(code), code, job->info.request_id};
+    job->message = sdk::SmsMessage{job->e164, render_message(job->request, job->calling_code, code), code,
+                                   job->info.request_id};
     // The code this one replaces stays valid for the overlap: a resend by a stranger does not
     // void the code the owner is typing.
     const sdk::FlowTag flow = flow_tag(config_.hmac_secret, job->e164, job->verification_id);

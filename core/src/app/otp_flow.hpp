@@ -111,10 +111,14 @@ private:
     void finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyResult& result);
 
     NumberPolicy number_policy() const { return NumberPolicy{config_.allow_voip}; }
-    std::string render_message(const std::string& code) const;
+    // The SMS text in the locale the request chose (the locale field, Accept-Language, the
+    // number's country, the default).
+    std::string render_message(const SendOtpRequest& request, const std::string& calling_code,
+                               const std::string& code) const;
     const TestNumber* test_number(const std::string& e164) const;
 
     OtpConfig config_;
+    MessageCatalog messages_;
     LimitsConfig limits_;
     std::vector<TestNumber> test_numbers_;
     MeteredStore store_;

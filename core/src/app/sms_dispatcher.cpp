@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "domain/sms_segments.hpp"
 #include "observability/logging.hpp"
 #include "observability/metrics.hpp"
 
@@ -180,7 +181,13 @@ SendOutcome SmsDispatcher::run_route(const Job& job) {
             log_failover(job, outcome, channels_[channels[n + 1]].name, start);
             continue;
         }
-        log_result(job, outcome, start);
+        if (outcome.result.status == sdk::SendStatus::sent) {
+            const SmsSegments cost = count_sms_segments(job.message.text);
+            metrics::global().sms_segments(job.calling_code, cost.segments);
+            log_sent(job, outcome, cost, start);
+        } else {
+            log_result(job, outcome, start);
+        }
         return outcome;
     }
     return outcome;
@@ -197,21 +204,24 @@ void SmsDispatcher::log_failover(const Job& job, const SendOutcome& outcome, con
                                     {"next_provider", next}});
 }
 
+void SmsDispatcher::log_sent(const Job& job, const SendOutcome& outcome, const SmsSegments& cost,
+                             Clock::time_point start) const {
+    // A provider that does not block (console) logs the message itself; its first
+    // attempt's sms.sent would only repeat that on every request: debug level.
+    const LogLevel level = job.route->inline_ && outcome.attempts == 1 ? LogLevel::debug : LogLevel::info;
+    if (!Logger::enabled(level)) return;
+    Logger::write(level, "sms.sent",
+                  {{"request_id", job.message.request_id},
+                   {"provider", outcome.provider},
+                   {"attempt", outcome.attempts},
+                   {"message_id", outcome.result.message_id},
+                   {"segments", cost.segments},
+                   {"encoding", to_string(cost.encoding)},
+                   {"duration_ms", milliseconds_since(start)}});
+}
+
 void SmsDispatcher::log_result(const Job& job, const SendOutcome& outcome, Clock::time_point start) const {
     const sdk::SendStatus status = outcome.result.status;
-    if (status == sdk::SendStatus::sent) {
-        // A provider that does not block (console) logs the message itself; its first
-        // attempt's sms.sent would only repeat that on every request: debug level.
-        const LogLevel level = job.route->inline_ && outcome.attempts == 1 ? LogLevel::debug : LogLevel::info;
-        if (!Logger::enabled(level)) return;
-        Logger::write(level, "sms.sent",
-                      {{"request_id", job.message.request_id},
-                       {"provider", outcome.provider},
-                       {"attempt", outcome.attempts},
-                       {"message_id", outcome.result.message_id},
-                       {"duration_ms", milliseconds_since(start)}});
-        return;
-    }
     const std::initializer_list<LogField> fields = {
         {"request_id", job.message.request_id}, {"provider", outcome.provider},
         {"attempt", outcome.attempts},          {"outcome", outcome_name(status)},

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "domain/sms_segments.hpp"
 #include "testino/sms_provider.hpp"
 
 namespace testino {
@@ -100,6 +101,9 @@ private:
     SendOutcome run_route(const Job& job);
     void log_failover(const Job& job, const SendOutcome& outcome, const std::string& next,
                       Clock::time_point start) const;
+    void log_sent(const Job& job, const SendOutcome& outcome, const SmsSegments& cost,
+                  Clock::time_point start) const;
+    // An attempt that did not send, and will not fail over.
     void log_result(const Job& job, const SendOutcome& outcome, Clock::time_point start) const;
     sdk::SendResult call_provider(std::size_t channel, const sdk::SmsMessage& message,
                                   Clock::time_point deadline);

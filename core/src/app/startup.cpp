@@ -6,6 +6,7 @@
 
 #include "app/otp_flow.hpp"
 #include "app/sms_dispatcher.hpp"
+#include "domain/sms_segments.hpp"
 #include "observability/logging.hpp"
 
 namespace testino {
@@ -141,10 +142,36 @@ void warn_about_weakened_settings(const AppConfig& config) {
     }
 }
 
+// Android's SMS Retriever reads a message of at most 140 bytes, one SMS ("Be no longer than 140
+// bytes", developers.google.com/identity/sms-retriever/verify): said for the locales whose
+// longest message is longer, since their Android users will type the code.
+void warn_about_long_android_messages(const OtpConfig& otp) {
+    const MessageSettings& m = otp.messages;
+    if (m.autofill.android_app_hash.empty()) return;
+    const MessageCatalog catalog(m, otp.message_template);
+    const std::string code(static_cast<std::size_t>(otp.length), '0');
+    std::vector<std::string> long_ones;
+    for (const auto& entry : m.templates) {
+        if (count_sms_segments(catalog.render(entry.first, code, otp.expiry.count())).segments > 1) {
+            long_ones.push_back(entry.first);
+        }
+    }
+    if (long_ones.empty()) return;
+    std::string list;
+    for (const std::string& locale : long_ones) list += (list.empty() ? "" : ", ") + locale;
+    log_warn(
+        "config.android_message_too_long",
+        {{"locales", list},
+         {"detail",
+          "otp.android_app_hash is set, but these locales' messages are longer than one SMS (140 bytes), "
+          "which Android's SMS Retriever does not read; shorten their otp.templates"}});
+}
+
 }  // namespace
 
 StartupPlan plan_startup(const ConfigSource& source, const AppConfig& config, const PluginLoader& loader) {
     warn_about_weakened_settings(config);
+    warn_about_long_android_messages(config.otp);
     LoadedPlugin store_plugin =
         loader.load(config.store.backend, sdk::PluginKind::otp_store, config.file + ": store.backend");
     SmsPlan sms = plan_sms(config, loader);
@@ -163,6 +190,32 @@ StartupPlan plan_startup(const ConfigSource& source, const AppConfig& config, co
                        std::move(sms_sections)};
 }
 
+namespace {
+
+// Each locale's longest SMS text and its cost, and the country defaults, for --check-config.
+void describe_messages(std::ostream& out, const OtpConfig& otp) {
+    const MessageSettings& m = otp.messages;
+    const MessageCatalog catalog(m, otp.message_template);
+    const std::string code(static_cast<std::size_t>(otp.length), '0');
+    for (const auto& entry : m.templates) {
+        std::string text = catalog.render(entry.first, code, otp.expiry.count());
+        const SmsSegments cost = count_sms_segments(text);
+        for (std::size_t at = text.find('\n'); at != std::string::npos; at = text.find('\n', at + 2)) {
+            text.replace(at, 1, "\\n");
+        }
+        out << "# sms text, " << entry.first << (entry.first == m.default_locale ? " (default)" : "") << ": "
+            << cost.segments << (cost.segments == 1 ? " segment, " : " segments, ")
+            << to_string(cost.encoding) << ", " << cost.units << " units: " << text << "\n";
+    }
+    std::string countries;
+    for (const auto& [calling_code, locale] : m.country_locales) {
+        countries += (countries.empty() ? "" : ", ") + ("+" + calling_code) + " " + locale;
+    }
+    out << "# sms locale by country: " << (countries.empty() ? "none" : countries) << "\n";
+}
+
+}  // namespace
+
 void describe_plan(std::ostream& out, const AppConfig& config, const StartupPlan& plan) {
     out << "# " << config.file << ": valid\n";
     for (const auto& section : config.sections) section.describe(out);
@@ -180,6 +233,7 @@ void describe_plan(std::ostream& out, const AppConfig& config, const StartupPlan
     for (const auto& [code, route] : plan.sms.routes) {
         out << "# sms route, +" << code << ": " << describe_route(plan.sms, route) << "\n";
     }
+    describe_messages(out, config.otp);
 }
 
 Application::Application() = default;

@@ -82,9 +82,19 @@ const std::vector<ConfigKey>& otp_schema() {
             config_key("hmac_secret", ValueType::string, "", "OTP_HMAC_SECRET",
                        "key for the stored HMAC of codes, at least 32 bytes; required unless token.algorithm "
                        "is HS256, whose token.secret it is then derived from")),
-        config_key("message_template", ValueType::string,
-                   "Your Testino code is {code}. It expires in {minutes} minutes.", "OTP_MESSAGE_TEMPLATE",
-                   "SMS text; {code}, {minutes} and {seconds} are replaced"),
+        config_key("message_template", ValueType::string, kSeedTemplate, "OTP_MESSAGE_TEMPLATE",
+            "SMS text of otp.default_locale when otp.templates has none for it; {code}, {minutes}, "
+            "{seconds} and {app} are replaced"),
+        config_key("default_locale", ValueType::string, "en", "OTP_DEFAULT_LOCALE",
+            "BCP 47 locale of a send that names none that has a template"),
+        config_key("app_name", ValueType::string, "Testino", "OTP_APP_NAME", "what {app} in a template says"),
+        config_key("webotp_domain", ValueType::string, "", "OTP_WEBOTP_DOMAIN",
+            "host name of the site that reads codes (WebOTP, autocomplete=one-time-code): adds the "
+            "last line @<domain> #<code>; \"\" = none"),
+        config_key("android_app_hash", ValueType::string, "", "OTP_ANDROID_APP_HASH",
+            "11-character app hash of Android's SMS Retriever, added on its own line; \"\" = none"),
+        config_key("max_segments", ValueType::integer, "2", "OTP_MAX_SEGMENTS",
+            "SMS segments a message may cost at most, autofill lines included; checked at start-up", 1, 10),
     };
     return keys;
 }
@@ -215,10 +225,6 @@ void load_otp(AppConfig& config) {
     o.require_verification_id = otp.get_bool("require_verification_id");
     o.resend_overlap = std::chrono::seconds(otp.get_int("resend_overlap_seconds"));
     check_nist_strength(otp, o);
-    if (o.message_template.find("{code}") == std::string::npos) {
-        throw StartupError(otp.where("message_template") +
-                           ": the template must contain {code}, or no code reaches the user");
-    }
     if (!o.hmac_secret.empty() && o.hmac_secret.size() < 32) {
         throw StartupError(otp.where("hmac_secret") + ": must be at least 32 bytes long");
     }
@@ -325,7 +331,8 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     AppConfig config;
     config.file = source.file();
     config.sections.emplace_back(source, "server", server_schema());
-    config.sections.emplace_back(source, "otp", otp_schema());
+    config.sections.emplace_back(source, "otp", otp_schema(), false,
+                                 std::vector<std::string>{"templates", "country_locales"});
     config.sections.emplace_back(source, "token", token_schema(), false, std::vector<std::string>{"keys"});
     config.sections.emplace_back(source, "limits", limits_schema(), false,
                                  std::vector<std::string>{"fraud_guard"});
@@ -356,6 +363,7 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     }
 
     load_otp(config);
+    load_messages(source, config);
     load_token(source, config);
     load_limits(config);
     load_fraud_guard(config);

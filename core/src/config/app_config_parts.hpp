@@ -47,4 +47,10 @@ void load_token(const ConfigSource& source, AppConfig& config);
 const std::vector<sdk::ConfigKey>& fraud_guard_schema();
 void load_fraud_guard(AppConfig& config);
 
+// otp's message keys (config/message_config.cpp): templates per locale, the locale
+// defaults, {app}, the autofill lines; each template is held to otp.max_segments.
+void load_messages(const ConfigSource& source, AppConfig& config);
+// otp.message_template's default, the seed's English text.
+extern const char* const kSeedTemplate;
+
 }  // namespace testino::config_detail

@@ -18,6 +18,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "domain/message_template.hpp"
 #include "domain/signing_key.hpp"
 #include "observability/logging.hpp"
 #include "testino/config_view.hpp"
@@ -116,7 +117,9 @@ struct OtpConfig {
     std::chrono::seconds expiry{300};
     int max_attempts = 5;
     std::string hmac_secret;  // derived from the token secret when not configured
-    std::string message_template;
+    std::string
+        message_template;      // the seed's key: the default locale's template, unless otp.templates has one
+    MessageSettings messages;  // templates per locale, their choice, autofill (config/message_config.cpp)
     bool allow_weaker_than_nist = false;  // length < 6 or expiry > 600 s accepted
     bool allow_voip = false;              // VOIP numbers accepted
     bool require_verification_id = false;

@@ -158,6 +158,9 @@ private:
     void send_otp(const Http::Request& request, Http::ResponseWriter response, const RequestContext& ctx) {
         Expected<SendOtpRequest> parsed = parse_send_otp(request.body());
         if (!parsed) return send_reply(response, ctx, error_reply(parsed.error()));
+        if (const auto languages = request.headers().tryGetRaw("Accept-Language")) {
+            parsed.value().accept_language = languages->value();
+        }
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
         start_flow(writer, ctx, [&] {
             state_->flow->send(parsed.value(), {ctx.request_id, ctx.client_ip, ctx.client_key},

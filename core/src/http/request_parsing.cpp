@@ -7,6 +7,8 @@
 #include <array>
 #include <optional>
 
+#include "domain/locale.hpp"
+
 namespace testino {
 namespace {
 
@@ -93,10 +95,14 @@ std::optional<ApiError> read_string_fields(std::string_view body, const std::arr
 }  // namespace
 
 Expected<SendOtpRequest> parse_send_otp(std::string_view body) {
-    static constexpr std::array<const char*, 2> names = {"country_code", "mobile_number"};
-    std::array<std::string, 2> values;
-    if (auto error = read_string_fields(body, names, values)) return *error;
-    return SendOtpRequest{std::move(values[0]), std::move(values[1])};
+    static constexpr std::array<const char*, 3> names = {"country_code", "mobile_number", "locale"};
+    std::array<std::string, 3> values;
+    if (auto error = read_string_fields(body, names, values, 2)) return *error;
+    if (!values[2].empty() && !is_well_formed_locale(values[2])) {
+        return validation_error("locale",
+                                "Field \"locale\" must be a BCP 47 language tag, like \"en\" or \"pt-BR\"");
+    }
+    return SendOtpRequest{std::move(values[0]), std::move(values[1]), std::move(values[2]), ""};
 }
 
 Expected<VerifyOtpRequest> parse_verify_otp(std::string_view body, int otp_length) {

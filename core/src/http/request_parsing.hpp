@@ -11,6 +11,8 @@ namespace testino {
 struct SendOtpRequest {
     std::string country_code;
     std::string mobile_number;
+    std::string locale;           // optional: a BCP 47 tag, "" when the client sent none
+    std::string accept_language;  // not from the body: the request's Accept-Language header
 };
 
 // The body of refresh and logout.
@@ -30,7 +32,8 @@ inline constexpr std::size_t kVerificationIdLength = 22;
 
 // Malformed JSON, an empty body or invalid UTF-8 → 400 INVALID_JSON. A body that is not an
 // object, a missing, unknown or duplicated field, a value that is not a string, or a value
-// over 64 bytes → 422 naming the field.
+// over 64 bytes → 422 naming the field. `locale` is optional; when present it must be a
+// well-formed BCP 47 tag (one without a template falls through to the next choice).
 Expected<SendOtpRequest> parse_send_otp(std::string_view body);
 // As above, and `otp` must be exactly `otp_length` ASCII digits. `verification_id` is
 // optional; when present it must look like one (22 base64url characters).

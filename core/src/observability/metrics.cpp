@@ -150,6 +150,7 @@ Registry::Registry()
     : requests_(new Counter[kRoutes * kMethods * kStatuses]),
       sms_sent_(new Counter[kProviderSlots * kCountrySlots]),
       sms_failed_(new Counter[kProviderSlots * kCountrySlots * kFailures]),
+      sms_segments_(new Counter[kCountrySlots]),
       fraud_blocks_(new Counter[kCountrySlots * 2]),
       fraud_refusals_(new Counter[kCountrySlots]),
       fraud_conversion_(new std::atomic<double>[kCountrySlots]) {
@@ -296,10 +297,6 @@ std::string Registry::exposition() const {
                          request_duration_[r].snapshot());
     }
 
-    const std::size_t providers = provider_count_.load(std::memory_order_acquire);
-    auto provider_name = [&](std::size_t p) -> std::string_view {
-        return p < providers ? std::string_view(provider_names_[p]) : std::string_view("other");
-    };
     // Country slots in calling-code order, then "other".
     std::vector<std::pair<std::size_t, std::string>> countries;
     for (std::size_t code = 1; code < country_of_code_.size(); ++code) {
@@ -307,6 +304,43 @@ std::string Registry::exposition() const {
         if (slot >= 0) countries.emplace_back(static_cast<std::size_t>(slot), std::to_string(code));
     }
     countries.emplace_back(kMaxCountries, "other");
+    write_sms(out, countries);
+
+    family(out, "testino_otp_verify_total", "counter",
+           "Verify attempts that reached the code check or a limit, by outcome.");
+    for (std::size_t i = 0; i < verify_.size(); ++i) {
+        out << "testino_otp_verify_total{" << label("outcome", kOutcomeNames[i]) << "} " << verify_[i].value()
+            << '\n';
+    }
+
+    family(out, "testino_rate_limit_refusals_total", "counter",
+           "Requests refused by an abuse limit, by limit (the budgets answer 503, the others 429).");
+    for (std::size_t i = 0; i < refusals_.size(); ++i) {
+        out << "testino_rate_limit_refusals_total{" << label("limit", kLimitNames[i]) << "} "
+            << refusals_[i].value() << '\n';
+    }
+
+    write_store(out);
+
+    write_fraud_guard(out, countries);
+
+    family(out, "testino_otp_sent_to_verified_ratio", "gauge",
+           "SMS sent divided by codes verified since start (divided by 1 before the first verify). "
+           "Honest traffic stays near 1 to 2; a high value means SMS are sent that nobody verifies: "
+           "SMS pumping.");
+    const double sent = static_cast<double>(sms_sent_total());
+    const double verified = static_cast<double>(verified_total());
+    out << "testino_otp_sent_to_verified_ratio " << format_value(sent / std::max(verified, 1.0)) << '\n';
+
+    return out.str();
+}
+
+void Registry::write_sms(std::ostringstream& out,
+                         const std::vector<std::pair<std::size_t, std::string>>& countries) const {
+    const std::size_t providers = provider_count_.load(std::memory_order_acquire);
+    auto provider_name = [&](std::size_t p) -> std::string_view {
+        return p < providers ? std::string_view(provider_names_[p]) : std::string_view("other");
+    };
     std::vector<std::size_t> provider_slots;
     for (std::size_t p = 0; p < providers; ++p) provider_slots.push_back(p);
     provider_slots.push_back(kMaxProviders);
@@ -347,20 +381,16 @@ std::string Registry::exposition() const {
         out << "testino_sms_failovers_total{" << label("provider", provider_name(p)) << "} " << v << '\n';
     }
 
-    family(out, "testino_otp_verify_total", "counter",
-           "Verify attempts that reached the code check or a limit, by outcome.");
-    for (std::size_t i = 0; i < verify_.size(); ++i) {
-        out << "testino_otp_verify_total{" << label("outcome", kOutcomeNames[i]) << "} " << verify_[i].value()
-            << '\n';
+    family(out, "testino_sms_segments_total", "counter",
+           "SMS segments of the texts providers accepted (GSM-7: 160 characters, 153 per part of a long "
+           "one; UCS-2: 70, 67 per part), by country calling code: what providers bill.");
+    for (const auto& [slot, code] : countries) {
+        const std::uint64_t v = sms_segments_[slot].value();
+        if (v != 0) out << "testino_sms_segments_total{" << label("country", code) << "} " << v << '\n';
     }
+}
 
-    family(out, "testino_rate_limit_refusals_total", "counter",
-           "Requests refused by an abuse limit, by limit (the budgets answer 503, the others 429).");
-    for (std::size_t i = 0; i < refusals_.size(); ++i) {
-        out << "testino_rate_limit_refusals_total{" << label("limit", kLimitNames[i]) << "} "
-            << refusals_[i].value() << '\n';
-    }
-
+void Registry::write_store(std::ostringstream& out) const {
     family(out, "testino_store_errors_total", "counter",
            "Store plugin calls that failed (unavailable or full), by operation.");
     for (std::size_t i = 0; i < store_errors_.size(); ++i) {
@@ -382,18 +412,6 @@ std::string Registry::exposition() const {
         histogram_series(out, "testino_store_operation_duration_seconds",
                          label("operation", kOperationNames[i]), store_duration_[i].snapshot());
     }
-
-    write_fraud_guard(out, countries);
-
-    family(out, "testino_otp_sent_to_verified_ratio", "gauge",
-           "SMS sent divided by codes verified since start (divided by 1 before the first verify). "
-           "Honest traffic stays near 1 to 2; a high value means SMS are sent that nobody verifies: "
-           "SMS pumping.");
-    const double sent = static_cast<double>(sms_sent_total());
-    const double verified = static_cast<double>(verified_total());
-    out << "testino_otp_sent_to_verified_ratio " << format_value(sent / std::max(verified, 1.0)) << '\n';
-
-    return out.str();
 }
 
 void Registry::write_fraud_guard(std::ostringstream& out,

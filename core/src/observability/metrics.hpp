@@ -139,6 +139,10 @@ public:
     // country's calling code without '+', e.g. "44".
     void sms_result(std::size_t provider_id, std::string_view calling_code, sdk::SendStatus status);
     void sms_queue_full(std::size_t provider_id, std::string_view calling_code);
+    // The SMS segments (GSM-7 or UCS-2 parts, what providers bill) of a text the provider accepted.
+    void sms_segments(std::string_view calling_code, int segments) {
+        sms_segments_[country_slot(calling_code)].inc(static_cast<std::uint64_t>(segments));
+    }
     // A send this provider failed for the operator's reasons, passed on to the next provider.
     void sms_failover(std::size_t provider_id) { sms_failovers_[std::min(provider_id, kMaxProviders)].inc(); }
     void verify_outcome(VerifyOutcome outcome) { verify_[index(outcome)].inc(); }
@@ -169,6 +173,10 @@ private:
     // The country slot of a calling code: claimed on first use, kMaxCountries ("other")
     // when the table is full or the code is not 1-3 digits.
     std::size_t country_slot(std::string_view calling_code);
+    // The exposition's SMS families (sent, failed, segments, failovers) and store families.
+    void write_sms(std::ostringstream& out,
+                   const std::vector<std::pair<std::size_t, std::string>>& countries) const;
+    void write_store(std::ostringstream& out) const;
     void write_fraud_guard(std::ostringstream& out,
                            const std::vector<std::pair<std::size_t, std::string>>& countries) const;
 
@@ -184,6 +192,7 @@ private:
     std::unique_ptr<Counter[]> sms_sent_;                // [provider][country]
     std::unique_ptr<Counter[]> sms_failed_;              // [provider][country][reason]
     std::array<Counter, kProviderSlots> sms_failovers_;  // [provider it failed over from]
+    std::unique_ptr<Counter[]> sms_segments_;            // [country]
     std::array<Counter, index(VerifyOutcome::count_)> verify_;
     std::array<Counter, index(Limit::count_)> refusals_;
     std::array<Counter, index(StoreOperation::count_)> store_errors_;
