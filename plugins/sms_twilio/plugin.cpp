@@ -11,7 +11,8 @@ namespace {
 testino::sdk::PluginDescriptor twilio_provider_descriptor() {
     return {testino::sdk::PluginKind::sms_provider, "twilio", "1.0.0",
             "sends each SMS through Twilio's Messages API (HTTPS, basic auth, retries within the deadline)",
-            testino::plugins::twilio::config_keys()};
+            testino::plugins::twilio::config_keys(),
+            {testino::sdk::Channel::sms}};
 }
 
 std::unique_ptr<testino::sdk::SmsProvider> create_twilio_provider(
