@@ -169,12 +169,13 @@ std::optional<ScriptedReply> FakeTwilio::check_call(const TwilioMessage& call) {
     const std::string from = call.field("From");
     if (to.empty()) return reject(400, 21201, "No 'To' number is specified");
     if (!std::regex_match(to, e164())) return reject(400, 21211, "Invalid 'To' Phone Number: " + to);
-    if (from.empty()) return reject(400, 21213, "No 'From' number is specified");
+    if (from.empty()) return reject(400, 21213, "Caller phone number is required");
     if (!std::regex_match(from, e164())) return reject(400, 21212, "Invalid 'From' Phone Number: " + from);
     const std::string twiml = call.field("Twiml");
     const std::string url = call.field("Url");
     if (twiml.empty() && url.empty() && call.field("ApplicationSid").empty()) {
-        return reject(400, 21205, "Url parameter is required.");
+        // 21200, the Calls resource's catch-all (21205 is an invalid Url, not a missing one).
+        return reject(400, 21200, "Calls resource: the call needs a Url, Twiml or ApplicationSid");
     }
     if (!twiml.empty()) {
         const bool wrapped = twiml.rfind("<Response>", 0) == 0 && twiml.size() >= 21 &&

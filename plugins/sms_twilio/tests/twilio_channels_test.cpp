@@ -252,8 +252,8 @@ TEST(FakeTwilioCalls, RefusesCallsTwilioWouldRefuse) {
     EXPECT_EQ(rejections[0], "authentication failed");
     EXPECT_NE(rejections[1].find("No 'To' number"), std::string::npos);
     EXPECT_NE(rejections[2].find("Invalid 'To'"), std::string::npos);
-    EXPECT_NE(rejections[3].find("No 'From' number"), std::string::npos);
-    EXPECT_NE(rejections[4].find("Url parameter is required"), std::string::npos);
+    EXPECT_NE(rejections[3].find("Caller phone number is required"), std::string::npos);
+    EXPECT_NE(rejections[4].find("a Url, Twiml or ApplicationSid"), std::string::npos);
     EXPECT_NE(rejections[5].find("Document parse failure"), std::string::npos);
 }
 
