@@ -55,7 +55,15 @@ int list_plugins(const PluginLoader& loader) {
         if (p.usable) {
             std::cout << std::setw(14) << sdk::to_string(p.descriptor.kind) << std::setw(12)
                       << p.descriptor.name << std::setw(10) << p.descriptor.version << std::setw(5)
-                      << p.abi_version << p.path.string() << "  " << p.descriptor.description << "\n";
+                      << p.abi_version << p.path.string() << "  " << p.descriptor.description;
+            if (!p.descriptor.channels.empty()) {
+                // What the plugin can send, whatever its config (SmsProvider::channels() may offer less).
+                std::cout << " [channels:";
+                for (const sdk::Channel channel : p.descriptor.channels)
+                    std::cout << " " << sdk::to_string(channel);
+                std::cout << "]";
+            }
+            std::cout << "\n";
         } else {
             std::cout << std::setw(41) << "(unusable)" << p.problem << "\n";
         }

@@ -50,13 +50,26 @@ TEST(PluginLoader, ListsBrokenFilesWithTheReason) {
     EXPECT_TRUE(not_plugin);
 }
 
-TEST(PluginLoader, APluginBuiltForAbi5IsRefusedNamingBothVersions) {
-    // ABI 6 added the refresh-token operations to OtpStore: a store built for 5 has a shorter
-    // vtable, and the server would call past its end.
-    ASSERT_EQ(sdk::kAbiVersion, 6);
-    const std::string e = load_error(PluginLoader(kPlugins), (kTestPlugins / "abi5_plugin.so").string(),
+TEST(PluginLoader, APluginBuiltForAbi6IsRefusedNamingBothVersions) {
+    // ABI 7 added the channels: SmsMessage grew (channel, locale), PluginDescriptor grew
+    // (channels) and SmsProvider's vtable grew (channels()): a provider built for 6 would read
+    // and be called past the ends of what it knows.
+    ASSERT_EQ(sdk::kAbiVersion, 7);
+    const std::string e = load_error(PluginLoader(kPlugins), (kTestPlugins / "abi6_plugin.so").string(),
                                      PluginKind::sms_provider);
-    EXPECT_NE(e.find("built for plugin ABI 5, but this server speaks ABI 6"), std::string::npos) << e;
+    EXPECT_NE(e.find("built for plugin ABI 6, but this server speaks ABI 7"), std::string::npos) << e;
+}
+
+TEST(PluginLoader, EveryBuiltSmsProviderDeclaresItsChannels) {
+    for (const auto& p : PluginLoader(kPlugins).list()) {
+        if (p.descriptor.kind != PluginKind::sms_provider) {
+            EXPECT_TRUE(p.descriptor.channels.empty()) << p.descriptor.name;
+            continue;
+        }
+        // Ours all send SMS (the twilio test checks its whole list).
+        EXPECT_FALSE(p.descriptor.channels.empty()) << p.descriptor.name;
+        EXPECT_EQ(p.descriptor.channels.front(), sdk::Channel::sms) << p.descriptor.name;
+    }
 }
 
 TEST(PluginLoader, LoadsByNameAndByPath) {

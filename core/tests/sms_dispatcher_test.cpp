@@ -211,11 +211,13 @@ public:
         std::lock_guard<std::mutex> lock(mutex_);
         calls.push_back(message.to);
         deadlines.push_back(deadline);
+        call_channels.push_back(message.channel);
         if (answer_ == sdk::SendStatus::sent) return {answer_, "", "msg-" + message.to};
         return {answer_, "scripted failure", ""};
     }
     sdk::HealthReport health() override { return {}; }
     bool may_block() const override { return blocking_; }
+    std::vector<sdk::Channel> channels() const override { return offered; }
 
     std::size_t call_count() {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -223,6 +225,8 @@ public:
     }
     std::vector<std::string> calls;
     std::vector<std::chrono::steady_clock::time_point> deadlines;
+    std::vector<sdk::Channel> call_channels;
+    std::vector<sdk::Channel> offered{sdk::Channel::sms};  // set before the dispatcher reads it
 
 private:
     const sdk::SendStatus answer_;
@@ -392,6 +396,96 @@ TEST(SmsRouting, ARouteNamingNoProviderIsRefused) {
     SmsRouting empty = SmsRouting::single(std::make_shared<ScriptedProvider>(sdk::SendStatus::sent), "a");
     empty.routes["44"] = {};
     EXPECT_THROW(SmsDispatcher(std::move(empty), 1, 8, 5000ms), std::invalid_argument);
+}
+
+SendOutcome send_through(SmsDispatcher& dispatcher, sdk::Channel channel, const std::string& code = "1") {
+    sdk::SmsMessage sms{"+12025550110", "t", "123456", "req"};
+    sms.channel = channel;
+    std::promise<SendOutcome> done;
+    EXPECT_TRUE(dispatcher.submit(sms, code, [&](const SendOutcome& o) { done.set_value(o); }));
+    return done.get_future().get();
+}
+
+TEST(SmsChannels, AProviderIsNeverCalledWithAChannelItDoesNotOffer) {
+    auto sms_only = std::make_shared<ScriptedProvider>(sdk::SendStatus::sent);
+    SmsDispatcher dispatcher(SmsRouting::single(sms_only, "sms_only"), 1, 8, 5000ms);
+    EXPECT_TRUE(dispatcher.supports("1", sdk::Channel::sms));
+    EXPECT_FALSE(dispatcher.supports("1", sdk::Channel::voice));
+    const SendOutcome outcome = send_through(dispatcher, sdk::Channel::voice);
+    EXPECT_TRUE(outcome.channel_unsupported);
+    EXPECT_EQ(outcome.result.status, sdk::SendStatus::invalid_recipient);
+    EXPECT_NE(outcome.result.detail.find("no provider on this route sends voice"), std::string::npos)
+        << outcome.result.detail;
+    EXPECT_EQ(outcome.attempts, 0);
+    EXPECT_EQ(outcome.provider, "");
+    EXPECT_EQ(sms_only->call_count(), 0u);
+    EXPECT_FALSE(send_through(dispatcher, sdk::Channel::sms).channel_unsupported);
+    EXPECT_EQ(sms_only->call_channels, std::vector<sdk::Channel>{sdk::Channel::sms});
+}
+
+TEST(SmsChannels, TheRouteGoesStraightToTheFirstProviderThatOffersTheChannel) {
+    auto sms_only = std::make_shared<ScriptedProvider>(sdk::SendStatus::sent);
+    auto with_voice = std::make_shared<ScriptedProvider>(sdk::SendStatus::sent);
+    with_voice->offered = {sdk::Channel::sms, sdk::Channel::voice};
+    SmsDispatcher dispatcher(two(sms_only, with_voice), 1, 8, 5000ms);
+    const SendOutcome outcome = send_through(dispatcher, sdk::Channel::voice);
+    EXPECT_EQ(outcome.result.status, sdk::SendStatus::sent);
+    EXPECT_EQ(outcome.provider, "second");
+    EXPECT_EQ(outcome.attempts, 1) << "the provider without voice is not an attempt";
+    EXPECT_EQ(sms_only->call_count(), 0u);
+    EXPECT_EQ(with_voice->call_channels, std::vector<sdk::Channel>{sdk::Channel::voice});
+}
+
+TEST(SmsChannels, FailoverSkipsProvidersWithoutTheChannel) {
+    auto first = std::make_shared<ScriptedProvider>(sdk::SendStatus::unavailable);
+    auto middle = std::make_shared<ScriptedProvider>(sdk::SendStatus::sent);  // SMS only
+    auto last = std::make_shared<ScriptedProvider>(sdk::SendStatus::sent);
+    first->offered = {sdk::Channel::sms, sdk::Channel::whatsapp};
+    last->offered = {sdk::Channel::whatsapp, sdk::Channel::sms};
+    SmsRouting routing;
+    routing.channels = {{"first", first}, {"middle", middle}, {"last", last}};
+    routing.default_route = {0, 1, 2};
+    SmsDispatcher dispatcher(std::move(routing), 1, 8, 5000ms);
+    const SendOutcome outcome = send_through(dispatcher, sdk::Channel::whatsapp);
+    EXPECT_EQ(outcome.result.status, sdk::SendStatus::sent);
+    EXPECT_EQ(outcome.provider, "last");
+    EXPECT_EQ(outcome.attempts, 2);
+    EXPECT_EQ(middle->call_count(), 0u);
+    // And when the only other provider with the channel is gone, the failure is the outcome.
+    auto lone = std::make_shared<ScriptedProvider>(sdk::SendStatus::unavailable);
+    lone->offered = {sdk::Channel::sms, sdk::Channel::whatsapp};
+    auto plain = std::make_shared<ScriptedProvider>(sdk::SendStatus::sent);
+    SmsDispatcher two_providers(two(lone, plain), 1, 8, 5000ms);
+    const SendOutcome failed = send_through(two_providers, sdk::Channel::whatsapp);
+    EXPECT_EQ(failed.result.status, sdk::SendStatus::unavailable);
+    EXPECT_EQ(failed.provider, "first");
+    EXPECT_FALSE(failed.channel_unsupported);
+    EXPECT_EQ(plain->call_count(), 0u);
+}
+
+TEST(SmsChannels, ARouteWithoutAnSmsProviderIsRefused) {
+    auto whatsapp_only = std::make_shared<ScriptedProvider>(sdk::SendStatus::sent);
+    whatsapp_only->offered = {sdk::Channel::whatsapp};
+    EXPECT_THROW(SmsDispatcher(SmsRouting::single(whatsapp_only, "wa"), 1, 8, 5000ms), std::invalid_argument);
+    auto sms = std::make_shared<ScriptedProvider>(sdk::SendStatus::sent);
+    SmsDispatcher mixed(two(whatsapp_only, sms), 1, 8, 5000ms);
+    EXPECT_EQ(send_through(mixed, sdk::Channel::sms).provider, "second");
+    EXPECT_EQ(send_through(mixed, sdk::Channel::whatsapp).provider, "first");
+}
+
+TEST(SdkChannel, NamesRoundTrip) {
+    for (const sdk::Channel channel : sdk::kAllChannels) {
+        sdk::Channel parsed = sdk::Channel::sms;
+        EXPECT_TRUE(sdk::parse_channel(sdk::to_string(channel), parsed));
+        EXPECT_EQ(parsed, channel);
+    }
+    sdk::Channel parsed = sdk::Channel::voice;
+    EXPECT_FALSE(sdk::parse_channel("SMS", parsed));
+    EXPECT_FALSE(sdk::parse_channel("", parsed));
+    EXPECT_EQ(parsed, sdk::Channel::voice);
+    const sdk::SmsMessage plain{"+12025550123", "t", "1", "r"};
+    EXPECT_EQ(plain.channel, sdk::Channel::sms);
+    EXPECT_EQ(plain.locale, "");
 }
 
 }  // namespace

@@ -164,7 +164,8 @@ sdk::PluginDescriptor webhook_descriptor() {
             "webhook",
             "1.0.0",
             "POSTs each SMS as JSON to a URL you run",
-            {url, token, connect}};
+            {url, token, connect},
+            {sdk::Channel::sms}};  // what the webhook can send (ABI 7); see docs/writing-a-plugin.md
 }
 
 std::unique_ptr<sdk::SmsProvider> create_webhook(const sdk::PluginContext& context) {

@@ -12,7 +12,8 @@ testino::sdk::PluginDescriptor console_provider_descriptor() {
             "console",
             "1.0.0",
             "development provider: logs each SMS (code included) instead of sending it",
-            {}};
+            {},
+            {testino::sdk::Channel::sms}};
 }
 
 std::unique_ptr<testino::sdk::SmsProvider> create_console_provider(

@@ -9,9 +9,12 @@
 namespace {
 
 testino::sdk::PluginDescriptor sns_provider_descriptor() {
-    return {testino::sdk::PluginKind::sms_provider, "sns", "1.0.0",
+    return {testino::sdk::PluginKind::sms_provider,
+            "sns",
+            "1.0.0",
             "Amazon SNS: sends each code with SNS Publish (SigV4-signed; needs sns:Publish)",
-            testino::plugins::sns::config_keys()};
+            testino::plugins::sns::config_keys(),
+            {testino::sdk::Channel::sms}};  // SNS Publish sends text messages only
 }
 
 std::unique_ptr<testino::sdk::SmsProvider> create_sns_provider(const testino::sdk::PluginContext& context) {

@@ -9,9 +9,15 @@
 namespace {
 
 testino::sdk::PluginDescriptor twilio_provider_descriptor() {
-    return {testino::sdk::PluginKind::sms_provider, "twilio", "1.0.0",
-            "sends each SMS through Twilio's Messages API (HTTPS, basic auth, retries within the deadline)",
-            testino::plugins::twilio::config_keys()};
+    using testino::sdk::Channel;
+    return {testino::sdk::PluginKind::sms_provider,
+            "twilio",
+            "1.1.0",
+            "sends each code through Twilio: SMS and WhatsApp (Messages API), voice calls (Calls API); "
+            "HTTPS, basic auth, retries within the deadline",
+            testino::plugins::twilio::config_keys(),
+            // What the plugin can do; channels() says what the config switched on.
+            {Channel::sms, Channel::whatsapp, Channel::voice}};
 }
 
 std::unique_ptr<testino::sdk::SmsProvider> create_twilio_provider(

@@ -56,6 +56,18 @@ std::vector<sdk::ConfigKey> config_keys() {
         sdk::string_key("messaging_service_sid", "",
                         "Messaging Service SID (MG + 32 hex digits); set this or from",
                         "TWILIO_MESSAGING_SERVICE_SID"),
+        sdk::string_key("whatsapp_from", "",
+                        "WhatsApp sender in E.164 (sent as whatsapp:+...); with whatsapp_content_sid, "
+                        "switches the whatsapp channel on",
+                        "TWILIO_WHATSAPP_FROM"),
+        sdk::string_key("whatsapp_content_sid", "",
+                        "Content SID (HX + 32 hex digits) of the approved WhatsApp authentication "
+                        "template; the code is its variable 1",
+                        "TWILIO_WHATSAPP_CONTENT_SID"),
+        sdk::string_key("voice_from", "",
+                        "caller ID of voice calls in E.164; default: from (voice is off with only a "
+                        "Messaging Service)",
+                        "TWILIO_VOICE_FROM"),
         sdk::string_key("api_base_url", "https://api.twilio.com",
                         "Twilio API base URL; http:// only for loopback test servers"),
         sdk::integer_key(
@@ -68,6 +80,15 @@ std::vector<sdk::ConfigKey> config_keys() {
                          "pause before the first retry; doubles per retry, with jitter"),
         sdk::integer_key("retry_max_backoff_ms", "2000", 0, 60000, "the longest pause between attempts"),
     };
+}
+
+std::vector<sdk::Channel> channels_of(const TwilioSettings& settings) {
+    std::vector<sdk::Channel> channels{sdk::Channel::sms};
+    if (!settings.whatsapp_from.empty() && !settings.whatsapp_content_sid.empty()) {
+        channels.push_back(sdk::Channel::whatsapp);
+    }
+    if (!settings.voice_from.empty() || !settings.from.empty()) channels.push_back(sdk::Channel::voice);
+    return channels;
 }
 
 TwilioSettings read_settings(const sdk::ConfigView& config) {
@@ -104,6 +125,32 @@ TwilioSettings read_settings(const sdk::ConfigView& config) {
                       "must be a Messaging Service SID: MG followed by 32 hex digits", true);
     }
     check_base_url(config, settings.api_base_url);
+
+    settings.whatsapp_from = optional_string(config, "whatsapp_from");
+    settings.whatsapp_content_sid = optional_string(config, "whatsapp_content_sid");
+    if (settings.whatsapp_from.empty() != settings.whatsapp_content_sid.empty()) {
+        const bool sender = settings.whatsapp_from.empty();
+        throw ConfigError(config.where(sender ? "whatsapp_from" : "whatsapp_content_sid") +
+                          ": WhatsApp needs both sms.twilio.whatsapp_from and "
+                          "sms.twilio.whatsapp_content_sid (" +
+                          (sender ? "whatsapp_content_sid" : "whatsapp_from") + " is set alone)");
+    }
+    if (!settings.whatsapp_from.empty()) {
+        static const std::regex content_sid(R"(^HX[0-9a-fA-F]{32}$)");
+        require_match(config, "whatsapp_from", settings.whatsapp_from, e164,
+                      "must be the WhatsApp sender's number in E.164 form such as +14155238886 (without "
+                      "the whatsapp: prefix)",
+                      true);
+        require_match(config, "whatsapp_content_sid", settings.whatsapp_content_sid, content_sid,
+                      "must be a Content SID: HX followed by 32 hex digits", true);
+    }
+    settings.voice_from = optional_string(config, "voice_from");
+    if (!settings.voice_from.empty()) {
+        require_match(config, "voice_from", settings.voice_from, e164,
+                      "must be a phone number in E.164 form such as +15005550006", true);
+    } else {
+        settings.voice_from = settings.from;
+    }
 
     settings.connect_timeout = std::chrono::milliseconds(config.get_int("connect_timeout_ms"));
     settings.retry.max_attempts = static_cast<int>(config.get_int("max_attempts"));

@@ -23,6 +23,8 @@ constexpr RecipientError kRecipientErrors[] = {
     {21610, "the number has unsubscribed from SMS from this service (replied STOP)"},
     {21608, "this service is not allowed to send SMS to the number yet"},
     {21612, "the number cannot be reached by SMS from this service"},
+    {21214, "the number cannot be reached by a call"},
+    {63003, "the number has no WhatsApp account Twilio can reach"},
 };
 
 constexpr const char* kMayHaveSent = "; Twilio may have accepted the message";
@@ -31,6 +33,11 @@ constexpr const char* kMayHaveSent = "; Twilio may have accepted the message";
 constexpr int kSenderErrors[] = {
     21212,  // invalid 'From' number
     21606,  // 'From' is not an SMS-capable number of this account
+    21210,  // a call's 'From' is not a verified caller ID or number of this account
+    21215,  // the account's geo permissions do not allow calls to this country
+    63007,  // no WhatsApp sender with this 'From' on the account
+    21655,  // the ContentSid is not a template of the account
+    21656,  // ContentVariables do not fit the template
 };
 
 std::string status_text(const http::Response& response, const TwilioError& error) {
@@ -107,7 +114,8 @@ bool ops_fault(const http::Response& response, Verdict& verdict) {
     } else if (std::find(std::begin(kSenderErrors), std::end(kSenderErrors), code) !=
                std::end(kSenderErrors)) {
         verdict.detail = "Twilio rejected the sender (" + answered +
-                         "); check sms.twilio.from or sms.twilio.messaging_service_sid";
+                         "); check sms.twilio.from, messaging_service_sid, voice_from, whatsapp_from or "
+                         "whatsapp_content_sid";
     } else if (response.status == 403 || response.status == 404) {
         verdict.detail = "Twilio refused the account or URL (" + answered +
                          "); check sms.twilio.account_sid and sms.twilio.api_base_url";
@@ -151,10 +159,103 @@ Verdict interpret(const http::Response& response) {
     return verdict;
 }
 
+namespace {
+
+void append_xml_escaped(std::string& out, const std::string& text) {
+    for (const char c : text) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&apos;"; break;
+            default: out += c;
+        }
+    }
+}
+
+// Voices for the locales Testino ships templates for (issue 18): Google standard voices,
+// which Twilio's <Say> offers for each of these languages. Keyed by primary language subtag.
+struct MappedVoice {
+    const char* subtag;
+    SayVoice voice;
+};
+const MappedVoice kVoices[] = {
+    {"en", {"en-US", "Google.en-US-Standard-C", "Your verification code is"}},
+    {"es", {"es-ES", "Google.es-ES-Standard-A", "Su código de verificación es"}},
+    {"fr", {"fr-FR", "Google.fr-FR-Standard-A", "Votre code de vérification est"}},
+    {"pt", {"pt-BR", "Google.pt-BR-Standard-A", "Seu código de verificação é"}},
+    {"hi", {"hi-IN", "Google.hi-IN-Standard-A", "आपका सत्यापन कोड है"}},
+    {"ja", {"ja-JP", "Google.ja-JP-Standard-A", "認証コードは"}},
+    {"ko", {"ko-KR", "Google.ko-KR-Standard-A", "인증 코드는"}},
+    {"zh", {"cmn-CN", "Google.cmn-CN-Standard-A", "您的验证码是"}},
+    {"ar", {"ar-XA", "Google.ar-XA-Standard-A", "رمز التحقق الخاص بك هو"}},
+    {"vi", {"vi-VN", "Google.vi-VN-Standard-A", "Mã xác minh của bạn là"}},
+};
+
+}  // namespace
+
+const SayVoice& say_voice_for(const std::string& locale) {
+    std::string subtag;
+    for (const char c : locale) {
+        if (c == '-' || c == '_') break;
+        subtag += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+    }
+    for (const auto& mapped : kVoices) {
+        if (subtag == mapped.subtag) return mapped.voice;
+    }
+    return kVoices[0].voice;
+}
+
+std::string voice_twiml(const std::string& code, const std::string& locale) {
+    const SayVoice& voice = say_voice_for(locale);
+    std::string digits;
+    for (const char c : code) {
+        if (!digits.empty()) digits += ", ";
+        digits += c;
+    }
+    std::string say = "<Say language=\"";
+    append_xml_escaped(say, voice.language);
+    say += "\" voice=\"";
+    append_xml_escaped(say, voice.voice);
+    say += "\">";
+    std::string twiml = "<Response>" + say;
+    append_xml_escaped(twiml, voice.intro);
+    twiml += "</Say>";
+    for (int time = 0; time < 2; ++time) {
+        if (time > 0) twiml += "<Pause length=\"1\"/>";
+        twiml += say;
+        append_xml_escaped(twiml, digits);
+        twiml += ".</Say>";
+    }
+    return twiml + "</Response>";
+}
+
+std::string whatsapp_variables(const std::string& code) {
+    std::string json = "{\"1\":\"";
+    for (const char c : code) {
+        const auto byte = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+            json += '\\';
+            json += c;
+        } else if (byte < 0x20) {
+            static const char hex[] = "0123456789abcdef";
+            json += "\\u00";
+            json += hex[byte >> 4];
+            json += hex[byte & 15];
+        } else {
+            json += c;
+        }
+    }
+    return json + "\"}";
+}
+
 TwilioProvider::TwilioProvider(TwilioSettings settings, sdk::Host& host)
     : settings_(std::move(settings)),
       messages_url_(settings_.api_base_url + "/2010-04-01/Accounts/" + settings_.account_sid +
                     "/Messages.json"),
+      calls_url_(settings_.api_base_url + "/2010-04-01/Accounts/" + settings_.account_sid + "/Calls.json"),
+      channels_(channels_of(settings_)),
       host_(host),
       client_([this] {
           http::ClientOptions options;
@@ -162,19 +263,52 @@ TwilioProvider::TwilioProvider(TwilioSettings settings, sdk::Host& host)
           return options;
       }()) {}
 
+http::Request TwilioProvider::request_for(const sdk::SmsMessage& message) const {
+    http::Request request;
+    request.basic_auth = std::make_pair(settings_.account_sid, settings_.auth_token);
+    switch (message.channel) {
+        case sdk::Channel::whatsapp:
+            // An approved authentication template: WhatsApp fixes its text; the code is variable 1.
+            request.url = messages_url_;
+            request.body = http::form_encode({
+                {"To", "whatsapp:" + message.to},
+                {"From", "whatsapp:" + settings_.whatsapp_from},
+                {"ContentSid", settings_.whatsapp_content_sid},
+                {"ContentVariables", whatsapp_variables(message.code)},
+            });
+            return request;
+        case sdk::Channel::voice:
+            request.url = calls_url_;
+            request.body = http::form_encode({
+                {"To", message.to},
+                {"From", settings_.voice_from.empty() ? settings_.from : settings_.voice_from},
+                {"Twiml", voice_twiml(message.code, message.locale)},
+            });
+            return request;
+        case sdk::Channel::sms: break;
+    }
+    request.url = messages_url_;
+    request.body = http::form_encode({
+        {"To", message.to},
+        settings_.from.empty()
+            ? std::make_pair(std::string("MessagingServiceSid"), settings_.messaging_service_sid)
+            : std::make_pair(std::string("From"), settings_.from),
+        {"Body", message.text},
+    });
+    return request;
+}
+
 sdk::SendResult TwilioProvider::send(const sdk::SmsMessage& message,
                                      std::chrono::steady_clock::time_point deadline) {
     try {
-        http::Request request;
-        request.url = messages_url_;
-        request.body = http::form_encode({
-            {"To", message.to},
-            settings_.from.empty()
-                ? std::make_pair(std::string("MessagingServiceSid"), settings_.messaging_service_sid)
-                : std::make_pair(std::string("From"), settings_.from),
-            {"Body", message.text},
-        });
-        request.basic_auth = std::make_pair(settings_.account_sid, settings_.auth_token);
+        if (!supports(message.channel)) {
+            // The server never asks (it reads channels()); refuse rather than send an SMS instead.
+            return {SendStatus::misconfigured,
+                    std::string("twilio: the ") + sdk::to_string(message.channel) +
+                        " channel is not configured (sms.twilio)",
+                    {}};
+        }
+        const http::Request request = request_for(message);
 
         int attempts = 1;
         const http::Response response = http::post_with_retries(
@@ -206,7 +340,8 @@ sdk::SendResult TwilioProvider::send(const sdk::SmsMessage& message,
 void TwilioProvider::log_outcome(const sdk::SmsMessage& message, const http::Response& response,
                                  const Verdict& verdict, int attempts) {
     // Never the Body (it holds the code) and never the auth token.
-    std::vector<sdk::LogField> fields{{"request_id", message.request_id}};
+    std::vector<sdk::LogField> fields{{"request_id", message.request_id},
+                                      {"channel", sdk::to_string(message.channel)}};
     if (verdict.status == SendStatus::sent) {
         fields.emplace_back("sid", verdict.sid);
         fields.emplace_back("attempts", std::to_string(attempts));

@@ -1,5 +1,6 @@
-// The `twilio` SMS provider: POSTs each message to Twilio's Messages API
-// (/2010-04-01/Accounts/{AccountSid}/Messages.json) and maps Twilio's answer to a SendStatus.
+// The `twilio` SMS provider: POSTs each SMS and WhatsApp message to Twilio's Messages API
+// (/2010-04-01/Accounts/{AccountSid}/Messages.json), each voice code to the Calls API
+// (.../Calls.json, with TwiML that says the code), and maps Twilio's answer to a SendStatus.
 #pragma once
 
 #include <mutex>
@@ -40,6 +41,22 @@ Verdict interpret(const http::Response& response);
 // request went out may already have sent the SMS: never retried.
 bool retryable(const http::Response& response);
 
+// The TwiML of a voice code: the code digit by digit ("4, 8, 2, 9, 1, 3"), twice, with a
+// pause between, in the voice for `locale` (BCP 47) where one is mapped, else en-US.
+// Everything in it is XML-escaped.
+std::string voice_twiml(const std::string& code, const std::string& locale);
+
+// The <Say> language (and Twilio voice) for a BCP 47 locale: en-US when none is mapped.
+struct SayVoice {
+    const char* language;  // the <Say language="..."> value
+    const char* voice;     // the <Say voice="..."> value
+    const char* intro;     // "Your verification code is" in that language
+};
+const SayVoice& say_voice_for(const std::string& locale);
+
+// ContentVariables for the WhatsApp authentication template: {"1":"<code>"}.
+std::string whatsapp_variables(const std::string& code);
+
 class TwilioProvider final : public sdk::SmsProvider {
 public:
     // `host` must outlive the provider (the server's does).
@@ -49,14 +66,19 @@ public:
                          std::chrono::steady_clock::time_point deadline) override;
     // Unhealthy after Twilio rejected the credentials or the sender, until a send succeeds.
     sdk::HealthReport health() override;
+    // sms; whatsapp with both WhatsApp keys; voice with a caller ID (channels_of).
+    std::vector<sdk::Channel> channels() const override { return channels_; }
 
 private:
+    http::Request request_for(const sdk::SmsMessage& message) const;
     void log_outcome(const sdk::SmsMessage& message, const http::Response& response, const Verdict& verdict,
                      int attempts);
     void set_health(bool healthy, std::string detail);
 
     const TwilioSettings settings_;
     const std::string messages_url_;
+    const std::string calls_url_;
+    const std::vector<sdk::Channel> channels_;
     sdk::Host& host_;
     http::Client client_;
 

@@ -32,7 +32,8 @@ testino::sdk::PluginDescriptor memory_store_descriptor() {
             "memory",
             "1.0.0",
             "in-process OTP store (single instance only; codes are lost on restart)",
-            {max_codes, sweep_interval, shards, max_counters, max_refresh_families}};
+            {max_codes, sweep_interval, shards, max_counters, max_refresh_families},
+            {}};  // channels: SMS providers only
 }
 
 std::unique_ptr<testino::sdk::OtpStore> create_memory_store(const testino::sdk::PluginContext& context) {

@@ -61,7 +61,8 @@ testino::sdk::PluginDescriptor redis_store_descriptor() {
             "1.0.0",
             "OTP store in Redis, shared by every server instance using the same Redis",
             {url, sentinel_username, sentinel_password, key_prefix, pool_size, connect_timeout,
-             command_timeout, wait_replicas, wait_timeout, allow_eviction}};
+             command_timeout, wait_replicas, wait_timeout, allow_eviction},
+            {}};  // channels: SMS providers only
 }
 
 std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::PluginContext& context) {

@@ -159,6 +159,9 @@ TEST(CliTest, ListPluginsShowsTheBundledPluginsWithAbiVersion) {
         EXPECT_NE(out.find(expected), std::string::npos) << "missing " << expected << " in:\n" << out;
     }
     EXPECT_NE(out.find(plugin_dir()), std::string::npos) << "plugin paths missing:\n" << out;
+    // SMS providers show the channels their descriptor declares.
+    EXPECT_NE(out.find("[channels: sms whatsapp voice]"), std::string::npos) << "twilio's channels:\n" << out;
+    EXPECT_NE(out.find("instead of sending it [channels: sms]"), std::string::npos) << "console's:\n" << out;
     // The test-only plugins live in another dir and are not listed.
     EXPECT_EQ(out.find("test_sink"), std::string::npos) << out;
 }

@@ -1,5 +1,5 @@
-// abi_mismatch.so: a plugin built for another SDK ABI (999; abi5_plugin.so: 5, the last ABI
-// before OtpStore kept refresh-token families). Everything else is in order, so a loader
+// abi_mismatch.so: a plugin built for another SDK ABI (999; abi6_plugin.so: 6, the last ABI
+// before SMS providers declared their channels). Everything else is in order, so a loader
 // that accepts it has skipped the ABI check. Written out by hand:
 // TESTINO_SMS_PROVIDER_PLUGIN always exports the current version.
 #include <memory>
@@ -34,7 +34,8 @@ testino::sdk::PluginDescriptor descriptor() {
             STAMPED_NAME,
             "1.0.0",
             "test-only: exports an ABI version this server does not accept",
-            {}};
+            {},
+            {testino::sdk::Channel::sms}};
 }
 
 std::unique_ptr<testino::sdk::SmsProvider> create(const testino::sdk::PluginContext&) {

@@ -118,7 +118,8 @@ testino::sdk::PluginDescriptor test_sink_descriptor() {
             {outbox, delay,
              key("fail_with", ValueType::string, "",
                  "\"\", invalid_recipient, misconfigured, unavailable or uncertain"),
-             key("healthy", ValueType::boolean, "true", "what health() reports")}};
+             key("healthy", ValueType::boolean, "true", "what health() reports")},
+            {testino::sdk::Channel::sms}};
 }
 
 std::unique_ptr<testino::sdk::SmsProvider> create_test_sink(const testino::sdk::PluginContext& context) {

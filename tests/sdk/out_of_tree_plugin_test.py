@@ -151,8 +151,11 @@ def main():
         env.update({"TOKEN_SECRET": TOKEN_SECRET, "SMS_WEBHOOK_BEARER_TOKEN": BEARER_TOKEN})
 
         # 3. The conformance kit passes it.
-        print(run([os.path.join(prefix, "bin", "testino-plugin-check"), "--expect-status", "sent",
-                   "--set", f"url={url}", plugin], env=env, cwd=work))
+        checked = run([os.path.join(prefix, "bin", "testino-plugin-check"), "--expect-status", "sent",
+                       "--set", f"url={url}", plugin], env=env, cwd=work)
+        print(checked)
+        if "channels: sms\n" not in checked:  # the descriptor's channels (ABI 7)
+            raise Failure(f"the kit does not report the webhook's channels (sms):\n{checked}")
         with receiver.posted:
             receiver.posts.clear()
 
@@ -165,7 +168,7 @@ def main():
                       "sms:\n  provider: webhook\n  timeout_ms: 10000\n"
                       f"  webhook:\n    url: \"{url}\"\n")
         listing = run([server_bin, "--config", config, "--list-plugins"], env=env, cwd=work)
-        if "webhook" not in listing:
+        if "webhook" not in listing or "[channels: sms]" not in listing:
             raise Failure(f"--list-plugins does not show the webhook plugin:\n{listing}")
         log_path = os.path.join(work, "server.log")
         with open(log_path, "w") as log:

@@ -86,5 +86,31 @@ TEST(PluginDescriptor, DefaultsAndBoundsFitTheirTypes) {
     }
 }
 
+// SMS providers list each channel they can send once, and at least one (the loader refuses
+// the plugin otherwise; this says so by name). A provider without sms is allowed (a
+// WhatsApp-only plugin), but the server will not make it the only provider of a route.
+TEST(PluginDescriptor, DeclaresItsChannels) {
+    const auto& descriptor = plugin().descriptor();
+    if (descriptor.kind != sdk::PluginKind::sms_provider) {
+        EXPECT_TRUE(descriptor.channels.empty()) << "only SMS providers declare channels";
+        return;
+    }
+    ASSERT_FALSE(descriptor.channels.empty()) << "an SMS provider declares at least one channel";
+    std::set<int> seen;
+    std::string names;
+    for (const sdk::Channel channel : descriptor.channels) {
+        sdk::Channel known = sdk::Channel::sms;
+        EXPECT_TRUE(sdk::parse_channel(sdk::to_string(channel), known) && known == channel)
+            << "unknown channel " << static_cast<int>(channel);
+        EXPECT_TRUE(seen.insert(static_cast<int>(channel)).second)
+            << "channel " << sdk::to_string(channel) << " is declared twice";
+        names += (names.empty() ? "" : ", ") + std::string(sdk::to_string(channel));
+    }
+    std::cout << "  channels: " << names << "\n";
+    if (seen.count(static_cast<int>(sdk::Channel::sms)) == 0) {
+        std::cout << "  note: no sms channel: a route needs another provider that sends SMS\n";
+    }
+}
+
 }  // namespace
 }  // namespace testino::plugin_check

@@ -1,8 +1,10 @@
 // The SMS provider contract (sms_provider.hpp): send() answers one of the five statuses
-// by its deadline without throwing, from several threads at once; health() and may_block()
-// answer; secrets never show in results, health or logs.
+// by its deadline without throwing, from several threads at once, through each channel it
+// offers; it offers only channels its descriptor declares; health() and may_block() answer;
+// secrets never show in results, health or logs.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <string>
@@ -109,6 +111,38 @@ TEST_F(SmsProviderContract, ConcurrentSendsAllAnswerByTheDeadline) {
     for (int i = 0; i < kSenders; ++i) {
         EXPECT_TRUE(errors[i].empty()) << "send() #" << i << " threw: " << errors[i];
         EXPECT_TRUE(is_send_status(results[i].status)) << "send() #" << i;
+    }
+}
+
+TEST_F(SmsProviderContract, OffersOnlyChannelsItsDescriptorDeclares) {
+    std::vector<sdk::Channel> offered;
+    ASSERT_NO_THROW(offered = provider_->channels());
+    EXPECT_FALSE(offered.empty()) << "channels() is empty: the provider would never be called";
+    const auto& declared = plugin().descriptor().channels;
+    std::string names;
+    for (const sdk::Channel channel : offered) {
+        EXPECT_NE(std::find(declared.begin(), declared.end(), channel), declared.end())
+            << "channels() offers " << sdk::to_string(channel) << ", which the descriptor does not declare";
+        EXPECT_TRUE(provider_->supports(channel));
+        names += (names.empty() ? "" : ", ") + std::string(sdk::to_string(channel));
+    }
+    std::cout << "  channels() with this config: " << names << "\n";
+}
+
+// Every offered channel is a real one: a send through it answers by the deadline like an SMS.
+TEST_F(SmsProviderContract, SendThroughEachOfferedChannelAnswersByTheDeadline) {
+    int n = 200;
+    for (const sdk::Channel channel : provider_->channels()) {
+        sdk::SmsMessage sms = message(n++);
+        sms.channel = channel;
+        sms.locale = "en";
+        const auto result = checked_send(sms, Clock::now() + plugin().options().send_timeout);
+        std::cout << "  send(" << sdk::to_string(channel) << "): " << to_string(result.status)
+                  << (result.detail.empty() ? "" : " (" + result.detail + ")") << "\n";
+        if (const auto expected = plugin().options().expect_status) {
+            EXPECT_EQ(to_string(result.status), std::string(to_string(*expected)))
+                << "--expect-status, channel " << sdk::to_string(channel) << "; detail: " << result.detail;
+        }
     }
 }
 

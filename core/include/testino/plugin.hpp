@@ -27,8 +27,9 @@ namespace testino::sdk {
 // (every operation takes a completion). 5: put_code takes a NewCode (flow binding, overlap
 // with the code it replaces); verify_and_consume takes an optional flow tag;
 // SmsProvider::SendStatus::uncertain. 6: OtpStore keeps refresh-token families
-// (create_refresh, rotate_refresh, revoke_refresh).
-inline constexpr int kAbiVersion = 6;
+// (create_refresh, rotate_refresh, revoke_refresh). 7: channels: sdk::Channel,
+// SmsMessage::channel and ::locale, PluginDescriptor::channels, SmsProvider::channels().
+inline constexpr int kAbiVersion = 7;
 
 enum class PluginKind { sms_provider = 1, otp_store = 2 };
 
@@ -43,6 +44,11 @@ struct PluginDescriptor {
     std::string version;      // the plugin's own version, e.g. "1.0.0"
     std::string description;  // one line for --list-plugins
     std::vector<ConfigKey> config_keys;  // the keys of its section `sms.<name>` / `store.<name>`
+    // SMS providers: every channel the plugin can send through, whatever its config (at
+    // least one; SmsProvider::channels() says which ones a configured provider sends). It is
+    // here so that the server, --list-plugins and the conformance kit know it before creating
+    // anything (a misconfigured provider cannot be created). Empty for other kinds.
+    std::vector<Channel> channels;
 };
 
 // Everything a factory is handed: its validated config section and the host's services.

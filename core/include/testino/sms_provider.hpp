@@ -8,19 +8,67 @@
 // provider that stopped in time from one that was still sending); so is one that throws.
 #pragma once
 
+#include <algorithm>
 #include <boost/config.hpp>
 #include <chrono>
 #include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "testino/health.hpp"
 
 namespace testino::sdk {
 
+// How a code reaches the user (ABI 7). `sms` is a text message; `whatsapp` a WhatsApp
+// message (usually an approved template that carries `code`); `voice` a phone call that says
+// the code. A provider declares the channels it can send (PluginDescriptor::channels, and
+// SmsProvider::channels() for what its config switched on); the server never calls send()
+// with any other.
+enum class Channel { sms = 0, whatsapp = 1, voice = 2 };
+
+inline constexpr Channel kAllChannels[] = {Channel::sms, Channel::whatsapp, Channel::voice};
+
+// "sms", "whatsapp", "voice": the names config, logs and the API use.
+inline const char* to_string(Channel channel) {
+    switch (channel) {
+        case Channel::sms: return "sms";
+        case Channel::whatsapp: return "whatsapp";
+        case Channel::voice: return "voice";
+    }
+    return "unknown";
+}
+
+// The channel named `name` (exactly as to_string spells it); false for any other text.
+inline bool parse_channel(std::string_view name, Channel& channel) {
+    for (const Channel candidate : kAllChannels) {
+        if (name == to_string(candidate)) {
+            channel = candidate;
+            return true;
+        }
+    }
+    return false;
+}
+
 struct SmsMessage {
-    std::string to;          // E.164, e.g. "+12025550123"
-    std::string text;        // the rendered message, ready to send
-    std::string code;        // the OTP inside `text`, for providers that template it themselves
-    std::string request_id;  // the HTTP request's id, for log correlation
+    SmsMessage() = default;
+    // {to, text, code, request_id} as before ABI 7, optionally with a channel and a locale.
+    SmsMessage(std::string to_, std::string text_, std::string code_, std::string request_id_,
+               Channel channel_ = Channel::sms, std::string locale_ = {})
+        : to(std::move(to_)),
+          text(std::move(text_)),
+          code(std::move(code_)),
+          request_id(std::move(request_id_)),
+          channel(channel_),
+          locale(std::move(locale_)) {}
+
+    std::string to;                  // E.164, e.g. "+12025550123"
+    std::string text;                // the rendered message, ready to send (sms; a fallback text for others)
+    std::string code;                // the OTP inside `text`, for providers that template it themselves
+                                     // (WhatsApp templates, a voice call that reads it digit by digit)
+    std::string request_id;          // the HTTP request's id, for log correlation
+    Channel channel = Channel::sms;  // always one of the provider's channels()
+    std::string locale;              // BCP 47 tag of `text` ("hi", "pt-BR"); "" = the default
 };
 
 // A failed send is either certainly not accepted (invalid_recipient, misconfigured,
@@ -56,6 +104,17 @@ public:
     // to a local queue) returns false and is called on the HTTP thread, which saves two
     // thread hand-offs per send.
     virtual bool may_block() const { return true; }
+
+    // The channels this configured provider sends through: some or all of its descriptor's
+    // `channels` (the descriptor says what the plugin can do before it is created; its config
+    // may leave a channel off, e.g. WhatsApp without a sender). Read once, after the factory;
+    // send() is only ever called with one of them. The default: SMS only.
+    virtual std::vector<Channel> channels() const { return {Channel::sms}; }
+
+    bool supports(Channel channel) const {
+        const std::vector<Channel> offered = channels();
+        return std::find(offered.begin(), offered.end(), channel) != offered.end();
+    }
 };
 
 }  // namespace testino::sdk

@@ -30,6 +30,8 @@ sdk::SendResult read_against_deadline(sdk::SendResult result, SmsDispatcher::Clo
     return result;
 }
 
+unsigned channel_bit(sdk::Channel channel) { return 1u << static_cast<unsigned>(channel); }
+
 long milliseconds_since(SmsDispatcher::Clock::time_point start) {
     return static_cast<long>(
         std::chrono::duration_cast<std::chrono::milliseconds>(SmsDispatcher::Clock::now() - start).count());
@@ -57,6 +59,11 @@ SmsDispatcher::SmsDispatcher(SmsRouting routing, int workers, std::size_t queue_
     for (const SmsChannel& channel : channels_) {
         metrics_ids_.push_back(channel.name.empty() ? metrics::Registry::kMaxProviders
                                                     : metrics::global().add_sms_provider(channel.name));
+        unsigned offered = 0;
+        if (channel.provider) {
+            for (const sdk::Channel c : channel.provider->channels()) offered |= channel_bit(c);
+        }
+        offered_.push_back(offered);
     }
     default_route_ = make_route(routing.default_route);
     bool needs_workers = !default_route_.inline_;
@@ -80,6 +87,14 @@ SmsDispatcher::Route SmsDispatcher::make_route(const std::vector<std::size_t>& i
         if (channels_[i].provider->may_block()) route.inline_ = false;
     }
     if (route.channels.empty()) throw std::invalid_argument("SmsDispatcher: an empty route");
+    // SMS is every send's default channel: a route of providers that cannot send it (say,
+    // WhatsApp only) would refuse the plain send-otp.
+    bool sms = false;
+    for (const std::size_t i : route.channels) sms = sms || offers(i, sdk::Channel::sms);
+    if (!sms) {
+        throw std::invalid_argument("SmsDispatcher: a route has no provider that sends SMS (" +
+                                    channels_[route.channels.front()].name + " ...)");
+    }
     return route;
 }
 
@@ -106,6 +121,17 @@ bool SmsDispatcher::every_route_served(const std::vector<bool>& channel_up) cons
         if (!served(entry.second)) return false;
     }
     return true;
+}
+
+bool SmsDispatcher::offers(std::size_t index, sdk::Channel channel) const {
+    return index < offered_.size() && (offered_[index] & channel_bit(channel)) != 0;
+}
+
+bool SmsDispatcher::supports(const std::string& calling_code, sdk::Channel channel) const {
+    for (const std::size_t i : route_for(calling_code).channels) {
+        if (offers(i, channel)) return true;
+    }
+    return false;
 }
 
 bool SmsDispatcher::submit(sdk::SmsMessage message, const std::string& calling_code, Completion done) {
@@ -166,19 +192,40 @@ void SmsDispatcher::run() {
 SendOutcome SmsDispatcher::run_route(const Job& job) {
     SendOutcome outcome;
     const std::vector<std::size_t>& channels = job.route->channels;
-    for (std::size_t n = 0; n < channels.size(); ++n) {
+    const sdk::Channel wanted = job.message.channel;
+    // The next provider on the route from position `n` that offers the message's channel.
+    auto next_offering = [&](std::size_t n) {
+        while (n < channels.size() && !offers(channels[n], wanted)) ++n;
+        return n;
+    };
+    std::size_t n = next_offering(0);
+    if (n == channels.size()) {
+        // Never call a provider with a channel it did not offer.
+        outcome.channel_unsupported = true;
+        outcome.result = {sdk::SendStatus::invalid_recipient,
+                          std::string("no provider on this route sends ") + sdk::to_string(wanted), ""};
+        log_warn("sms.channel_unsupported", {{"request_id", job.message.request_id},
+                                             {"channel", sdk::to_string(wanted)},
+                                             {"provider", channels_[channels.front()].name}});
+        return outcome;
+    }
+    bool first = true;
+    while (n < channels.size()) {
         const std::size_t channel = channels[n];
         const Clock::time_point start = Clock::now();
-        const Clock::time_point deadline = n == 0 ? job.deadline : start + timeout_;
+        const Clock::time_point deadline = first ? job.deadline : start + timeout_;
+        first = false;
         outcome.result = call_provider(channel, job.message, deadline);
         outcome.provider = channels_[channel].name;
-        outcome.attempts = static_cast<int>(n) + 1;
+        ++outcome.attempts;
         metrics::global().sms_result(metrics_ids_[channel], job.calling_code, outcome.result.status);
 
-        const bool last = n + 1 == channels.size() || stopping_.load();
+        const std::size_t next = next_offering(n + 1);
+        const bool last = next == channels.size() || stopping_.load();
         if (should_fail_over(outcome.result.status) && !last) {
             metrics::global().sms_failover(metrics_ids_[channel]);
-            log_failover(job, outcome, channels_[channels[n + 1]].name, start);
+            log_failover(job, outcome, channels_[channels[next]].name, start);
+            n = next;
             continue;
         }
         if (outcome.result.status == sdk::SendStatus::sent) {

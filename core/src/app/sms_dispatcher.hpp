@@ -26,7 +26,8 @@
 
 namespace testino {
 
-// One configured SMS provider.
+// One configured SMS provider. (A "channel" here is a provider; the kind of message, SMS,
+// WhatsApp or voice, is an sdk::Channel, and each provider offers some of those.)
 struct SmsChannel {
     std::string name;  // the plugin's name: the label in logs, metrics and health
     std::shared_ptr<sdk::SmsProvider> provider;
@@ -48,6 +49,10 @@ struct SendOutcome {
     sdk::SendResult result;  // the last attempt's answer (or why none was made)
     std::string provider;    // the provider that gave it; "" when none was called
     int attempts = 0;        // providers called
+    // No provider on the route offers the message's channel: none was called, and `result`
+    // is invalid_recipient (the caller asked for what this route cannot do). The app maps it
+    // to 422 VALIDATION_ERROR on `channel`.
+    bool channel_unsupported = false;
 };
 
 // Whether a failed attempt goes on to the next provider: yes for the operator's faults and
@@ -83,6 +88,13 @@ public:
     const std::string& first_provider(const std::string& calling_code) const;
     // True when every route has at least one channel whose `channel_up` entry is true.
     bool every_route_served(const std::vector<bool>& channel_up) const;
+    // True when some provider on the route of `calling_code` offers `channel` (its
+    // SmsProvider::channels(), read once when the dispatcher was made). A send through a
+    // channel no provider on its route offers reaches no provider (channel_unsupported);
+    // failover skips the providers that do not offer it.
+    bool supports(const std::string& calling_code, sdk::Channel channel) const;
+    // Whether provider `index` (into channels()) offers `channel`.
+    bool offers(std::size_t index, sdk::Channel channel) const;
 
 private:
     struct Route {
@@ -112,6 +124,7 @@ private:
 
     std::vector<SmsChannel> channels_;
     std::vector<std::size_t> metrics_ids_;  // per channel
+    std::vector<unsigned> offered_;         // per channel: bit 1 << sdk::Channel of each one it offers
     Route default_route_;
     std::map<std::string, Route> routes_;
     const std::size_t queue_size_;

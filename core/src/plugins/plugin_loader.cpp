@@ -50,10 +50,56 @@ std::shared_ptr<Interface> create(const std::shared_ptr<dll::shared_library>& li
     return std::shared_ptr<Interface>(object.release(), [library](Interface* p) { delete p; });
 }
 
+std::string channel_list(const std::vector<sdk::Channel>& channels) {
+    std::string names;
+    for (const sdk::Channel c : channels)
+        names += (names.empty() ? "" : ", ") + std::string(sdk::to_string(c));
+    return names.empty() ? "none" : names;
+}
+
+bool contains(const std::vector<sdk::Channel>& channels, sdk::Channel channel) {
+    return std::find(channels.begin(), channels.end(), channel) != channels.end();
+}
+
+// An SMS provider's descriptor names at least one channel, each once, each one the SDK knows.
+void check_declared_channels(const std::filesystem::path& path, const sdk::PluginDescriptor& descriptor) {
+    if (descriptor.kind != PluginKind::sms_provider) return;
+    if (descriptor.channels.empty()) {
+        throw StartupError(path.string() + ": plugin \"" + descriptor.name +
+                           "\" declares no channels (PluginDescriptor::channels; SMS providers list "
+                           "at least sdk::Channel::sms)");
+    }
+    std::vector<sdk::Channel> seen;
+    for (const sdk::Channel channel : descriptor.channels) {
+        const bool known = std::find(std::begin(sdk::kAllChannels), std::end(sdk::kAllChannels), channel) !=
+                           std::end(sdk::kAllChannels);
+        if (!known || contains(seen, channel)) {
+            throw StartupError(
+                path.string() + ": plugin \"" + descriptor.name + "\" declares " +
+                (known ? "the channel " + std::string(sdk::to_string(channel)) + " twice"
+                       : "an unknown channel (" + std::to_string(static_cast<int>(channel)) + ")"));
+        }
+        seen.push_back(channel);
+    }
+}
+
 }  // namespace
 
 std::shared_ptr<sdk::SmsProvider> LoadedPlugin::create_sms_provider(const sdk::PluginContext& context) const {
-    return create<sdk::SmsProvider>(library_, descriptor_, context);
+    auto provider = create<sdk::SmsProvider>(library_, descriptor_, context);
+    // The server routes by channels(): it must only offer what the descriptor declares.
+    const std::vector<sdk::Channel> offered = provider->channels();
+    if (offered.empty()) {
+        throw StartupError("plugin \"" + descriptor_.name + "\" sends through no channel with this config");
+    }
+    for (const sdk::Channel channel : offered) {
+        if (!contains(descriptor_.channels, channel)) {
+            throw StartupError("plugin \"" + descriptor_.name + "\" offers the channel " +
+                               sdk::to_string(channel) + ", which its descriptor does not declare (" +
+                               channel_list(descriptor_.channels) + ")");
+        }
+    }
+    return provider;
 }
 
 std::shared_ptr<sdk::OtpStore> LoadedPlugin::create_otp_store(const sdk::PluginContext& context) const {
@@ -90,6 +136,7 @@ LoadedPlugin load_plugin_file(const std::filesystem::path& path) {
     }
     plugin.descriptor_ =
         plugin.library_->get_alias<sdk::PluginDescriptor()>(TESTINO_PLUGIN_DESCRIPTOR_SYMBOL)();
+    check_declared_channels(path, plugin.descriptor_);
     return plugin;
 }
 

@@ -44,6 +44,14 @@ TwilioAnswer twilio_error(int code, std::chrono::milliseconds delay) {
         {21606, 400,
          "The 'From' phone number provided (+15005550006) is not a valid message-capable Twilio phone number "
          "for this destination."},
+        {21214, 400, "'To' phone number cannot be reached"},
+        {21215, 400,
+         "Account not authorized to call +1202555XXXX. Perhaps you need to enable some international "
+         "permissions: twilio.com/console/voice/calls/geo-permissions/low-risk"},
+        {21210, 400, "Caller phone number not verified, or not a Twilio number of this account"},
+        {63003, 400, "Channel could not find To address"},
+        {63007, 400, "Twilio could not find a Channel with the specified From address"},
+        {21656, 400, "The ContentVariables Parameter is invalid."},
         {20003, 401, "Authenticate"},
         {20429, 429, "Too Many Requests"},
         {20500, 500, "An internal server error has occurred"},
@@ -92,12 +100,97 @@ std::vector<std::string> FakeTwilio::rejections() const {
     return rejections_;
 }
 
+ScriptedReply FakeTwilio::reject(int http_status, int code, const std::string& why) {
+    rejections_.push_back(why);
+    return error_reply(http_status, code, why);
+}
+
+namespace {
+
+const std::regex& e164() {
+    static const std::regex pattern(R"(^\+[1-9][0-9]{1,14}$)");
+    return pattern;
+}
+
+// A JSON object of string values, as Twilio requires for ContentVariables.
+bool is_flat_json_object(const std::string& text) {
+    static const std::regex object(R"(^\{\s*("[^"\\]*"\s*:\s*"([^"\\]|\\.)*"\s*(,\s*|(?=\})))*\}$)");
+    return std::regex_match(text, object);
+}
+
+}  // namespace
+
+std::optional<ScriptedReply> FakeTwilio::check_message(const TwilioMessage& message) {
+    static const std::regex service_sid(R"(^MG[0-9a-fA-F]{32}$)");
+    static const std::regex content_sid(R"(^HX[0-9a-fA-F]{32}$)");
+    const std::string to = message.field("To");
+    const std::string from = message.field("From");
+    const std::string service = message.field("MessagingServiceSid");
+    if (to.empty()) return reject(400, 21604, "A 'To' phone number is required.");
+    const bool whatsapp = to.rfind("whatsapp:", 0) == 0;
+    const std::string to_number = whatsapp ? to.substr(9) : to;
+    if (!std::regex_match(to_number, e164())) return reject(400, 21211, "Invalid 'To' Phone Number: " + to);
+    if (from.empty() && service.empty()) return reject(400, 21603, "A 'From' phone number is required.");
+    if (!from.empty()) {
+        const bool from_whatsapp = from.rfind("whatsapp:", 0) == 0;
+        if (!std::regex_match(from_whatsapp ? from.substr(9) : from, e164())) {
+            return reject(400, 21212, "Invalid From Number (caller ID): " + from);
+        }
+        if (from_whatsapp != whatsapp) {
+            return reject(400, 21910, "Invalid From and To pair. From and To should be of the same channel");
+        }
+    }
+    if (!service.empty() && !std::regex_match(service, service_sid)) {
+        return reject(400, 21701, "The Messaging Service Sid " + service + " is invalid.");
+    }
+    const std::string content = message.field("ContentSid");
+    if (!content.empty()) {
+        if (!std::regex_match(content, content_sid)) {
+            return reject(400, 21655, "The ContentSid is Invalid: " + content);
+        }
+        const std::string variables = message.field("ContentVariables");
+        if (!variables.empty() && !is_flat_json_object(variables)) {
+            return reject(400, 21656, "The ContentVariables Parameter is invalid.");
+        }
+    } else if (message.field("Body").empty()) {
+        return reject(400, 21602, "Message body is required.");
+    }
+    if (whatsapp && content.empty()) {
+        // Outside a session WhatsApp only delivers approved templates.
+        return reject(400, 63016,
+                      "Failed to send freeform message because you are outside the allowed window. "
+                      "Please use a Template.");
+    }
+    return std::nullopt;
+}
+
+std::optional<ScriptedReply> FakeTwilio::check_call(const TwilioMessage& call) {
+    const std::string to = call.field("To");
+    const std::string from = call.field("From");
+    if (to.empty()) return reject(400, 21201, "No 'To' number is specified");
+    if (!std::regex_match(to, e164())) return reject(400, 21211, "Invalid 'To' Phone Number: " + to);
+    if (from.empty()) return reject(400, 21213, "Caller phone number is required");
+    if (!std::regex_match(from, e164())) return reject(400, 21212, "Invalid 'From' Phone Number: " + from);
+    const std::string twiml = call.field("Twiml");
+    const std::string url = call.field("Url");
+    if (twiml.empty() && url.empty() && call.field("ApplicationSid").empty()) {
+        // 21200, the Calls resource's catch-all (21205 is an invalid Url, not a missing one).
+        return reject(400, 21200, "Calls resource: the call needs a Url, Twiml or ApplicationSid");
+    }
+    if (!twiml.empty()) {
+        const bool wrapped = twiml.rfind("<Response>", 0) == 0 && twiml.size() >= 21 &&
+                             twiml.compare(twiml.size() - 11, 11, "</Response>") == 0;
+        // A bare '&' or '<' inside text is not XML: Twilio refuses the TwiML (12100).
+        static const std::regex bad_text(R"(&(?!(amp|lt|gt|quot|apos);)|<(?![/A-Za-z]))");
+        if (!wrapped || std::regex_search(twiml, bad_text) || twiml.size() > 4000) {
+            return reject(400, 12100, "Document parse failure");
+        }
+    }
+    return std::nullopt;
+}
+
 ScriptedReply FakeTwilio::handle(const ReceivedRequest& request) {
     std::lock_guard lock(mutex_);
-    auto reject = [this](int http_status, int code, const std::string& why) {
-        rejections_.push_back(why);
-        return error_reply(http_status, code, why);
-    };
 
     // Twilio authenticates before it routes: a bad login is 401 whatever the path.
     const auto authorization = request.header("authorization");
@@ -106,8 +199,13 @@ ScriptedReply FakeTwilio::handle(const ReceivedRequest& request) {
         rejections_.push_back("authentication failed");
         return error_reply(401, 20003, "Authenticate");
     }
-    const std::string path = "/2010-04-01/Accounts/" + account_sid_ + "/Messages.json";
-    if (request.path != path) {
+    const std::string prefix = "/2010-04-01/Accounts/" + account_sid_ + "/";
+    TwilioMessage message;
+    if (request.path == prefix + "Messages.json") {
+        message.resource = "Messages";
+    } else if (request.path == prefix + "Calls.json") {
+        message.resource = "Calls";
+    } else {
         return reject(404, 20404, "The requested resource " + request.path + " was not found");
     }
     if (request.method != "POST") {
@@ -120,26 +218,12 @@ ScriptedReply FakeTwilio::handle(const ReceivedRequest& request) {
                           "\" is not application/x-www-form-urlencoded)");
     }
 
-    TwilioMessage message;
     for (const auto& [name, value] : parse_form(request.body)) {
         if (message.fields.count(name) != 0) return reject(400, 21600, "Duplicate parameter " + name);
         message.fields[name] = value;
     }
-    static const std::regex e164(R"(^\+[1-9][0-9]{1,14}$)");
-    static const std::regex service_sid(R"(^MG[0-9a-fA-F]{32}$)");
-    const std::string to = message.field("To");
-    const std::string from = message.field("From");
-    const std::string service = message.field("MessagingServiceSid");
-    if (to.empty()) return reject(400, 21604, "A 'To' phone number is required.");
-    if (!std::regex_match(to, e164)) return reject(400, 21211, "Invalid 'To' Phone Number: " + to);
-    if (from.empty() && service.empty()) return reject(400, 21603, "A 'From' phone number is required.");
-    if (!from.empty() && !std::regex_match(from, e164)) {
-        return reject(400, 21212, "Invalid From Number (caller ID): " + from);
-    }
-    if (!service.empty() && !std::regex_match(service, service_sid)) {
-        return reject(400, 21701, "The Messaging Service Sid " + service + " is invalid.");
-    }
-    if (message.field("Body").empty()) return reject(400, 21602, "Message body is required.");
+    const bool call = message.resource == "Calls";
+    if (auto refused = call ? check_call(message) : check_message(message)) return *refused;
     messages_.push_back(message);
 
     TwilioAnswer answer;
@@ -150,8 +234,20 @@ ScriptedReply FakeTwilio::handle(const ReceivedRequest& request) {
     if (answer.code != 0) {
         return error_reply(answer.http_status, answer.code, answer.message, answer.delay);
     }
+    const std::string to = message.field("To");
+    const std::string from = message.field("From");
+    const std::string service = message.field("MessagingServiceSid");
     char sid[35];
-    std::snprintf(sid, sizeof sid, "SM%032x", ++sid_counter_);
+    std::snprintf(sid, sizeof sid, "%s%032x", call ? "CA" : "SM", ++sid_counter_);
+    if (call) {
+        const std::string body =
+            std::string("{\"sid\":\"") + sid + "\",\"account_sid\":\"" + account_sid_ + "\",\"to\":\"" + to +
+            "\",\"from\":\"" + from +
+            "\",\"status\":\"queued\",\"direction\":\"outbound-api\",\"uri\":\"/2010-04-01/"
+            "Accounts/" +
+            account_sid_ + "/Calls/" + sid + ".json\"}";
+        return {answer.http_status, body, "application/json", answer.delay};
+    }
     const std::string body =
         std::string("{\"sid\":\"") + sid + "\",\"account_sid\":\"" + account_sid_ + "\",\"to\":\"" + to +
         "\",\"from\":" + (from.empty() ? "null" : "\"" + from + "\"") +

@@ -1,7 +1,9 @@
-// A fake Twilio Messages API on 127.0.0.1 inside the test process. It checks each request
-// as Twilio would (method, path, basic auth, content type, form fields), answers Twilio's
-// error JSON for a bad one, and otherwise answers what the test scripted (by default 201
-// with a message resource). Tests read back what it received.
+// A fake Twilio Messages and Calls API on 127.0.0.1 inside the test process. It checks each
+// request as Twilio would (method, path, basic auth, content type, form fields: E.164 or
+// whatsapp: addresses of one channel, a Body or a ContentSid with JSON ContentVariables; a
+// call's To, From and Twiml or Url), answers Twilio's error JSON for a bad one, and otherwise
+// answers what the test scripted (by default 201 with a message or call resource). Tests
+// read back what it received.
 #pragma once
 
 #include <chrono>
@@ -20,6 +22,9 @@ inline constexpr const char* kFakeAccountSid = "AC0123456789abcdef0123456789abcd
 inline constexpr const char* kFakeAuthToken = "00112233445566778899aabbccddeeff";
 inline constexpr const char* kFakeFrom = "+15005550006";
 inline constexpr const char* kFakeServiceSid = "MGfedcba9876543210fedcba9876543210";
+inline constexpr const char* kFakeWhatsAppFrom = "+14155238886";
+inline constexpr const char* kFakeContentSid = "HX0123456789abcdef0123456789abcdef";
+inline constexpr const char* kFakeVoiceFrom = "+15005550007";
 
 // One answer: a Twilio error from the catalogue (twilio_error) or a success, after a delay.
 struct TwilioAnswer {
@@ -34,6 +39,7 @@ TwilioAnswer twilio_error(int code, std::chrono::milliseconds delay = std::chron
 
 // A request that passed the fake's checks: its form fields.
 struct TwilioMessage {
+    std::string resource;                       // "Messages" or "Calls"
     std::map<std::string, std::string> fields;  // To, From / MessagingServiceSid, Body, ...
     std::string field(const std::string& name) const;
 };
@@ -61,6 +67,10 @@ public:
 
 private:
     ScriptedReply handle(const ReceivedRequest& request);
+    // The checks of each resource: "" when the request is one Twilio accepts, else the refusal.
+    std::optional<ScriptedReply> check_message(const TwilioMessage& message);
+    std::optional<ScriptedReply> check_call(const TwilioMessage& call);
+    ScriptedReply reject(int http_status, int code, const std::string& why);
 
     const std::string account_sid_;
     const std::string auth_token_;

@@ -1,7 +1,8 @@
 // Contract test: the requests the twilio provider sends are checked against Twilio's own
 // OpenAPI description (tests/contract/spec/twilio_api_v2010.json) by Stoplight Prism's
 // validating mock (`prism mock --errors`), which answers 201 only to a request the spec
-// allows and 401/415/422 otherwise. A missing spec or Prism fails the suite; it never skips.
+// allows and 401/415/422 otherwise: SMS and WhatsApp messages (CreateMessage) and voice
+// calls (CreateCall). A missing spec or Prism fails the suite; it never skips.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -167,6 +168,32 @@ TEST_F(TwilioContractTest, ATextWithReservedAndNonAsciiCharactersMatchesTheSpec)
     EXPECT_EQ(result.status, SendStatus::sent) << result.detail << "\n" << prism_->tail_of_log();
 }
 
+TEST_F(TwilioContractTest, AWhatsAppTemplateMessageMatchesTheSpec) {
+    TwilioSettings whatsapp = settings();
+    whatsapp.whatsapp_from = "+14155238886";
+    whatsapp.whatsapp_content_sid = "HX0123456789abcdef0123456789abcdef";
+    TwilioProvider provider(whatsapp, host_);
+    ASSERT_TRUE(provider.supports(sdk::Channel::whatsapp));
+    const auto result = provider.send({"+12025550123", "Your Testino code is 123456.", "123456",
+                                       "contract-wa", sdk::Channel::whatsapp, "en"},
+                                      Clock::now() + 10s);
+    EXPECT_EQ(result.status, SendStatus::sent) << result.detail << "\n" << prism_->tail_of_log();
+    EXPECT_EQ(result.message_id.rfind("SM", 0), 0u) << result.message_id;
+}
+
+TEST_F(TwilioContractTest, AVoiceCallWithTwimlMatchesTheSpec) {
+    for (const std::string locale : {"", "ja-JP", "ar"}) {
+        TwilioProvider provider(settings(), host_);
+        ASSERT_TRUE(provider.supports(sdk::Channel::voice));
+        const auto result = provider.send({"+12025550123", "Your Testino code is 123456.", "123456",
+                                           "contract-voice", sdk::Channel::voice, locale},
+                                          Clock::now() + 10s);
+        EXPECT_EQ(result.status, SendStatus::sent) << locale << ": " << result.detail << "\n"
+                                                   << prism_->tail_of_log();
+        EXPECT_EQ(result.message_id.rfind("CA", 0), 0u) << result.message_id;
+    }
+}
+
 // Proof that the contract can fail: requests the spec forbids are refused.
 TEST_F(TwilioContractTest, PrismRefusesRequestsTheSpecForbids) {
     TwilioSettings bad_sid = settings();
@@ -197,6 +224,21 @@ TEST_F(TwilioContractTest, PrismRefusesRequestsTheSpecForbids) {
     json.content_type = "application/json";
     json.body = R"({"To":"+12025550123","From":"+15005550006","Body":"hi"})";
     EXPECT_EQ(client.post(json, Clock::now() + 10s).status, 415);
+
+    http::Request call_without_from = missing_to;
+    call_without_from.url = prism_->base_url() + "/2010-04-01/Accounts/" + kAccountSid + "/Calls.json";
+    call_without_from.body = http::form_encode({{"To", "+12025550123"}, {"Twiml", "<Response/>"}});
+    const auto no_from = client.post(call_without_from, Clock::now() + 10s);
+    EXPECT_EQ(no_from.status, 422) << no_from.body;
+    EXPECT_NE(no_from.body.find("'From'"), std::string::npos) << no_from.body;
+
+    TwilioSettings bad_template = settings();
+    bad_template.whatsapp_from = "+14155238886";
+    bad_template.whatsapp_content_sid = "HX42";  // the spec's pattern is ^HX[0-9a-fA-F]{32}$
+    TwilioProvider provider(bad_template, host_);
+    EXPECT_NE(provider.send({"+12025550123", "t", "123456", "c", sdk::Channel::whatsapp}, Clock::now() + 10s)
+                  .status,
+              SendStatus::sent);
 }
 
 }  // namespace

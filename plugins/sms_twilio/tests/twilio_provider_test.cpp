@@ -404,8 +404,10 @@ TEST(SmsTwilioPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
     const auto descriptor = plugin.descriptor();
     EXPECT_EQ(descriptor.kind, sdk::PluginKind::sms_provider);
     EXPECT_EQ(descriptor.name, "twilio");
-    EXPECT_EQ(descriptor.version, "1.0.0");
+    EXPECT_EQ(descriptor.version, "1.1.0");
     EXPECT_EQ(descriptor.config_keys.size(), config_keys().size());
+    EXPECT_EQ(descriptor.channels,
+              (std::vector<sdk::Channel>{sdk::Channel::sms, sdk::Channel::whatsapp, sdk::Channel::voice}));
 }
 
 TEST(SmsTwilioPluginTest, FactoryRejectsABadSectionAndBuildsAWorkingProvider) {

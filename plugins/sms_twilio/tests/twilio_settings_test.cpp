@@ -14,16 +14,6 @@ using test::kFakeAuthToken;
 using test::kFakeFrom;
 using test::kFakeServiceSid;
 
-// The ConfigError read_settings throws for these values ("" when it throws none).
-std::string config_error(const std::map<std::string, std::string>& values) {
-    try {
-        settings_from(values);
-    } catch (const ConfigError& error) {
-        return error.what();
-    }
-    return "";
-}
-
 TEST(TwilioSettingsTest, ReadsAValidSectionWithASenderNumber) {
     const TwilioSettings settings = settings_from(valid_values("https://api.twilio.com/"));
     EXPECT_EQ(settings.account_sid, kFakeAccountSid);

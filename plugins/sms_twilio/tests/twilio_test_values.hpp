@@ -25,4 +25,14 @@ inline TwilioSettings settings_from(const std::map<std::string, std::string>& va
     return read_settings(test_support::MapConfigView(values, config_keys()));
 }
 
+// The ConfigError read_settings throws for these values ("" when it throws none).
+inline std::string config_error(const std::map<std::string, std::string>& values) {
+    try {
+        settings_from(values);
+    } catch (const sdk::ConfigError& error) {
+        return error.what();
+    }
+    return "";
+}
+
 }  // namespace testino::plugins::twilio

@@ -38,7 +38,8 @@ testino::sdk::PluginDescriptor contract_breaker_descriptor() {
             "contract_breaker",
             "1.0",
             "test-only provider that breaks the plugin contract on purpose",
-            {token, duplicate}};
+            {token, duplicate},
+            {testino::sdk::Channel::sms}};
 }
 
 std::unique_ptr<testino::sdk::SmsProvider> create_contract_breaker(
