@@ -83,18 +83,19 @@ const std::vector<ConfigKey>& otp_schema() {
                        "key for the stored HMAC of codes, at least 32 bytes; required unless token.algorithm "
                        "is HS256, whose token.secret it is then derived from")),
         config_key("message_template", ValueType::string, kSeedTemplate, "OTP_MESSAGE_TEMPLATE",
-            "SMS text of otp.default_locale when otp.templates has none for it; {code}, {minutes}, "
-            "{seconds} and {app} are replaced"),
+                   "SMS text of otp.default_locale when otp.templates has none for it; {code}, {minutes}, "
+                   "{seconds} and {app} are replaced"),
         config_key("default_locale", ValueType::string, "en", "OTP_DEFAULT_LOCALE",
-            "BCP 47 locale of a send that names none that has a template"),
+                   "BCP 47 locale of a send that names none that has a template"),
         config_key("app_name", ValueType::string, "Testino", "OTP_APP_NAME", "what {app} in a template says"),
         config_key("webotp_domain", ValueType::string, "", "OTP_WEBOTP_DOMAIN",
-            "host name of the site that reads codes (WebOTP, autocomplete=one-time-code): adds the "
-            "last line @<domain> #<code>; \"\" = none"),
+                   "host name of the site that reads codes (WebOTP, autocomplete=one-time-code): adds the "
+                   "last line @<domain> #<code>; \"\" = none"),
         config_key("android_app_hash", ValueType::string, "", "OTP_ANDROID_APP_HASH",
-            "11-character app hash of Android's SMS Retriever, added on its own line; \"\" = none"),
+                   "11-character app hash of Android's SMS Retriever, added on its own line; \"\" = none"),
         config_key("max_segments", ValueType::integer, "2", "OTP_MAX_SEGMENTS",
-            "SMS segments a message may cost at most, autofill lines included; checked at start-up", 1, 10),
+                   "SMS segments a message may cost at most, autofill lines included; checked at start-up", 1,
+                   10),
     };
     return keys;
 }
