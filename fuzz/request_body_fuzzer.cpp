@@ -57,12 +57,19 @@ void fuzz_send(std::string_view body) {
     FUZZ_CHECK(request->country_code.size() <= 64 && request->mobile_number.size() <= 64);
     FUZZ_CHECK(request->locale.size() <= 64 &&
                (request->locale.empty() || is_well_formed_locale(request->locale)));
-    const Expected<SendOtpRequest> again =
-        parse_send_otp(json_object({{"country_code", &request->country_code},
-                                    {"mobile_number", &request->mobile_number},
-                                    {"locale", &request->locale}}));
+    // The parsed request, written back out, parses to itself: channel included when present.
+    const std::string channel = request->channel ? sdk::to_string(*request->channel) : "";
+    const std::string rewritten = request->channel ? json_object({{"country_code", &request->country_code},
+                                                                  {"mobile_number", &request->mobile_number},
+                                                                  {"locale", &request->locale},
+                                                                  {"channel", &channel}})
+                                                   : json_object({{"country_code", &request->country_code},
+                                                                  {"mobile_number", &request->mobile_number},
+                                                                  {"locale", &request->locale}});
+    const Expected<SendOtpRequest> again = parse_send_otp(rewritten);
     FUZZ_CHECK(again && again->country_code == request->country_code &&
-               again->mobile_number == request->mobile_number && again->locale == request->locale);
+               again->mobile_number == request->mobile_number && again->locale == request->locale &&
+               again->channel == request->channel);
     fuzz::check_normalized(normalize_phone(request->country_code, request->mobile_number),
                            request->country_code);
 }

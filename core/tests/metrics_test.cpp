@@ -190,7 +190,29 @@ TEST(Metrics, EveryFamilyHasHelpThenTypeBeforeItsSamples) {
             EXPECT_EQ(line.rfind(family, 0), 0u) << line << " is not in " << family;
         }
     }
-    EXPECT_EQ(types, 15u);  // 12, and the fraud guard's blocks, refusals and conversion
+    // 12, the fraud guard's blocks, refusals and conversion, and codes sent and verified and
+    // channel fallbacks.
+    EXPECT_EQ(types, 18u);
+}
+
+TEST(Metrics, CountsCodesByChannelAndFallbacksByBothChannels) {
+    Registry r;
+    r.code_sent(sdk::Channel::whatsapp);
+    r.code_sent(sdk::Channel::whatsapp);
+    r.code_sent(sdk::Channel::sms);
+    r.code_verified(sdk::Channel::whatsapp);
+    r.channel_fallback(sdk::Channel::whatsapp, sdk::Channel::sms);
+    const std::string text = r.exposition();
+    for (const char* line :
+         {"testino_codes_sent_total{channel=\"whatsapp\"} 2", "testino_codes_sent_total{channel=\"sms\"} 1",
+          "testino_codes_sent_total{channel=\"voice\"} 0",
+          "testino_codes_verified_total{channel=\"whatsapp\"} 1",
+          "testino_codes_verified_total{channel=\"sms\"} 0",
+          "testino_channel_fallbacks_total{from=\"whatsapp\",to=\"sms\"} 1"}) {
+        EXPECT_NE(text.find(std::string("\n") + line + "\n"), std::string::npos) << line << " in\n" << text;
+    }
+    EXPECT_EQ(text.find("testino_channel_fallbacks_total{from=\"sms\""), std::string::npos)
+        << "only fallbacks that happened are listed";
 }
 
 TEST(Metrics, CountsSmsSegmentsByCountry) {

@@ -75,6 +75,30 @@ TEST(ParseSendOtp, TakesAnOptionalLocale) {
               "VALIDATION_ERROR locale");
 }
 
+TEST(ParseSendOtp, TakesAnOptionalChannel) {
+    EXPECT_EQ(parse_send_otp(R"({"country_code":"+1","mobile_number":"2025550123"})")->channel, std::nullopt)
+        << "no channel: the workflow's step";
+    for (const sdk::Channel c : sdk::kAllChannels) {
+        const auto r =
+            parse_send_otp(std::string(R"({"country_code":"+1","mobile_number":"2025550123","channel":")") +
+                           sdk::to_string(c) + "\"}");
+        ASSERT_TRUE(r.ok()) << sdk::to_string(c);
+        EXPECT_EQ(r->channel, c);
+    }
+    for (const char* bad : {"", "SMS", "email", "whatsapp ", "telegram"}) {
+        EXPECT_EQ(
+            outcome_send(std::string(R"({"country_code":"+1","mobile_number":"2025550123","channel":")") +
+                         bad + "\"}"),
+            "VALIDATION_ERROR channel")
+            << '"' << bad << '"';
+    }
+    EXPECT_EQ(outcome_send(R"({"country_code":"+1","mobile_number":"2025550123","channel":null})"),
+              "VALIDATION_ERROR channel");
+    EXPECT_EQ(outcome_send(
+                  R"({"country_code":"+1","mobile_number":"2025550123","channel":"sms","channel":"voice"})"),
+              "VALIDATION_ERROR channel");
+}
+
 TEST(ParseSendOtp, UnknownFieldsThatCannotBeEchoedStillNameAField) {
     // Found by fuzz/request_body_fuzzer: an empty name, and a lone surrogate escape that
     // decodes to bytes that are not UTF-8.

@@ -18,6 +18,9 @@ testino::sdk::PluginDescriptor console_provider_descriptor() {
 
 std::unique_ptr<testino::sdk::SmsProvider> create_console_provider(
     const testino::sdk::PluginContext& context) {
+    // The plugin, not the core, knows it is for development: say so once, at start-up.
+    context.host.log(testino::sdk::LogLevel::warn, "sms.console_provider",
+                     {{"detail", "the console provider writes codes to the log: development only"}});
     return std::make_unique<testino::plugins::ConsoleProvider>(context.host);
 }
 

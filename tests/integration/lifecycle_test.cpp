@@ -219,11 +219,13 @@ TEST(ConfigSourcesTest, DebugWithoutSecretStartsWithAWarning) {
     config.token.erase("secret");
     auto server = start_server(config, {{"DEBUG", "true"}});
     ASSERT_TRUE(server);
-    bool warned = false;
-    for (const auto& line : server->log_lines()) {
-        warned = warned || json_string(parse_json(line), "level") == "warn";
-    }
-    EXPECT_TRUE(warned) << server->stdout_text();
+    const auto warning = wait_for_event(*server, "config.token_key_generated", 1s);
+    ASSERT_TRUE(warning) << server->stdout_text();
+    EXPECT_EQ(json_string(parse_json(*warning), "level"), "warn");
+    // The console plugin says, as itself, that it is for development.
+    const auto console = wait_for_event(*server, "sms.console_provider", 1s);
+    ASSERT_TRUE(console) << server->stdout_text();
+    EXPECT_EQ(json_string(parse_json(*console), "plugin"), "console") << *console;
     // It still issues working tokens.
     HttpClient client(server->port());
     const std::string code = send_and_read_console_code(*server, client, "+1", "2025550141", "+12025550141");

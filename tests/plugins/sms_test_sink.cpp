@@ -1,10 +1,13 @@
 // sms_test_sink.so: a scriptable SMS provider for integration tests (test-plugins dir only).
-// Each send appends one JSON line {"to","text","code","request_id"} to the `outbox` file
-// as soon as it arrives (so a test can see a send in flight), then waits `delay_ms`
-// (never past the deadline) and answers as `fail_with` says; a delay the deadline cuts short
-// answers `uncertain` (the message is in the outbox: as far as the test is concerned, "sent").
+// Each send appends one JSON line {"to","text","code","request_id","channel","locale"} to the
+// `outbox` file as soon as it arrives (so a test can see a send in flight), then waits
+// `delay_ms` (never past the deadline) and answers as `fail_with` says, for the channels in
+// `fail_channels` (all when empty); a delay the deadline cuts short answers `uncertain` (the
+// message is in the outbox: as far as the test is concerned, "sent"). `channels` says which
+// of sms, whatsapp and voice it offers.
 // Built twice, as test_sink and (TEST_SINK_NAME) test_sink_b, so failover tests have two
 // providers to route between.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -12,6 +15,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "testino/plugin.hpp"
 
@@ -21,6 +25,7 @@
 
 namespace {
 
+using testino::sdk::Channel;
 using testino::sdk::ConfigKey;
 using testino::sdk::SendResult;
 using testino::sdk::SendStatus;
@@ -50,49 +55,61 @@ std::string json_string(const std::string& text) {
 
 class TestSinkProvider final : public testino::sdk::SmsProvider {
 public:
-    TestSinkProvider(std::string outbox, std::chrono::milliseconds delay, SendStatus answer, bool healthy)
-        : outbox_(std::move(outbox)), delay_(delay), answer_(answer), healthy_(healthy) {}
+    struct Settings {
+        std::string outbox;
+        std::chrono::milliseconds delay{0};
+        SendStatus answer = SendStatus::sent;
+        std::vector<Channel> fail_channels;  // empty: `answer` for every channel
+        std::vector<Channel> channels;
+        bool healthy = true;
+    };
+
+    explicit TestSinkProvider(Settings settings) : settings_(std::move(settings)) {}
 
     SendResult send(const testino::sdk::SmsMessage& message,
                     std::chrono::steady_clock::time_point deadline) override {
         if (!append(message)) {
-            return {SendStatus::unavailable, "test_sink: cannot write outbox " + outbox_, {}};
+            return {SendStatus::unavailable, "test_sink: cannot write outbox " + settings_.outbox, {}};
         }
-        const auto wanted = std::chrono::steady_clock::now() + delay_;
-        if (delay_.count() > 0) std::this_thread::sleep_until(std::min(wanted, deadline));
+        const auto wanted = std::chrono::steady_clock::now() + settings_.delay;
+        if (settings_.delay.count() > 0) std::this_thread::sleep_until(std::min(wanted, deadline));
         if (wanted > deadline) return {SendStatus::uncertain, "test_sink: deadline passed", {}};
 
-        switch (answer_) {
+        const auto& failing = settings_.fail_channels;
+        const bool fails =
+            failing.empty() || std::find(failing.begin(), failing.end(), message.channel) != failing.end();
+        const SendStatus answer = fails ? settings_.answer : SendStatus::sent;
+        switch (answer) {
             case SendStatus::sent: return {SendStatus::sent, {}, "sink-" + message.request_id};
-            case SendStatus::invalid_recipient: return {answer_, "test_sink: recipient rejected as told", {}};
-            case SendStatus::misconfigured: return {answer_, "test_sink: misconfigured as told", {}};
-            case SendStatus::unavailable: return {answer_, "test_sink: unavailable as told", {}};
-            case SendStatus::uncertain: return {answer_, "test_sink: uncertain as told", {}};
+            case SendStatus::invalid_recipient: return {answer, "test_sink: recipient rejected as told", {}};
+            case SendStatus::misconfigured: return {answer, "test_sink: misconfigured as told", {}};
+            case SendStatus::unavailable: return {answer, "test_sink: unavailable as told", {}};
+            case SendStatus::uncertain: return {answer, "test_sink: uncertain as told", {}};
         }
         return {SendStatus::unavailable, "test_sink: unknown answer", {}};
     }
 
     testino::sdk::HealthReport health() override {
-        return {healthy_, healthy_ ? "" : "test_sink: unhealthy as told"};
+        return {settings_.healthy, settings_.healthy ? "" : "test_sink: unhealthy as told"};
     }
+
+    std::vector<Channel> channels() const override { return settings_.channels; }
 
 private:
     bool append(const testino::sdk::SmsMessage& message) {
-        const std::string line = "{\"to\":" + json_string(message.to) +
-                                 ",\"text\":" + json_string(message.text) +
-                                 ",\"code\":" + json_string(message.code) +
-                                 ",\"request_id\":" + json_string(message.request_id) + "}\n";
+        const std::string line =
+            "{\"to\":" + json_string(message.to) + ",\"text\":" + json_string(message.text) +
+            ",\"code\":" + json_string(message.code) + ",\"request_id\":" + json_string(message.request_id) +
+            ",\"channel\":" + json_string(testino::sdk::to_string(message.channel)) +
+            ",\"locale\":" + json_string(message.locale) + "}\n";
         std::lock_guard lock(mutex_);
-        std::ofstream out(outbox_, std::ios::app | std::ios::binary);
+        std::ofstream out(settings_.outbox, std::ios::app | std::ios::binary);
         out << line;
         out.flush();
         return static_cast<bool>(out);
     }
 
-    const std::string outbox_;
-    const std::chrono::milliseconds delay_;
-    const SendStatus answer_;
-    const bool healthy_;
+    const Settings settings_;
     std::mutex mutex_;
 };
 
@@ -118,36 +135,54 @@ testino::sdk::PluginDescriptor test_sink_descriptor() {
             {outbox, delay,
              key("fail_with", ValueType::string, "",
                  "\"\", invalid_recipient, misconfigured, unavailable or uncertain"),
+             key("fail_channels", ValueType::string_list, "",
+                 "the channels fail_with applies to; empty: all of them"),
+             key("channels", ValueType::string_list, "sms", "the channels it offers: sms, whatsapp, voice"),
              key("healthy", ValueType::boolean, "true", "what health() reports")},
-            {testino::sdk::Channel::sms}};
+            {Channel::sms, Channel::whatsapp, Channel::voice}};
+}
+
+SendStatus parse_answer(const testino::sdk::ConfigView& config) {
+    const std::string fail_with = config.has("fail_with") ? config.get_string("fail_with") : "";
+    if (fail_with.empty()) return SendStatus::sent;
+    if (fail_with == "invalid_recipient") return SendStatus::invalid_recipient;
+    if (fail_with == "misconfigured") return SendStatus::misconfigured;
+    if (fail_with == "unavailable") return SendStatus::unavailable;
+    if (fail_with == "uncertain") return SendStatus::uncertain;
+    throw testino::sdk::ConfigError(
+        config.where("fail_with") + ": \"" + fail_with +
+        "\" is not one of \"\", invalid_recipient, misconfigured, unavailable, uncertain");
+}
+
+std::vector<Channel> parse_channels(const testino::sdk::ConfigView& config, const char* key_name) {
+    std::vector<Channel> channels;
+    if (!config.has(key_name)) return channels;
+    for (const std::string& name : config.get_list(key_name)) {
+        Channel channel;
+        if (!testino::sdk::parse_channel(name, channel)) {
+            throw testino::sdk::ConfigError(config.where(key_name) + ": \"" + name +
+                                            "\" is not one of sms, whatsapp, voice");
+        }
+        channels.push_back(channel);
+    }
+    return channels;
 }
 
 std::unique_ptr<testino::sdk::SmsProvider> create_test_sink(const testino::sdk::PluginContext& context) {
     const auto& config = context.config;
-    const std::string outbox = config.get_string("outbox");
-    if (!std::ofstream(outbox, std::ios::app)) {
-        throw testino::sdk::ConfigError(config.where("outbox") + ": cannot open \"" + outbox +
+    TestSinkProvider::Settings settings;
+    settings.outbox = config.get_string("outbox");
+    if (!std::ofstream(settings.outbox, std::ios::app)) {
+        throw testino::sdk::ConfigError(config.where("outbox") + ": cannot open \"" + settings.outbox +
                                         "\" for appending");
     }
-    const std::string fail_with = config.has("fail_with") ? config.get_string("fail_with") : "";
-    SendStatus answer;
-    if (fail_with.empty()) {
-        answer = SendStatus::sent;
-    } else if (fail_with == "invalid_recipient") {
-        answer = SendStatus::invalid_recipient;
-    } else if (fail_with == "misconfigured") {
-        answer = SendStatus::misconfigured;
-    } else if (fail_with == "unavailable") {
-        answer = SendStatus::unavailable;
-    } else if (fail_with == "uncertain") {
-        answer = SendStatus::uncertain;
-    } else {
-        throw testino::sdk::ConfigError(
-            config.where("fail_with") + ": \"" + fail_with +
-            "\" is not one of \"\", invalid_recipient, misconfigured, unavailable, uncertain");
-    }
-    return std::make_unique<TestSinkProvider>(outbox, std::chrono::milliseconds(config.get_int("delay_ms")),
-                                              answer, config.get_bool("healthy"));
+    settings.delay = std::chrono::milliseconds(config.get_int("delay_ms"));
+    settings.answer = parse_answer(config);
+    settings.fail_channels = parse_channels(config, "fail_channels");
+    settings.channels = parse_channels(config, "channels");
+    if (settings.channels.empty()) settings.channels = {Channel::sms};
+    settings.healthy = config.get_bool("healthy");
+    return std::make_unique<TestSinkProvider>(std::move(settings));
 }
 
 }  // namespace

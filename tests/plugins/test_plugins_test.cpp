@@ -42,7 +42,8 @@ TEST(TestPluginExportsTest, SmsTestSinkExportsCurrentAbiAndDescriptor) {
     EXPECT_EQ(descriptor.name, "test_sink");
     std::vector<std::string> keys;
     for (const auto& key : descriptor.config_keys) keys.push_back(key.name);
-    EXPECT_EQ(keys, (std::vector<std::string>{"outbox", "delay_ms", "fail_with", "healthy"}));
+    EXPECT_EQ(keys, (std::vector<std::string>{"outbox", "delay_ms", "fail_with", "fail_channels", "channels",
+                                              "healthy"}));
     EXPECT_TRUE(descriptor.config_keys[0].required);
     EXPECT_TRUE(library.has(TESTINO_PLUGIN_FACTORY_SYMBOL));
 }
@@ -91,13 +92,16 @@ TEST_F(SmsTestSinkTest, AppendsOneJsonLinePerSendAndReportsSent) {
 
     const SmsMessage first{"+12025550123", "Your code is \"123456\".\nBye", "123456", "r1"};
     EXPECT_EQ(sink->send(first, kNoDeadline).status, SendStatus::sent);
-    EXPECT_EQ(sink->send({"+447400123456", "x", "000111", "r2"}, kNoDeadline).status, SendStatus::sent);
+    EXPECT_EQ(
+        sink->send({"+447400123456", "x", "000111", "r2", testino::sdk::Channel::sms, "pt-BR"}, kNoDeadline)
+            .status,
+        SendStatus::sent);
 
     EXPECT_EQ(
         read_lines(outbox_),
         (std::vector<std::string>{
-            R"({"to":"+12025550123","text":"Your code is \"123456\".\nBye","code":"123456","request_id":"r1"})",
-            R"({"to":"+447400123456","text":"x","code":"000111","request_id":"r2"})"}));
+            R"({"to":"+12025550123","text":"Your code is \"123456\".\nBye","code":"123456","request_id":"r1","channel":"sms","locale":""})",
+            R"({"to":"+447400123456","text":"x","code":"000111","request_id":"r2","channel":"sms","locale":"pt-BR"})"}));
     EXPECT_TRUE(sink->health().healthy);
 }
 
@@ -113,6 +117,20 @@ TEST_F(SmsTestSinkTest, FailsAsToldButStillRecordsTheMessage) {
         EXPECT_FALSE(result.detail.empty()) << fail_with;
     }
     EXPECT_EQ(read_lines(outbox_).size(), 4u);
+}
+
+TEST_F(SmsTestSinkTest, OffersTheConfiguredChannelsAndFailsOnlyThoseTold) {
+    using testino::sdk::Channel;
+    EXPECT_EQ(make({})->channels(), (std::vector<Channel>{Channel::sms})) << "sms by default";
+    auto sink = make(
+        {{"channels", "whatsapp,sms"}, {"fail_with", "invalid_recipient"}, {"fail_channels", "whatsapp"}});
+    EXPECT_EQ(sink->channels(), (std::vector<Channel>{Channel::whatsapp, Channel::sms}));
+    EXPECT_EQ(sink->send({"+12025550123", "t", "123456", "r", Channel::whatsapp}, kNoDeadline).status,
+              SendStatus::invalid_recipient);
+    EXPECT_EQ(sink->send({"+12025550123", "t", "123456", "r", Channel::sms}, kNoDeadline).status,
+              SendStatus::sent);
+    EXPECT_THROW(make({{"channels", "sms,pigeon"}}), ConfigError);
+    EXPECT_THROW(make({{"fail_channels", "fax"}}), ConfigError);
 }
 
 TEST_F(SmsTestSinkTest, RejectsAnUnknownFailWith) {

@@ -48,6 +48,21 @@ ApiError send_failure(const sdk::SendResult& result) {
     }
 }
 
+// The 422 of a channel that no provider on the number's route offers.
+ApiError channel_refusal(sdk::Channel channel, const std::string& calling_code) {
+    return validation_error("channel", std::string("Codes cannot be sent by ") + sdk::to_string(channel) +
+                                           " to +" + calling_code + " numbers; use another channel");
+}
+
+// Whether any provider offers a channel besides sms.
+bool offers_more_than_sms(const SmsDispatcher& dispatcher) {
+    for (std::size_t i = 0; i < dispatcher.channels().size(); ++i) {
+        if (dispatcher.offers(i, sdk::Channel::whatsapp) || dispatcher.offers(i, sdk::Channel::voice))
+            return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 struct OtpFlow::SendJob : FlowJob<SendAccepted> {
@@ -59,12 +74,15 @@ struct OtpFlow::SendJob : FlowJob<SendAccepted> {
     sdk::SmsMessage message;
     bool test_number = false;  // no SMS: the code is the configured one
     std::vector<ChargedCounter> charged;
+    ChannelStep step;                 // its channel (and, in a workflow, the next one)
+    std::vector<sdk::Channel> steps;  // the workflow's steps for this number; empty: none
 };
 
 struct OtpFlow::VerifyJob : FlowJob<VerifiedLogin> {
     VerifyOtpRequest request;
     std::string e164;
     std::vector<ChargedCounter> reserved;  // the failed-verify counters charged for this request
+    sdk::CodeDigest candidate{};
 };
 
 namespace {
@@ -101,6 +119,8 @@ OtpFlow::OtpFlow(const OtpConfig& otp, const TokenConfig& token, const LimitsCon
       sessions_(token, limits, store_, rate_limits_),
       fraud_guard_(limits.fraud_guard, store_),
       dispatcher_(dispatcher),
+      workflow_(otp.channel_workflow, otp.channel_workflow_wait, otp.expiry, store_),
+      many_channels_(offers_more_than_sms(dispatcher)),
       plugins_(std::move(plugins)) {}
 
 OtpFlow::~OtpFlow() = default;
@@ -112,10 +132,12 @@ const TestNumber* OtpFlow::test_number(const std::string& e164) const {
     return nullptr;
 }
 
-std::string OtpFlow::render_message(const SendOtpRequest& request, const std::string& calling_code,
-                                    const std::string& code) const {
-    const std::string locale = messages_.choose(request.locale, request.accept_language, calling_code);
-    return messages_.render(locale, code, config_.expiry.count());
+sdk::SmsMessage OtpFlow::make_message(const SendJob& job, const std::string& code) const {
+    const SendOtpRequest& r = job.request;
+    std::string locale = messages_.choose(r.locale, r.accept_language, job.calling_code);
+    std::string text = messages_.render(locale, code, config_.expiry.count());
+    return sdk::SmsMessage{job.e164,         std::move(text),  code, job.info.request_id,
+                           job.step.channel, std::move(locale)};
 }
 
 // --- send -------------------------------------------------------------------------------
@@ -157,6 +179,10 @@ void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<Sen
                 return job->answer(make_error(ErrorCode::country_not_allowed,
                                               "Codes cannot be sent to +" + job->calling_code + " numbers"));
             }
+            // Before the number's limits: asking for what its route cannot do costs no allowance.
+            if (r.channel && !dispatcher_.supports(job->calling_code, *r.channel)) {
+                return job->answer(channel_refusal(*r.channel, job->calling_code));
+            }
             rate_limits_.charge(send_checks(job->e164, job->calling_code), job->info.request_id,
                                 guarded(job, [this, job](LimitVerdict checked) {
                                     if (checked.refusal) return job->answer(*checked.refusal);
@@ -169,12 +195,31 @@ void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<Sen
 // The fraud guard, after the fixed limits: a prefix it blocks gets the same 429 they give,
 // and what they charged is given back, as for any send that did not go out.
 void OtpFlow::guard(std::shared_ptr<SendJob> job) {
-    if (test_number(job->e164)) return store_code(job);  // no SMS, nothing to pump
+    if (test_number(job->e164)) return choose_channel(job);  // no SMS, nothing to pump
     fraud_guard_.check_send(job->e164, job->calling_code, job->info.request_id,
                             guarded(job, [this, job](std::optional<ApiError> refusal) {
-                                if (!refusal) return store_code(job);
+                                if (!refusal) return choose_channel(job);
                                 rate_limits_.refund(job->charged, [job, e = *refusal] { job->answer(e); });
                             }));
+}
+
+// After every limit: a refused send takes no step of the workflow.
+void OtpFlow::choose_channel(std::shared_ptr<SendJob> job) {
+    if (job->request.channel) {
+        job->step.channel = *job->request.channel;
+        return store_code(job);
+    }
+    if (!workflow_.enabled()) return store_code(job);
+    job->steps = workflow_.steps_for(
+        [this, &job](sdk::Channel c) { return dispatcher_.supports(job->calling_code, c); });
+    if (test_number(job->e164)) {  // no message, so no step: the workflow is the owner's
+        job->step.channel = job->steps.front();
+        return store_code(job);
+    }
+    workflow_.begin(job->e164, job->steps, job->info.request_id, guarded(job, [this, job](ChannelStep step) {
+                        job->step = step;
+                        store_code(job);
+                    }));
 }
 
 void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
@@ -183,8 +228,7 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
     job->test_number = fixed != nullptr;
     job->digest = digest_code(config_.hmac_secret, job->e164, code);
     job->verification_id = generate_verification_id();
-    job->message = sdk::SmsMessage{job->e164, render_message(job->request, job->calling_code, code), code,
-                                   job->info.request_id};
+    job->message = make_message(*job, code);
     // The code this one replaces stays valid for the overlap: a resend by a stranger does not
     // void the code the owner is typing.
     const sdk::FlowTag flow = flow_tag(config_.hmac_secret, job->e164, job->verification_id);
@@ -200,7 +244,8 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
             }
             if (!job->test_number) return dispatch(job);
             log_info("sms.skipped_test_number", {{"request_id", job->info.request_id}});
-            job->answer(SendAccepted{config_.expiry, job->verification_id});
+            job->answer(SendAccepted{config_.expiry, job->verification_id, job->step.channel, std::nullopt,
+                                     std::chrono::seconds(0)});
         }));
 }
 
@@ -208,12 +253,13 @@ void OtpFlow::dispatch(std::shared_ptr<SendJob> job) {
     const bool queued = dispatcher_.submit(
         job->message, job->calling_code, guarded(job, [this, job](const SendOutcome& outcome) {
             const sdk::SendStatus status = outcome.result.status;
-            if (status == sdk::SendStatus::sent) {
-                return job->answer(SendAccepted{config_.expiry, job->verification_id});
-            }
+            if (status == sdk::SendStatus::sent) return sent(job);
             // The SMS may arrive: its code stays valid and the limits stay charged (no free resend).
             if (status == sdk::SendStatus::uncertain) return job->answer(send_failure(outcome.result));
-            undo_send(job, send_failure(outcome.result));
+            if (outcome.channel_unsupported) {
+                return undo_send(job, channel_refusal(job->message.channel, job->calling_code));
+            }
+            next_step_or_undo(job, send_failure(outcome.result));
         }));
     if (queued) return;
     log_warn("sms.queue_full", {{"request_id", job->info.request_id},
@@ -221,6 +267,32 @@ void OtpFlow::dispatch(std::shared_ptr<SendJob> job) {
     ApiError busy = make_error(ErrorCode::service_busy, "Too many SMS are waiting to be sent; retry shortly");
     busy.retry_after = std::chrono::seconds(1);
     undo_send(job, std::move(busy));
+}
+
+void OtpFlow::sent(std::shared_ptr<SendJob> job) {
+    const sdk::Channel channel = job->message.channel;
+    metrics::global().code_sent(channel);
+    if (many_channels_) workflow_.remember(job->e164, job->digest, channel);
+    job->answer(
+        SendAccepted{config_.expiry, job->verification_id, channel, job->step.next, job->step.next_in});
+}
+
+// The code is stored and no message carried it: in a workflow, the next channel carries
+// it now (a number not on WhatsApp gets the SMS, a line that takes no SMS gets the call).
+void OtpFlow::next_step_or_undo(std::shared_ptr<SendJob> job, ApiError error) {
+    if (job->steps.empty()) return undo_send(job, std::move(error));
+    workflow_.skip(
+        job->e164, job->steps, job->step,
+        guarded(job, [this, job, error = std::move(error)](std::optional<ChannelStep> next) mutable {
+            if (!next) return undo_send(job, std::move(error));
+            log_info("workflow.next_channel", {{"request_id", job->info.request_id},
+                                               {"failed", sdk::to_string(job->step.channel)},
+                                               {"next", sdk::to_string(next->channel)}});
+            metrics::global().channel_fallback(job->step.channel, next->channel);
+            job->step = *next;
+            job->message.channel = next->channel;
+            dispatch(job);
+        }));
 }
 
 void OtpFlow::undo_send(std::shared_ptr<SendJob> job, ApiError error) {
@@ -295,7 +367,8 @@ void OtpFlow::give_back_guess(std::shared_ptr<VerifyJob> job, std::function<void
 }
 
 void OtpFlow::check_code(std::shared_ptr<VerifyJob> job) {
-    const sdk::CodeDigest candidate = digest_code(config_.hmac_secret, job->e164, job->request.otp);
+    job->candidate = digest_code(config_.hmac_secret, job->e164, job->request.otp);
+    const sdk::CodeDigest& candidate = job->candidate;
     std::optional<sdk::FlowTag> flow;
     if (!job->request.verification_id.empty()) {
         flow = flow_tag(config_.hmac_secret, job->e164, job->request.verification_id);
@@ -315,6 +388,7 @@ void OtpFlow::finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyRes
         case sdk::VerifyOutcome::verified:
             stats.verify_outcome(metrics::VerifyOutcome::verified);
             fraud_guard_.record_verified(job->e164, calling_code_of(job->request.country_code));
+            count_verified(*job);
             return sessions_.start(job->e164, job->info.request_id,
                                    guarded(job, [job](Expected<TokenPair> pair) {
                                        if (!pair) return job->answer(pair.error());
@@ -339,6 +413,15 @@ void OtpFlow::finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyRes
             return job->answer(store_error({sdk::StoreStatus::unavailable, result.detail}));
     }
     job->answer(make_error(ErrorCode::internal_error, "unexpected store outcome"));
+}
+
+void OtpFlow::count_verified(const VerifyJob& job) {
+    if (workflow_.enabled()) workflow_.restart(job.e164);  // the next sign-in starts at the first channel
+    if (test_number(job.e164)) return;                     // no message carried its code
+    if (!many_channels_) return metrics::global().code_verified(sdk::Channel::sms);
+    workflow_.recall(job.e164, job.candidate, [](std::optional<sdk::Channel> channel) {
+        if (channel) metrics::global().code_verified(*channel);
+    });
 }
 
 // --- health -----------------------------------------------------------------------------

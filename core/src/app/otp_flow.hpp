@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "app/budget_lease.hpp"
+#include "app/channel_workflow.hpp"
 #include "app/flow_job.hpp"
 #include "app/fraud_guard.hpp"
 #include "app/metered_store.hpp"
@@ -34,7 +35,11 @@ class SmsDispatcher;
 
 struct SendAccepted {
     std::chrono::seconds expires_in;
-    std::string verification_id;  // binds the code to this flow; verify-otp may send it back
+    std::string verification_id;               // binds the code to this flow; verify-otp may send it back
+    sdk::Channel channel = sdk::Channel::sms;  // the channel that carried the code
+    // With a channel workflow: where a resend goes, and how soon it moves there.
+    std::optional<sdk::Channel> next_channel;
+    std::chrono::seconds next_channel_in{0};
 };
 
 struct VerifiedLogin {
@@ -98,8 +103,13 @@ private:
 
     std::vector<LimitCheck> send_checks(const std::string& e164, const std::string& calling_code) const;
     void guard(std::shared_ptr<SendJob> job);
+    // The send's channel: the request's, else its step of the channel workflow, else sms.
+    void choose_channel(std::shared_ptr<SendJob> job);
     void store_code(std::shared_ptr<SendJob> job);
     void dispatch(std::shared_ptr<SendJob> job);
+    void sent(std::shared_ptr<SendJob> job);
+    // A send that certainly failed goes on to the workflow's next channel, when it has one.
+    void next_step_or_undo(std::shared_ptr<SendJob> job, ApiError error);
     // Removes the code and refunds the limits of a send whose SMS certainly did not go out,
     // then answers `error`.
     void undo_send(std::shared_ptr<SendJob> job, ApiError error);
@@ -111,10 +121,11 @@ private:
     void finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyResult& result);
 
     NumberPolicy number_policy() const { return NumberPolicy{config_.allow_voip}; }
-    // The SMS text in the locale the request chose (the locale field, Accept-Language, the
-    // number's country, the default).
-    std::string render_message(const SendOtpRequest& request, const std::string& calling_code,
-                               const std::string& code) const;
+    // The message in the locale the request chose (the locale field, Accept-Language, the
+    // number's country, the default), through the job's channel.
+    sdk::SmsMessage make_message(const SendJob& job, const std::string& code) const;
+    // Counts a verified code toward the conversion of the channel that carried it.
+    void count_verified(const VerifyJob& job);
     const TestNumber* test_number(const std::string& e164) const;
 
     OtpConfig config_;
@@ -127,6 +138,8 @@ private:
     SessionFlow sessions_;
     FraudGuard fraud_guard_;
     SmsDispatcher& dispatcher_;
+    ChannelWorkflow workflow_;
+    bool many_channels_ = false;  // some provider offers more than sms: remember each code's channel
     std::vector<PluginHealthSource> plugins_;
 };
 

@@ -229,8 +229,11 @@ SendOutcome SmsDispatcher::run_route(const Job& job) {
             continue;
         }
         if (outcome.result.status == sdk::SendStatus::sent) {
-            const SmsSegments cost = count_sms_segments(job.message.text);
-            metrics::global().sms_segments(job.calling_code, cost.segments);
+            // Only an SMS is billed by segments; WhatsApp and voice carry the code, not the text.
+            const bool sms = wanted == sdk::Channel::sms;
+            const SmsSegments cost =
+                sms ? count_sms_segments(job.message.text) : SmsSegments{SmsEncoding::gsm7, 0, 0};
+            if (sms) metrics::global().sms_segments(job.calling_code, cost.segments);
             log_sent(job, outcome, cost, start);
         } else {
             log_result(job, outcome, start);
@@ -257,22 +260,28 @@ void SmsDispatcher::log_sent(const Job& job, const SendOutcome& outcome, const S
     // attempt's sms.sent would only repeat that on every request: debug level.
     const LogLevel level = job.route->inline_ && outcome.attempts == 1 ? LogLevel::debug : LogLevel::info;
     if (!Logger::enabled(level)) return;
-    Logger::write(level, "sms.sent",
-                  {{"request_id", job.message.request_id},
-                   {"provider", outcome.provider},
-                   {"attempt", outcome.attempts},
-                   {"message_id", outcome.result.message_id},
-                   {"segments", cost.segments},
-                   {"encoding", to_string(cost.encoding)},
-                   {"duration_ms", milliseconds_since(start)}});
+    std::vector<LogField> fields{{"request_id", job.message.request_id},
+                                 {"provider", outcome.provider},
+                                 {"channel", sdk::to_string(job.message.channel)},
+                                 {"attempt", outcome.attempts},
+                                 {"message_id", outcome.result.message_id}};
+    if (job.message.channel == sdk::Channel::sms) {  // only an SMS has segments
+        fields.emplace_back("segments", cost.segments);
+        fields.emplace_back("encoding", to_string(cost.encoding));
+    }
+    fields.emplace_back("duration_ms", milliseconds_since(start));
+    Logger::write(level, "sms.sent", fields);
 }
 
 void SmsDispatcher::log_result(const Job& job, const SendOutcome& outcome, Clock::time_point start) const {
     const sdk::SendStatus status = outcome.result.status;
-    const std::initializer_list<LogField> fields = {
-        {"request_id", job.message.request_id}, {"provider", outcome.provider},
-        {"attempt", outcome.attempts},          {"outcome", outcome_name(status)},
-        {"detail", outcome.result.detail},      {"duration_ms", milliseconds_since(start)}};
+    const std::initializer_list<LogField> fields = {{"request_id", job.message.request_id},
+                                                    {"provider", outcome.provider},
+                                                    {"channel", sdk::to_string(job.message.channel)},
+                                                    {"attempt", outcome.attempts},
+                                                    {"outcome", outcome_name(status)},
+                                                    {"detail", outcome.result.detail},
+                                                    {"duration_ms", milliseconds_since(start)}};
     switch (status) {
         case sdk::SendStatus::invalid_recipient: log_warn("sms.rejected_recipient", fields); break;
         case sdk::SendStatus::misconfigured: log_error("sms.provider_misconfigured", fields); break;

@@ -262,6 +262,22 @@ void log_token_setup(const TokenConfig& token) {
               {"published_keys", static_cast<int>(is_asymmetric(token.algorithm) ? token.keys.size() : 0)}});
 }
 
+// Every channel of otp.channel_workflow has a provider that offers it (a route without one
+// skips that step).
+void check_channel_workflow(const AppConfig& config, const SmsDispatcher& dispatcher) {
+    for (const sdk::Channel channel : config.otp.channel_workflow) {
+        bool offered = false;
+        for (std::size_t i = 0; i < dispatcher.channels().size(); ++i)
+            offered = offered || dispatcher.offers(i, channel);
+        if (!offered) {
+            throw StartupError(config.section("otp").where("channel_workflow") + ": no SMS provider offers " +
+                               sdk::to_string(channel) +
+                               " (see --list-plugins for each provider's channels, and its keys that turn "
+                               "them on)");
+        }
+    }
+}
+
 }  // namespace
 
 Application build_application(const AppConfig& config, const StartupPlan& plan) {
@@ -284,10 +300,6 @@ Application build_application(const AppConfig& config, const StartupPlan& plan) 
             {sdk::PluginKind::sms_provider, name, plugin.descriptor().version,
              [provider](sdk::StoreCompletion<sdk::HealthReport> done) { done(provider->health()); }});
         routing.channels.push_back({name, std::move(provider)});
-        if (name == "console") {
-            log_warn("sms.console_provider",
-                     {{"detail", "the console provider writes codes to the log: development only"}});
-        }
     }
     health.push_back(
         {sdk::PluginKind::otp_store, store_plugin.descriptor().name, store_plugin.descriptor().version,
@@ -295,6 +307,7 @@ Application build_application(const AppConfig& config, const StartupPlan& plan) 
     log_token_setup(config.token);
     app.dispatcher = std::make_unique<SmsDispatcher>(std::move(routing), config.sms.workers,
                                                      config.sms.queue_size, config.sms.timeout);
+    check_channel_workflow(config, *app.dispatcher);
     app.flow = std::make_unique<OtpFlow>(config.otp, config.token, config.limits, config.test_numbers, store,
                                          *app.dispatcher, std::move(health));
     return app;

@@ -96,6 +96,14 @@ const std::vector<ConfigKey>& otp_schema() {
         config_key("max_segments", ValueType::integer, "2", "OTP_MAX_SEGMENTS",
                    "SMS segments a message may cost at most, autofill lines included; checked at start-up", 1,
                    10),
+        config_key("channel_workflow", ValueType::string_list, "", "OTP_CHANNEL_WORKFLOW",
+                   "channels a send-otp without \"channel\" goes through, one step per resend, e.g. "
+                   "[whatsapp, sms, voice]; each of sms, whatsapp, voice at most once; \"\" = sms only"),
+        config_key("channel_workflow_wait_seconds", ValueType::integer, "60",
+                   "OTP_CHANNEL_WORKFLOW_WAIT_SECONDS",
+                   "how long a workflow step lasts: a resend sooner repeats its channel, a later one moves "
+                   "to the next",
+                   1, 3600),
     };
     return keys;
 }
@@ -213,6 +221,25 @@ void check_nist_strength(const ConfigSection& otp, const OtpConfig& o) {
     }
 }
 
+// otp.channel_workflow: known channels, each once. Whether a provider offers them is
+// checked when the providers are loaded (app/startup.cpp).
+void load_channel_workflow(const ConfigSection& otp, OtpConfig& o) {
+    for (const std::string& name : otp.get_list("channel_workflow")) {
+        sdk::Channel channel{};
+        if (!sdk::parse_channel(name, channel)) {
+            throw StartupError(otp.where("channel_workflow") + ": \"" + name +
+                               "\" is not a channel; use sms, whatsapp or voice");
+        }
+        if (std::find(o.channel_workflow.begin(), o.channel_workflow.end(), channel) !=
+            o.channel_workflow.end()) {
+            throw StartupError(otp.where("channel_workflow") + ": " + name +
+                               " appears twice; each channel is one step");
+        }
+        o.channel_workflow.push_back(channel);
+    }
+    o.channel_workflow_wait = std::chrono::seconds(otp.get_int("channel_workflow_wait_seconds"));
+}
+
 void load_otp(AppConfig& config) {
     const ConfigSection& otp = config.section("otp");
     OtpConfig& o = config.otp;
@@ -226,6 +253,7 @@ void load_otp(AppConfig& config) {
     o.require_verification_id = otp.get_bool("require_verification_id");
     o.resend_overlap = std::chrono::seconds(otp.get_int("resend_overlap_seconds"));
     check_nist_strength(otp, o);
+    load_channel_workflow(otp, o);
     if (!o.hmac_secret.empty() && o.hmac_secret.size() < 32) {
         throw StartupError(otp.where("hmac_secret") + ": must be at least 32 bytes long");
     }

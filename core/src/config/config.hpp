@@ -22,6 +22,7 @@
 #include "domain/signing_key.hpp"
 #include "observability/logging.hpp"
 #include "testino/config_view.hpp"
+#include "testino/sms_provider.hpp"
 
 namespace testino {
 
@@ -124,6 +125,10 @@ struct OtpConfig {
     bool allow_voip = false;              // VOIP numbers accepted
     bool require_verification_id = false;
     std::chrono::seconds resend_overlap{120};  // a replaced code stays valid this long
+    // The channels a send without `channel` goes through, one per resend ("" = sms only),
+    // and how long a step lasts before a resend moves on (app/channel_workflow.hpp).
+    std::vector<sdk::Channel> channel_workflow;
+    std::chrono::seconds channel_workflow_wait{60};
 };
 
 // Access tokens (JWTs) and refresh tokens (config/token_config.cpp).

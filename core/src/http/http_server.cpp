@@ -165,8 +165,7 @@ private:
         start_flow(writer, ctx, [&] {
             state_->flow->send(parsed.value(), {ctx.request_id, ctx.client_ip, ctx.client_key},
                                replier<SendAccepted>(writer, ctx, [](const SendAccepted& sent) {
-                                   return json_reply(
-                                       200, success_send_body(sent.expires_in, sent.verification_id));
+                                   return json_reply(200, success_send_body(sent));
                                }));
         });
     }

@@ -33,7 +33,8 @@ bool has_lone_surrogate(const char* text, std::size_t length) {
 template <std::size_t N>
 std::optional<ApiError> read_string_fields(std::string_view body, const std::array<const char*, N>& names,
                                            std::array<std::string, N>& out, std::size_t required = N,
-                                           std::size_t max_bytes = kMaxFieldBytes) {
+                                           std::size_t max_bytes = kMaxFieldBytes,
+                                           std::array<bool, N>* present = nullptr) {
     if (body.find_first_not_of(" \t\r\n") == std::string_view::npos) {
         return make_error(ErrorCode::invalid_json, "Request body is empty; expected a JSON object");
     }
@@ -89,20 +90,34 @@ std::optional<ApiError> read_string_fields(std::string_view body, const std::arr
             return validation_error(names[i], std::string("Field \"") + names[i] + "\" is required");
         }
     }
+    if (present) *present = seen;
     return std::nullopt;
 }
 
 }  // namespace
 
 Expected<SendOtpRequest> parse_send_otp(std::string_view body) {
-    static constexpr std::array<const char*, 3> names = {"country_code", "mobile_number", "locale"};
-    std::array<std::string, 3> values;
-    if (auto error = read_string_fields(body, names, values, 2)) return *error;
+    static constexpr std::array<const char*, 4> names = {"country_code", "mobile_number", "locale",
+                                                         "channel"};
+    std::array<std::string, 4> values;
+    std::array<bool, 4> present{};
+    if (auto error = read_string_fields(body, names, values, 2, kMaxFieldBytes, &present)) return *error;
     if (!values[2].empty() && !is_well_formed_locale(values[2])) {
         return validation_error("locale",
                                 "Field \"locale\" must be a BCP 47 language tag, like \"en\" or \"pt-BR\"");
     }
-    return SendOtpRequest{std::move(values[0]), std::move(values[1]), std::move(values[2]), ""};
+    SendOtpRequest request{std::move(values[0]), std::move(values[1]), std::move(values[2]), "",
+                           std::nullopt};
+    // A channel that is present must be one: "" is refused like any other unknown name.
+    if (present[3]) {
+        sdk::Channel channel{};
+        if (!sdk::parse_channel(values[3], channel)) {
+            return validation_error("channel",
+                                    "Field \"channel\" must be \"sms\", \"whatsapp\" or \"voice\"");
+        }
+        request.channel = channel;
+    }
+    return request;
 }
 
 Expected<VerifyOtpRequest> parse_verify_otp(std::string_view body, int otp_length) {

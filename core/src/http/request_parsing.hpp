@@ -1,10 +1,12 @@
 // Request bodies: strict JSON objects of string fields, nothing more.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "domain/errors.hpp"
+#include "testino/sms_provider.hpp"
 
 namespace testino {
 
@@ -13,6 +15,8 @@ struct SendOtpRequest {
     std::string mobile_number;
     std::string locale;           // optional: a BCP 47 tag, "" when the client sent none
     std::string accept_language;  // not from the body: the request's Accept-Language header
+    // optional: sms, whatsapp or voice; none = the configured workflow's step, or sms
+    std::optional<sdk::Channel> channel;
 };
 
 // The body of refresh and logout.
@@ -34,6 +38,7 @@ inline constexpr std::size_t kVerificationIdLength = 22;
 // object, a missing, unknown or duplicated field, a value that is not a string, or a value
 // over 64 bytes → 422 naming the field. `locale` is optional; when present it must be a
 // well-formed BCP 47 tag (one without a template falls through to the next choice).
+// `channel` is optional; when present it must be "sms", "whatsapp" or "voice".
 Expected<SendOtpRequest> parse_send_otp(std::string_view body);
 // As above, and `otp` must be exactly `otp_length` ASCII digits. `verification_id` is
 // optional; when present it must look like one (22 base64url characters).

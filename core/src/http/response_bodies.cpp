@@ -7,7 +7,8 @@
 
 namespace testino {
 
-std::string success_send_body(std::chrono::seconds expires_in, const std::string& verification_id) {
+std::string success_send_body(const SendAccepted& sent) {
+    const std::string& verification_id = sent.verification_id;
     rapidjson::StringBuffer buffer;
     rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
     w.StartObject();
@@ -16,9 +17,17 @@ std::string success_send_body(std::chrono::seconds expires_in, const std::string
     w.Key("message");
     w.String("OTP sent successfully");
     w.Key("expires_in");
-    w.Int64(expires_in.count());
+    w.Int64(sent.expires_in.count());
     w.Key("verification_id");
     w.String(verification_id.c_str(), static_cast<rapidjson::SizeType>(verification_id.size()));
+    w.Key("channel");
+    w.String(sdk::to_string(sent.channel));
+    if (sent.next_channel) {
+        w.Key("next_channel");
+        w.String(sdk::to_string(*sent.next_channel));
+        w.Key("next_channel_in");
+        w.Int64(sent.next_channel_in.count());
+    }
     w.EndObject();
     return {buffer.GetString(), buffer.GetSize()};
 }

@@ -11,7 +11,9 @@
 namespace testino {
 
 // {"success":true,"message":"OTP sent successfully","expires_in":N,"verification_id":"..."}
-std::string success_send_body(std::chrono::seconds expires_in, const std::string& verification_id);
+// send-otp's 200: the seed's fields, verification_id, the channel that carried the code and,
+// with a channel workflow, next_channel and next_channel_in.
+std::string success_send_body(const SendAccepted& sent);
 // {"success":true,"message":"OTP verified successfully","access_token":...,"token_type","expires_in",
 //  "refresh_token","refresh_expires_in"}: the refresh fields only when there is a refresh token.
 std::string success_verify_body(const TokenPair& tokens);

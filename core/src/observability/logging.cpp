@@ -153,11 +153,21 @@ void LogBatch::flush() {
 }
 
 void Logger::write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields) {
+    write_fields(level, event, fields.begin(), fields.end());
+}
+
+void Logger::write(LogLevel level, std::string_view event, const std::vector<LogField>& fields) {
+    write_fields(level, event, fields.data(), fields.data() + fields.size());
+}
+
+void Logger::write_fields(LogLevel level, std::string_view event, const LogField* begin,
+                          const LogField* end) {
     if (!enabled(level)) return;
     Line line;
     JsonWriter& w = line.writer;
     begin_line(w, level, event);
-    for (const LogField& f : fields) {
+    for (const LogField* field = begin; field != end; ++field) {
+        const LogField& f = *field;
         key(w, f.key);
         switch (f.kind) {
             case LogField::Kind::string:

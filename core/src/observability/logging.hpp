@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "testino/host.hpp"
 
@@ -43,9 +44,15 @@ public:
     static bool enabled(LogLevel level);
     static void set_fd(int fd);  // default: 1 (stdout)
     static void write(LogLevel level, std::string_view event, std::initializer_list<LogField> fields = {});
+    // For lines whose fields depend on the case (some only for SMS, say).
+    static void write(LogLevel level, std::string_view event, const std::vector<LogField>& fields);
     // For plugins: string fields only, and the plugin's name.
     static void write_plugin(LogLevel level, std::string_view plugin, std::string_view event,
                              const std::vector<sdk::LogField>& fields);
+
+private:
+    static void write_fields(LogLevel level, std::string_view event, const LogField* begin,
+                             const LogField* end);
 };
 
 // Lines logged on this thread while a batch is open leave together, in one write(2), when

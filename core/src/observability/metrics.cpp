@@ -248,11 +248,15 @@ std::uint64_t Registry::sms_sent_total() const {
     return total;
 }
 
-namespace {
-
 void family(std::ostringstream& out, const char* name, const char* type, std::string_view help) {
     out << "# HELP " << name << ' ' << escape_help(help) << '\n' << "# TYPE " << name << ' ' << type << '\n';
 }
+
+std::string label(const char* key, std::string_view value) {
+    return std::string(key) + "=\"" + escape_label_value(value) + "\"";
+}
+
+namespace {
 
 // `labels` is the already formatted `key="value",...` list, without braces.
 void histogram_series(std::ostringstream& out, const char* name, const std::string& labels,
@@ -265,10 +269,6 @@ void histogram_series(std::ostringstream& out, const char* name, const std::stri
     const std::string braces = labels.empty() ? "" : "{" + labels + "}";
     out << name << "_sum" << braces << ' ' << format_value(s.sum_seconds) << '\n';
     out << name << "_count" << braces << ' ' << s.count << '\n';
-}
-
-std::string label(const char* key, std::string_view value) {
-    return std::string(key) + "=\"" + escape_label_value(value) + "\"";
 }
 
 }  // namespace
@@ -323,6 +323,8 @@ std::string Registry::exposition() const {
     write_store(out);
 
     write_fraud_guard(out, countries);
+
+    write_channels(out);
 
     family(out, "testino_otp_sent_to_verified_ratio", "gauge",
            "SMS sent divided by codes verified since start (divided by 1 before the first verify). "

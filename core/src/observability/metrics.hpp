@@ -114,6 +114,9 @@ std::string escape_label_value(std::string_view value);
 std::string escape_help(std::string_view text);
 // A sample value: integers as integers, NaN as "NaN", infinities as "+Inf"/"-Inf".
 std::string format_value(double value);
+// A family's HELP and TYPE lines, and one `key="value"` label, escaped.
+void family(std::ostringstream& out, const char* name, const char* type, std::string_view help);
+std::string label(const char* key, std::string_view value);
 
 class Registry {
 public:
@@ -159,6 +162,14 @@ public:
     void fraud_refusal(std::string_view calling_code) { fraud_refusals_[country_slot(calling_code)].inc(); }
     void fraud_conversion(std::string_view calling_code, double conversion);
 
+    // Codes by channel: one a provider accepted, one verified (counted toward the channel
+    // that carried it), and a workflow step that failed and went on to the next channel.
+    void code_sent(sdk::Channel channel) { codes_sent_[channel_slot(channel)].inc(); }
+    void code_verified(sdk::Channel channel) { codes_verified_[channel_slot(channel)].inc(); }
+    void channel_fallback(sdk::Channel from, sdk::Channel to) {
+        channel_fallbacks_[channel_slot(from) * kChannels + channel_slot(to)].inc();
+    }
+
     // The whole exposition, format 0.0.4.
     std::string exposition() const;
 
@@ -177,6 +188,11 @@ private:
     void write_sms(std::ostringstream& out,
                    const std::vector<std::pair<std::size_t, std::string>>& countries) const;
     void write_store(std::ostringstream& out) const;
+    void write_channels(std::ostringstream& out) const;  // metrics_channels.cpp
+    static constexpr std::size_t kChannels = std::size(sdk::kAllChannels);
+    static std::size_t channel_slot(sdk::Channel channel) {
+        return std::min(static_cast<std::size_t>(channel), kChannels - 1);
+    }
     void write_fraud_guard(std::ostringstream& out,
                            const std::vector<std::pair<std::size_t, std::string>>& countries) const;
 
@@ -201,6 +217,9 @@ private:
     std::unique_ptr<Counter[]> fraud_blocks_;                  // [country][block, shadow]
     std::unique_ptr<Counter[]> fraud_refusals_;                // [country]
     std::unique_ptr<std::atomic<double>[]> fraud_conversion_;  // [country]; < 0 until judged
+    std::array<Counter, kChannels> codes_sent_;
+    std::array<Counter, kChannels> codes_verified_;
+    std::array<Counter, kChannels * kChannels> channel_fallbacks_;  // [from][to]
 
     // Calling code (1..999) -> its country slot, -1 while unseen.
     std::array<std::atomic<int>, 1000> country_of_code_;

@@ -96,9 +96,13 @@ TEST(SmsConsolePluginTest, FactoryMakesAProviderThatLogsThroughTheHost) {
     auto provider = plugin.create<sdk::SmsProvider>(config, host);
     ASSERT_NE(provider, nullptr);
 
+    // Created, it says it is for development only.
+    ASSERT_EQ(host.count("sms.console_provider"), 1u);
+    EXPECT_EQ(host.records_of("sms.console_provider")[0].level, sdk::LogLevel::warn);
+
     EXPECT_EQ(provider->send(message_to("+447400123456"), kNoDeadline).status, SendStatus::sent);
     ASSERT_EQ(host.count("sms.console.message"), 1u);
-    EXPECT_EQ(host.records()[0].field("to"), "+447400123456");
+    EXPECT_EQ(host.records_of("sms.console.message")[0].field("to"), "+447400123456");
 }
 
 }  // namespace
