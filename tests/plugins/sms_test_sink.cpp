@@ -3,6 +3,8 @@
 // as soon as it arrives (so a test can see a send in flight), then waits `delay_ms`
 // (never past the deadline) and answers as `fail_with` says; a delay the deadline cuts short
 // answers `uncertain` (the message is in the outbox: as far as the test is concerned, "sent").
+// With `fail_while_exists`, `fail_with` applies only while that file exists, so a running
+// server's provider can go down and come back (deploy/grafana/render.py's incident).
 // Built twice, as test_sink and (TEST_SINK_NAME) test_sink_b, so failover tests have two
 // providers to route between.
 #include <chrono>
@@ -50,8 +52,13 @@ std::string json_string(const std::string& text) {
 
 class TestSinkProvider final : public testino::sdk::SmsProvider {
 public:
-    TestSinkProvider(std::string outbox, std::chrono::milliseconds delay, SendStatus answer, bool healthy)
-        : outbox_(std::move(outbox)), delay_(delay), answer_(answer), healthy_(healthy) {}
+    TestSinkProvider(std::string outbox, std::chrono::milliseconds delay, SendStatus answer, bool healthy,
+                     std::string fail_while_exists)
+        : outbox_(std::move(outbox)),
+          delay_(delay),
+          answer_(answer),
+          healthy_(healthy),
+          fail_while_exists_(std::move(fail_while_exists)) {}
 
     SendResult send(const testino::sdk::SmsMessage& message,
                     std::chrono::steady_clock::time_point deadline) override {
@@ -62,7 +69,8 @@ public:
         if (delay_.count() > 0) std::this_thread::sleep_until(std::min(wanted, deadline));
         if (wanted > deadline) return {SendStatus::uncertain, "test_sink: deadline passed", {}};
 
-        switch (answer_) {
+        const bool told_to_fail = fail_while_exists_.empty() || std::ifstream(fail_while_exists_).good();
+        switch (told_to_fail ? answer_ : SendStatus::sent) {
             case SendStatus::sent: return {SendStatus::sent, {}, "sink-" + message.request_id};
             case SendStatus::invalid_recipient: return {answer_, "test_sink: recipient rejected as told", {}};
             case SendStatus::misconfigured: return {answer_, "test_sink: misconfigured as told", {}};
@@ -93,6 +101,7 @@ private:
     const std::chrono::milliseconds delay_;
     const SendStatus answer_;
     const bool healthy_;
+    const std::string fail_while_exists_;  // empty: fail_with always applies
     std::mutex mutex_;
 };
 
@@ -118,7 +127,9 @@ testino::sdk::PluginDescriptor test_sink_descriptor() {
             {outbox, delay,
              key("fail_with", ValueType::string, "",
                  "\"\", invalid_recipient, misconfigured, unavailable or uncertain"),
-             key("healthy", ValueType::boolean, "true", "what health() reports")},
+             key("healthy", ValueType::boolean, "true", "what health() reports"),
+             key("fail_while_exists", ValueType::string, "",
+                 "a file: fail_with applies only while it exists (empty: always)")},
             {testino::sdk::Channel::sms}};
 }
 
@@ -146,8 +157,9 @@ std::unique_ptr<testino::sdk::SmsProvider> create_test_sink(const testino::sdk::
             config.where("fail_with") + ": \"" + fail_with +
             "\" is not one of \"\", invalid_recipient, misconfigured, unavailable, uncertain");
     }
-    return std::make_unique<TestSinkProvider>(outbox, std::chrono::milliseconds(config.get_int("delay_ms")),
-                                              answer, config.get_bool("healthy"));
+    return std::make_unique<TestSinkProvider>(
+        outbox, std::chrono::milliseconds(config.get_int("delay_ms")), answer, config.get_bool("healthy"),
+        config.has("fail_while_exists") ? config.get_string("fail_while_exists") : "");
 }
 
 }  // namespace
