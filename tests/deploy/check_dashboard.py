@@ -146,6 +146,12 @@ def check_dashboard_shape(dashboard, findings):
         if not panel.get("targets"):
             findings.append(f"panel {panel['title']!r}: no query")
         for target in panel.get("targets", []):
+            # A legend names labels the query keeps: those of its by (...) clauses.
+            kept = {x.strip() for m in GROUPING.finditer(target["expr"]) if m.group(1) == "by"
+                    for x in m.group(2).split(",")}
+            for label in re.findall(r"\{\{\s*(\w+)\s*\}\}", target.get("legendFormat", "")):
+                if label not in kept:
+                    findings.append(f"panel {panel['title']!r}: legend {{{{{label}}}}} is not a label the query keeps")
             for selector in SELECTOR.finditer(target["expr"]):
                 if 'job=~"$job"' not in selector.group(2) or 'instance=~"$instance"' not in selector.group(2):
                     findings.append(f"panel {panel['title']!r}: {selector.group(0)} ignores $job or $instance")
