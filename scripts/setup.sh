@@ -9,10 +9,14 @@ packages=(
   libpistache-dev rapidjson-dev libyaml-cpp-dev libboost-dev libcurl4-openssl-dev
   libssl-dev libhiredis-dev libevent-dev libphonenumber-dev libjwt-dev libgtest-dev
   redis-server redis-sentinel wrk python3 python3-yaml python3-jwt python3-cryptography valgrind
+  prometheus python3-matplotlib
   clang clang-format libfuzzer-14-dev
   nodejs
   chromium
 )
+# prometheus brings promtool, which checks and unit-tests deploy/prometheus's alert rules
+# (tests/deploy); the render of the dashboard's pictures (deploy/grafana/render.py) runs its
+# prometheus server on loopback and draws with python3-matplotlib.
 # Node.js runs Stoplight Prism (the Twilio contract test) and, with Chromium, the docs pages'
 # browser test (tests/browser). Some Node.js builds bring npm themselves and conflict with
 # Debian's npm package: ask for it only when it is missing.

@@ -4,7 +4,9 @@
 // `delay_ms` (never past the deadline) and answers as `fail_with` says, for the channels in
 // `fail_channels` (all when empty); a delay the deadline cuts short answers `uncertain` (the
 // message is in the outbox: as far as the test is concerned, "sent"). `channels` says which
-// of sms, whatsapp and voice it offers.
+// of sms, whatsapp and voice it offers. With `fail_while_exists`, `fail_with` applies only
+// while that file exists, so a running server's provider can go down and come back
+// (deploy/grafana/render.py's incident).
 // Built twice, as test_sink and (TEST_SINK_NAME) test_sink_b, so failover tests have two
 // providers to route between.
 #include <algorithm>
@@ -62,6 +64,7 @@ public:
         std::vector<Channel> fail_channels;  // empty: `answer` for every channel
         std::vector<Channel> channels;
         bool healthy = true;
+        std::string fail_while_exists;  // empty: fail_with always applies
     };
 
     explicit TestSinkProvider(Settings settings) : settings_(std::move(settings)) {}
@@ -76,8 +79,11 @@ public:
         if (wanted > deadline) return {SendStatus::uncertain, "test_sink: deadline passed", {}};
 
         const auto& failing = settings_.fail_channels;
-        const bool fails =
+        const bool on_channel =
             failing.empty() || std::find(failing.begin(), failing.end(), message.channel) != failing.end();
+        const bool switched_on =
+            settings_.fail_while_exists.empty() || std::ifstream(settings_.fail_while_exists).good();
+        const bool fails = on_channel && switched_on;
         const SendStatus answer = fails ? settings_.answer : SendStatus::sent;
         switch (answer) {
             case SendStatus::sent: return {SendStatus::sent, {}, "sink-" + message.request_id};
@@ -138,7 +144,9 @@ testino::sdk::PluginDescriptor test_sink_descriptor() {
              key("fail_channels", ValueType::string_list, "",
                  "the channels fail_with applies to; empty: all of them"),
              key("channels", ValueType::string_list, "sms", "the channels it offers: sms, whatsapp, voice"),
-             key("healthy", ValueType::boolean, "true", "what health() reports")},
+             key("healthy", ValueType::boolean, "true", "what health() reports"),
+             key("fail_while_exists", ValueType::string, "",
+                 "a file: fail_with applies only while it exists (empty: always)")},
             {Channel::sms, Channel::whatsapp, Channel::voice}};
 }
 
@@ -182,6 +190,8 @@ std::unique_ptr<testino::sdk::SmsProvider> create_test_sink(const testino::sdk::
     settings.channels = parse_channels(config, "channels");
     if (settings.channels.empty()) settings.channels = {Channel::sms};
     settings.healthy = config.get_bool("healthy");
+    settings.fail_while_exists =
+        config.has("fail_while_exists") ? config.get_string("fail_while_exists") : "";
     return std::make_unique<TestSinkProvider>(std::move(settings));
 }
 

@@ -43,7 +43,7 @@ TEST(TestPluginExportsTest, SmsTestSinkExportsCurrentAbiAndDescriptor) {
     std::vector<std::string> keys;
     for (const auto& key : descriptor.config_keys) keys.push_back(key.name);
     EXPECT_EQ(keys, (std::vector<std::string>{"outbox", "delay_ms", "fail_with", "fail_channels", "channels",
-                                              "healthy"}));
+                                              "healthy", "fail_while_exists"}));
     EXPECT_TRUE(descriptor.config_keys[0].required);
     EXPECT_TRUE(library.has(TESTINO_PLUGIN_FACTORY_SYMBOL));
 }
@@ -131,6 +131,18 @@ TEST_F(SmsTestSinkTest, OffersTheConfiguredChannelsAndFailsOnlyThoseTold) {
               SendStatus::sent);
     EXPECT_THROW(make({{"channels", "sms,pigeon"}}), ConfigError);
     EXPECT_THROW(make({{"fail_channels", "fax"}}), ConfigError);
+}
+
+TEST_F(SmsTestSinkTest, FailsOnlyWhileTheSwitchFileExists) {
+    const auto switch_file = std::filesystem::path(outbox_).replace_extension(".down");
+    std::filesystem::remove(switch_file);
+    auto sink = make({{"fail_with", "unavailable"}, {"fail_while_exists", switch_file.string()}});
+    const SmsMessage message{"+12025550123", "t", "123456", "r"};
+    EXPECT_EQ(sink->send(message, kNoDeadline).status, SendStatus::sent);
+    std::ofstream(switch_file).put('x');
+    EXPECT_EQ(sink->send(message, kNoDeadline).status, SendStatus::unavailable);
+    std::filesystem::remove(switch_file);
+    EXPECT_EQ(sink->send(message, kNoDeadline).status, SendStatus::sent);
 }
 
 TEST_F(SmsTestSinkTest, RejectsAnUnknownFailWith) {
