@@ -325,7 +325,9 @@ public:
                                            {"sweep_interval_ms", "1000"},
                                            {"shards", "4"},
                                            {"max_counters", "1000"},
-                                           {"max_refresh_families", "1000"}}};
+                                           {"max_refresh_families", "1000"},
+                                           {"max_records", "1000"},
+                                           {"max_queue_items", "1000"}}};
     std::shared_ptr<sdk::OtpStore> store;
     std::shared_ptr<RecordingProvider> provider;
     std::unique_ptr<SmsDispatcher> dispatcher;
