@@ -275,7 +275,7 @@ public:
     Expected<SendAccepted> send_result(const std::string& number, const std::string& ip = "",
                                        const std::string& cc = "+1", const std::string& request_id = "r") {
         return await_flow<SendAccepted>([&](FlowDone<SendAccepted> done) {
-            flow->send({cc, number, "", "", std::nullopt}, {request_id, ip, ip}, std::move(done));
+            flow->send({cc, number, "", "", std::nullopt, ""}, {request_id, ip, ip}, std::move(done));
         });
     }
 
