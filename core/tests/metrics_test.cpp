@@ -191,8 +191,8 @@ TEST(Metrics, EveryFamilyHasHelpThenTypeBeforeItsSamples) {
         }
     }
     // 12, the fraud guard's blocks, refusals and conversion, and codes sent and verified and
-    // channel fallbacks.
-    EXPECT_EQ(types, 18u);
+    // channel fallbacks, the webhook outbox's six and idempotent replays.
+    EXPECT_EQ(types, 25u);
 }
 
 TEST(Metrics, CountsCodesByChannelAndFallbacksByBothChannels) {

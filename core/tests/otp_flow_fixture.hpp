@@ -275,7 +275,7 @@ public:
     Expected<SendAccepted> send_result(const std::string& number, const std::string& ip = "",
                                        const std::string& cc = "+1", const std::string& request_id = "r") {
         return await_flow<SendAccepted>([&](FlowDone<SendAccepted> done) {
-            flow->send({cc, number, "", "", std::nullopt}, {request_id, ip, ip}, std::move(done));
+            flow->send({cc, number, "", "", std::nullopt, ""}, {request_id, ip, ip}, std::move(done));
         });
     }
 
@@ -325,7 +325,9 @@ public:
                                            {"sweep_interval_ms", "1000"},
                                            {"shards", "4"},
                                            {"max_counters", "1000"},
-                                           {"max_refresh_families", "1000"}}};
+                                           {"max_refresh_families", "1000"},
+                                           {"max_records", "1000"},
+                                           {"max_queue_items", "1000"}}};
     std::shared_ptr<sdk::OtpStore> store;
     std::shared_ptr<RecordingProvider> provider;
     std::unique_ptr<SmsDispatcher> dispatcher;

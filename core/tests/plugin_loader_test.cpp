@@ -50,14 +50,13 @@ TEST(PluginLoader, ListsBrokenFilesWithTheReason) {
     EXPECT_TRUE(not_plugin);
 }
 
-TEST(PluginLoader, APluginBuiltForAbi6IsRefusedNamingBothVersions) {
-    // ABI 7 added the channels: SmsMessage grew (channel, locale), PluginDescriptor grew
-    // (channels) and SmsProvider's vtable grew (channels()): a provider built for 6 would read
-    // and be called past the ends of what it knows.
-    ASSERT_EQ(sdk::kAbiVersion, 7);
-    const std::string e = load_error(PluginLoader(kPlugins), (kTestPlugins / "abi6_plugin.so").string(),
+TEST(PluginLoader, APluginBuiltForAbi7IsRefusedNamingBothVersions) {
+    // ABI 8 grew SmsMessage (traceparent) and the vtables of SmsProvider (callbacks) and
+    // OtpStore (records and queues): a plugin built for 7 would be called past their ends.
+    ASSERT_EQ(sdk::kAbiVersion, 8);
+    const std::string e = load_error(PluginLoader(kPlugins), (kTestPlugins / "abi7_plugin.so").string(),
                                      PluginKind::sms_provider);
-    EXPECT_NE(e.find("built for plugin ABI 6, but this server speaks ABI 7"), std::string::npos) << e;
+    EXPECT_NE(e.find("built for plugin ABI 7, but this server speaks ABI 8"), std::string::npos) << e;
 }
 
 TEST(PluginLoader, EveryBuiltSmsProviderDeclaresItsChannels) {

@@ -42,7 +42,8 @@ MemoryStore::MemoryStore(const MemoryStoreOptions& options, Now now)
       counters_bound_(options.max_counters),
       families_bound_(options.max_refresh_families),
       sweep_interval_(std::max(options.sweep_interval, std::chrono::milliseconds(1))),
-      now_(std::move(now)) {
+      now_(std::move(now)),
+      records_(options.max_records, options.max_queue_items) {
     const std::size_t shard_count = std::max<std::size_t>(options.shards, 1);
     shards_.reserve(shard_count);
     for (std::size_t i = 0; i < shard_count; ++i) shards_.push_back(std::make_unique<Shard>());
@@ -349,8 +350,57 @@ std::size_t MemoryStore::counter_count() const { return counters_bound_.used(); 
 
 std::size_t MemoryStore::refresh_family_count() const { return families_bound_.used(); }
 
+// --- records and queues: each completes inline, like the rest ---------------------------
+
+void MemoryStore::claim_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                               sdk::StoreCompletion<sdk::RecordResult> done) {
+    done(records_.claim(key, value, ticks_of(ttl, std::chrono::seconds(1)), now_ticks()));
+}
+
+void MemoryStore::put_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                             sdk::StoreCompletion<StoreResult> done) {
+    done(records_.put(key, value, ticks_of(ttl, std::chrono::seconds(1)), now_ticks()));
+}
+
+void MemoryStore::get_record(const std::string& key, sdk::StoreCompletion<sdk::RecordResult> done) {
+    done(records_.get(key, now_ticks()));
+}
+
+void MemoryStore::remove_record(const std::string& key, sdk::StoreCompletion<StoreResult> done) {
+    done(records_.remove(key));
+}
+
+void MemoryStore::enqueue(const std::string& queue, const sdk::QueueItem& item,
+                          std::chrono::milliseconds delay, sdk::StoreCompletion<StoreResult> done) {
+    const auto capped = std::clamp(delay, std::chrono::milliseconds(0),
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(kMaxTtl));
+    done(records_.enqueue(queue, item,
+                          now_ticks() + std::chrono::duration_cast<Clock::duration>(capped).count()));
+}
+
+void MemoryStore::claim_due(const std::string& queue, int max, std::chrono::milliseconds lease,
+                            sdk::StoreCompletion<sdk::QueueBatch> done) {
+    const auto capped = std::clamp(lease, std::chrono::milliseconds(0),
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(kMaxTtl));
+    done(records_.claim_due(queue, max, std::chrono::duration_cast<Clock::duration>(capped).count(),
+                            now_ticks()));
+}
+
+void MemoryStore::ack(const std::string& queue, const std::string& id,
+                      sdk::StoreCompletion<StoreResult> done) {
+    done(records_.ack(queue, id));
+}
+
+void MemoryStore::queue_length(const std::string& queue, sdk::StoreCompletion<sdk::CounterResult> done) {
+    done({StoreStatus::ok,
+          static_cast<std::int64_t>(records_.queue_length(queue)),
+          std::chrono::seconds(0),
+          {}});
+}
+
 std::size_t MemoryStore::sweep_expired() {
     const std::int64_t now = now_ticks();
+    while (records_.sweep(now, kSweepBatch) == kSweepBatch) {}
     std::size_t codes_removed = 0;
     for (auto& shard : shards_) {
         for (bool more = true; more;) {

@@ -22,6 +22,7 @@
 
 #include "code_entry.hpp"
 #include "expiry_index.hpp"
+#include "records_queues.hpp"
 #include "refresh_families.hpp"
 #include "testino/otp_store.hpp"
 
@@ -33,6 +34,8 @@ struct MemoryStoreOptions {
     std::size_t shards = 16;
     std::size_t max_counters = 1000000;          // rate-limit counters; beyond it new ones are refused
     std::size_t max_refresh_families = 1000000;  // signed-in sessions; beyond it new ones are refused
+    std::size_t max_records = 1000000;           // idempotency keys and receipt lookups
+    std::size_t max_queue_items = 100000;        // webhook deliveries waiting, all queues together
 };
 
 class MemoryStore final : public sdk::OtpStore {
@@ -65,6 +68,20 @@ public:
     void revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
                         sdk::StoreCompletion<sdk::RefreshResult> done) override;
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override;
+    bool keeps_records() const override { return true; }
+    void claim_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                      sdk::StoreCompletion<sdk::RecordResult> done) override;
+    void put_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                    sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void get_record(const std::string& key, sdk::StoreCompletion<sdk::RecordResult> done) override;
+    void remove_record(const std::string& key, sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void enqueue(const std::string& queue, const sdk::QueueItem& item, std::chrono::milliseconds delay,
+                 sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void claim_due(const std::string& queue, int max, std::chrono::milliseconds lease,
+                   sdk::StoreCompletion<sdk::QueueBatch> done) override;
+    void ack(const std::string& queue, const std::string& id,
+             sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void queue_length(const std::string& queue, sdk::StoreCompletion<sdk::CounterResult> done) override;
 
     // The same operations, answered as return values.
     sdk::StoreResult put_code(const std::string& key, const sdk::NewCode& code);
@@ -137,6 +154,7 @@ private:
     const std::chrono::milliseconds sweep_interval_;
     const Now now_;
     std::vector<std::unique_ptr<Shard>> shards_;
+    RecordsAndQueues records_;
 
     std::mutex sweeper_mutex_;
     std::condition_variable sweeper_wake_;

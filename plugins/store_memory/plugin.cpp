@@ -27,13 +27,22 @@ testino::sdk::PluginDescriptor memory_store_descriptor() {
         integer_key("max_refresh_families", "1000000", 1, INT64_MAX,
                     "most refresh-token families (signed-in sessions) held; a live one is never evicted: "
                     "beyond it (none expired) a new sign-in gets no refresh token");
+    const ConfigKey max_records =
+        integer_key("max_records", "1000000", 1, INT64_MAX,
+                    "most idempotency keys and delivery-receipt lookups held; beyond it (none expired) "
+                    "they are refused");
+    const ConfigKey max_queue_items =
+        integer_key("max_queue_items", "100000", 1, INT64_MAX,
+                    "most webhook deliveries waiting (their outbox); beyond it new "
+                    "events are dropped and counted");
 
-    return {testino::sdk::PluginKind::otp_store,
-            "memory",
-            "1.0.0",
-            "in-process OTP store (single instance only; codes are lost on restart)",
-            {max_codes, sweep_interval, shards, max_counters, max_refresh_families},
-            {}};  // channels: SMS providers only
+    return {
+        testino::sdk::PluginKind::otp_store,
+        "memory",
+        "1.0.0",
+        "in-process OTP store (single instance only; codes are lost on restart)",
+        {max_codes, sweep_interval, shards, max_counters, max_refresh_families, max_records, max_queue_items},
+        {}};  // channels: SMS providers only
 }
 
 std::unique_ptr<testino::sdk::OtpStore> create_memory_store(const testino::sdk::PluginContext& context) {
@@ -44,6 +53,8 @@ std::unique_ptr<testino::sdk::OtpStore> create_memory_store(const testino::sdk::
     options.shards = static_cast<std::size_t>(config.get_int("shards"));
     options.max_counters = static_cast<std::size_t>(config.get_int("max_counters"));
     options.max_refresh_families = static_cast<std::size_t>(config.get_int("max_refresh_families"));
+    options.max_records = static_cast<std::size_t>(config.get_int("max_records"));
+    options.max_queue_items = static_cast<std::size_t>(config.get_int("max_queue_items"));
     return std::make_unique<testino::plugins::MemoryStore>(options);
 }
 

@@ -44,6 +44,14 @@ template <>
 inline sdk::HealthReport no_answer(const std::string& detail) {
     return {false, detail};
 }
+template <>
+inline sdk::RecordResult no_answer(const std::string& detail) {
+    return {sdk::StoreStatus::unavailable, false, false, {}, detail};
+}
+template <>
+inline sdk::QueueBatch no_answer(const std::string& detail) {
+    return {sdk::StoreStatus::unavailable, {}, detail};
+}
 
 // Starts `start(done)` and waits for `done`'s result.
 template <typename Result, typename Start>
@@ -122,6 +130,41 @@ public:
     sdk::HealthReport health() {
         return await_completion<sdk::HealthReport>("health",
                                                    [&](auto done) { store_->health(std::move(done)); });
+    }
+
+    sdk::RecordResult claim_record(const std::string& key, const std::string& value,
+                                   std::chrono::seconds ttl) {
+        return await_completion<sdk::RecordResult>(
+            "claim_record", [&](auto done) { store_->claim_record(key, value, ttl, std::move(done)); });
+    }
+    sdk::StoreResult put_record(const std::string& key, const std::string& value, std::chrono::seconds ttl) {
+        return await_completion<sdk::StoreResult>(
+            "put_record", [&](auto done) { store_->put_record(key, value, ttl, std::move(done)); });
+    }
+    sdk::RecordResult get_record(const std::string& key) {
+        return await_completion<sdk::RecordResult>(
+            "get_record", [&](auto done) { store_->get_record(key, std::move(done)); });
+    }
+    sdk::StoreResult remove_record(const std::string& key) {
+        return await_completion<sdk::StoreResult>(
+            "remove_record", [&](auto done) { store_->remove_record(key, std::move(done)); });
+    }
+    sdk::StoreResult enqueue(const std::string& queue, const sdk::QueueItem& item,
+                             std::chrono::milliseconds delay) {
+        return await_completion<sdk::StoreResult>(
+            "enqueue", [&](auto done) { store_->enqueue(queue, item, delay, std::move(done)); });
+    }
+    sdk::QueueBatch claim_due(const std::string& queue, int max, std::chrono::milliseconds lease) {
+        return await_completion<sdk::QueueBatch>(
+            "claim_due", [&](auto done) { store_->claim_due(queue, max, lease, std::move(done)); });
+    }
+    sdk::StoreResult ack(const std::string& queue, const std::string& id) {
+        return await_completion<sdk::StoreResult>(
+            "ack", [&](auto done) { store_->ack(queue, id, std::move(done)); });
+    }
+    sdk::CounterResult queue_length(const std::string& queue) {
+        return await_completion<sdk::CounterResult>(
+            "queue_length", [&](auto done) { store_->queue_length(queue, std::move(done)); });
     }
 
     sdk::OtpStore& async() { return *store_; }

@@ -1,7 +1,7 @@
-// abi_mismatch.so: a plugin built for another SDK ABI (999; abi6_plugin.so: 6, the last ABI
-// before SMS providers declared their channels). Everything else is in order, so a loader
-// that accepts it has skipped the ABI check. Written out by hand:
-// TESTINO_SMS_PROVIDER_PLUGIN always exports the current version.
+// abi_mismatch.so: a plugin built for another SDK ABI (999; abi7_plugin.so: 7, the last ABI
+// before delivery receipts, traceparent and store records and queues). Everything else is in order, so a
+// loader that accepts it has skipped the ABI check. Written out by hand: TESTINO_SMS_PROVIDER_PLUGIN always
+// exports the current version.
 #include <memory>
 
 #include "testino/plugin.hpp"

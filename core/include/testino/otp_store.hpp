@@ -28,6 +28,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "testino/health.hpp"
 
@@ -118,6 +119,34 @@ struct RefreshResult {
 // without revoking anything.
 inline constexpr int kRefreshHistoryMin = 16;
 
+// Records and queues (since plugin ABI 8): what the server keeps beside codes for
+// idempotent sends, delivery receipts and the webhook outbox. Keys and queue names are
+// opaque; a part in braces names what they are about, as for counters, and a queue's name
+// holds one, so that a clustered store keeps a queue in one place.
+
+// One record: an opaque value (at most 8 KiB) under a key, for a time.
+struct RecordResult {
+    StoreStatus status = StoreStatus::ok;
+    bool created = false;  // claim_record: the key was free and now holds the given value
+    bool found = false;    // the key holds a live record (claim_record: always, when ok)
+    std::string value;     // the value the key holds now
+    std::string detail;    // for logs
+};
+
+// One item of a queue: an id unique within its queue, an opaque payload (at most 64 KiB)
+// and how many times it was claimed.
+struct QueueItem {
+    std::string id;
+    std::string payload;
+    int attempts = 0;  // claim_due counts this claim in
+};
+
+struct QueueBatch {
+    StoreStatus status = StoreStatus::ok;
+    std::vector<QueueItem> items;
+    std::string detail;
+};
+
 // The completion of one store operation; see the rules above.
 template <typename Result>
 using StoreCompletion = std::function<void(Result)>;
@@ -189,6 +218,65 @@ public:
     // Whether the backend can be used now (for GET /api/v1/health), within the same
     // deadline as the other operations.
     virtual void health(StoreCompletion<HealthReport> done) = 0;
+
+    // --- records and queues (ABI 8) ------------------------------------------------------
+    // A store that keeps them overrides all of these and keeps_records(); the defaults
+    // answer `unavailable`, and the server refuses to start with webhooks or idempotency
+    // keys on such a store, naming it.
+    virtual bool keeps_records() const { return false; }
+
+    // Atomically: if `key` holds no live record it now holds `value` for `ttl` (created);
+    // otherwise nothing changes and the result carries what it holds. Of many concurrent
+    // claims of one key (any instance), exactly one is created.
+    virtual void claim_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                              StoreCompletion<RecordResult> done) {
+        (void)key, (void)value, (void)ttl;
+        done({StoreStatus::unavailable, false, false, {}, "this store keeps no records"});
+    }
+    // Sets `key` to `value` for `ttl`, whatever it held.
+    virtual void put_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                            StoreCompletion<StoreResult> done) {
+        (void)key, (void)value, (void)ttl;
+        done({StoreStatus::unavailable, "this store keeps no records"});
+    }
+    // What `key` holds: found and its value, or not found.
+    virtual void get_record(const std::string& key, StoreCompletion<RecordResult> done) {
+        (void)key;
+        done({StoreStatus::unavailable, false, false, {}, "this store keeps no records"});
+    }
+    // Deletes `key`; missing is ok.
+    virtual void remove_record(const std::string& key, StoreCompletion<StoreResult> done) {
+        (void)key;
+        done({StoreStatus::unavailable, "this store keeps no records"});
+    }
+
+    // Puts `item` into `queue`, due `delay` from now (0: at once); an item with the same id
+    // is replaced (payload, attempts, due time). Items stay until acked. A store bounds its
+    // queues: beyond the bound, `full`.
+    virtual void enqueue(const std::string& queue, const QueueItem& item, std::chrono::milliseconds delay,
+                         StoreCompletion<StoreResult> done) {
+        (void)queue, (void)item, (void)delay;
+        done({StoreStatus::unavailable, "this store keeps no queues"});
+    }
+    // Atomically takes up to `max` of the items of `queue` that are due, the earliest due
+    // first: each is due again `lease` from now (so the item of a worker that died comes
+    // back) and its attempts grow by one. Concurrent claims, from any instance, never get
+    // the same item while its lease lasts.
+    virtual void claim_due(const std::string& queue, int max, std::chrono::milliseconds lease,
+                           StoreCompletion<QueueBatch> done) {
+        (void)queue, (void)max, (void)lease;
+        done({StoreStatus::unavailable, {}, "this store keeps no queues"});
+    }
+    // Removes the item `id` from `queue`; missing is ok.
+    virtual void ack(const std::string& queue, const std::string& id, StoreCompletion<StoreResult> done) {
+        (void)queue, (void)id;
+        done({StoreStatus::unavailable, "this store keeps no queues"});
+    }
+    // How many items `queue` holds, due or not (in `count`; `reset_in` is meaningless).
+    virtual void queue_length(const std::string& queue, StoreCompletion<CounterResult> done) {
+        (void)queue;
+        done({StoreStatus::unavailable, 0, std::chrono::seconds(0), "this store keeps no queues"});
+    }
 };
 
 }  // namespace testino::sdk

@@ -29,7 +29,9 @@ namespace testino::sdk {
 // SmsProvider::SendStatus::uncertain. 6: OtpStore keeps refresh-token families
 // (create_refresh, rotate_refresh, revoke_refresh). 7: channels: sdk::Channel,
 // SmsMessage::channel and ::locale, PluginDescriptor::channels, SmsProvider::channels().
-inline constexpr int kAbiVersion = 7;
+// 8: what happened to each code: SmsMessage::traceparent, SmsProvider::handle_callback()
+// (delivery receipts); OtpStore records and queues (idempotent sends, the webhook outbox).
+inline constexpr int kAbiVersion = 8;
 
 enum class PluginKind { sms_provider = 1, otp_store = 2 };
 

@@ -69,6 +69,47 @@ struct SmsMessage {
     std::string request_id;          // the HTTP request's id, for log correlation
     Channel channel = Channel::sms;  // always one of the provider's channels()
     std::string locale;              // BCP 47 tag of `text` ("hi", "pt-BR"); "" = the default
+    // ABI 8: the W3C `traceparent` of the request ("00-<trace-id>-<span-id>-<flags>"): send
+    // it as that header on the provider's HTTP calls so that they join the request's trace.
+    std::string traceparent;
+};
+
+// Delivery receipts (ABI 8). A provider that can tell whether a message reached the phone
+// (Twilio's status callbacks) takes them at POST /api/v1/callbacks/<plugin name>: the
+// server hands it each request there, and the provider checks that the provider's service
+// sent it (a signature) and reads it.
+struct CallbackRequest {
+    std::string url;           // as the client asked for it: path and query ("/api/v1/callbacks/twilio?x=1")
+    std::string content_type;  // e.g. "application/x-www-form-urlencoded"
+    std::string body;
+    std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+
+    // The first header named `name` (lowercase), or "".
+    std::string header(std::string_view name) const {
+        for (const auto& [key, value] : headers) {
+            if (key == name) return value;
+        }
+        return {};
+    }
+};
+
+enum class ReceiptStatus {
+    delivered,  // the handset has it (for a call: it was answered)
+    failed,     // it will not arrive (undelivered, failed, busy, no answer)
+};
+
+struct DeliveryReceipt {
+    std::string message_id;  // SendResult::message_id of the send it is about
+    ReceiptStatus status = ReceiptStatus::delivered;
+    std::string reason;  // failed: the provider's code or word for why ("30003"), for logs and events
+};
+
+struct CallbackResult {
+    // What to answer the caller: 200 (or 204) taken, 400 malformed, 403 not signed by the
+    // service. The body is empty; the provider's service only reads the status.
+    int http_status = 200;
+    std::vector<DeliveryReceipt> receipts;  // final states only: "queued" or "sent" give none
+    std::string detail;                     // for logs: why it was refused; never a secret
 };
 
 // A failed send is either certainly not accepted (invalid_recipient, misconfigured,
@@ -110,6 +151,15 @@ public:
     // may leave a channel off, e.g. WhatsApp without a sender). Read once, after the factory;
     // send() is only ever called with one of them. The default: SMS only.
     virtual std::vector<Channel> channels() const { return {Channel::sms}; }
+
+    // ABI 8. Whether this configured provider takes delivery receipts (handle_callback).
+    virtual bool takes_callbacks() const { return false; }
+    // One request to POST /api/v1/callbacks/<plugin name>, called on an HTTP thread: answer
+    // at once (no network). Must not throw. Refuse (403) anything the service did not sign.
+    virtual CallbackResult handle_callback(const CallbackRequest& request) {
+        (void)request;
+        return {404, {}, "this provider takes no callbacks"};
+    }
 
     bool supports(Channel channel) const {
         const std::vector<Channel> offered = channels();

@@ -17,6 +17,8 @@ namespace testino {
 class MeteredStore {
 public:
     explicit MeteredStore(std::shared_ptr<sdk::OtpStore> store) : store_(std::move(store)) {}
+    // The plugin itself, for operations that are not metered (records and queues).
+    const std::shared_ptr<sdk::OtpStore>& shared() const { return store_; }
 
     template <typename Done>
     void put_code(const std::string& key, const sdk::NewCode& code, Done done) {

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "app/otp_flow_jobs.hpp"
 #include "app/sms_dispatcher.hpp"
 #include "domain/otp_crypto.hpp"
 #include "domain/phone.hpp"
@@ -64,26 +65,6 @@ bool offers_more_than_sms(const SmsDispatcher& dispatcher) {
 }
 
 }  // namespace
-
-struct OtpFlow::SendJob : FlowJob<SendAccepted> {
-    SendOtpRequest request;
-    std::string e164;
-    std::string calling_code;  // as the request gave it, without '+': the metrics' country
-    sdk::CodeDigest digest{};
-    std::string verification_id;
-    sdk::SmsMessage message;
-    bool test_number = false;  // no SMS: the code is the configured one
-    std::vector<ChargedCounter> charged;
-    ChannelStep step;                 // its channel (and, in a workflow, the next one)
-    std::vector<sdk::Channel> steps;  // the workflow's steps for this number; empty: none
-};
-
-struct OtpFlow::VerifyJob : FlowJob<VerifiedLogin> {
-    VerifyOtpRequest request;
-    std::string e164;
-    std::vector<ChargedCounter> reserved;  // the failed-verify counters charged for this request
-    sdk::CodeDigest candidate{};
-};
 
 namespace {
 
@@ -162,7 +143,7 @@ std::vector<LimitCheck> OtpFlow::send_checks(const std::string& e164, const std:
     return checks;
 }
 
-void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<SendAccepted> done) {
+void OtpFlow::send_once(const SendOtpRequest& request, RequestInfo info, FlowDone<SendAccepted> done) {
     auto job = start_job<SendJob>(request, std::move(info), std::move(done));
     auto checks = per_address(job->info, "send", limits_.ip_sends, limits_.ip_window,
                               metrics::Limit::ip_sends, kTooManySends);
@@ -176,6 +157,7 @@ void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<Sen
             job->calling_code = calling_code_of(r.country_code);
             const auto& allow = limits_.country_allowlist;
             if (!allow.empty() && std::find(allow.begin(), allow.end(), job->calling_code) == allow.end()) {
+                publish_send(EventType::blocked, *job, "COUNTRY_NOT_ALLOWED");
                 return job->answer(make_error(ErrorCode::country_not_allowed,
                                               "Codes cannot be sent to +" + job->calling_code + " numbers"));
             }
@@ -199,6 +181,7 @@ void OtpFlow::guard(std::shared_ptr<SendJob> job) {
     fraud_guard_.check_send(job->e164, job->calling_code, job->info.request_id,
                             guarded(job, [this, job](std::optional<ApiError> refusal) {
                                 if (!refusal) return choose_channel(job);
+                                publish_send(EventType::blocked, *job, "FRAUD_GUARD");
                                 rate_limits_.refund(job->charged, [job, e = *refusal] { job->answer(e); });
                             }));
 }
@@ -245,7 +228,7 @@ void OtpFlow::store_code(std::shared_ptr<SendJob> job) {
             if (!job->test_number) return dispatch(job);
             log_info("sms.skipped_test_number", {{"request_id", job->info.request_id}});
             job->answer(SendAccepted{config_.expiry, job->verification_id, job->step.channel, std::nullopt,
-                                     std::chrono::seconds(0)});
+                                     std::chrono::seconds(0), false});
         }));
 }
 
@@ -253,7 +236,11 @@ void OtpFlow::dispatch(std::shared_ptr<SendJob> job) {
     const bool queued = dispatcher_.submit(
         job->message, job->calling_code, guarded(job, [this, job](const SendOutcome& outcome) {
             const sdk::SendStatus status = outcome.result.status;
-            if (status == sdk::SendStatus::sent) return sent(job);
+            if (status == sdk::SendStatus::sent) {
+                job->provider = outcome.provider;
+                job->message_id = outcome.result.message_id;
+                return sent(job);
+            }
             // The SMS may arrive: its code stays valid and the limits stay charged (no free resend).
             if (status == sdk::SendStatus::uncertain) return job->answer(send_failure(outcome.result));
             if (outcome.channel_unsupported) {
@@ -266,6 +253,7 @@ void OtpFlow::dispatch(std::shared_ptr<SendJob> job) {
                                 {"provider", dispatcher_.first_provider(job->calling_code)}});
     ApiError busy = make_error(ErrorCode::service_busy, "Too many SMS are waiting to be sent; retry shortly");
     busy.retry_after = std::chrono::seconds(1);
+    publish_send(EventType::failed, *job, error_info(busy.code).machine_code);
     undo_send(job, std::move(busy));
 }
 
@@ -273,18 +261,25 @@ void OtpFlow::sent(std::shared_ptr<SendJob> job) {
     const sdk::Channel channel = job->message.channel;
     metrics::global().code_sent(channel);
     if (many_channels_) workflow_.remember(job->e164, job->digest, channel);
-    job->answer(
-        SendAccepted{config_.expiry, job->verification_id, channel, job->step.next, job->step.next_in});
+    publish_send(EventType::sent, *job);
+    job->answer(SendAccepted{config_.expiry, job->verification_id, channel, job->step.next, job->step.next_in,
+                             false});
 }
 
 // The code is stored and no message carried it: in a workflow, the next channel carries
 // it now (a number not on WhatsApp gets the SMS, a line that takes no SMS gets the call).
 void OtpFlow::next_step_or_undo(std::shared_ptr<SendJob> job, ApiError error) {
-    if (job->steps.empty()) return undo_send(job, std::move(error));
+    if (job->steps.empty()) {
+        publish_send(EventType::failed, *job, error_info(error.code).machine_code);
+        return undo_send(job, std::move(error));
+    }
     workflow_.skip(
         job->e164, job->steps, job->step,
         guarded(job, [this, job, error = std::move(error)](std::optional<ChannelStep> next) mutable {
-            if (!next) return undo_send(job, std::move(error));
+            if (!next) {
+                publish_send(EventType::failed, *job, error_info(error.code).machine_code);
+                return undo_send(job, std::move(error));
+            }
             log_info("workflow.next_channel", {{"request_id", job->info.request_id},
                                                {"failed", sdk::to_string(job->step.channel)},
                                                {"next", sdk::to_string(next->channel)}});
@@ -389,12 +384,16 @@ void OtpFlow::finish_verify(std::shared_ptr<VerifyJob> job, const sdk::VerifyRes
             stats.verify_outcome(metrics::VerifyOutcome::verified);
             fraud_guard_.record_verified(job->e164, calling_code_of(job->request.country_code));
             count_verified(*job);
+            publish_verify(EventType::verified, *job);
             return sessions_.start(job->e164, job->info.request_id,
                                    guarded(job, [job](Expected<TokenPair> pair) {
                                        if (!pair) return job->answer(pair.error());
                                        job->answer(VerifiedLogin{job->e164, std::move(pair.value())});
                                    }));
         case sdk::VerifyOutcome::mismatch:
+            // The guess that used the last attempt: the code is dead from now on.
+            if (result.attempts_left == 0) publish_verify(EventType::max_attempts, *job);
+            [[fallthrough]];
         case sdk::VerifyOutcome::not_found:
             // Wrong, expired and unknown look the same: nothing tells a guesser which.
             stats.verify_outcome(metrics::VerifyOutcome::invalid);

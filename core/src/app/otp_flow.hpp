@@ -17,6 +17,7 @@
 #include "app/channel_workflow.hpp"
 #include "app/flow_job.hpp"
 #include "app/fraud_guard.hpp"
+#include "app/lifecycle_events.hpp"
 #include "app/metered_store.hpp"
 #include "app/rate_limits.hpp"
 #include "app/session_flow.hpp"
@@ -40,6 +41,7 @@ struct SendAccepted {
     // With a channel workflow: where a resend goes, and how soon it moves there.
     std::optional<sdk::Channel> next_channel;
     std::chrono::seconds next_channel_in{0};
+    bool replayed = false;  // the first reply of this Idempotency-Key, sent again: no new code
 };
 
 struct VerifiedLogin {
@@ -78,7 +80,9 @@ public:
     // validates and normalises the number, stores the code's digest (replacing an earlier
     // code) and sends the SMS. A send that certainly failed removes the code and refunds the
     // limits; an uncertain one (the SMS may arrive) keeps both. A refusal says nothing about
-    // whether the number has a pending code.
+    // whether the number has a pending code. With an Idempotency-Key, the same request again
+    // within the code's lifetime replays the first reply and sends nothing; the same key
+    // with another request is a 422 (otp_flow_idempotency.cpp).
     void send(const SendOtpRequest& request, RequestInfo info, FlowDone<SendAccepted> done);
 
     // Checks the code and, when right, consumes it and issues an access token. A wrong code
@@ -94,12 +98,21 @@ public:
     // The blocks of the fraud guard, for the admin listener.
     FraudGuard& fraud_guard() { return fraud_guard_; }
 
+    // Where the lifecycle events go (webhooks); none until set. Set before serving.
+    void publish_to(EventSink& sink) { events_ = &sink; }
+
     std::chrono::seconds expiry() const { return config_.expiry; }
     int code_length() const { return config_.length; }
 
 private:
     struct SendJob;
     struct VerifyJob;
+
+    // send() without an idempotency key.
+    void send_once(const SendOtpRequest& request, RequestInfo info, FlowDone<SendAccepted> done);
+    // A repeat of an idempotency key whose record holds `value`.
+    void answer_repeat(const std::string& value, const std::string& fingerprint, const RequestInfo& info,
+                       FlowDone<SendAccepted> done);
 
     std::vector<LimitCheck> send_checks(const std::string& e164, const std::string& calling_code) const;
     void guard(std::shared_ptr<SendJob> job);
@@ -127,6 +140,9 @@ private:
     // Counts a verified code toward the conversion of the channel that carried it.
     void count_verified(const VerifyJob& job);
     const TestNumber* test_number(const std::string& e164) const;
+    // The lifecycle events of a send and a verify (otp_flow_events.cpp).
+    void publish_send(EventType type, const SendJob& job, const std::string& reason = {});
+    void publish_verify(EventType type, const VerifyJob& job);
 
     OtpConfig config_;
     MessageCatalog messages_;
@@ -141,6 +157,8 @@ private:
     ChannelWorkflow workflow_;
     bool many_channels_ = false;  // some provider offers more than sms: remember each code's channel
     std::vector<PluginHealthSource> plugins_;
+    NoEventSink no_events_;
+    EventSink* events_ = &no_events_;
 };
 
 }  // namespace testino

@@ -6,6 +6,8 @@
 
 #include "app/otp_flow.hpp"
 #include "app/sms_dispatcher.hpp"
+#include "app/webhook_delivery.hpp"
+#include "app/webhook_outbox.hpp"
 #include "domain/sms_segments.hpp"
 #include "observability/logging.hpp"
 
@@ -278,6 +280,23 @@ void check_channel_workflow(const AppConfig& config, const SmsDispatcher& dispat
     }
 }
 
+// The outbox lives in the store: one that keeps no queues cannot hold it.
+void start_webhooks(const AppConfig& config, const LoadedPlugin& store_plugin,
+                    const std::shared_ptr<sdk::OtpStore>& store, Application& app) {
+    if (!config.webhooks.enabled()) return;
+    if (!store->keeps_records()) {
+        throw StartupError(
+            config.section("webhooks").where("urls") + ": the store " + store_plugin.descriptor().name +
+            " keeps no queues (plugin SDK records and queues), and the webhook outbox lives in "
+            "the store; use a store that does (memory, redis), or remove webhooks.urls");
+    }
+    app.webhooks = std::make_unique<WebhookOutbox>(config.webhooks, store);
+    app.flow->publish_to(*app.webhooks);
+    app.webhook_delivery = std::make_unique<WebhookDelivery>(*app.webhooks);
+    log_info("webhooks.enabled", {{"receivers", static_cast<long long>(config.webhooks.urls.size())},
+                                  {"store", store_plugin.descriptor().name}});
+}
+
 }  // namespace
 
 Application build_application(const AppConfig& config, const StartupPlan& plan) {
@@ -310,6 +329,7 @@ Application build_application(const AppConfig& config, const StartupPlan& plan) 
     check_channel_workflow(config, *app.dispatcher);
     app.flow = std::make_unique<OtpFlow>(config.otp, config.token, config.limits, config.test_numbers, store,
                                          *app.dispatcher, std::move(health));
+    start_webhooks(config, store_plugin, store, app);
     return app;
 }
 

@@ -18,6 +18,8 @@ namespace testino {
 class OtpFlow;
 class PluginHost;
 class SmsDispatcher;
+class WebhookDelivery;
+class WebhookOutbox;
 
 // The SMS providers the config names, each loaded once, and the routes between them.
 struct SmsPlan {
@@ -50,7 +52,9 @@ struct Application {
     std::unique_ptr<PluginHost> store_host;
     std::vector<std::unique_ptr<PluginHost>> sms_hosts;
     std::unique_ptr<SmsDispatcher> dispatcher;
+    std::unique_ptr<WebhookOutbox> webhooks;  // with webhooks.urls; outlives the flow that files in it
     std::unique_ptr<OtpFlow> flow;
+    std::unique_ptr<WebhookDelivery> webhook_delivery;  // stops first
 
     Application();
     ~Application();

@@ -341,8 +341,8 @@ void load_client_address(const ConfigSection& limits, LimitsConfig& l) {
 }  // namespace
 
 AppConfig load_app_config(const ConfigSource& source, const std::filesystem::path& default_plugin_dir) {
-    const std::vector<std::string> sections = {"server", "otp",   "token",   "limits",
-                                               "sms",    "store", "plugins", "test_numbers"};
+    const std::vector<std::string> sections = {"server", "otp",     "token",        "limits",  "sms",
+                                               "store",  "plugins", "test_numbers", "webhooks"};
     for (const auto& entry : source.node("")) {
         if (!entry.first.IsScalar()) {
             throw StartupError(source.file() + ": section names must be plain names, not " +
@@ -369,6 +369,7 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     config.sections.emplace_back(source, "sms", sms_schema(), true, std::vector<std::string>{"routes"});
     config.sections.emplace_back(source, "store", store_schema(), true);
     config.sections.emplace_back(source, "plugins", plugins_schema());
+    config.sections.emplace_back(source, "webhooks", webhooks_schema());
 
     const ConfigSection& server = config.section("server");
     ServerConfig& s = config.server;
@@ -396,6 +397,7 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     load_token(source, config);
     load_limits(config);
     load_fraud_guard(config);
+    load_webhooks(config);
 
     config.test_numbers = load_test_numbers(source, config.otp.length, NumberPolicy{config.otp.allow_voip});
 

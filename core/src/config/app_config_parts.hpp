@@ -47,6 +47,11 @@ void load_token(const ConfigSource& source, AppConfig& config);
 const std::vector<sdk::ConfigKey>& fraud_guard_schema();
 void load_fraud_guard(AppConfig& config);
 
+// webhooks: its schema, and WebhookConfig from its validated section (urls, the secret's
+// format, event names).
+const std::vector<sdk::ConfigKey>& webhooks_schema();
+void load_webhooks(AppConfig& config);
+
 // otp's message keys (config/message_config.cpp): templates per locale, the locale
 // defaults, {app}, the autofill lines; each template is held to otp.max_segments.
 void load_messages(const ConfigSource& source, AppConfig& config);

@@ -214,6 +214,22 @@ struct TestNumber {
     std::int64_t expires_at = 0;  // Unix time the entry stops working; 0 = never
 };
 
+// webhooks (app/webhook_outbox.hpp): signed lifecycle events, delivered from an outbox in
+// the store. No urls: off.
+struct WebhookConfig {
+    std::vector<std::string> urls;
+    std::string secret;               // the key bytes of webhooks.secret ("whsec_" + base64)
+    std::vector<std::string> events;  // "otp.sent", ...; empty = all
+    bool mask_numbers = true;
+    std::chrono::milliseconds timeout{5000};
+    int max_attempts = 10;
+    std::chrono::milliseconds backoff_initial{1000};
+    std::chrono::milliseconds backoff_max{600000};
+    int workers = 2;
+    std::chrono::milliseconds poll_interval{500};
+    bool enabled() const { return !urls.empty(); }
+};
+
 struct AppConfig {
     std::string file;
     ServerConfig server;
@@ -222,9 +238,10 @@ struct AppConfig {
     SmsConfig sms;
     StoreConfig store;
     LimitsConfig limits;
+    WebhookConfig webhooks;
     std::vector<TestNumber> test_numbers;
     std::filesystem::path plugin_dir;
-    std::vector<ConfigSection> sections;  // server, otp, token, limits, sms, store, plugins
+    std::vector<ConfigSection> sections;  // server, otp, token, limits, sms, store, plugins, webhooks
     const ConfigSection& section(const std::string& path) const;
 };
 

@@ -31,6 +31,7 @@ const std::vector<ErrorInfo>& all_errors() {
         {ErrorCode::invalid_refresh_token, 401, "INVALID_REFRESH_TOKEN"},
         {ErrorCode::refresh_token_reused, 401, "REFRESH_TOKEN_REUSED"},
         {ErrorCode::refresh_token_raced, 409, "REFRESH_TOKEN_RACED"},
+        {ErrorCode::request_in_progress, 409, "REQUEST_IN_PROGRESS"},
         {ErrorCode::unauthorized, 401, "UNAUTHORIZED"},
         {ErrorCode::internal_error, 500, "INTERNAL_ERROR"},
     };

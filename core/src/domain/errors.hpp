@@ -35,7 +35,8 @@ enum class ErrorCode {
     invalid_refresh_token,
     refresh_token_reused,
     refresh_token_raced,
-    unauthorized,  // the admin listener's routes that need server.admin_token
+    request_in_progress,  // an Idempotency-Key whose first request has not finished
+    unauthorized,         // the admin listener's routes that need server.admin_token
     internal_error,
 };
 

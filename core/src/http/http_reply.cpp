@@ -54,7 +54,8 @@ void add_common_headers(Http::Header::Collection& headers, const RequestContext&
         if (ctx.cors_credentials && !ctx.cors_wildcard) {
             add_header(headers, "Access-Control-Allow-Credentials", "true");
         }
-        add_header(headers, "Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+        add_header(headers, "Access-Control-Expose-Headers",
+                   "X-Request-Id, Retry-After, Idempotent-Replayed");
     }
 }
 

@@ -149,7 +149,7 @@ private:
         if (is_preflight) {
             reply.headers.emplace_back("Access-Control-Allow-Methods", allow);
             reply.headers.emplace_back("Access-Control-Allow-Headers",
-                                       "Content-Type, Authorization, X-Request-Id");
+                                       "Content-Type, Authorization, X-Request-Id, Idempotency-Key");
             reply.headers.emplace_back("Access-Control-Max-Age", "600");
         }
         send_reply(response, ctx, std::move(reply));
@@ -161,11 +161,19 @@ private:
         if (const auto languages = request.headers().tryGetRaw("Accept-Language")) {
             parsed.value().accept_language = languages->value();
         }
+        if (const auto key = request.headers().tryGetRaw("Idempotency-Key")) {
+            parsed.value().idempotency_key = key->value();
+            // Present but empty is a bad key, not an absent one.
+            if (parsed.value().idempotency_key.empty()) parsed.value().idempotency_key = " ";
+        }
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
         start_flow(writer, ctx, [&] {
             state_->flow->send(parsed.value(), {ctx.request_id, ctx.client_ip, ctx.client_key},
                                replier<SendAccepted>(writer, ctx, [](const SendAccepted& sent) {
-                                   return json_reply(200, success_send_body(sent));
+                                   Reply reply = json_reply(200, success_send_body(sent));
+                                   if (sent.replayed)
+                                       reply.headers.emplace_back("Idempotent-Replayed", "true");
+                                   return reply;
                                }));
         });
     }

@@ -106,8 +106,8 @@ Expected<SendOtpRequest> parse_send_otp(std::string_view body) {
         return validation_error("locale",
                                 "Field \"locale\" must be a BCP 47 language tag, like \"en\" or \"pt-BR\"");
     }
-    SendOtpRequest request{std::move(values[0]), std::move(values[1]), std::move(values[2]), "",
-                           std::nullopt};
+    SendOtpRequest request{
+        std::move(values[0]), std::move(values[1]), std::move(values[2]), "", std::nullopt, ""};
     // A channel that is present must be one: "" is refused like any other unknown name.
     if (present[3]) {
         sdk::Channel channel{};

@@ -17,6 +17,7 @@ struct SendOtpRequest {
     std::string accept_language;  // not from the body: the request's Accept-Language header
     // optional: sms, whatsapp or voice; none = the configured workflow's step, or sms
     std::optional<sdk::Channel> channel;
+    std::string idempotency_key;  // not from the body: the Idempotency-Key header, "" if none
 };
 
 // The body of refresh and logout.

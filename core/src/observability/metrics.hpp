@@ -170,6 +170,20 @@ public:
         channel_fallbacks_[channel_slot(from) * kChannels + channel_slot(to)].inc();
     }
 
+    // The webhook outbox (metrics_webhooks.cpp): events filed, deliveries by what became of
+    // them, events it could not file, and the outbox's depth as last read.
+    void webhook_filed() { webhook_filed_.inc(); }
+    void webhook_delivered() { webhook_delivered_.inc(); }
+    void webhook_retried() { webhook_retried_.inc(); }
+    void webhook_dead_lettered() { webhook_dead_lettered_.inc(); }
+    void webhook_lost() { webhook_lost_.inc(); }
+    void webhook_depth(std::int64_t pending, std::int64_t dead) {
+        webhook_pending_.store(pending, std::memory_order_relaxed);
+        webhook_dead_.store(dead, std::memory_order_relaxed);
+    }
+    // A send-otp with an Idempotency-Key answered from the first send's reply.
+    void idempotent_replay() { idempotent_replays_.inc(); }
+
     // The whole exposition, format 0.0.4.
     std::string exposition() const;
 
@@ -189,6 +203,7 @@ private:
                    const std::vector<std::pair<std::size_t, std::string>>& countries) const;
     void write_store(std::ostringstream& out) const;
     void write_channels(std::ostringstream& out) const;  // metrics_channels.cpp
+    void write_webhooks(std::ostringstream& out) const;  // metrics_webhooks.cpp
     static constexpr std::size_t kChannels = std::size(sdk::kAllChannels);
     static std::size_t channel_slot(sdk::Channel channel) {
         return std::min(static_cast<std::size_t>(channel), kChannels - 1);
@@ -220,6 +235,14 @@ private:
     std::array<Counter, kChannels> codes_sent_;
     std::array<Counter, kChannels> codes_verified_;
     std::array<Counter, kChannels * kChannels> channel_fallbacks_;  // [from][to]
+    Counter webhook_filed_;
+    Counter webhook_delivered_;
+    Counter webhook_retried_;
+    Counter webhook_dead_lettered_;
+    Counter webhook_lost_;
+    std::atomic<std::int64_t> webhook_pending_{0};
+    std::atomic<std::int64_t> webhook_dead_{0};
+    Counter idempotent_replays_;
 
     // Calling code (1..999) -> its country slot, -1 while unseen.
     std::array<std::atomic<int>, 1000> country_of_code_;

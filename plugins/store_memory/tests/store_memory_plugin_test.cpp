@@ -32,7 +32,7 @@ TEST(StoreMemoryPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
 
 TEST(StoreMemoryPluginTest, DeclaresItsConfigKeys) {
     const auto keys = PluginLibrary(STORE_MEMORY_PLUGIN_PATH).descriptor().config_keys;
-    ASSERT_EQ(keys.size(), 5u);
+    ASSERT_EQ(keys.size(), 7u);
 
     const ConfigKey* max_codes = find_key(keys, "max_codes");
     ASSERT_NE(max_codes, nullptr);
@@ -50,6 +50,14 @@ TEST(StoreMemoryPluginTest, DeclaresItsConfigKeys) {
     EXPECT_EQ(families->type, ValueType::integer);
     EXPECT_EQ(families->default_value, "1000000");
     EXPECT_EQ(families->min, 1);
+
+    for (const char* name : {"max_records", "max_queue_items"}) {
+        const ConfigKey* bound = find_key(keys, name);
+        ASSERT_NE(bound, nullptr) << name;
+        EXPECT_EQ(bound->type, ValueType::integer) << name;
+        EXPECT_EQ(bound->min, 1) << name;
+    }
+    EXPECT_EQ(find_key(keys, "max_queue_items")->default_value, "100000");
 
     const ConfigKey* sweep = find_key(keys, "sweep_interval_ms");
     ASSERT_NE(sweep, nullptr);
