@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 
 #include "integration_common.hpp"
 
@@ -39,10 +40,11 @@ std::string s_client(int port, const std::string& options) {
     return output;
 }
 
-TestConfig tls_config(const TempDir& dir, const std::string& name = "server") {
+// A server on <dir>/server.crt and server.key; `more_keys` (", key: value") go into server.tls.
+TestConfig tls_config(const TempDir& dir, const std::string& more_keys = "") {
     TestConfig config;
-    config.server["tls"] = "{cert_file: " + quoted(dir.file(name + ".crt")) +
-                           ", key_file: " + quoted(dir.file(name + ".key")) + "}";
+    config.server["tls"] = "{cert_file: " + quoted(dir.file("server.crt")) +
+                           ", key_file: " + quoted(dir.file("server.key")) + more_keys + "}";
     return config;
 }
 
@@ -127,18 +129,23 @@ TEST_F(HttpsTest, Tls10AndTls11AreRefusedByTheServer) {
     }
 }
 
-// README, "HTTPS": Pistache 0.0.5 runs SSL_accept, blocking, on its one accepting thread.
-// Should this start failing, Pistache fixed it: update the README and the start-up warning.
-TEST_F(HttpsTest, OneSilentConnectionStallsNewHandshakesUntilItCloses) {
-    {
-        RawConnection silent(server_->port());  // connects, never sends a ClientHello
-        const auto stalled = https_client(2s)->get(kHealth);
-        EXPECT_EQ(stalled.status, 0) << "handshake completed despite the silent connection";
-        HttpClient admin(server_->admin_port(), 2s);
-        EXPECT_EQ(admin.get(kAdminHealth).status, 200) << "the admin listener has its own thread";
-    }
-    const auto after = https_client()->get(kHealth);
-    EXPECT_EQ(after.status, 200) << after.error;
+// README, "HTTPS": Pistache 0.0.5 runs SSL_accept, blocking, on its one accepting thread, so
+// a client that sends nothing holds every new handshake; Debian's libpistache0 0.0.5+ds-3
+// (the fix of pistache issue 1104) gives each of the handshake's reads and writes 10 s, not
+// configurable, then drops that client. Should the wait stop, Pistache fixed the queueing;
+// should the request fail, the bound is gone: update the README and the start-up warning.
+TEST_F(HttpsTest, ASilentConnectionHoldsNewHandshakesForUpToTenSeconds) {
+    RawConnection silent(server_->port());  // connects, never sends a ClientHello
+    std::this_thread::sleep_for(200ms);     // accepted: its SSL_accept is waiting
+    const auto started = std::chrono::steady_clock::now();
+    const auto response = https_client(20s)->get(kHealth);
+    const auto waited = std::chrono::steady_clock::now() - started;
+    EXPECT_EQ(response.status, 200) << response.error;
+    EXPECT_GE(waited, 7s) << "no wait: handshakes no longer queue behind a silent client";
+    EXPECT_LT(waited, 14s);
+    EXPECT_TRUE(silent.peer_closed_within(1s)) << "the silent connection was not dropped";
+    HttpClient admin(server_->admin_port(), 2s);
+    EXPECT_EQ(admin.get(kAdminHealth).status, 200) << "the admin listener has its own thread";
 }
 
 TEST(HttpsReloadTest, SighupKeepsServingTheOldCertificateAndSaysARestartIsNeeded) {
@@ -182,10 +189,7 @@ TEST(HttpsConfigTest, HstsMaxAgeIsConfigurableAndZeroSwitchesItOff) {
     make_certificate(certs, "server");
     for (const auto& [age, expected] :
          {std::pair<const char*, const char*>{"600", "max-age=600"}, {"0", ""}}) {
-        TestConfig config = tls_config(certs);
-        config.server["tls"].insert(config.server["tls"].size() - 1,
-                                    std::string(", hsts_max_age_seconds: ") + age);
-        auto server = start_server(config);
+        auto server = start_server(tls_config(certs, std::string(", hsts_max_age_seconds: ") + age));
         ASSERT_TRUE(server);
         HttpClient client(server->port());
         client.use_https(certs.file("server.crt"));
@@ -210,12 +214,12 @@ TEST(HttpsConfigTest, UnreadableOrBrokenFilesNameTheFile) {
     TempDir certs;
     make_certificate(certs, "server");
     certs.write("garbage.crt", "not a certificate\n");
-    TestConfig missing_key = tls_config(certs);
+    TestConfig missing_key;
     missing_key.server["tls"] = "{cert_file: " + quoted(certs.file("server.crt")) +
                                 ", key_file: " + quoted(certs.file("absent.key")) + "}";
     EXPECT_TRUE(fails_to_start(run(missing_key.yaml()), {"server.tls.key_file", certs.file("absent.key"),
                                                          "No such file or directory"}));
-    TestConfig broken_cert = tls_config(certs);
+    TestConfig broken_cert;
     broken_cert.server["tls"] = "{cert_file: " + quoted(certs.file("garbage.crt")) +
                                 ", key_file: " + quoted(certs.file("server.key")) + "}";
     EXPECT_TRUE(

@@ -274,15 +274,16 @@ std::unique_ptr<Http::Endpoint> listen(const ServerConfig& c, const std::string&
 }
 
 // What an operator must know before relying on the built-in TLS (README "HTTPS").
-void log_tls_limits(const ServerConfig& c) {
+void log_tls_limits(const ServerConfig& c, std::uint16_t port) {
     log_warn("tls.limitations",
-             {{"port", static_cast<int>(c.port)},
+             {{"port", static_cast<int>(port)},
               {"cert_file", c.tls.cert_file},
               {"detail",
-               "HTTPS is served by Pistache 0.0.5, which makes each TLS handshake on its one accepting "
-               "thread and waits for it: a client that connects and sends nothing stalls every new "
-               "connection; the certificate is read once, so replacing it needs a restart. Fine for "
-               "trusted networks; for public traffic terminate TLS at a proxy. See README, section HTTPS"}});
+               "HTTPS is served by Pistache 0.0.5, which makes the TLS handshakes one at a time on its "
+               "accepting thread: a client that connects and sends nothing holds every new connection for "
+               "up to 10 s (Debian's patch; more if it trickles bytes), and the certificate is read once, so "
+               "replacing it needs a restart. Fine for trusted networks; for public traffic terminate TLS at "
+               "a proxy. See README, section HTTPS"}});
 }
 
 }  // namespace
@@ -336,7 +337,7 @@ void HttpServer::start() {
                            (tls != nullptr ? " with TLS (server.tls.cert_file, server.tls.key_file)" : "") +
                            ": " + e.what());
     }
-    if (tls != nullptr) log_tls_limits(c);
+    if (tls != nullptr) log_tls_limits(c, port());
     if (c.admin_port == 0) return;
     try {
         // GET and DELETE requests only: no body to make room for.
