@@ -168,7 +168,7 @@ TEST_F(HttpsTest, ASilentConnectionHoldsNewHandshakesForUpToTenSeconds) {
 TEST(HttpsReloadTest, SighupKeepsServingTheOldCertificateAndSaysARestartIsNeeded) {
     TempDir certs;
     make_certificate(certs, "server");
-    std::system(("cp " + certs.file("server.crt") + " " + certs.file("old.crt")).c_str());
+    ASSERT_EQ(std::system(("cp " + certs.file("server.crt") + " " + certs.file("old.crt")).c_str()), 0);
     auto server = start_server(tls_config(certs));
     ASSERT_TRUE(server);
     make_certificate(certs, "server");  // a new pair in the configured files
