@@ -132,7 +132,8 @@ TEST_F(HttpsTest, Tls10AndTls11AreRefusedByTheServer) {
 }
 
 // Without TCP_NODELAY the reply's second TLS record waited for the client's delayed ACK:
-// 40 ms or more on every new connection's first request. The median of five keeps a busy
+// at least 40 ms (Linux's least delayed-ACK time) on every new connection's first request,
+// on top of the handshake: the median of five under 40 ms shows it gone, and keeps a busy
 // machine's hiccups out.
 TEST_F(HttpsTest, ANewConnectionsFirstReplyIsNotHeldBackByNagle) {
     std::vector<std::chrono::steady_clock::duration> times;
@@ -143,7 +144,7 @@ TEST_F(HttpsTest, ANewConnectionsFirstReplyIsNotHeldBackByNagle) {
         times.push_back(std::chrono::steady_clock::now() - started);
     }
     std::sort(times.begin(), times.end());
-    EXPECT_LT(times[2], 30ms) << "median of handshake and first request";
+    EXPECT_LT(times[2], 40ms) << "median of handshake and first request";
 }
 
 // README, "HTTPS": Pistache 0.0.5 runs SSL_accept, blocking, on its one accepting thread, so
