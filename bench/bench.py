@@ -47,6 +47,7 @@ PLUGIN_DIR = os.path.join(BUILD, "lib", "testino", "plugins")
 # Connection-header variants: wrk sends HTTP/1.1; "none" sends no Connection header
 # (the server must keep the connection open by itself), "keep-alive" asks for it.
 VARIANTS = [("none", "0"), ("keep-alive", "1")]
+SCHEME = "http"  # https_bench.py sets "https" for its TLS rows
 SPAN = 4_000_000  # phone numbers reserved per wrk thread per run (see lua/send_otp.lua)
 
 # Environment variables the server reads; cleared so the bench config is what runs.
@@ -300,7 +301,7 @@ def pending_codes(server):
 def run_wrk(port, script, args, duration, connections=CONNECTIONS, process=None):
     """One wrk run; returns the BENCHJSON dict plus rps and server CPU per request."""
     argv = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
-            "-s", os.path.join(LUA, script), f"http://127.0.0.1:{port}", "--", *args]
+            "-s", os.path.join(LUA, script), f"{SCHEME}://127.0.0.1:{port}", "--", *args]
     cpu_before = process.cpu_seconds() if process else None
     busy_before, children_before = machine_busy_seconds(), children_cpu_seconds()
     wrk = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -7,6 +7,7 @@
 # Knobs: see the top of bench/bench.py (BENCH_DURATION, BENCH_REPS, ...).
 # bench/run.sh --redis-latency runs bench/redis_latency.py instead: the Redis store with
 # +0, +0.25 and +1 ms of added round trip (see bench/README.md).
+# bench/run.sh --https runs bench/https_bench.py instead: the same server over HTTP and HTTPS.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,5 +30,9 @@ fi
 if [[ ${1:-} == --redis-latency ]]; then
   shift
   exec /usr/bin/python3 "$repo/bench/redis_latency.py" "$@"
+fi
+if [[ ${1:-} == --https ]]; then
+  shift
+  exec /usr/bin/python3 "$repo/bench/https_bench.py" "$@"
 fi
 exec /usr/bin/python3 "$repo/bench/bench.py" "$@"

@@ -2,7 +2,8 @@
 -- done() hook that prints one machine-readable line for bench/bench.py.
 --
 -- Arguments (after wrk's "--") are key=value pairs:
---   keepalive=1      send "Connection: keep-alive" (default: no Connection header)
+--   keepalive=1      send "Connection: keep-alive" (default: no Connection header);
+--   keepalive=close  send "Connection: close": a new connection (and TLS handshake) per request
 --   expect=200,400   the statuses this row expects; anything else is counted as unexpected
 -- plus the script's own keys (see each script).
 local M = {}
@@ -34,6 +35,7 @@ function M.headers(opts, with_body)
   local h = {}
   if with_body then h["Content-Type"] = "application/json" end
   if opts.keepalive == "1" then h["Connection"] = "keep-alive" end
+  if opts.keepalive == "close" then h["Connection"] = "close" end
   return h
 end
 

@@ -101,6 +101,33 @@ std::optional<Options> parse_arguments(int argc, char** argv, int& exit_code) {
     return options;
 }
 
+// SIGHUP reloads nothing: Pistache 0.0.5 reads the TLS certificate once (README, section
+// HTTPS), and the config is read once too. Say so instead of dying, SIGHUP's default.
+void log_sighup(const ServerConfig& server) {
+    if (server.tls.enabled()) {
+        log_warn("tls.reload_unsupported",
+                 {{"cert_file", server.tls.cert_file},
+                  {"detail",
+                   "SIGHUP received, but the certificate cannot be reloaded in a running server "
+                   "(Pistache 0.0.5 makes its TLS context once); the old one is still served. Restart "
+                   "to serve a new certificate: README, section HTTPS, gives a restart procedure that "
+                   "loses no pending codes"}});
+    } else {
+        log_info("server.sighup_ignored",
+                 {{"detail", "SIGHUP reloads nothing; restart the server to apply a new config"}});
+    }
+}
+
+// Waits for SIGTERM or SIGINT, answering each SIGHUP meanwhile; returns the stop signal.
+int wait_for_stop(const sigset_t& signals, const ServerConfig& server) {
+    for (;;) {
+        int signal_number = 0;
+        sigwait(&signals, &signal_number);
+        if (signal_number != SIGHUP) return signal_number;
+        log_sighup(server);
+    }
+}
+
 int run(const Options& options, const sigset_t& stop_signals) {
     const ConfigSource source = ConfigSource::load(options.config);
     if (options.list_plugins)
@@ -122,6 +149,7 @@ int run(const Options& options, const sigset_t& stop_signals) {
                                   {"port", static_cast<int>(server.port())},
                                   {"admin_host", config.server.admin_host},
                                   {"admin_port", static_cast<int>(server.admin_port())},
+                                  {"tls", config.server.tls.enabled()},
                                   {"version", kVersion},
                                   {"sms_provider", describe_route(plan.sms, plan.sms.default_route)},
                                   {"store", plan.store_plugin.descriptor().name}});
@@ -129,8 +157,7 @@ int run(const Options& options, const sigset_t& stop_signals) {
         log_info("sms.route", {{"calling_code", code}, {"providers", describe_route(plan.sms, route)}});
     }
 
-    int signal_number = 0;
-    sigwait(&stop_signals, &signal_number);
+    const int signal_number = wait_for_stop(stop_signals, config.server);
     log_info("server.draining", {{"signal", strsignal(signal_number)},
                                  {"grace_ms", static_cast<long>(config.server.shutdown_grace.count())}});
     server.begin_drain();
@@ -151,11 +178,12 @@ int main(int argc, char** argv) {
     const std::optional<Options> options = parse_arguments(argc, argv, exit_code);
     if (!options) return exit_code;
 
-    // Block the stop signals before any thread starts, so only sigwait() sees them.
+    // Block the stop signals (and SIGHUP) before any thread starts, so only sigwait() sees them.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
     signal(SIGPIPE, SIG_IGN);  // a client hanging up must not kill the server
 

@@ -70,5 +70,31 @@ TEST(ConfigHttp, BadClientAddressSettingsAreNamed) {
     }
 }
 
+// server.tls: off by default; the files' own checks are in tests/integration/https_test.cpp.
+TEST(ConfigHttp, TlsIsOffByDefaultWithAYearOfHsts) {
+    const AppConfig c = load("");
+    EXPECT_FALSE(c.server.tls.enabled());
+    EXPECT_EQ(c.server.tls.hsts_max_age.count(), 31536000);
+    EXPECT_EQ(load("server: {tls: {hsts_max_age_seconds: 0}}\n").server.tls.hsts_max_age.count(), 0);
+}
+
+TEST(ConfigHttp, TlsNeedsBothFilesAndNamesTheMissingOne) {
+    std::string e = error_of("server: {tls: {cert_file: /x/server.crt}}\n");
+    EXPECT_NE(
+        e.find("test.yaml: server.tls.cert_file is set but server.tls.key_file (env TLS_KEY_FILE) is not"),
+        std::string::npos)
+        << e;
+    e = error_of("", {{"TLS_KEY_FILE", "/x/server.key"}});
+    EXPECT_NE(e.find("environment variable TLS_KEY_FILE is set but server.tls.cert_file"), std::string::npos)
+        << e;
+    e = error_of("server: {tls: {cert_file: /nonexistent/server.crt, key_file: /nonexistent/server.key}}\n");
+    EXPECT_NE(e.find("server.tls.cert_file: cannot read \"/nonexistent/server.crt\": No such file"),
+              std::string::npos)
+        << e;
+    e = error_of("server: {tls: {cert_flie: a}}\n");
+    EXPECT_NE(e.find("server.tls.cert_flie: unknown key (did you mean \"cert_file\"?)"), std::string::npos)
+        << e;
+}
+
 }  // namespace
 }  // namespace testino

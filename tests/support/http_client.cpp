@@ -99,8 +99,13 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& p
     CURL* curl = static_cast<CURL*>(curl_);
     curl_easy_reset(curl);  // keeps the connection cache, drops the last request's options
     HttpResponse response;
-    const std::string url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    const std::string url =
+        (ca_file_.empty() ? "http" : "https") + std::string("://127.0.0.1:") + std::to_string(port_) + path;
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+    if (!ca_file_.empty()) {
+        curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file_.c_str());
+        curl_easy_setopt(curl, CURLOPT_CAPATH, nullptr);  // the system's CAs are not asked
+    }
     // Never through a proxy from the environment: loopback only.
     curl_easy_setopt(curl, CURLOPT_PROXY, "");
     curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");

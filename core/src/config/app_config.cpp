@@ -359,7 +359,8 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
 
     AppConfig config;
     config.file = source.file();
-    config.sections.emplace_back(source, "server", server_schema());
+    config.sections.emplace_back(source, "server", server_schema(), false, std::vector<std::string>{"tls"});
+    config.sections.emplace_back(source, "server.tls", tls_schema());
     config.sections.emplace_back(source, "otp", otp_schema(), false,
                                  std::vector<std::string>{"templates", "country_locales"});
     config.sections.emplace_back(source, "token", token_schema(), false, std::vector<std::string>{"keys"});
@@ -387,6 +388,7 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     s.docs_enabled = server.get_bool("docs_enabled");
     s.docs_assets_dir = server.get_string("docs_assets_dir");
     load_server_exposure(server, s);
+    load_tls(config);
     if (!parse_log_level(lower(server.get_string("log_level")), s.log_level)) {
         throw StartupError(server.where("log_level") + ": expected debug, info, warn or error, got \"" +
                            server.get_string("log_level") + "\"");

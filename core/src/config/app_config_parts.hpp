@@ -52,6 +52,11 @@ void load_fraud_guard(AppConfig& config);
 const std::vector<sdk::ConfigKey>& webhooks_schema();
 void load_webhooks(AppConfig& config);
 
+// server.tls: its schema, and TlsConfig with both files checked by OpenSSL (readable, the
+// certificate parses, the key is unencrypted and matches it).
+const std::vector<sdk::ConfigKey>& tls_schema();
+void load_tls(AppConfig& config);
+
 // otp's message keys (config/message_config.cpp): templates per locale, the locale
 // defaults, {app}, the autofill lines; each template is held to otp.max_segments.
 void load_messages(const ConfigSource& source, AppConfig& config);

@@ -89,6 +89,15 @@ private:
     std::vector<std::string> subsections_;
 };
 
+// server.tls (config/tls_config.cpp): HTTPS on the public listener. The admin listener
+// stays plain HTTP.
+struct TlsConfig {
+    std::string cert_file;                        // PEM, the certificate then its chain; "" = plain HTTP
+    std::string key_file;                         // PEM, unencrypted
+    std::chrono::seconds hsts_max_age{31536000};  // Strict-Transport-Security; 0 = none
+    bool enabled() const { return !cert_file.empty(); }
+};
+
 struct ServerConfig {
     std::string host;
     std::uint16_t port = 8080;
@@ -111,6 +120,7 @@ struct ServerConfig {
     bool docs_enabled = true;     // GET /docs, GET /redoc
     std::string docs_assets_dir;  // "" = <exe dir>/../share/testino/api-ui
     LogLevel log_level = LogLevel::info;
+    TlsConfig tls;
 };
 
 struct OtpConfig {

@@ -14,15 +14,13 @@
 
 #include <algorithm>
 
+#include "domain/openssl_support.hpp"
 #include "domain/otp_crypto.hpp"
 
 namespace testino {
 namespace {
 
-template <typename T, void (*Free)(T*)>
-struct Deleter {
-    void operator()(T* p) const { Free(p); }
-};
+using openssl::Deleter;
 using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
 using BnPtr = std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>>;
@@ -33,17 +31,7 @@ constexpr std::size_t kMinSecretBytes = 32;
 constexpr int kMinRsaBits = 2048;
 constexpr std::size_t kEs256CoordinateBytes = 32;
 
-// OpenSSL's reason for the last failure (never key material), and an emptied error queue.
-std::string openssl_reason() {
-    const unsigned long code = ERR_peek_last_error();
-    const char* reason = code != 0 ? ERR_reason_error_string(code) : nullptr;
-    ERR_clear_error();
-    return reason != nullptr ? reason : "no reason given";
-}
-
-// The PEM password callback: no passphrase, ever. OpenSSL's default callback prompts on the
-// terminal for an encrypted key; this one makes the decoding fail instead.
-int refuse_passphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* /*userdata*/) { return -1; }
+using openssl::refuse_passphrase;
 
 // The labels of the PEM blocks ("PRIVATE KEY", "CERTIFICATE", ...), only the characters a
 // label has: a message may name them, and they are never key bytes.
@@ -128,7 +116,7 @@ PkeyPtr read_private_key(std::string_view pem) {
                          OSSL_DECODER_from_data(ctx, &data, &length) == 1 && raw != nullptr;
     OSSL_DECODER_CTX_free(ctx);
     PkeyPtr key(raw);
-    if (!decoded) refuse_pem(*block, openssl_reason());
+    if (!decoded) refuse_pem(*block, openssl::reason());
     ERR_clear_error();
     return key;
 }
@@ -198,7 +186,7 @@ std::string bn_param(const EVP_PKEY* key, const char* name, std::size_t fixed_si
     BIGNUM* raw = nullptr;
     if (EVP_PKEY_get_bn_param(key, name, &raw) != 1) {
         throw KeyError(std::string("cannot read the public key's ") + name +
-                       " (OpenSSL: " + openssl_reason() + ")");
+                       " (OpenSSL: " + openssl::reason() + ")");
     }
     const BnPtr bn(raw);
     // Unsigned big-endian: without leading zero bytes, or exactly fixed_size bytes.
@@ -223,7 +211,7 @@ Members public_members(JwtAlgorithm algorithm, const EVP_PKEY* key) {
             unsigned char raw[32];
             std::size_t length = sizeof raw;
             if (EVP_PKEY_get_raw_public_key(key, raw, &length) != 1 || length != sizeof raw) {
-                throw KeyError("cannot read the Ed25519 public key (OpenSSL: " + openssl_reason() + ")");
+                throw KeyError("cannot read the Ed25519 public key (OpenSSL: " + openssl::reason() + ")");
             }
             return {
                 {"kty", "OKP"}, {"crv", "Ed25519"}, {"x", base64url({reinterpret_cast<char*>(raw), length})}};
@@ -258,7 +246,7 @@ std::string public_jwk_json(const Members& members, const std::string& kid, JwtA
 std::string ecdsa_der_to_jose(const unsigned char* der, std::size_t length) {
     const unsigned char* in = der;
     const EcdsaSigPtr sig(d2i_ECDSA_SIG(nullptr, &in, static_cast<long>(length)));
-    if (!sig) throw KeyError("ES256 signing gave no ECDSA signature (OpenSSL: " + openssl_reason() + ")");
+    if (!sig) throw KeyError("ES256 signing gave no ECDSA signature (OpenSSL: " + openssl::reason() + ")");
     unsigned char jose[2 * kEs256CoordinateBytes];
     if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), jose, kEs256CoordinateBytes) < 0 ||
         BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), jose + kEs256CoordinateBytes, kEs256CoordinateBytes) < 0) {
@@ -276,16 +264,16 @@ std::string sign_asymmetric(EVP_PKEY* key, JwtAlgorithm algorithm, std::string_v
     const char* digest = algorithm == JwtAlgorithm::eddsa ? nullptr : "SHA256";  // EdDSA hashes itself
     if (!ctx || EVP_DigestSignInit_ex(ctx.get(), &pctx, digest, nullptr, nullptr, key, nullptr) != 1 ||
         (algorithm == JwtAlgorithm::rs256 && EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1)) {
-        throw KeyError(std::string(alg) + " signing set-up failed (OpenSSL: " + openssl_reason() + ")");
+        throw KeyError(std::string(alg) + " signing set-up failed (OpenSSL: " + openssl::reason() + ")");
     }
     const auto* data = reinterpret_cast<const unsigned char*>(input.data());
     std::size_t length = 0;
     if (EVP_DigestSign(ctx.get(), nullptr, &length, data, input.size()) != 1) {
-        throw KeyError(std::string(alg) + " signing failed (OpenSSL: " + openssl_reason() + ")");
+        throw KeyError(std::string(alg) + " signing failed (OpenSSL: " + openssl::reason() + ")");
     }
     std::vector<unsigned char> sig(length);
     if (EVP_DigestSign(ctx.get(), sig.data(), &length, data, input.size()) != 1) {
-        throw KeyError(std::string(alg) + " signing failed (OpenSSL: " + openssl_reason() + ")");
+        throw KeyError(std::string(alg) + " signing failed (OpenSSL: " + openssl::reason() + ")");
     }
     if (algorithm == JwtAlgorithm::es256) return ecdsa_der_to_jose(sig.data(), length);
     return base64url({reinterpret_cast<char*>(sig.data()), length});
@@ -331,7 +319,7 @@ std::string jwk_thumbprint(std::vector<std::pair<std::string, std::string>> requ
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
     if (EVP_Digest(json.GetString(), json.GetSize(), digest, &length, EVP_sha256(), nullptr) != 1) {
-        throw KeyError("SHA-256 failed (OpenSSL: " + openssl_reason() + ")");
+        throw KeyError("SHA-256 failed (OpenSSL: " + openssl::reason() + ")");
     }
     return base64url({reinterpret_cast<char*>(digest), length});
 }
@@ -398,7 +386,7 @@ SigningKey SigningKey::generate(JwtAlgorithm algorithm, std::string kid) {
             std::string secret(kMinSecretBytes, '\0');
             if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()),
                            static_cast<int>(secret.size())) != 1) {
-                throw KeyError("RAND_bytes failed (OpenSSL: " + openssl_reason() + ")");
+                throw KeyError("RAND_bytes failed (OpenSSL: " + openssl::reason() + ")");
             }
             return from_secret(std::move(kid), std::move(secret));
         }
@@ -410,7 +398,7 @@ SigningKey SigningKey::generate(JwtAlgorithm algorithm, std::string kid) {
     }
     if (raw == nullptr) {
         throw KeyError(std::string(to_string(algorithm)) +
-                       " key generation failed (OpenSSL: " + openssl_reason() + ")");
+                       " key generation failed (OpenSSL: " + openssl::reason() + ")");
     }
     return SigningKey(Impl::asymmetric(algorithm, std::move(kid), PkeyPtr(raw)));
 }

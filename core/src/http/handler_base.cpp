@@ -134,6 +134,7 @@ RequestContext HandlerBase::context_for(const Http::Request& request,
         ctx.client_ip = ctx.peer;
         return ctx;  // no proxies, no browsers: no forwarding headers, no CORS
     }
+    ctx.strict_transport_security = state_->strict_transport_security;
     ClientAddress client = state_->client_ip.resolve(ctx.peer, address_header_lines);
     ctx.client_ip = std::move(client.ip);
     ctx.client_key = std::move(client.key);
@@ -162,6 +163,7 @@ void HandlerBase::reply_protocol_error(const std::shared_ptr<Tcp::Peer>& peer, H
     ctx.path = "-";
     ctx.peer = peer->address().host();
     ctx.listener = listener_ == Listener::admin ? "admin" : "public";
+    if (listener_ == Listener::public_api) ctx.strict_transport_security = state_->strict_transport_security;
     ctx.keep_alive = false;
     send_reply(response, ctx, error_reply(error));
 }

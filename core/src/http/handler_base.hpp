@@ -34,6 +34,8 @@ struct HttpServer::State {
     ClientIpResolver client_ip;
     std::string request_id_prefix = random_hex(4);
     std::atomic<std::uint64_t> request_counter{0};
+    // The public listener's Strict-Transport-Security value (HTTPS with an HSTS max-age); "" = none.
+    std::string strict_transport_security;
 };
 
 class HandlerBase : public Pistache::Http::Handler {

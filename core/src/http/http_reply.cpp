@@ -46,6 +46,9 @@ void add_common_headers(Http::Header::Collection& headers, const RequestContext&
     add_header(headers, "X-Request-Id", ctx.request_id);
     add_header(headers, "X-Content-Type-Options", "nosniff");
     if (ctx.auth_route) add_header(headers, "Cache-Control", "no-store");
+    if (!ctx.strict_transport_security.empty()) {
+        add_header(headers, "Strict-Transport-Security", ctx.strict_transport_security);
+    }
     if (!ctx.cors_origin.empty()) {
         add_header(headers, "Access-Control-Allow-Origin", ctx.cors_origin);
         add_header(headers, "Vary", "Origin");

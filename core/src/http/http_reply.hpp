@@ -29,6 +29,8 @@ struct RequestContext {
     bool keep_alive = true;
     bool http10 = false;  // HTTP/1.0 persists only when the reply says keep-alive
     bool auth_route = false;
+    // The public listener over HTTPS: the Strict-Transport-Security value; "" = none.
+    std::string strict_transport_security;
     const char* listener = "public";         // "admin" on the admin listener, for the access log
     std::atomic<long>* in_flight = nullptr;  // counted in it until the reply is out
     std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();

@@ -13,6 +13,7 @@
 #include "http/handler_base.hpp"
 #include "http/request_parsing.hpp"
 #include "http/response_bodies.hpp"
+#include "http/tls_minimum.hpp"
 #include "observability/logging.hpp"
 #include "observability/metrics.hpp"
 
@@ -254,25 +255,46 @@ private:
 
 bool is_wildcard(const std::string& host) { return host == "0.0.0.0" || host == "::" || host == "[::]"; }
 
-// Binds `host`:`port` and serves `handler` on `threads` background threads.
+// Binds `host`:`port` and serves `handler` on `threads` background threads, over TLS when
+// `tls` is given.
 std::unique_ptr<Http::Endpoint> listen(const ServerConfig& c, const std::string& host, std::uint16_t port,
                                        int threads, std::size_t max_request_bytes,
-                                       std::shared_ptr<Http::Handler> handler) {
+                                       std::shared_ptr<Http::Handler> handler, const TlsConfig* tls) {
     // Pistache reads "host:port", so an IPv6 address needs its brackets.
     const bool bare_ipv6 = host.find(':') != std::string::npos && host.front() != '[';
     auto endpoint =
         std::make_unique<Http::Endpoint>(Address(bare_ipv6 ? "[" + host + "]" : host, Port(port)));
-    auto options = Http::Endpoint::options()
-                       .threads(threads)
-                       .flags(Tcp::Options::ReuseAddr)
-                       .maxRequestSize(max_request_bytes)
-                       .headerTimeout(c.header_timeout)
-                       .bodyTimeout(c.body_timeout)
-                       .keepaliveTimeout(c.keepalive_timeout);
+    auto options =
+        Http::Endpoint::options()
+            .threads(threads)
+            // Over TLS a reply leaves as more than one record, and Nagle held the
+            // second until the client's delayed ACK: 40 ms on each new connection's
+            // first request. Linux hands TCP_NODELAY on to accepted sockets.
+            .flags(tls != nullptr ? Tcp::Options::ReuseAddr | Tcp::Options::NoDelay : Tcp::Options::ReuseAddr)
+            .maxRequestSize(max_request_bytes)
+            .headerTimeout(c.header_timeout)
+            .bodyTimeout(c.body_timeout)
+            .keepaliveTimeout(c.keepalive_timeout);
     endpoint->init(options);
+    // After init(), which resets Pistache's SSL switch. The files were checked at config load;
+    // what can still fail here (a file replaced since) throws, and start() names the keys.
+    if (tls != nullptr) endpoint->useSSL(tls->cert_file, tls->key_file);
     endpoint->setHandler(std::move(handler));
     endpoint->serveThreaded();
     return endpoint;
+}
+
+// What an operator must know before relying on the built-in TLS (README "HTTPS").
+void log_tls_limits(const ServerConfig& c, std::uint16_t port) {
+    log_warn("tls.limitations",
+             {{"port", static_cast<int>(port)},
+              {"cert_file", c.tls.cert_file},
+              {"detail",
+               "HTTPS is served by Pistache 0.0.5, which makes the TLS handshakes one at a time on its "
+               "accepting thread: a client that connects and sends nothing holds every new connection for "
+               "up to 10 s (Debian's patch; more if it trickles bytes), and the certificate is read once, so "
+               "replacing it needs a restart. Fine for trusted networks; for public traffic terminate TLS at "
+               "a proxy. See README, section HTTPS"}});
 }
 
 }  // namespace
@@ -287,6 +309,10 @@ HttpServer::HttpServer(const ServerConfig& config, const LimitsConfig& limits, O
     state_->client_ip =
         ClientIpResolver(std::move(networks), limits.client_address_header, limits.ipv6_prefix_length);
     state_->flow = &flow;
+    // RFC 6797: browsers heed it only over HTTPS, so plain HTTP never sends it.
+    if (config.tls.enabled() && config.tls.hsts_max_age.count() > 0) {
+        state_->strict_transport_security = "max-age=" + std::to_string(config.tls.hsts_max_age.count());
+    }
     if (config.docs_enabled) {
         state_->docs = DocsPages::load(config.docs_assets_dir);
         if (!state_->docs.missing().empty()) {
@@ -310,19 +336,24 @@ HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::start() {
     const ServerConfig& c = state_->config;
+    const TlsConfig* tls = c.tls.enabled() ? &c.tls : nullptr;
+    if (tls != nullptr) require_tls12_minimum();  // before useSSL makes its context
     try {
         // Room for the headers on top of the body limit; the body limit itself is checked
         // per request for a precise 413.
         endpoint_ = listen(c, c.host, c.port, c.threads, c.max_body_bytes + 8192,
-                           std::make_shared<ApiHandler>(state_));
+                           std::make_shared<ApiHandler>(state_), tls);
     } catch (const std::exception& e) {
-        throw StartupError("cannot listen on " + c.host + ":" + std::to_string(c.port) + ": " + e.what());
+        throw StartupError("cannot listen on " + c.host + ":" + std::to_string(c.port) +
+                           (tls != nullptr ? " with TLS (server.tls.cert_file, server.tls.key_file)" : "") +
+                           ": " + e.what());
     }
+    if (tls != nullptr) log_tls_limits(c, port());
     if (c.admin_port == 0) return;
     try {
         // GET and DELETE requests only: no body to make room for.
         admin_endpoint_ =
-            listen(c, c.admin_host, c.admin_port, 1, 8192, std::make_shared<AdminHandler>(state_));
+            listen(c, c.admin_host, c.admin_port, 1, 8192, std::make_shared<AdminHandler>(state_), nullptr);
     } catch (const std::exception& e) {
         throw StartupError("cannot listen on " + c.admin_host + ":" + std::to_string(c.admin_port) +
                            " (server.admin_host, server.admin_port): " + e.what());
