@@ -22,9 +22,10 @@ void Registry::write_webhooks(std::ostringstream& out) const {
     out << "testino_webhook_events_lost_total " << webhook_lost_.value() << '\n';
     family(out, "testino_webhook_outbox_items", "gauge",
            "Webhook deliveries waiting in the outbox (due or backing off), as last read from the store.");
-    out << "testino_webhook_outbox_items{queue=\"pending\"} " << webhook_pending_.load(std::memory_order_relaxed)
+    out << "testino_webhook_outbox_items{queue=\"pending\"} "
+        << webhook_pending_.load(std::memory_order_relaxed) << '\n';
+    out << "testino_webhook_outbox_items{queue=\"dead\"} " << webhook_dead_.load(std::memory_order_relaxed)
         << '\n';
-    out << "testino_webhook_outbox_items{queue=\"dead\"} " << webhook_dead_.load(std::memory_order_relaxed) << '\n';
     family(out, "testino_idempotent_replays_total", "counter",
            "send-otp requests with an Idempotency-Key already used, answered with the first reply (no SMS).");
     out << "testino_idempotent_replays_total " << idempotent_replays_.value() << '\n';
