@@ -11,7 +11,14 @@
 //   <key_prefix>refresh:{<family>}   hash: one refresh-token family (redis_scripts.hpp has
 //                                    the fields); PEXPIRE = its current token's expiry. The
 //                                    family id is the hash tag: a family is one slot
-// Each operation is one Lua script (redis_scripts.hpp), run by SHA (EVALSHA) and loaded
+//   <key_prefix>rec:<record key>   string: one record (ABI 8); PEXPIRE = its ttl (the
+//                                  core's record keys hold "{...}" themselves)
+//   <key_prefix>q:<queue>:due      zset: a queue's item ids scored by due time (ms, Redis
+//                                  TIME); no TTL, items stay until acked
+//   <key_prefix>q:<queue>:items    hash: p:<id> -> payload, a:<id> -> attempts; no TTL.
+//                                  Both keys share the queue name's hash tag (one slot)
+// Each operation is one Lua script (redis_scripts.hpp; a record's put, get and remove and a
+// queue's length are single commands), run by SHA (EVALSHA) and loaded
 // again after NOSCRIPT, so it is atomic across threads and server instances. Redis expires
 // the keys itself, so it must not evict them: the store checks maxmemory-policy whenever it
 // connects (redis_eviction.hpp).
