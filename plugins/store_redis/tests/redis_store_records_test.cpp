@@ -60,6 +60,18 @@ TEST(RedisRecordsTest, AQueueIsAZsetOfDueTimesAndAHashOfPayloadsAndAttempts) {
     EXPECT_EQ(redis.command({"EXISTS", kItems}), "0") << "nothing left behind";
 }
 
+TEST(RedisRecordsTest, AQueueNameWithoutAHashTagBecomesOneSoItsKeysShareASlot) {
+    RedisServer redis;
+    RecordingHost host;
+    auto store = make_store(redis.url(), host);
+    ASSERT_EQ(store->enqueue("plain", {"e1", "p", 0}, 0ms).status, StoreStatus::ok);
+    ASSERT_EQ(store->enqueue("a{}b", {"e1", "p", 0}, 0ms).status, StoreStatus::ok);
+    EXPECT_EQ(redis.command({"TYPE", "testino:q:{plain}:due"}), "zset");
+    EXPECT_EQ(redis.command({"TYPE", "testino:q:{plain}:items"}), "hash");
+    EXPECT_EQ(redis.command({"TYPE", "testino:q:{a{}b}:due"}), "zset") << "an empty {} is no hash tag";
+    EXPECT_EQ(store->claim_due("plain", 5, 60s).items.size(), 1u);
+}
+
 TEST(RedisRecordsTest, AQueueHoldsAtMostMaxQueueItemsButReplacingCountsOnce) {
     RedisServer redis;
     RecordingHost host;
