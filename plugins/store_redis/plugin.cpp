@@ -48,6 +48,10 @@ testino::sdk::PluginDescriptor redis_store_descriptor() {
         "wait_timeout_ms", "100", 1, 60000,
         "how long a send waits for wait_replicas, in milliseconds; below command_timeout_ms");
 
+    const ConfigKey max_queue_items = sdk::integer_key(
+        "max_queue_items", "100000", 1, 100000000,
+        "items one queue (the webhook outbox, say) may hold; an enqueue beyond is refused (store full)");
+
     ConfigKey allow_eviction;
     allow_eviction.name = "allow_eviction";
     allow_eviction.type = sdk::ValueType::boolean;
@@ -61,7 +65,7 @@ testino::sdk::PluginDescriptor redis_store_descriptor() {
             "1.0.0",
             "OTP store in Redis, shared by every server instance using the same Redis",
             {url, sentinel_username, sentinel_password, key_prefix, pool_size, connect_timeout,
-             command_timeout, wait_replicas, wait_timeout, allow_eviction},
+             command_timeout, wait_replicas, wait_timeout, max_queue_items, allow_eviction},
             {}};  // channels: SMS providers only
 }
 
@@ -91,6 +95,7 @@ std::unique_ptr<testino::sdk::OtpStore> create_redis_store(const testino::sdk::P
     options.allow_eviction = config.get_bool("allow_eviction");
     options.wait_replicas = static_cast<int>(config.get_int("wait_replicas"));
     options.wait_timeout = std::chrono::milliseconds(config.get_int("wait_timeout_ms"));
+    options.max_queue_items = static_cast<std::size_t>(config.get_int("max_queue_items"));
     if (options.wait_replicas > 0 && options.wait_timeout >= options.client.command_timeout) {
         // WAIT runs inside the operation's deadline: a longer one would always time out.
         throw ConfigError(config.where("wait_timeout_ms") + ": must be below command_timeout_ms (" +

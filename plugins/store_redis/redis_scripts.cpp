@@ -5,17 +5,21 @@
 #include "testino/otp_store.hpp"
 
 namespace testino::plugins {
-namespace {
 
-// Shared by the code and refresh scripts. Times are ms since the epoch from Redis's own
-// clock (TIME), so every server instance agrees. same() compares digests and flow tags in
-// constant time: every byte is looked at whatever the first difference, and the result is
-// one accumulated value.
-constexpr const char* kTimeAndCompare = R"lua(
+// Times are ms since the epoch from Redis's own clock (TIME), so every server instance
+// agrees.
+const char* const kLuaNowMs = R"lua(
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
+end)lua";
+
+namespace {
+
+// Shared by the code and refresh scripts (after kLuaNowMs). same() compares digests and flow tags in
+// constant time: every byte is looked at whatever the first difference, and the result is
+// one accumulated value.
+constexpr const char* kCompare = R"lua(
 local function same(a, b)
   if type(a) ~= 'string' or type(b) ~= 'string' or #a ~= #b then return false end
   local diff = 0
@@ -23,7 +27,7 @@ local function same(a, b)
   return diff == 0
 end)lua";
 
-// Shared by the three code scripts (each script is kTimeAndCompare, this and its own body).
+// Shared by the three code scripts (each script is time_and_compare(), this and its own body).
 // load() reads the hash into
 // {cur = {d, f, x}, prev = {d, f, y, z, b} or nil, left}; save() writes it back whole (so a
 // code of the ABI 4 layout is converted on its first write) with one HSET, which a Redis
@@ -220,12 +224,14 @@ redis.call('DEL', KEYS[1])
 return 1
 )lua";
 
+std::string time_and_compare() { return std::string(kLuaNowMs) + kCompare; }
+
+}  // namespace
+
 RedisScript make_script(const char* name, std::string body) {
     std::string sha1 = script_sha1(body);
     return {name, std::move(body), std::move(sha1)};
 }
-
-}  // namespace
 
 std::string script_sha1(const std::string& body) {
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -241,14 +247,14 @@ std::string script_sha1(const std::string& body) {
 }
 
 RedisScripts::RedisScripts()
-    : put(make_script("put", std::string(kTimeAndCompare) + kCodePrelude + kPutBody)),
-      verify(make_script("verify", std::string(kTimeAndCompare) + kCodePrelude + kVerifyBody)),
-      remove(make_script("remove", std::string(kTimeAndCompare) + kCodePrelude + kRemoveBody)),
+    : put(make_script("put", time_and_compare() + kCodePrelude + kPutBody)),
+      verify(make_script("verify", time_and_compare() + kCodePrelude + kVerifyBody)),
+      remove(make_script("remove", time_and_compare() + kCodePrelude + kRemoveBody)),
       counter(make_script("counter", kCounterScript)),
-      refresh_create(make_script("refresh_create", std::string(kTimeAndCompare) + kRefreshCreateBody)),
-      refresh_rotate(make_script("refresh_rotate", std::string(kTimeAndCompare) + "\nlocal history_max = " +
+      refresh_create(make_script("refresh_create", time_and_compare() + kRefreshCreateBody)),
+      refresh_rotate(make_script("refresh_rotate", time_and_compare() + "\nlocal history_max = " +
                                                        std::to_string(sdk::kRefreshHistoryMin) +
                                                        kRefreshRotateBody)),
-      refresh_revoke(make_script("refresh_revoke", std::string(kTimeAndCompare) + kRefreshRevokeBody)) {}
+      refresh_revoke(make_script("refresh_revoke", time_and_compare() + kRefreshRevokeBody)) {}
 
 }  // namespace testino::plugins

@@ -54,7 +54,34 @@ struct RedisScripts {
     const RedisScript refresh_revoke;
 };
 
+// Records and queues (plugin ABI 8; redis_scripts_records.cpp). A record is a string with a
+// PEXPIRE; put, get and remove are plain SET PX, GET and DEL. A queue is two keys in one
+// slot (the queue name's hash tag):
+//   due    ZSET  id -> when it is due, ms since the epoch (Redis TIME)
+//   items  HASH  p:<id> -> payload, a:<id> -> attempts (prefixed, so no id collides with
+//                 another's field)
+// Neither has a TTL: items stay until acked. Its length is ZCARD of due.
+struct RedisRecordScripts {
+    RedisRecordScripts();
+
+    // KEYS[1] record key; ARGV: value, ttl ms. Returns {1, value} created or {0, held}.
+    const RedisScript claim;
+    // KEYS due, items; ARGV: id, payload, attempts, delay ms, max items. Returns 1, or 0
+    // when the queue holds max items and id is not one of them (full).
+    const RedisScript enqueue;
+    // KEYS due, items; ARGV: max, lease ms. Returns {id, payload, attempts, ...} of the
+    // items taken, earliest due first.
+    const RedisScript claim_due;
+    // KEYS due, items; ARGV: id. Returns 1.
+    const RedisScript ack;
+};
+
 // Hex SHA-1 of a script, as EVALSHA wants it.
 std::string script_sha1(const std::string& body);
+// A script named `name` with its SHA-1.
+RedisScript make_script(const char* name, std::string body);
+// Lua defining now_ms(): ms since the epoch from Redis's clock (TIME), for every script
+// that needs the time, so that every server instance agrees.
+extern const char* const kLuaNowMs;
 
 }  // namespace testino::plugins

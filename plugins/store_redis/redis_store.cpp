@@ -13,7 +13,11 @@ namespace testino::plugins {
 namespace {
 
 using redis_results::failed;
+using redis_results::finish_thrown;
 using redis_results::finish_with;
+using redis_results::milliseconds;
+using redis_results::out_of_memory;
+using redis_results::unexpected_reply;
 using sdk::RefreshOutcome;
 using sdk::RefreshResult;
 using sdk::StoreResult;
@@ -21,22 +25,9 @@ using sdk::StoreStatus;
 using sdk::VerifyOutcome;
 using sdk::VerifyResult;
 
-// Longer TTLs are clamped (ten years) so the millisecond TTL cannot overflow.
-constexpr std::chrono::seconds kMaxTtl = std::chrono::hours(24 * 365 * 10);
-
-std::string milliseconds(std::chrono::seconds duration, std::chrono::seconds at_least) {
-    const auto clamped = std::clamp(duration, at_least, kMaxTtl);
-    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(clamped).count());
-}
-
 template <std::size_t N>
 std::string as_bytes(const std::array<std::uint8_t, N>& bytes) {
     return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-}
-
-RedisFailure unexpected_reply(const RedisScript& script, const redisReply& reply) {
-    return {RedisFault::reply_error,
-            std::string(script.name) + " script: unexpected reply type " + std::to_string(reply.type), false};
 }
 
 // A PTTL in milliseconds, rounded up to whole seconds, never below 1 (PTTL is -1 for a
@@ -49,13 +40,6 @@ bool integer_array(const redisReply& reply, std::size_t size) {
     return reply.type == REDIS_REPLY_ARRAY && reply.elements == size &&
            std::all_of(reply.element, reply.element + size,
                        [](const redisReply* e) { return e->type == REDIS_REPLY_INTEGER; });
-}
-
-// A write Redis refused for want of memory (maxmemory with noeviction) is the store being
-// full, not unreachable: STORE_FULL, and counted as such.
-bool out_of_memory(const RedisFailure& failure) {
-    return failure.fault == RedisFault::reply_error &&
-           failure.detail.find("OOM command not allowed") != std::string::npos;
 }
 
 // The verify script's {outcome, attempts_left, pttl_ms} as a result.
@@ -127,15 +111,36 @@ std::string RedisStore::detail(const RedisFailure& failure) const {
 void RedisStore::run_script(const RedisScript& script, const std::string& redis_key,
                             const std::vector<std::string>& args,
                             std::function<void(const RedisOutcome&)> finish, bool replicate) {
+    run_script(script, std::vector<std::string>{redis_key}, args, std::move(finish), replicate);
+}
+
+void RedisStore::run_script(const RedisScript& script, const std::vector<std::string>& redis_keys,
+                            const std::vector<std::string>& args,
+                            std::function<void(const RedisOutcome&)> finish, bool replicate) {
     RedisRequest request;
     if (replicate) {
         request.wait_replicas = options_.wait_replicas;
         request.wait_timeout = options_.wait_timeout;
     }
     request.name = script.name;
-    request.command = {"EVALSHA", script.sha1, "1", redis_key};
+    request.command = {"EVALSHA", script.sha1, std::to_string(redis_keys.size())};
+    request.command.insert(request.command.end(), redis_keys.begin(), redis_keys.end());
     request.command.insert(request.command.end(), args.begin(), args.end());
     request.script = &script;
+    // The keys share a slot (their hash tag): the first routes them all.
+    request.key = redis_keys.empty() ? std::string() : redis_keys.front();
+    request.done = [this, finish = std::move(finish)](const RedisOutcome& outcome) {
+        observe(outcome);
+        finish(outcome);
+    };
+    client_->submit(std::move(request));
+}
+
+void RedisStore::run_command(const char* name, std::vector<std::string> command, const std::string& redis_key,
+                             std::function<void(const RedisOutcome&)> finish) {
+    RedisRequest request;
+    request.name = name;
+    request.command = std::move(command);
     request.key = redis_key;
     request.done = [this, finish = std::move(finish)](const RedisOutcome& outcome) {
         observe(outcome);
@@ -160,7 +165,7 @@ void RedisStore::put_code(const std::string& key, const sdk::NewCode& code,
         },
         options_.wait_replicas > 0);
 } catch (const std::exception& error) {
-    finish_with(done, [&] { return failed<StoreResult>(std::string("redis store: ") + error.what()); });
+    finish_thrown(done, error);
 }
 
 void RedisStore::verify_and_consume(const std::string& key, const sdk::CodeDigest& candidate,
@@ -178,7 +183,7 @@ void RedisStore::verify_and_consume(const std::string& key, const sdk::CodeDiges
             });
         });
 } catch (const std::exception& error) {
-    finish_with(done, [&] { return failed<VerifyResult>(std::string("redis store: ") + error.what()); });
+    finish_thrown(done, error);
 }
 
 void RedisStore::remove_code(const std::string& key, const sdk::CodeDigest& digest,
@@ -190,7 +195,7 @@ void RedisStore::remove_code(const std::string& key, const sdk::CodeDigest& dige
         });
     });
 } catch (const std::exception& error) {
-    finish_with(done, [&] { return failed<StoreResult>(std::string("redis store: ") + error.what()); });
+    finish_thrown(done, error);
 }
 
 void RedisStore::hit_counter(const std::string& key, std::chrono::seconds window, std::int64_t amount,
@@ -215,8 +220,7 @@ void RedisStore::hit_counter(const std::string& key, std::chrono::seconds window
             });
         });
 } catch (const std::exception& error) {
-    finish_with(done,
-                [&] { return failed<sdk::CounterResult>(std::string("redis store: ") + error.what()); });
+    finish_thrown(done, error);
 }
 
 // --- refresh-token families --------------------------------------------------------------
@@ -235,7 +239,7 @@ void RedisStore::create_refresh(const std::string& family, const sdk::NewRefresh
                    });
                });
 } catch (const std::exception& error) {
-    finish_with(done, [&] { return failed<StoreResult>(std::string("redis store: ") + error.what()); });
+    finish_thrown(done, error);
 }
 
 void RedisStore::rotate_refresh(const std::string& family, const sdk::RefreshDigest& presented,
@@ -255,7 +259,7 @@ void RedisStore::rotate_refresh(const std::string& family, const sdk::RefreshDig
                    });
                });
 } catch (const std::exception& error) {
-    finish_with(done, [&] { return failed<RefreshResult>(std::string("redis store: ") + error.what()); });
+    finish_thrown(done, error);
 }
 
 void RedisStore::revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
@@ -273,7 +277,7 @@ void RedisStore::revoke_refresh(const std::string& family, const sdk::RefreshDig
             });
         });
 } catch (const std::exception& error) {
-    finish_with(done, [&] { return failed<RefreshResult>(std::string("redis store: ") + error.what()); });
+    finish_thrown(done, error);
 }
 
 }  // namespace testino::plugins

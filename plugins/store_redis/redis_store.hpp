@@ -11,7 +11,14 @@
 //   <key_prefix>refresh:{<family>}   hash: one refresh-token family (redis_scripts.hpp has
 //                                    the fields); PEXPIRE = its current token's expiry. The
 //                                    family id is the hash tag: a family is one slot
-// Each operation is one Lua script (redis_scripts.hpp), run by SHA (EVALSHA) and loaded
+//   <key_prefix>rec:<record key>   string: one record (ABI 8); PEXPIRE = its ttl (the
+//                                  core's record keys hold "{...}" themselves)
+//   <key_prefix>q:<queue>:due      zset: a queue's item ids scored by due time (ms, Redis
+//                                  TIME); no TTL, items stay until acked
+//   <key_prefix>q:<queue>:items    hash: p:<id> -> payload, a:<id> -> attempts; no TTL.
+//                                  Both keys share the queue name's hash tag (one slot)
+// Each operation is one Lua script (redis_scripts.hpp; a record's put, get and remove and a
+// queue's length are single commands), run by SHA (EVALSHA) and loaded
 // again after NOSCRIPT, so it is atomic across threads and server instances. Redis expires
 // the keys itself, so it must not evict them: the store checks maxmemory-policy whenever it
 // connects (redis_eviction.hpp).
@@ -48,6 +55,8 @@ struct RedisStoreOptions {
     // may lose it).
     int wait_replicas = 0;
     std::chrono::milliseconds wait_timeout{100};
+    // Items one queue may hold; an enqueue beyond: full.
+    std::size_t max_queue_items = 100000;
 };
 
 class RedisStore final : public sdk::OtpStore {
@@ -78,10 +87,29 @@ public:
                         sdk::StoreCompletion<sdk::RefreshResult> done) override;
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override;
 
+    // Records and queues (redis_store_records.cpp).
+    bool keeps_records() const override { return true; }
+    void claim_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                      sdk::StoreCompletion<sdk::RecordResult> done) override;
+    void put_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                    sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void get_record(const std::string& key, sdk::StoreCompletion<sdk::RecordResult> done) override;
+    void remove_record(const std::string& key, sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void enqueue(const std::string& queue, const sdk::QueueItem& item, std::chrono::milliseconds delay,
+                 sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void claim_due(const std::string& queue, int max, std::chrono::milliseconds lease,
+                   sdk::StoreCompletion<sdk::QueueBatch> done) override;
+    void ack(const std::string& queue, const std::string& id,
+             sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void queue_length(const std::string& queue, sdk::StoreCompletion<sdk::CounterResult> done) override;
+
     // The Redis key holding a phone number's code, a counter's, and a refresh family's.
     std::string code_key(const std::string& key) const;
     std::string counter_key(const std::string& key) const;
     std::string refresh_key(const std::string& family) const;
+    // A record's key, and a queue's two keys {due, items} (one slot: the queue's hash tag).
+    std::string record_key(const std::string& key) const;
+    std::vector<std::string> queue_keys(const std::string& queue) const;
     // How many times a script was (re)loaded into Redis after NOSCRIPT.
     std::size_t script_loads() const { return script_loads_.load(); }
     // The eviction check the constructor waited for; nullopt when Redis did not answer.
@@ -95,9 +123,18 @@ private:
     void run_script(const RedisScript& script, const std::string& redis_key,
                     const std::vector<std::string>& args, std::function<void(const RedisOutcome&)> finish,
                     bool replicate = false);
+    // The same on several keys of one slot (the first picks the node in a cluster).
+    void run_script(const RedisScript& script, const std::vector<std::string>& redis_keys,
+                    const std::vector<std::string>& args, std::function<void(const RedisOutcome&)> finish,
+                    bool replicate = false);
+    // A plain command on `redis_key` (routed by it), e.g. GET.
+    void run_command(const char* name, std::vector<std::string> command, const std::string& redis_key,
+                     std::function<void(const RedisOutcome&)> finish);
     void observe(const RedisOutcome& outcome);  // logs changes of state
     void script_loaded(const RedisScript& script);
     std::string detail(const RedisFailure& failure) const;
+    // A write's result: ok, full when Redis refused it for want of memory, else unavailable.
+    sdk::StoreResult write_result(const RedisOutcome& outcome) const;
     // A put's result from WAIT's reply, when wait_replicas asks for it.
     sdk::StoreResult replicated(const redisReply& reply) const;
 
@@ -126,6 +163,7 @@ private:
     const std::string endpoint_;  // for logs and health, without credentials
     sdk::Host& host_;
     const RedisScripts scripts_;
+    const RedisRecordScripts record_scripts_;
     std::atomic<std::size_t> script_loads_{0};
 
     std::mutex state_mutex_;

@@ -1,8 +1,9 @@
 // The store contract (otp_store_contract.hpp) on a 3-primary Redis Cluster and on the
 // primary behind a Sentinel group. On the cluster, the contract's keys spread over every
 // node: its passing shows that no script crosses slots (the cluster would refuse with
-// CROSSSLOT, or redirect a key a script touched without declaring). One process runs them
-// all (CMakeLists.txt), so the cluster and the group start once.
+// CROSSSLOT, or redirect a key a script touched without declaring), the queue scripts'
+// two keys included. One process runs them all (CMakeLists.txt), so the cluster and the
+// group start once.
 #include <memory>
 
 #include "otp_store_contract.hpp"

@@ -47,7 +47,7 @@ TEST(StoreRedisPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
 
 TEST(StoreRedisPluginTest, DeclaresItsConfigKeys) {
     const auto keys = PluginLibrary(STORE_REDIS_PLUGIN_PATH).descriptor().config_keys;
-    ASSERT_EQ(keys.size(), 10u);
+    ASSERT_EQ(keys.size(), 11u);
 
     const ConfigKey* url = find_key(keys, "url");
     ASSERT_NE(url, nullptr);
@@ -66,8 +66,10 @@ TEST(StoreRedisPluginTest, DeclaresItsConfigKeys) {
     ASSERT_NE(prefix, nullptr);
     EXPECT_EQ(prefix->default_value, "testino:");
 
-    for (const auto& [name, default_value] :
-         {std::pair{"pool_size", "2"}, {"connect_timeout_ms", "500"}, {"command_timeout_ms", "500"}}) {
+    for (const auto& [name, default_value] : {std::pair{"pool_size", "2"},
+                                              {"connect_timeout_ms", "500"},
+                                              {"command_timeout_ms", "500"},
+                                              {"max_queue_items", "100000"}}) {
         const ConfigKey* key = find_key(keys, name);
         ASSERT_NE(key, nullptr) << name;
         EXPECT_EQ(key->type, ValueType::integer) << name;
