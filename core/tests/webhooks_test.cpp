@@ -61,7 +61,9 @@ TEST(WebhookBackoff, DoublesUpToTheMaximumWithHalfOfItRandom) {
 
 class WebhookOutboxTest : public flow_test::OtpFlowTest {
 public:
-    void SetUp() override { store = memory_plugin().create_otp_store(sdk::PluginContext{store_config, host}); }
+    void SetUp() override {
+        store = memory_plugin().create_otp_store(sdk::PluginContext{store_config, host});
+    }
 
     WebhookConfig config_with(std::vector<std::string> events = {}) {
         WebhookConfig c;
@@ -138,7 +140,8 @@ TEST_F(WebhookOutboxTest, ADueProbeBecomesOtpExpired) {
     std::size_t expired = 0;
     for (const auto& item : deliveries.items) {
         WebhookDeliveryItem d;
-        if (decode_delivery(item.payload, d) && d.body.find("\"otp.expired\"") != std::string::npos) ++expired;
+        if (decode_delivery(item.payload, d) && d.body.find("\"otp.expired\"") != std::string::npos)
+            ++expired;
     }
     EXPECT_EQ(expired, 2u);
 }

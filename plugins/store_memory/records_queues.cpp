@@ -15,7 +15,8 @@ constexpr std::size_t kReclaimOnFull = 64;
 }  // namespace
 
 RecordsAndQueues::RecordsAndQueues(std::size_t max_records, std::size_t max_queue_items)
-    : max_records_(std::max<std::size_t>(max_records, 1)), max_queue_items_(std::max<std::size_t>(max_queue_items, 1)) {}
+    : max_records_(std::max<std::size_t>(max_records, 1)),
+      max_queue_items_(std::max<std::size_t>(max_queue_items, 1)) {}
 
 RecordsAndQueues::Record* RecordsAndQueues::live(const std::string& key, std::int64_t now) {
     const auto it = records_.find(key);
@@ -85,7 +86,8 @@ StoreResult RecordsAndQueues::remove(const std::string& key) {
     return {StoreStatus::ok, {}};
 }
 
-StoreResult RecordsAndQueues::enqueue(const std::string& queue, const sdk::QueueItem& item, std::int64_t due) {
+StoreResult RecordsAndQueues::enqueue(const std::string& queue, const sdk::QueueItem& item,
+                                      std::int64_t due) {
     std::lock_guard lock(mutex_);
     Queue& q = queues_[queue];
     const auto it = q.items.find(item.id);

@@ -22,8 +22,10 @@ public:
     // Times are ticks of the store's clock.
     RecordsAndQueues(std::size_t max_records, std::size_t max_queue_items);
 
-    sdk::RecordResult claim(const std::string& key, const std::string& value, std::int64_t ttl, std::int64_t now);
-    sdk::StoreResult put(const std::string& key, const std::string& value, std::int64_t ttl, std::int64_t now);
+    sdk::RecordResult claim(const std::string& key, const std::string& value, std::int64_t ttl,
+                            std::int64_t now);
+    sdk::StoreResult put(const std::string& key, const std::string& value, std::int64_t ttl,
+                         std::int64_t now);
     sdk::RecordResult get(const std::string& key, std::int64_t now);
     sdk::StoreResult remove(const std::string& key);
 

@@ -15,11 +15,13 @@ using sdk::StoreStatus;
 
 namespace {
 
-std::string queue_name() { return "wh:{" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "}"; }
+std::string queue_name() {
+    return "wh:{" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "}";
+}
 
 }  // namespace
 
-#define SKIP_WITHOUT_RECORDS()                                                     \
+#define SKIP_WITHOUT_RECORDS() \
     if (!store_->async().keeps_records()) GTEST_SKIP() << "this store keeps no records"
 
 TEST_P(OtpStoreContract, AClaimCreatesARecordOnceAndThenShowsIt) {

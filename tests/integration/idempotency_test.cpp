@@ -37,11 +37,11 @@ TEST_F(IdempotencyTest, TheSameKeyAndRequestReplayTheFirstReplyAndSendNothing) {
     EXPECT_EQ(again.header("Idempotent-Replayed"), "true");
     EXPECT_EQ(sent_to(*server_, "+12025550180"), 1u) << "no second SMS";
     // Whitespace in the body is not a different request; another key is.
-    const auto spaced = client_->post_json(
-        kSendOtp, "{ \"country_code\": \"+1\",  \"mobile_number\": \"2025550180\" }", key);
+    const auto spaced =
+        client_->post_json(kSendOtp, "{ \"country_code\": \"+1\",  \"mobile_number\": \"2025550180\" }", key);
     EXPECT_EQ(spaced.body, first.body);
-    const auto other = client_->post_json(kSendOtp, send_body("+1", "2025550180"),
-                                          {"Idempotency-Key: 0b7e0d1a-other-key"});
+    const auto other =
+        client_->post_json(kSendOtp, send_body("+1", "2025550180"), {"Idempotency-Key: 0b7e0d1a-other-key"});
     ASSERT_EQ(other.status, 200);
     EXPECT_NE(other.body, first.body);
     EXPECT_EQ(sent_to(*server_, "+12025550180"), 2u);
@@ -59,7 +59,8 @@ TEST_F(IdempotencyTest, TheSameKeyWithAnotherRequestIsA422) {
 
 TEST_F(IdempotencyTest, AMalformedKeyIsA422) {
     for (const std::string& bad : {std::string(256, 'k'), std::string("has space")}) {
-        const auto answer = client_->post_json(kSendOtp, send_body("+1", "2025550183"), {"Idempotency-Key: " + bad});
+        const auto answer =
+            client_->post_json(kSendOtp, send_body("+1", "2025550183"), {"Idempotency-Key: " + bad});
         EXPECT_TRUE(is_api_error(answer, 422, "VALIDATION_ERROR", "Idempotency-Key")) << bad;
     }
     EXPECT_EQ(sent_to(*server_, "+12025550183"), 0u);

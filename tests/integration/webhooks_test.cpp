@@ -30,14 +30,14 @@ std::string base64(const unsigned char* data, std::size_t size) {
 std::string expected_signature(const ReceivedRequest& r) {
     std::string key(24, '\0');
     const std::string text = std::string(kSecret).substr(6);
-    EVP_DecodeBlock(reinterpret_cast<unsigned char*>(key.data()), reinterpret_cast<const unsigned char*>(text.data()),
-                    static_cast<int>(text.size()));
-    const std::string content = r.header("webhook-id").value_or("") + "." +
-                                r.header("webhook-timestamp").value_or("") + "." + r.body;
+    EVP_DecodeBlock(reinterpret_cast<unsigned char*>(key.data()),
+                    reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+    const std::string content =
+        r.header("webhook-id").value_or("") + "." + r.header("webhook-timestamp").value_or("") + "." + r.body;
     unsigned char mac[32];
     unsigned int size = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(content.data()),
-         content.size(), mac, &size);
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+         reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac, &size);
     return "v1," + base64(mac, size);
 }
 
@@ -45,7 +45,8 @@ TestConfig with_webhooks(const std::string& url, const std::string& extra = "") 
     TestConfig config;
     config.use_test_sink();
     config.extra_yaml = "webhooks:\n  urls: [\"" + url + "\"]\n  secret: \"" + kSecret +
-                        "\"\n  backoff_initial_ms: 50\n  backoff_max_ms: 200\n  poll_interval_ms: 50\n" + extra;
+                        "\"\n  backoff_initial_ms: 50\n  backoff_max_ms: 200\n  poll_interval_ms: 50\n" +
+                        extra;
     return config;
 }
 
@@ -91,7 +92,8 @@ TEST(WebhooksTest, SentAndVerifiedArriveSignedMaskedAndWithoutTheCode) {
     const std::string verification_id = json_string(parse_json(sent.body), "verification_id");
     const std::string code = code_sent_to(*server, "+12025550170");
     ASSERT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550170", code)).status, 200);
-    ASSERT_TRUE(wait_until([&] { return of_type(receiver, "otp.verified").size() == 1; })) << server->stdout_text();
+    ASSERT_TRUE(wait_until([&] { return of_type(receiver, "otp.verified").size() == 1; }))
+        << server->stdout_text();
 
     const auto deliveries = of_type(receiver, "otp.sent");
     ASSERT_EQ(deliveries.size(), 1u);
@@ -102,7 +104,8 @@ TEST(WebhooksTest, SentAndVerifiedArriveSignedMaskedAndWithoutTheCode) {
     EXPECT_EQ(r.header("webhook-id").value_or("").rfind("msg_", 0), 0u);
     const long long timestamp = std::stoll(r.header("webhook-timestamp").value_or("0"));
     const long long now =
-        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
     EXPECT_LE(std::llabs(now - timestamp), 60);
     EXPECT_EQ(r.header("webhook-signature").value_or(""), expected_signature(r));
 
@@ -128,7 +131,8 @@ TEST(WebhooksTest, SentAndVerifiedArriveSignedMaskedAndWithoutTheCode) {
 TEST(WebhooksTest, AFailingReceiverGetsRetriesWithTheSameIdUntilItAnswers) {
     std::atomic<int> calls{0};
     FakeHttpServer receiver([&](const ReceivedRequest&) {
-        return ++calls <= 2 ? ScriptedReply{500, "no", "text/plain", 0ms} : ScriptedReply{200, "", "text/plain", 0ms};
+        return ++calls <= 2 ? ScriptedReply{500, "no", "text/plain", 0ms}
+                            : ScriptedReply{200, "", "text/plain", 0ms};
     });
     auto server = start_server(with_webhooks(receiver.base_url() + "/", "  events: [otp.sent]\n"));
     ASSERT_TRUE(server);
@@ -152,7 +156,8 @@ TEST(WebhooksTest, AFailingReceiverGetsRetriesWithTheSameIdUntilItAnswers) {
 
 TEST(WebhooksTest, AfterMaxAttemptsTheEventGoesToTheDeadLetters) {
     FakeHttpServer receiver([](const ReceivedRequest&) { return ScriptedReply{503, "", "text/plain", 0ms}; });
-    auto server = start_server(with_webhooks(receiver.base_url() + "/", "  events: [otp.sent]\n  max_attempts: 3\n"));
+    auto server =
+        start_server(with_webhooks(receiver.base_url() + "/", "  events: [otp.sent]\n  max_attempts: 3\n"));
     ASSERT_TRUE(server);
     HttpClient client(server->port());
     ASSERT_EQ(client.post_json(kSendOtp, send_body("+1", "2025550172")).status, 200);
@@ -162,15 +167,19 @@ TEST(WebhooksTest, AfterMaxAttemptsTheEventGoesToTheDeadLetters) {
     std::this_thread::sleep_for(500ms);
     EXPECT_EQ(receiver.request_count(), 3u) << "no attempt after the dead letter";
     HttpClient admin(server->admin_port());
-    EXPECT_EQ(metric_line(admin, "testino_webhook_dead_letters_total"), "testino_webhook_dead_letters_total 1");
+    EXPECT_EQ(metric_line(admin, "testino_webhook_dead_letters_total"),
+              "testino_webhook_dead_letters_total 1");
     // The depth gauge is read every 5 s.
     EXPECT_TRUE(wait_until([&] {
-        return admin.get(kMetrics).body.find("testino_webhook_outbox_items{queue=\"dead\"} 1") != std::string::npos;
+        return admin.get(kMetrics).body.find("testino_webhook_outbox_items{queue=\"dead\"} 1") !=
+               std::string::npos;
     }));
 }
 
 TEST(WebhooksTest, ASlowReceiverNeverHoldsARequest) {
-    FakeHttpServer receiver([](const ReceivedRequest&) { return ScriptedReply{200, "", "text/plain", 4000ms}; });
+    FakeHttpServer receiver([](const ReceivedRequest&) {
+        return ScriptedReply{200, "", "text/plain", 4000ms};
+    });
     auto server = start_server(with_webhooks(receiver.base_url() + "/", "  workers: 1\n"));
     ASSERT_TRUE(server);
     HttpClient client(server->port());
@@ -178,7 +187,8 @@ TEST(WebhooksTest, ASlowReceiverNeverHoldsARequest) {
     ASSERT_TRUE(wait_until([&] { return receiver.request_count() >= 1; }, 5s));
     // The one worker is inside a 4 s delivery: sends and verifies go on regardless.
     const auto start = std::chrono::steady_clock::now();
-    for (int i = 0; i < 3; ++i) ASSERT_EQ(client.post_json(kSendOtp, send_body("+1", "2025550174")).status, 200);
+    for (int i = 0; i < 3; ++i)
+        ASSERT_EQ(client.post_json(kSendOtp, send_body("+1", "2025550174")).status, 200);
     const std::string code = code_sent_to(*server, "+12025550174");
     ASSERT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550174", code)).status, 200);
     EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
@@ -198,11 +208,13 @@ TEST(WebhooksTest, FailedBlockedMaxAttemptsAndExpiredEvents) {
     // otp.max_attempts: the one wrong guess kills the code.
     ASSERT_EQ(client.post_json(kSendOtp, send_body("+1", "2025550175")).status, 200);
     const std::string code = code_sent_to(*server, "+12025550175");
-    const std::string wrong = std::string(1, code[0] == '9' ? '0' : static_cast<char>(code[0] + 1)) + code.substr(1);
+    const std::string wrong =
+        std::string(1, code[0] == '9' ? '0' : static_cast<char>(code[0] + 1)) + code.substr(1);
     EXPECT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550175", wrong)).status, 400);
     // otp.expired: a code left alone for its second.
     ASSERT_EQ(client.post_json(kSendOtp, send_body("+1", "2025550176")).status, 200);
-    ASSERT_TRUE(wait_until([&] { return !of_type(receiver, "otp.expired").empty(); })) << server->stdout_text();
+    ASSERT_TRUE(wait_until([&] { return !of_type(receiver, "otp.expired").empty(); }))
+        << server->stdout_text();
 
     const auto blocked = of_type(receiver, "otp.blocked");
     ASSERT_EQ(blocked.size(), 1u);
@@ -216,7 +228,8 @@ TEST(WebhooksTest, FailedBlockedMaxAttemptsAndExpiredEvents) {
 
 TEST(WebhooksTest, AFailedSendIsOtpFailedAndTheFilterKeepsToTheListedEvents) {
     FakeHttpServer receiver([](const ReceivedRequest&) { return ScriptedReply{200, "", "text/plain", 0ms}; });
-    TestConfig config = with_webhooks(receiver.base_url() + "/", "  events: [otp.failed]\n  mask_numbers: false\n");
+    TestConfig config =
+        with_webhooks(receiver.base_url() + "/", "  events: [otp.failed]\n  mask_numbers: false\n");
     config.sms_sections["test_sink"]["fail_with"] = "\"unavailable\"";
     auto server = start_server(config);
     ASSERT_TRUE(server);
@@ -233,10 +246,12 @@ TEST(WebhooksTest, AFailedSendIsOtpFailedAndTheFilterKeepsToTheListedEvents) {
 
 TEST(WebhooksConfigTest, BadSettingsStopTheStartNamingTheKey) {
     TestConfig config;
-    config.extra_yaml = "webhooks:\n  urls: [\"ftp://example.test/\"]\n  secret: \"" + std::string(kSecret) + "\"\n";
+    config.extra_yaml =
+        "webhooks:\n  urls: [\"ftp://example.test/\"]\n  secret: \"" + std::string(kSecret) + "\"\n";
     EXPECT_TRUE(fails_to_start(run(config.yaml()), {"webhooks.urls", "ftp://example.test/"}));
     config.extra_yaml = "webhooks:\n  urls: [\"http://127.0.0.1:9/\"]\n";
-    EXPECT_TRUE(fails_to_start(run(config.yaml()), {"webhooks.secret", "required", "openssl rand -base64 32"}));
+    EXPECT_TRUE(
+        fails_to_start(run(config.yaml()), {"webhooks.secret", "required", "openssl rand -base64 32"}));
     config.extra_yaml = "webhooks:\n  urls: [\"http://127.0.0.1:9/\"]\n  secret: \"whsec_c2hvcnQ=\"\n";
     const auto short_secret = run(config.yaml());
     EXPECT_TRUE(fails_to_start(short_secret, {"webhooks.secret", "24 to 64"}));

@@ -15,20 +15,20 @@ enum class EventType { sent, delivered, failed, verified, expired, max_attempts,
 // "otp.sent", ...: the names config (webhooks.events) and the receivers use.
 const char* to_string(EventType type);
 bool parse_event_type(const std::string& name, EventType& type);
-inline constexpr EventType kAllEventTypes[] = {EventType::sent,    EventType::delivered,    EventType::failed,
-                                               EventType::verified, EventType::expired,     EventType::max_attempts,
-                                               EventType::blocked};
+inline constexpr EventType kAllEventTypes[] = {
+    EventType::sent,    EventType::delivered,    EventType::failed, EventType::verified,
+    EventType::expired, EventType::max_attempts, EventType::blocked};
 
 struct LifecycleEvent {
     EventType type = EventType::sent;
-    std::string e164;             // the number; the sink masks it unless config says otherwise
-    std::string verification_id;  // of the send, when known
-    std::string channel;          // sms, whatsapp, voice, when known
-    std::string provider;         // the SMS provider's plugin name, when known
-    std::string message_id;       // the provider's id of the message, when known
-    std::string reason;           // failed / blocked: why (an error code, the provider's code)
-    std::string request_id;       // of the request that caused it ("" for expiry, receipts)
-    std::string traceparent;      // W3C traceparent of that request, for the outbound call
+    std::string e164;                    // the number; the sink masks it unless config says otherwise
+    std::string verification_id;         // of the send, when known
+    std::string channel;                 // sms, whatsapp, voice, when known
+    std::string provider;                // the SMS provider's plugin name, when known
+    std::string message_id;              // the provider's id of the message, when known
+    std::string reason;                  // failed / blocked: why (an error code, the provider's code)
+    std::string request_id;              // of the request that caused it ("" for expiry, receipts)
+    std::string traceparent;             // W3C traceparent of that request, for the outbound call
     std::chrono::seconds expires_in{0};  // otp.sent: how long the code lives
     std::chrono::system_clock::time_point at = std::chrono::system_clock::now();
 };

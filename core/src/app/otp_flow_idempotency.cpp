@@ -96,7 +96,8 @@ void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<Sen
         [this, store, record, print, ttl, request, info = std::move(info),
          done = std::move(done)](sdk::RecordResult claimed) mutable {
             if (claimed.status != sdk::StoreStatus::ok) {
-                log_error("store.idempotency_failed", {{"request_id", info.request_id}, {"detail", claimed.detail}});
+                log_error("store.idempotency_failed",
+                          {{"request_id", info.request_id}, {"detail", claimed.detail}});
                 return done(store_error({claimed.status, claimed.detail}));
             }
             if (!claimed.created) return answer_repeat(claimed.value, print, info, std::move(done));
@@ -108,9 +109,8 @@ void OtpFlow::send(const SendOtpRequest& request, RequestInfo info, FlowDone<Sen
                               value = "U " + print;
                           }
                           // Answered once the record says so: a repeat after the answer finds it.
-                          auto answer = [result = std::move(result), done = std::move(done)](sdk::StoreResult) mutable {
-                              done(std::move(result));
-                          };
+                          auto answer = [result = std::move(result), done = std::move(done)](
+                                            sdk::StoreResult) mutable { done(std::move(result)); };
                           if (value.empty()) return store->remove_record(record, std::move(answer));
                           store->put_record(record, value, ttl, std::move(answer));
                       });
@@ -124,8 +124,8 @@ void OtpFlow::answer_repeat(const std::string& value, const std::string& print, 
         return done(key_error("This Idempotency-Key was used with a different request; use a new key"));
     }
     if (value[0] == 'P') {
-        ApiError busy =
-            make_error(ErrorCode::request_in_progress, "The first request with this Idempotency-Key is still running");
+        ApiError busy = make_error(ErrorCode::request_in_progress,
+                                   "The first request with this Idempotency-Key is still running");
         busy.retry_after = std::chrono::seconds(1);
         return done(busy);
     }

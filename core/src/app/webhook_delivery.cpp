@@ -28,7 +28,8 @@ std::optional<Result> await_store(Start&& start) {
 std::size_t discard(char*, std::size_t size, std::size_t count, void*) { return size * count; }
 
 std::int64_t unix_seconds() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
         .count();
 }
 
@@ -57,7 +58,8 @@ WebhookDelivery::~WebhookDelivery() {
 std::chrono::milliseconds WebhookDelivery::backoff(const WebhookConfig& config, int attempts,
                                                    std::mt19937_64& random) {
     const int doublings = std::clamp(attempts - 1, 0, 30);
-    const auto full = std::min<std::int64_t>(config.backoff_initial.count() << doublings, config.backoff_max.count());
+    const auto full =
+        std::min<std::int64_t>(config.backoff_initial.count() << doublings, config.backoff_max.count());
     std::uniform_int_distribution<std::int64_t> half(0, full / 2);
     return std::chrono::milliseconds(full - full / 2 + half(random));
 }
@@ -78,10 +80,12 @@ void WebhookDelivery::run(std::size_t worker) {
             read_depth();
             next_depth = std::chrono::steady_clock::now() + std::chrono::seconds(5);
         }
-        const auto batch = await_store<sdk::QueueBatch>(
-            [&](auto done) { outbox_.store().claim_due(WebhookOutbox::kQueue, kBatch, lease, std::move(done)); });
+        const auto batch = await_store<sdk::QueueBatch>([&](auto done) {
+            outbox_.store().claim_due(WebhookOutbox::kQueue, kBatch, lease, std::move(done));
+        });
         if (!batch || batch->status != sdk::StoreStatus::ok) {
-            log_warn("webhook.claim_failed", {{"detail", batch ? batch->detail : "the store did not answer"}});
+            log_warn("webhook.claim_failed",
+                     {{"detail", batch ? batch->detail : "the store did not answer"}});
             wait_for_work(std::max(config_.poll_interval, std::chrono::milliseconds(1000)));
             continue;
         }
@@ -97,7 +101,8 @@ void WebhookDelivery::run(std::size_t worker) {
 void WebhookDelivery::handle(const sdk::QueueItem& item, void* curl, std::mt19937_64& random) {
     const auto ack = [&] {
         outbox_.store().ack(WebhookOutbox::kQueue, item.id, [](sdk::StoreResult acked) {
-            if (acked.status != sdk::StoreStatus::ok) log_warn("webhook.ack_failed", {{"detail", acked.detail}});
+            if (acked.status != sdk::StoreStatus::ok)
+                log_warn("webhook.ack_failed", {{"detail", acked.detail}});
         });
     };
     if (item.id.rfind(WebhookOutbox::kProbePrefix, 0) == 0) {
@@ -173,7 +178,8 @@ void WebhookDelivery::retry_or_bury(const sdk::QueueItem& item, WebhookDeliveryI
                                    {"retry_in_ms", static_cast<long long>(wait.count())}});
         store.enqueue(WebhookOutbox::kQueue, next, wait, [](sdk::StoreResult filed) {
             // Not filed again: the item's lease still ends, and it comes back then.
-            if (filed.status != sdk::StoreStatus::ok) log_warn("webhook.retry_not_filed", {{"detail", filed.detail}});
+            if (filed.status != sdk::StoreStatus::ok)
+                log_warn("webhook.retry_not_filed", {{"detail", filed.detail}});
         });
         return;
     }

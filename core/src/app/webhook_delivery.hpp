@@ -27,7 +27,8 @@ public:
 
     // The wait before attempt `attempts + 1`: backoff_initial x 2^(attempts - 1), at most
     // backoff_max, of which a random half (equal jitter, so that retries spread out).
-    static std::chrono::milliseconds backoff(const WebhookConfig& config, int attempts, std::mt19937_64& random);
+    static std::chrono::milliseconds backoff(const WebhookConfig& config, int attempts,
+                                             std::mt19937_64& random);
 
 private:
     struct Attempt {

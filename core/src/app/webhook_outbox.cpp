@@ -90,7 +90,8 @@ void WebhookOutbox::wake() {
 void WebhookOutbox::publish(LifecycleEvent event) {
     if (wants(EventType::expired)) {
         if (event.type == EventType::sent) probe(event);
-        if (event.type == EventType::verified || event.type == EventType::max_attempts) withdraw_probe(event.e164);
+        if (event.type == EventType::verified || event.type == EventType::max_attempts)
+            withdraw_probe(event.e164);
     }
     if (wants(event.type)) file(event);
 }

@@ -18,7 +18,8 @@ void check_url(const ConfigSection& section, const std::string& url) {
     const bool scheme = url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0;
     const std::size_t host = url.find("://") + 3;
     const bool has_host = scheme && url.size() > host && url[host] != '/' && url[host] != '?';
-    const bool clean = std::none_of(url.begin(), url.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
+    const bool clean =
+        std::none_of(url.begin(), url.end(), [](unsigned char c) { return c <= ' ' || c == 0x7f; });
     if (!scheme || !has_host || !clean) {
         throw StartupError(section.where("urls") + ": \"" + url +
                            "\" is not an absolute http:// or https:// URL (no spaces)");
@@ -29,15 +30,16 @@ std::string load_secret(const ConfigSection& section) {
     const std::string text = section.get_string("secret");
     const std::string how = "; generate one with: echo whsec_$(openssl rand -base64 32)";
     if (text.empty()) {
-        throw StartupError(section.where("secret") +
-                           ": required with webhooks.urls (env WEBHOOK_SECRET): the Standard Webhooks signing "
-                           "secret receivers verify with" +
-                           how);
+        throw StartupError(
+            section.where("secret") +
+            ": required with webhooks.urls (env WEBHOOK_SECRET): the Standard Webhooks signing "
+            "secret receivers verify with" +
+            how);
     }
     std::string key;
     if (!decode_webhook_secret(text, key) || key.size() < 24 || key.size() > 64) {
-        throw StartupError(section.where("secret") + ": must be \"whsec_\" followed by the base64 of 24 to 64 " +
-                           "random bytes" + how);
+        throw StartupError(section.where("secret") +
+                           ": must be \"whsec_\" followed by the base64 of 24 to 64 " + "random bytes" + how);
     }
     return key;
 }
@@ -61,11 +63,12 @@ const std::vector<ConfigKey>& webhooks_schema() {
                        "attempts before an event goes to the dead letters", 1, 100),
             config_key("backoff_initial_ms", ValueType::integer, "1000", "",
                        "wait before the first retry; doubles each retry, with jitter", 10, 3600000),
-            config_key("backoff_max_ms", ValueType::integer, "600000", "", "longest wait between attempts", 10,
-                       86400000),
+            config_key("backoff_max_ms", ValueType::integer, "600000", "", "longest wait between attempts",
+                       10, 86400000),
             config_key("workers", ValueType::integer, "2", "", "deliveries in flight at once", 1, 64),
             config_key("poll_interval_ms", ValueType::integer, "500", "",
-                       "how often the outbox is read for events due (new local events go at once)", 10, 60000)};
+                       "how often the outbox is read for events due (new local events go at once)", 10,
+                       60000)};
         keys[1].secret = true;
         return keys;
     }();
@@ -94,7 +97,8 @@ void load_webhooks(AppConfig& config) {
     w.workers = static_cast<int>(section.get_int("workers"));
     w.poll_interval = std::chrono::milliseconds(section.get_int("poll_interval_ms"));
     if (w.backoff_max < w.backoff_initial) {
-        throw StartupError(section.where("backoff_max_ms") + ": must be at least webhooks.backoff_initial_ms");
+        throw StartupError(section.where("backoff_max_ms") +
+                           ": must be at least webhooks.backoff_initial_ms");
     }
     if (!w.urls.empty()) w.secret = load_secret(section);
 }
