@@ -1,6 +1,8 @@
 // Delivery receipts end to end: the real server with sms.twilio.status_callback_url, the fake
 // Twilio posting signed status callbacks back to it, as Twilio does; and every way a caller
 // other than Twilio is refused.
+#include <thread>
+
 #include "fake_twilio.hpp"
 #include "integration_common.hpp"
 #include "testino/plugins/http_client.hpp"
@@ -115,6 +117,41 @@ TEST_F(TwilioReceiptsTest, ANonFormBodyIs400AndOtherProvidersAre404) {
     EXPECT_TRUE(is_api_error(post_callback(body, {kForm}, "/api/v1/callbacks/console"), 404, "NOT_FOUND"));
     EXPECT_TRUE(is_api_error(post_callback(body, {kForm}, "/api/v1/callbacks/"), 404, "NOT_FOUND"));
     EXPECT_TRUE(is_api_error(client_->get(kCallbackPath), 405, "METHOD_NOT_ALLOWED"));
+}
+
+// The whole way: Twilio's signed callback becomes an otp.delivered webhook with the
+// verification id of the send (the number masked, as the outbox does by default).
+TEST(TwilioReceiptsWebhook, AReceiptReachesTheWebhookReceiverAsOtpDelivered) {
+    FakeHttpServer receiver([](const ReceivedRequest&) { return ScriptedReply{200, "", "text/plain", {}}; });
+    FakeTwilio fake;
+    const int port = free_loopback_port();
+    TestConfig config;
+    config.server["port"] = std::to_string(port);
+    config.sms["provider"] = "twilio";
+    config.sms_sections["twilio"] = twilio_section(fake);
+    config.sms_sections["twilio"]["status_callback_url"] =
+        "\"http://127.0.0.1:" + std::to_string(port) + kCallbackPath + "\"";
+    config.extra_yaml = "webhooks:\n  urls: [\"" + receiver.base_url() +
+                        "/hook\"]\n  secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n"
+                        "  poll_interval_ms: 50\n";
+    auto server = start_server(config);
+    ASSERT_TRUE(server);
+    const auto sent = HttpClient(server->port()).post_json(kSendOtp, send_body("+1", "2025550142"));
+    ASSERT_EQ(sent.status, 200) << sent.body;
+    const std::string verification_id = json_string(parse_json(sent.body), "verification_id");
+    std::string delivered;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (delivered.empty() && std::chrono::steady_clock::now() < end) {
+        for (const auto& request : receiver.requests()) {
+            if (request.body.find("\"otp.delivered\"") != std::string::npos) delivered = request.body;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_FALSE(delivered.empty()) << server->stdout_text();
+    EXPECT_NE(delivered.find("\"verification_id\":\"" + verification_id + "\""), std::string::npos)
+        << delivered;
+    EXPECT_NE(delivered.find("\"message_id\":\"SM"), std::string::npos) << delivered;
+    EXPECT_EQ(delivered.find("2025550142"), std::string::npos) << "masked: " << delivered;
 }
 
 }  // namespace
