@@ -191,8 +191,8 @@ TEST(Metrics, EveryFamilyHasHelpThenTypeBeforeItsSamples) {
         }
     }
     // 12, the fraud guard's blocks, refusals and conversion, and codes sent and verified and
-    // channel fallbacks, the webhook outbox's six and idempotent replays.
-    EXPECT_EQ(types, 25u);
+    // channel fallbacks, the webhook outbox's six, idempotent replays and delivery receipts.
+    EXPECT_EQ(types, 26u);
 }
 
 TEST(Metrics, CountsCodesByChannelAndFallbacksByBothChannels) {
@@ -357,6 +357,22 @@ TEST(Metrics, ConcurrentRecordingLosesNothing) {
     std::size_t series = 0;
     for (const auto& l : lines_of(text)) series += l.rfind("testino_sms_sent_total{", 0) == 0;
     EXPECT_EQ(series, 50u);  // racing first uses of one code still give it one series
+}
+
+TEST(Metrics, CountsDeliveryReceiptsByProviderAndStatus) {
+    Registry registry;
+    const std::size_t twilio = registry.add_sms_provider("twilio");
+    registry.sms_receipt(twilio, Registry::Receipt::delivered);
+    registry.sms_receipt(twilio, Registry::Receipt::delivered);
+    registry.sms_receipt(twilio, Registry::Receipt::unknown);
+    const std::string text = registry.exposition();
+    EXPECT_NE(text.find("testino_sms_receipts_total{provider=\"twilio\",status=\"delivered\"} 2\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("testino_sms_receipts_total{provider=\"twilio\",status=\"unknown\"} 1\n"),
+              std::string::npos);
+    EXPECT_EQ(text.find("testino_sms_receipts_total{provider=\"twilio\",status=\"failed\"}"),
+              std::string::npos);
 }
 
 }  // namespace

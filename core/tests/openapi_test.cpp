@@ -60,7 +60,8 @@ TEST_F(OpenApi, DescribesEveryRouteAndNothingElse) {
     EXPECT_TRUE(routes.count({"get", "/openapi.json"}));
     EXPECT_TRUE(routes.count({"get", "/docs"}));
     EXPECT_TRUE(routes.count({"get", "/redoc"}));
-    EXPECT_EQ(paths.MemberCount(), 9u);
+    EXPECT_TRUE(routes.count({"post", "/api/v1/callbacks/{provider}"}));
+    EXPECT_EQ(paths.MemberCount(), 10u);
     // The admin listener's routes are not the public API's.
     EXPECT_FALSE(paths.HasMember("/metrics"));
     EXPECT_FALSE(paths.HasMember("/health"));

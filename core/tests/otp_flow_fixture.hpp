@@ -11,6 +11,7 @@
 #include <future>
 #include <mutex>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "app/otp_flow.hpp"
@@ -35,6 +36,21 @@ public:
     sdk::HealthReport health() override { return {healthy_.load(), ""}; }
     bool may_block() const override { return false; }
 
+    // With set_callbacks(true), delivery receipts: a callback signed "x-signature: good" whose
+    // body is "<message id> delivered" or "<message id> failed <reason>"; 403 unsigned, 400 else.
+    bool takes_callbacks() const override { return callbacks_.load(); }
+    sdk::CallbackResult handle_callback(const sdk::CallbackRequest& request) override {
+        if (request.header("x-signature") != "good") return {403, {}, "not signed"};
+        std::istringstream in(request.body);
+        sdk::DeliveryReceipt receipt;
+        std::string status;
+        in >> receipt.message_id >> status >> receipt.reason;
+        if (status != "delivered" && status != "failed") return {400, {}, "no status"};
+        receipt.status = status == "delivered" ? sdk::ReceiptStatus::delivered : sdk::ReceiptStatus::failed;
+        return {200, {receipt}, {}};
+    }
+    void set_callbacks(bool on) { callbacks_ = on; }
+
     void answer(sdk::SendStatus status) {
         std::lock_guard lock(mutex_);
         status_ = status;
@@ -54,6 +70,7 @@ private:
     sdk::SendStatus status_ = sdk::SendStatus::sent;
     std::vector<sdk::SmsMessage> messages_;
     std::atomic<bool> healthy_{true};
+    std::atomic<bool> callbacks_{false};
 };
 
 // Every operation passed to `inner`: a base for doubles that change one or two of them.
@@ -92,7 +109,7 @@ public:
     }
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override { inner_->health(std::move(done)); }
 
-private:
+protected:
     std::shared_ptr<sdk::OtpStore> inner_;
 };
 

@@ -42,6 +42,17 @@ void check_base_url(const sdk::ConfigView& config, const std::string& url) {
     }
 }
 
+// An absolute http(s) URL Twilio can call: scheme, host, optional port, path and query.
+void check_callback_url(const sdk::ConfigView& config, const std::string& url) {
+    static const std::regex shape(
+        R"(^https?://([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[^\s#]*)?$)");
+    if (std::regex_match(url, shape)) return;
+    throw ConfigError(config.where("status_callback_url") +
+                      ": must be an absolute http(s) URL such as "
+                      "https://auth.example.com/api/v1/callbacks/twilio (no user info, no fragment), not \"" +
+                      url + "\"");
+}
+
 }  // namespace
 
 std::vector<sdk::ConfigKey> config_keys() {
@@ -68,6 +79,11 @@ std::vector<sdk::ConfigKey> config_keys() {
                         "caller ID of voice calls in E.164; default: from (voice is off with only a "
                         "Messaging Service)",
                         "TWILIO_VOICE_FROM"),
+        sdk::string_key("status_callback_url", "",
+                        "this server's POST /api/v1/callbacks/twilio as Twilio reaches it (absolute "
+                        "http(s) URL); when set, every message and call asks Twilio for status callbacks, "
+                        "checked with the auth token, and each final one becomes otp.delivered / otp.failed",
+                        "TWILIO_STATUS_CALLBACK_URL"),
         sdk::string_key("api_base_url", "https://api.twilio.com",
                         "Twilio API base URL; http:// only for loopback test servers"),
         sdk::integer_key(
@@ -125,6 +141,8 @@ TwilioSettings read_settings(const sdk::ConfigView& config) {
                       "must be a Messaging Service SID: MG followed by 32 hex digits", true);
     }
     check_base_url(config, settings.api_base_url);
+    settings.status_callback_url = optional_string(config, "status_callback_url");
+    if (!settings.status_callback_url.empty()) check_callback_url(config, settings.status_callback_url);
 
     settings.whatsapp_from = optional_string(config, "whatsapp_from");
     settings.whatsapp_content_sid = optional_string(config, "whatsapp_content_sid");

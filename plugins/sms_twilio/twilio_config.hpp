@@ -24,6 +24,9 @@ struct TwilioSettings {
     // Voice: the caller ID of code calls, E.164; `from` when unset. No voice without either
     // (a Messaging Service cannot place calls).
     std::string voice_from;
+    // Where Twilio posts status callbacks (delivery receipts): this server's
+    // /api/v1/callbacks/twilio as Twilio reaches it; "" = none asked for.
+    std::string status_callback_url;
     std::string api_base_url = "https://api.twilio.com";  // no trailing slash
     std::chrono::milliseconds connect_timeout{2000};
     http::RetryPolicy retry;

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "twilio_callbacks.hpp"
+
 namespace testino::plugins::twilio {
 namespace {
 
@@ -276,6 +278,7 @@ http::Request TwilioProvider::request_for(const sdk::SmsMessage& message) const 
                 {"ContentSid", settings_.whatsapp_content_sid},
                 {"ContentVariables", whatsapp_variables(message.code)},
             });
+            add_status_callback(request);
             return request;
         case sdk::Channel::voice:
             request.url = calls_url_;
@@ -284,6 +287,7 @@ http::Request TwilioProvider::request_for(const sdk::SmsMessage& message) const 
                 {"From", settings_.voice_from.empty() ? settings_.from : settings_.voice_from},
                 {"Twiml", voice_twiml(message.code, message.locale)},
             });
+            add_status_callback(request);
             return request;
         case sdk::Channel::sms: break;
     }
@@ -295,7 +299,22 @@ http::Request TwilioProvider::request_for(const sdk::SmsMessage& message) const 
             : std::make_pair(std::string("From"), settings_.from),
         {"Body", message.text},
     });
+    add_status_callback(request);
     return request;
+}
+
+void TwilioProvider::add_status_callback(http::Request& request) const {
+    if (settings_.status_callback_url.empty()) return;
+    request.body += "&" + http::form_encode({{"StatusCallback", settings_.status_callback_url}});
+}
+
+sdk::CallbackResult TwilioProvider::handle_callback(const sdk::CallbackRequest& request) {
+    try {
+        if (!takes_callbacks()) return {404, {}, "twilio: sms.twilio.status_callback_url is not set"};
+        return handle_status_callback(settings_.auth_token, settings_.status_callback_url, request);
+    } catch (const std::exception& error) {
+        return {400, {}, std::string("twilio: ") + error.what()};
+    }
 }
 
 sdk::SendResult TwilioProvider::send(const sdk::SmsMessage& message,

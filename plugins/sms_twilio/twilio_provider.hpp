@@ -68,9 +68,14 @@ public:
     sdk::HealthReport health() override;
     // sms; whatsapp with both WhatsApp keys; voice with a caller ID (channels_of).
     std::vector<sdk::Channel> channels() const override { return channels_; }
+    // With status_callback_url: Twilio's status callbacks, checked with the auth token.
+    bool takes_callbacks() const override { return !settings_.status_callback_url.empty(); }
+    sdk::CallbackResult handle_callback(const sdk::CallbackRequest& request) override;
 
 private:
     http::Request request_for(const sdk::SmsMessage& message) const;
+    // StatusCallback=<status_callback_url>, when set: Twilio then reports each final state.
+    void add_status_callback(http::Request& request) const;
     void log_outcome(const sdk::SmsMessage& message, const http::Response& response, const Verdict& verdict,
                      int attempts);
     void set_health(bool healthy, std::string detail);

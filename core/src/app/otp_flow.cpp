@@ -5,6 +5,7 @@
 #include <ctime>
 #include <mutex>
 
+#include "app/delivery_receipts.hpp"
 #include "app/otp_flow_jobs.hpp"
 #include "app/sms_dispatcher.hpp"
 #include "domain/otp_crypto.hpp"
@@ -261,6 +262,10 @@ void OtpFlow::sent(std::shared_ptr<SendJob> job) {
     const sdk::Channel channel = job->message.channel;
     metrics::global().code_sent(channel);
     if (many_channels_) workflow_.remember(job->e164, job->digest, channel);
+    if (receipts_) {
+        receipts_->remember(job->provider, job->message_id, job->e164, job->verification_id, channel,
+                            job->info.request_id);
+    }
     publish_send(EventType::sent, *job);
     job->answer(SendAccepted{config_.expiry, job->verification_id, channel, job->step.next, job->step.next_in,
                              false});

@@ -33,6 +33,7 @@
 namespace testino {
 
 class SmsDispatcher;
+class DeliveryReceipts;
 
 struct SendAccepted {
     std::chrono::seconds expires_in;
@@ -100,6 +101,10 @@ public:
 
     // Where the lifecycle events go (webhooks); none until set. Set before serving.
     void publish_to(EventSink& sink) { events_ = &sink; }
+    // Where sent messages are remembered for their delivery receipts (and the HTTP layer
+    // hands the callbacks); none until set. Set before serving.
+    void attribute_receipts(DeliveryReceipts& receipts) { receipts_ = &receipts; }
+    DeliveryReceipts* receipts() const { return receipts_; }
 
     std::chrono::seconds expiry() const { return config_.expiry; }
     int code_length() const { return config_.length; }
@@ -159,6 +164,7 @@ private:
     std::vector<PluginHealthSource> plugins_;
     NoEventSink no_events_;
     EventSink* events_ = &no_events_;
+    DeliveryReceipts* receipts_ = nullptr;
 };
 
 }  // namespace testino

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <ostream>
 
+#include "app/delivery_receipts.hpp"
 #include "app/otp_flow.hpp"
 #include "app/sms_dispatcher.hpp"
 #include "app/webhook_delivery.hpp"
@@ -280,6 +281,29 @@ void check_channel_workflow(const AppConfig& config, const SmsDispatcher& dispat
     }
 }
 
+// Receipts are matched to their numbers through store records: without them, a receipt
+// is counted but cannot become an event.
+void start_receipts(const AppConfig& config, const LoadedPlugin& store_plugin,
+                    const std::shared_ptr<sdk::OtpStore>& store, Application& app) {
+    app.receipts =
+        std::make_unique<DeliveryReceipts>(app.dispatcher->channels(), store, config.sms.receipt_ttl);
+    app.flow->attribute_receipts(*app.receipts);
+    for (const SmsChannel& channel : app.dispatcher->channels()) {
+        if (!channel.provider->takes_callbacks()) continue;
+        log_info("sms.receipts_enabled", {{"provider", channel.name},
+                                          {"path", "/api/v1/callbacks/" + channel.name},
+                                          {"attributed", store->keeps_records()}});
+        if (!store->keeps_records()) {
+            log_warn("sms.receipts_unattributed",
+                     {{"provider", channel.name},
+                      {"store", store_plugin.descriptor().name},
+                      {"detail",
+                       "this store keeps no records: delivery receipts are counted as unknown and publish "
+                       "no otp.delivered / otp.failed events"}});
+        }
+    }
+}
+
 // The outbox lives in the store: one that keeps no queues cannot hold it.
 void start_webhooks(const AppConfig& config, const LoadedPlugin& store_plugin,
                     const std::shared_ptr<sdk::OtpStore>& store, Application& app) {
@@ -292,6 +316,7 @@ void start_webhooks(const AppConfig& config, const LoadedPlugin& store_plugin,
     }
     app.webhooks = std::make_unique<WebhookOutbox>(config.webhooks, store);
     app.flow->publish_to(*app.webhooks);
+    if (app.receipts) app.receipts->publish_to(*app.webhooks);
     app.webhook_delivery = std::make_unique<WebhookDelivery>(*app.webhooks);
     log_info("webhooks.enabled", {{"receivers", static_cast<long long>(config.webhooks.urls.size())},
                                   {"store", store_plugin.descriptor().name}});
@@ -329,6 +354,7 @@ Application build_application(const AppConfig& config, const StartupPlan& plan) 
     check_channel_workflow(config, *app.dispatcher);
     app.flow = std::make_unique<OtpFlow>(config.otp, config.token, config.limits, config.test_numbers, store,
                                          *app.dispatcher, std::move(health));
+    start_receipts(config, store_plugin, store, app);
     start_webhooks(config, store_plugin, store, app);
     return app;
 }

@@ -15,6 +15,7 @@
 
 namespace testino {
 
+class DeliveryReceipts;
 class OtpFlow;
 class PluginHost;
 class SmsDispatcher;
@@ -52,7 +53,8 @@ struct Application {
     std::unique_ptr<PluginHost> store_host;
     std::vector<std::unique_ptr<PluginHost>> sms_hosts;
     std::unique_ptr<SmsDispatcher> dispatcher;
-    std::unique_ptr<WebhookOutbox> webhooks;  // with webhooks.urls; outlives the flow that files in it
+    std::unique_ptr<WebhookOutbox> webhooks;     // with webhooks.urls; outlives the flow that files in it
+    std::unique_ptr<DeliveryReceipts> receipts;  // outlives the flow that remembers sends in it
     std::unique_ptr<OtpFlow> flow;
     std::unique_ptr<WebhookDelivery> webhook_delivery;  // stops first
 

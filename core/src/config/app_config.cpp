@@ -171,6 +171,10 @@ const std::vector<ConfigKey>& sms_schema() {
                    "sends waiting for a worker before SERVICE_BUSY", 1, 1000000),
         config_key("timeout_ms", ValueType::integer, "10000", "SMS_TIMEOUT_MS",
                    "deadline for one send, queueing included", 100, 120000),
+        config_key("receipt_ttl_seconds", ValueType::integer, "86400", "SMS_RECEIPT_TTL_SECONDS",
+                   "how long a sent message's delivery receipt can still be matched to its number "
+                   "(providers report late, after the code expired)",
+                   60, 2592000),
     };
     return keys;
 }
@@ -409,6 +413,7 @@ AppConfig load_app_config(const ConfigSource& source, const std::filesystem::pat
     m.workers = static_cast<int>(sms.get_int("workers"));
     m.queue_size = static_cast<std::size_t>(sms.get_int("queue_size"));
     m.timeout = std::chrono::milliseconds(sms.get_int("timeout_ms"));
+    m.receipt_ttl = std::chrono::seconds(sms.get_int("receipt_ttl_seconds"));
 
     config.store.backend = config.section("store").get_string("backend");
 

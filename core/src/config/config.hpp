@@ -169,6 +169,9 @@ struct SmsConfig {
     int workers = 4;
     std::size_t queue_size = 256;
     std::chrono::milliseconds timeout{10000};
+    // How long the server remembers which number a sent message went to, for its delivery
+    // receipt (providers may report hours later).
+    std::chrono::seconds receipt_ttl{86400};
 };
 
 struct StoreConfig {

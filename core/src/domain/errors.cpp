@@ -32,6 +32,8 @@ const std::vector<ErrorInfo>& all_errors() {
         {ErrorCode::refresh_token_reused, 401, "REFRESH_TOKEN_REUSED"},
         {ErrorCode::refresh_token_raced, 409, "REFRESH_TOKEN_RACED"},
         {ErrorCode::request_in_progress, 409, "REQUEST_IN_PROGRESS"},
+        {ErrorCode::callback_rejected, 403, "CALLBACK_REJECTED"},
+        {ErrorCode::callback_malformed, 400, "CALLBACK_MALFORMED"},
         {ErrorCode::unauthorized, 401, "UNAUTHORIZED"},
         {ErrorCode::internal_error, 500, "INTERNAL_ERROR"},
     };

@@ -36,6 +36,8 @@ enum class ErrorCode {
     refresh_token_reused,
     refresh_token_raced,
     request_in_progress,  // an Idempotency-Key whose first request has not finished
+    callback_rejected,    // a delivery-receipt callback the provider's service did not sign
+    callback_malformed,   // a delivery-receipt callback the provider could not read
     unauthorized,         // the admin listener's routes that need server.admin_token
     internal_error,
 };

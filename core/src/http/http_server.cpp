@@ -6,6 +6,7 @@
 #include <pistache/endpoint.h>
 #include <pistache/http.h>
 
+#include "app/delivery_receipts.hpp"
 #include "app/otp_flow.hpp"
 #include "domain/errors.hpp"
 #include "http/admin_fraud_routes.hpp"
@@ -33,6 +34,8 @@ constexpr const char* kRefreshPath = "/api/v1/auth/refresh";
 constexpr const char* kLogoutPath = "/api/v1/auth/logout";
 constexpr const char* kJwksPath = "/.well-known/jwks.json";
 constexpr const char* kOpenApiPath = "/openapi.json";
+// + <plugin name>: delivery receipts, for each SMS provider that takes them.
+constexpr std::string_view kCallbacksPrefix = "/api/v1/callbacks/";
 // The admin listener's paths.
 constexpr const char* kMetricsPath = "/metrics";  // only with server.metrics_enabled
 constexpr const char* kAdminHealthPath = "/health";
@@ -84,6 +87,9 @@ public:
 private:
     void route(const Http::Request& request, Http::ResponseWriter& response, RequestContext& ctx) override {
         if (state_->draining.load()) return send_reply(response, ctx, shutting_down_reply());
+        if (const std::string provider = callback_provider(ctx.path); !provider.empty()) {
+            return callback(request, std::move(response), ctx, provider);
+        }
         std::vector<std::string> allowed_methods;
         for (const Route& r : kRoutes) {
             if (is_docs_route(r.path) && !state_->docs.enabled()) continue;
@@ -128,12 +134,68 @@ private:
             type->mime().sub() != Http::Mime::Subtype::Json) {
             return make_error(ErrorCode::unsupported_media_type, "Content-Type must be application/json");
         }
+        return check_body_size(request);
+    }
+
+    std::optional<ApiError> check_body_size(const Http::Request& request) const {
         if (request.body().size() > state_->config.max_body_bytes) {
             return make_error(
                 ErrorCode::payload_too_large,
                 "Request body is larger than " + std::to_string(state_->config.max_body_bytes) + " bytes");
         }
         return std::nullopt;
+    }
+
+    // The provider a callback path names, when it takes callbacks; "" for any other path
+    // (which then gets the 404 of an unknown path).
+    std::string callback_provider(const std::string& path) const {
+        if (path.rfind(kCallbacksPrefix, 0) != 0) return {};
+        const DeliveryReceipts* receipts = state_->flow->receipts();
+        const std::string name = path.substr(kCallbacksPrefix.size());
+        return receipts != nullptr && receipts->takes(name) ? name : std::string();
+    }
+
+    // Not JSON: the provider's service posts its own format, and the provider reads it.
+    void callback(const Http::Request& request, Http::ResponseWriter response, const RequestContext& ctx,
+                  const std::string& provider) {
+        if (request.method() != Http::Method::Post) {
+            return send_reply(response, ctx, method_not_allowed_reply(ctx, {"POST"}));
+        }
+        if (auto error = check_body_size(request)) return send_reply(response, ctx, error_reply(*error));
+        sdk::CallbackRequest callback;
+        callback.url = ctx.path + request.query().as_str();
+        callback.body = request.body();
+        for (const auto& header : request.headers().rawList()) {
+            std::string name = header.first;
+            std::transform(name.begin(), name.end(), name.begin(),
+                           [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            if (name == "content-type") callback.content_type = header.second.value();
+            callback.headers.emplace_back(std::move(name), header.second.value());
+        }
+        if (const auto type = request.headers().tryGet<Http::Header::ContentType>()) {
+            callback.content_type = type->mime().toString();
+        }
+        auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
+        start_flow(writer, ctx, [&] {
+            state_->flow->receipts()->handle(provider, callback, ctx.request_id,
+                                             [writer, ctx](const CallbackAnswer& answer) {
+                                                 send_reply(*writer, ctx, callback_reply(answer));
+                                             });
+        });
+    }
+
+    static Reply callback_reply(const CallbackAnswer& answer) {
+        switch (answer.kind) {
+            case CallbackAnswer::Kind::taken: return Reply{answer.http_status, "", {}};
+            case CallbackAnswer::Kind::rejected:
+                return error_reply(make_error(ErrorCode::callback_rejected,
+                                              "The callback is not signed by the provider's service"));
+            case CallbackAnswer::Kind::store_unavailable:
+                return error_reply(make_error(ErrorCode::store_unavailable, "The store could not be read"));
+            case CallbackAnswer::Kind::malformed: break;
+        }
+        return error_reply(
+            make_error(ErrorCode::callback_malformed, "The provider could not read the callback"));
     }
 
     void preflight(const Http::Request& request, Http::ResponseWriter& response, const RequestContext& ctx,
@@ -329,6 +391,7 @@ HttpServer::HttpServer(const ServerConfig& config, const LimitsConfig& limits, O
 std::vector<std::pair<std::string, std::string>> http_routes() {
     std::vector<std::pair<std::string, std::string>> routes;
     for (const Route& r : kRoutes) routes.emplace_back(Http::methodString(r.method), r.path);
+    routes.emplace_back("POST", std::string(kCallbacksPrefix) + "{provider}");
     return routes;
 }
 

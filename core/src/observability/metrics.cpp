@@ -326,6 +326,7 @@ std::string Registry::exposition() const {
 
     write_channels(out);
     write_webhooks(out);
+    write_receipts(out);
 
     family(out, "testino_otp_sent_to_verified_ratio", "gauge",
            "SMS sent divided by codes verified since start (divided by 1 before the first verify). "

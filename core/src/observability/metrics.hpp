@@ -184,6 +184,16 @@ public:
     // A send-otp with an Idempotency-Key answered from the first send's reply.
     void idempotent_replay() { idempotent_replays_.inc(); }
 
+    // A delivery receipt from a provider (metrics_webhooks.cpp): delivered, failed, or about a
+    // message this server does not remember (unknown).
+    enum class Receipt { delivered, failed, unknown, count_ };
+    void sms_receipt(std::size_t provider_id, Receipt status) {
+        sms_receipts_[std::min(provider_id, kMaxProviders) * index(Receipt::count_) + index(status)].inc();
+    }
+    std::uint64_t sms_receipts(std::string_view provider, Receipt status) const {
+        return sms_receipts_[sms_provider_id(provider) * index(Receipt::count_) + index(status)].value();
+    }
+
     // The whole exposition, format 0.0.4.
     std::string exposition() const;
 
@@ -204,6 +214,7 @@ private:
     void write_store(std::ostringstream& out) const;
     void write_channels(std::ostringstream& out) const;  // metrics_channels.cpp
     void write_webhooks(std::ostringstream& out) const;  // metrics_webhooks.cpp
+    void write_receipts(std::ostringstream& out) const;  // metrics_webhooks.cpp
     static constexpr std::size_t kChannels = std::size(sdk::kAllChannels);
     static std::size_t channel_slot(sdk::Channel channel) {
         return std::min(static_cast<std::size_t>(channel), kChannels - 1);
@@ -243,6 +254,7 @@ private:
     std::atomic<std::int64_t> webhook_pending_{0};
     std::atomic<std::int64_t> webhook_dead_{0};
     Counter idempotent_replays_;
+    std::array<Counter, kProviderSlots * index(Receipt::count_)> sms_receipts_;  // [provider][status]
 
     // Calling code (1..999) -> its country slot, -1 while unseen.
     std::array<std::atomic<int>, 1000> country_of_code_;

@@ -31,4 +31,23 @@ void Registry::write_webhooks(std::ostringstream& out) const {
     out << "testino_idempotent_replays_total " << idempotent_replays_.value() << '\n';
 }
 
+void Registry::write_receipts(std::ostringstream& out) const {
+    static const char* const kStatuses[] = {"delivered", "failed", "unknown"};
+    family(out, "testino_sms_receipts_total", "counter",
+           "Delivery receipts the providers' services sent (signed), by provider and status: delivered, "
+           "failed, or unknown (a message this server does not remember, e.g. older than "
+           "sms.receipt_ttl_seconds).");
+    const std::size_t providers = provider_count_.load(std::memory_order_acquire);
+    for (std::size_t p = 0; p <= kMaxProviders; ++p) {
+        if (p >= providers && p != kMaxProviders) continue;
+        const std::string_view name = p < providers ? std::string_view(provider_names_[p]) : "other";
+        for (std::size_t s = 0; s < index(Receipt::count_); ++s) {
+            const std::uint64_t v = sms_receipts_[p * index(Receipt::count_) + s].value();
+            if (v == 0) continue;
+            out << "testino_sms_receipts_total{" << label("provider", name) << ','
+                << label("status", kStatuses[s]) << "} " << v << '\n';
+        }
+    }
+}
+
 }  // namespace testino::metrics

@@ -3,6 +3,9 @@
 #include <cstdio>
 #include <regex>
 
+#include "testino/plugins/http_client.hpp"
+#include "twilio_callbacks.hpp"
+
 namespace testino::test {
 namespace {
 
@@ -82,6 +85,63 @@ FakeTwilio::FakeTwilio(std::string account_sid, std::string auth_token)
     : account_sid_(std::move(account_sid)),
       auth_token_(std::move(auth_token)),
       server_([this](const ReceivedRequest& request) { return handle(request); }) {}
+
+FakeTwilio::~FakeTwilio() {
+    // A request still arriving may schedule one more: join until none is left.
+    for (;;) {
+        std::vector<std::thread> threads;
+        {
+            std::lock_guard lock(mutex_);
+            threads.swap(callback_threads_);
+        }
+        if (threads.empty()) return;
+        for (auto& thread : threads) thread.join();
+    }
+}
+
+void FakeTwilio::set_callbacks(std::string message_status, std::string call_status, std::string error_code,
+                               std::chrono::milliseconds delay) {
+    std::lock_guard lock(mutex_);
+    callback_message_status_ = std::move(message_status);
+    callback_call_status_ = std::move(call_status);
+    callback_error_code_ = std::move(error_code);
+    callback_delay_ = delay;
+}
+
+std::vector<PostedCallback> FakeTwilio::callbacks() const {
+    std::lock_guard lock(mutex_);
+    return callbacks_;
+}
+
+// Called with mutex_ held. The fields Twilio's own callbacks carry (a subset), signed as
+// Twilio signs them, after the create call has been answered.
+void FakeTwilio::schedule_callback(const TwilioMessage& message, const std::string& sid) {
+    const std::string url = message.field("StatusCallback");
+    const bool call = message.resource == "Calls";
+    const std::string status = call ? callback_call_status_ : callback_message_status_;
+    if (url.empty() || status.empty()) return;
+    plugins::twilio::FormFields fields = {{"AccountSid", account_sid_},
+                                          {call ? "CallSid" : "MessageSid", sid},
+                                          {call ? "CallStatus" : "MessageStatus", status},
+                                          {"To", message.field("To")},
+                                          {"From", message.field("From")},
+                                          {"ApiVersion", "2010-04-01"}};
+    if (!call && !callback_error_code_.empty()) fields.emplace_back("ErrorCode", callback_error_code_);
+    plugins::http::Request request;
+    request.url = url;
+    request.body = plugins::http::form_encode(fields);
+    request.headers.push_back("X-Twilio-Signature: " +
+                              plugins::twilio::twilio_signature(auth_token_, url, fields));
+    const auto delay = callback_delay_;
+    callback_threads_.emplace_back([this, request, delay] {
+        std::this_thread::sleep_for(delay);
+        plugins::http::Client client(plugins::http::ClientOptions{});
+        const auto response =
+            client.post(request, std::chrono::steady_clock::now() + std::chrono::seconds(5));
+        std::lock_guard lock(mutex_);
+        callbacks_.push_back({request.url, request.body, response.status});
+    });
+}
 
 void FakeTwilio::answer_next(const TwilioAnswer& answer) { answer_next(answer, 1); }
 
@@ -239,6 +299,7 @@ ScriptedReply FakeTwilio::handle(const ReceivedRequest& request) {
     const std::string service = message.field("MessagingServiceSid");
     char sid[35];
     std::snprintf(sid, sizeof sid, "%s%032x", call ? "CA" : "SM", ++sid_counter_);
+    schedule_callback(message, sid);
     if (call) {
         const std::string body =
             std::string("{\"sid\":\"") + sid + "\",\"account_sid\":\"" + account_sid_ + "\",\"to\":\"" + to +

@@ -12,6 +12,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fake_http_server.hpp"
@@ -50,9 +51,25 @@ class FakeTwilio;
 // retry backoffs.
 std::map<std::string, std::string> twilio_section(const FakeTwilio& fake);
 
+// A status callback the fake posted, and what the receiver answered (0: no answer).
+struct PostedCallback {
+    std::string url;
+    std::string body;
+    long http_status = 0;
+};
+
 class FakeTwilio {
 public:
     explicit FakeTwilio(std::string account_sid = kFakeAccountSid, std::string auth_token = kFakeAuthToken);
+    ~FakeTwilio();
+
+    // Like Twilio, a message or call created with a StatusCallback gets a signed POST to that
+    // URL (after `delay`) with its final state: MessageStatus `message_status` (with ErrorCode
+    // `error_code` when not ""), CallStatus `call_status`. "" posts none.
+    void set_callbacks(std::string message_status, std::string call_status = "completed",
+                       std::string error_code = {},
+                       std::chrono::milliseconds delay = std::chrono::milliseconds(200));
+    std::vector<PostedCallback> callbacks() const;  // posted so far, with the answers
 
     std::string base_url() const { return server_.base_url(); }
 
@@ -71,6 +88,8 @@ private:
     std::optional<ScriptedReply> check_message(const TwilioMessage& message);
     std::optional<ScriptedReply> check_call(const TwilioMessage& call);
     ScriptedReply reject(int http_status, int code, const std::string& why);
+    // Posts the final state of `sid` (created from `message`) to its StatusCallback, later.
+    void schedule_callback(const TwilioMessage& message, const std::string& sid);
 
     const std::string account_sid_;
     const std::string auth_token_;
@@ -79,7 +98,13 @@ private:
     std::vector<TwilioMessage> messages_;
     std::vector<std::string> rejections_;
     int sid_counter_ = 0;
-    FakeHttpServer server_;  // last: it calls handle() until it is destroyed, first
+    std::string callback_message_status_ = "delivered";
+    std::string callback_call_status_ = "completed";
+    std::string callback_error_code_;
+    std::chrono::milliseconds callback_delay_{200};
+    std::vector<PostedCallback> callbacks_;
+    std::vector<std::thread> callback_threads_;  // joined by the destructor
+    FakeHttpServer server_;                      // last: it calls handle() until it is destroyed, first
 };
 
 }  // namespace testino::test

@@ -194,6 +194,22 @@ TEST_F(TwilioContractTest, AVoiceCallWithTwimlMatchesTheSpec) {
     }
 }
 
+// status_callback_url adds StatusCallback (a uri) to Messages and Calls: still the spec's.
+TEST_F(TwilioContractTest, MessagesAndCallsWithAStatusCallbackMatchTheSpec) {
+    TwilioSettings with_callbacks = settings();
+    with_callbacks.status_callback_url = "https://auth.example.com/api/v1/callbacks/twilio";
+    with_callbacks.whatsapp_from = "+14155238886";
+    with_callbacks.whatsapp_content_sid = "HX0123456789abcdef0123456789abcdef";
+    TwilioProvider provider(with_callbacks, host_);
+    for (const sdk::Channel channel : {sdk::Channel::sms, sdk::Channel::whatsapp, sdk::Channel::voice}) {
+        const auto result = provider.send(
+            {"+12025550123", "Your Testino code is 123456.", "123456", "contract-cb", channel, "en"},
+            Clock::now() + 10s);
+        EXPECT_EQ(result.status, SendStatus::sent) << sdk::to_string(channel) << ": " << result.detail << "\n"
+                                                   << prism_->tail_of_log();
+    }
+}
+
 // Proof that the contract can fail: requests the spec forbids are refused.
 TEST_F(TwilioContractTest, PrismRefusesRequestsTheSpecForbids) {
     TwilioSettings bad_sid = settings();
