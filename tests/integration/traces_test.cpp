@@ -108,7 +108,8 @@ TEST_F(TracesTest, AnInvalidTraceparentIsReplacedByANewTrace) {
 
 TEST_F(TracesTest, ErrorRepliesCarryTheTraceToo) {
     const auto invalid = client_->post_json(kSendOtp, "{}", {"traceparent: " + kTraceparent});
-    const auto missing = client_->get("/no/such/path", {"traceparent: " + kTraceparent});
+    // Header names are case-insensitive (RFC 9110 §5.1).
+    const auto missing = client_->get("/no/such/path", {"TraceParent: " + kTraceparent});
     for (const auto* response : {&invalid, &missing}) {
         EXPECT_GE(response->status, 400);
         const auto trace = traceresponse(*response);
