@@ -1,8 +1,8 @@
 // W3C Trace Context through the real server: a caller's traceparent is continued (same
 // trace id, our own span id in traceresponse), a missing or invalid one starts a trace;
 // every reply carries traceresponse (errors, CORS preflight, the admin listener too); the
-// request's log lines carry its trace id; the webhook and the real Twilio plugin's call
-// carry a traceparent of the same trace.
+// request's log lines carry its trace id; the webhook and the real Twilio and SNS plugins'
+// calls carry a traceparent of the same trace.
 #include <chrono>
 #include <regex>
 #include <thread>
@@ -12,6 +12,9 @@
 
 #ifdef TESTINO_TRACES_WITH_TWILIO
 #include "fake_twilio.hpp"
+#endif
+#ifdef TESTINO_TRACES_WITH_SNS
+#include "fake_sns.hpp"
 #endif
 
 namespace testino::test {
@@ -140,6 +143,17 @@ TEST_F(TracesTest, ThePreflightAndTheAdminListenerAnswerWithATrace) {
     EXPECT_EQ(traceresponse(admin)->trace_id, kTraceId);
 }
 
+// A request the server cannot even parse still gets a trace of its own.
+TEST_F(TracesTest, AProtocolErrorIsAnsweredWithATrace) {
+    RawConnection connection(server_->port());
+    ASSERT_TRUE(connection.send("GARBAGE\r\n\r\n"));
+    const auto response = connection.read_response(5s);
+    ASSERT_TRUE(response);
+    EXPECT_EQ(response->status, 400);
+    const std::string value = response->headers.get("traceresponse").value_or("");
+    EXPECT_TRUE(std::regex_match(value, kShape)) << value;
+}
+
 bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
     const auto end = std::chrono::steady_clock::now() + timeout;
     while (!done()) {
@@ -147,6 +161,25 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
         std::this_thread::sleep_for(20ms);
     }
     return true;
+}
+
+// A send with the caller's traceparent, to a server just started on `config`.
+HttpResponse traced_send(const ServerProcess& server, const std::string& number) {
+    return HttpClient(server.port())
+        .post_json(kSendOtp, send_body("+1", number), {"traceparent: " + kTraceparent});
+}
+
+// An outbound call's traceparent: well formed, the caller's trace and flags, a span id that
+// is neither the caller's nor (when given) the server's own.
+::testing::AssertionResult continues_the_trace(const std::optional<std::string>& header,
+                                               const std::string& server_span = "") {
+    std::smatch m;
+    const std::string value = header.value_or("");
+    if (!std::regex_match(value, m, kShape)) return ::testing::AssertionFailure() << "malformed: " << value;
+    if (m[1] != kTraceId || m[3] != "01") return ::testing::AssertionFailure() << "another trace: " << value;
+    if (m[2] == kParentId || m[2] == server_span)
+        return ::testing::AssertionFailure() << "a reused span: " << value;
+    return ::testing::AssertionSuccess();
 }
 
 TEST(TracesWebhooks, TheWebhookOfARequestContinuesItsTrace) {
@@ -158,16 +191,10 @@ TEST(TracesWebhooks, TheWebhookOfARequestContinuesItsTrace) {
         "/hooks\"]\n  secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"\n  poll_interval_ms: 50\n";
     auto server = start_server(config);
     ASSERT_TRUE(server);
-    const auto sent =
-        HttpClient(server->port())
-            .post_json(kSendOtp, send_body("+1", "2025550141"), {"traceparent: " + kTraceparent});
+    const auto sent = traced_send(*server, "2025550141");
     ASSERT_EQ(sent.status, 200) << sent.body;
     ASSERT_TRUE(wait_until([&] { return !receiver.requests().empty(); })) << server->stdout_text();
-    const auto header = receiver.requests().at(0).header("traceparent").value_or("");
-    std::smatch m;
-    ASSERT_TRUE(std::regex_match(header, m, kShape)) << header;
-    EXPECT_EQ(m[1], kTraceId);
-    EXPECT_EQ(m[3], "01");
+    EXPECT_TRUE(continues_the_trace(receiver.requests().at(0).header("traceparent")));
 }
 
 #ifdef TESTINO_TRACES_WITH_TWILIO
@@ -178,18 +205,12 @@ TEST(TracesTwilio, TheRealTwilioPluginsCallCarriesTheTrace) {
     config.sms_sections["twilio"] = twilio_section(twilio);
     auto server = start_server(config);
     ASSERT_TRUE(server);
-    const auto sent =
-        HttpClient(server->port())
-            .post_json(kSendOtp, send_body("+1", "2025550142"), {"traceparent: " + kTraceparent});
+    const auto sent = traced_send(*server, "2025550142");
     ASSERT_EQ(sent.status, 200) << sent.body << server->stdout_text();
     const auto requests = twilio.requests();
     ASSERT_EQ(requests.size(), 1u);
-    const auto header = requests[0].header("traceparent").value_or("");
-    std::smatch m;
-    ASSERT_TRUE(std::regex_match(header, m, kShape)) << header;
-    EXPECT_EQ(m[1], kTraceId);
-    EXPECT_NE(m[2], kParentId);
-    EXPECT_NE(m[2], traceresponse(sent)->span_id) << "a child of our span, with its own id";
+    ASSERT_TRUE(traceresponse(sent));
+    EXPECT_TRUE(continues_the_trace(requests[0].header("traceparent"), traceresponse(sent)->span_id));
     // The plugin's own line about the send carries the trace id too.
     bool plugin_line = false;
     for (const auto& line : lines_of(*server, sent.header("X-Request-Id"))) {
@@ -198,6 +219,26 @@ TEST(TracesTwilio, TheRealTwilioPluginsCallCarriesTheTrace) {
         EXPECT_EQ(json_string(line, "trace_id"), kTraceId) << json_string(line, "event");
     }
     EXPECT_TRUE(plugin_line) << server->stdout_text();
+}
+#endif
+
+#ifdef TESTINO_TRACES_WITH_SNS
+TEST(TracesSns, TheRealSnsPluginsCallCarriesTheTrace) {
+    const plugins::sns::test::FakeSnsKeys keys{"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "",
+                                               "us-east-1"};
+    plugins::sns::test::FakeSns sns(keys);
+    TestConfig config;
+    config.sms["provider"] = "sns";
+    config.sms_sections["sns"] = plugins::sns::test::sns_section(sns, keys);
+    auto server = start_server(config);
+    ASSERT_TRUE(server);
+    const auto sent = traced_send(*server, "2025550143");
+    ASSERT_EQ(sent.status, 200) << sent.body << server->stdout_text();
+    const auto requests = sns.requests();
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].rejected_with, "") << "the header does not break the signature";
+    ASSERT_TRUE(traceresponse(sent));
+    EXPECT_TRUE(continues_the_trace(requests[0].header("traceparent"), traceresponse(sent)->span_id));
 }
 #endif
 
