@@ -148,5 +148,30 @@ TEST_F(OpenApi, SendOtpSchemaMatchesTheParser) {
     EXPECT_STREQ(parameters[0]["name"].GetString(), "Accept-Language");
 }
 
+// W3C Trace Context: every operation takes a traceparent, and every response that names
+// X-Request-Id names traceresponse too (the server sends both on every reply).
+TEST_F(OpenApi, EveryOperationTakesATraceparentAndAnswersWithATraceresponse) {
+    ASSERT_TRUE(doc["components"]["parameters"].HasMember("Traceparent"));
+    EXPECT_STREQ(doc["components"]["parameters"]["Traceparent"]["name"].GetString(), "traceparent");
+    ASSERT_TRUE(doc["components"]["headers"].HasMember("TraceResponse"));
+    for (const auto& path : doc["paths"].GetObject()) {
+        for (const auto& op : path.value.GetObject()) {
+            const std::string where = std::string(op.name.GetString()) + " " + path.name.GetString();
+            bool takes = false;
+            for (const auto& p : op.value["parameters"].GetArray()) {
+                takes = takes || (p.HasMember("$ref") && std::string(p["$ref"].GetString()) ==
+                                                             "#/components/parameters/Traceparent");
+            }
+            EXPECT_TRUE(takes) << where;
+            for (const auto& response : op.value["responses"].GetObject()) {
+                if (!response.value.HasMember("headers")) continue;
+                const auto& headers = response.value["headers"];
+                EXPECT_EQ(headers.HasMember("X-Request-Id"), headers.HasMember("traceresponse"))
+                    << where << " " << response.name.GetString();
+            }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace testino

@@ -292,7 +292,8 @@ public:
     Expected<SendAccepted> send_result(const std::string& number, const std::string& ip = "",
                                        const std::string& cc = "+1", const std::string& request_id = "r") {
         return await_flow<SendAccepted>([&](FlowDone<SendAccepted> done) {
-            flow->send({cc, number, "", "", std::nullopt, ""}, {request_id, ip, ip}, std::move(done));
+            flow->send({cc, number, "", "", std::nullopt, ""}, {request_id, ip, ip, nullptr},
+                       std::move(done));
         });
     }
 
@@ -311,7 +312,7 @@ public:
     Expected<VerifiedLogin> verify(const std::string& code, const std::string& number = "2025550123",
                                    const std::string& ip = "", const std::string& verification_id = "") {
         return await_flow<VerifiedLogin>([&](FlowDone<VerifiedLogin> done) {
-            flow->verify({"1", number, code, verification_id}, {"r", ip, ip}, std::move(done));
+            flow->verify({"1", number, code, verification_id}, {"r", ip, ip, nullptr}, std::move(done));
         });
     }
 

@@ -97,7 +97,7 @@ TEST_F(OtpFlowTest, ConcurrentGuessesCannotSlipPastTheFailureCap) {
     deferred->hold();
     std::vector<std::promise<Expected<VerifiedLogin>>> answers(40);
     for (auto& answer : answers) {
-        flow->verify({"1", "2025550123", wrong(code), ""}, {"r", "198.51.100.66", "198.51.100.66"},
+        flow->verify({"1", "2025550123", wrong(code), ""}, {"r", "198.51.100.66", "198.51.100.66", nullptr},
                      [&answer](Expected<VerifiedLogin> r) { answer.set_value(std::move(r)); });
     }
     deferred->release();

@@ -361,7 +361,7 @@ TEST_F(OtpFlowTest, FlowsReturnAtOnceAndAnswerWhenTheStoreCompletesElsewhere) {
     std::promise<Expected<SendAccepted>> answer;
     auto answered = answer.get_future();
     std::thread::id answered_on;
-    flow->send({"+1", "2025550123", "", "", std::nullopt, ""}, {"r", "10.0.0.1", "10.0.0.1"},
+    flow->send({"+1", "2025550123", "", "", std::nullopt, ""}, {"r", "10.0.0.1", "10.0.0.1", nullptr},
                [&](Expected<SendAccepted> result) {
                    answered_on = std::this_thread::get_id();
                    answer.set_value(std::move(result));

@@ -31,12 +31,12 @@ class SessionFlowTest : public OtpFlowTest {
 protected:
     Expected<TokenPair> refresh(const std::string& token) {
         return await_flow<TokenPair>([&](FlowDone<TokenPair> done) {
-            flow->sessions().refresh({token}, {"r", "10.0.0.1", "10.0.0.1"}, std::move(done));
+            flow->sessions().refresh({token}, {"r", "10.0.0.1", "10.0.0.1", nullptr}, std::move(done));
         });
     }
     Expected<SignedOut> logout(const std::string& token) {
         return await_flow<SignedOut>([&](FlowDone<SignedOut> done) {
-            flow->sessions().logout({token}, {"r", "10.0.0.1", "10.0.0.1"}, std::move(done));
+            flow->sessions().logout({token}, {"r", "10.0.0.1", "10.0.0.1", nullptr}, std::move(done));
         });
     }
     static std::string error_of(const Expected<TokenPair>& r) {

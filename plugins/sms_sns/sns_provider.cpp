@@ -131,6 +131,7 @@ sdk::SendResult SnsProvider::send(const sdk::SmsMessage& message, Clock::time_po
         request.url = signed_request.url;
         request.body = signed_request.body;
         request.content_type = kFormContentType;
+        request.traceparent = message.traceparent;  // not signed: SigV4 signs only the headers it lists
         for (const auto& header : signed_request.headers) {
             if (header.name != "Content-Type") request.headers.push_back(header.name + ": " + header.value);
         }

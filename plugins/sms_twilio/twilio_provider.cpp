@@ -268,6 +268,7 @@ TwilioProvider::TwilioProvider(TwilioSettings settings, sdk::Host& host)
 http::Request TwilioProvider::request_for(const sdk::SmsMessage& message) const {
     http::Request request;
     request.basic_auth = std::make_pair(settings_.account_sid, settings_.auth_token);
+    request.traceparent = message.traceparent;
     switch (message.channel) {
         case sdk::Channel::whatsapp:
             // An approved authentication template: WhatsApp fixes its text; the code is variable 1.

@@ -12,6 +12,7 @@
 #include "app/rate_limits.hpp"
 #include "domain/errors.hpp"
 #include "observability/logging.hpp"
+#include "observability/request_trace.hpp"
 
 namespace testino {
 
@@ -23,7 +24,15 @@ struct RequestInfo {
     std::string request_id;
     std::string client_ip;   // for logs
     std::string client_key;  // what per-address limits count (IPv6: the network); "" = unknown, none apply
+    // Held for the whole flow, so its log lines carry the trace id (see RequestTrace).
+    std::shared_ptr<const RequestTrace> trace;
 };
+
+// What the flow's outbound calls (SMS providers, webhooks) send as `traceparent`: the
+// request's trace, this server's span as their parent. "" without a trace.
+inline std::string traceparent_of(const RequestInfo& info) {
+    return info.trace ? info.trace->traceparent() : std::string();
+}
 
 namespace flow_detail {
 

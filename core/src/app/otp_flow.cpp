@@ -118,8 +118,10 @@ sdk::SmsMessage OtpFlow::make_message(const SendJob& job, const std::string& cod
     const SendOtpRequest& r = job.request;
     std::string locale = messages_.choose(r.locale, r.accept_language, job.calling_code);
     std::string text = messages_.render(locale, code, config_.expiry.count());
-    return sdk::SmsMessage{job.e164,         std::move(text),  code, job.info.request_id,
-                           job.step.channel, std::move(locale)};
+    sdk::SmsMessage message{job.e164,         std::move(text),  code, job.info.request_id,
+                            job.step.channel, std::move(locale)};
+    message.traceparent = traceparent_of(job.info);
+    return message;
 }
 
 // --- send -------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ void OtpFlow::publish_send(EventType type, const SendJob& job, const std::string
     event.message_id = job.message_id;
     event.reason = reason;
     event.request_id = job.info.request_id;
+    event.traceparent = traceparent_of(job.info);
     if (type == EventType::sent) event.expires_in = config_.expiry;
     events_->publish(std::move(event));
 }
@@ -27,6 +28,7 @@ void OtpFlow::publish_verify(EventType type, const VerifyJob& job) {
     event.e164 = job.e164;
     event.verification_id = job.request.verification_id;
     event.request_id = job.info.request_id;
+    event.traceparent = traceparent_of(job.info);
     events_->publish(std::move(event));
 }
 

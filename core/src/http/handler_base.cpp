@@ -124,6 +124,10 @@ RequestContext HandlerBase::context_for(const Http::Request& request,
                       static_cast<unsigned long long>(state_->request_counter.fetch_add(1)));
         ctx.request_id = state_->request_id_prefix + "-" + counter;
     }
+    const auto traceparent_header = request.headers().tryGetRaw("traceparent");
+    const std::string traceparent = traceparent_header ? traceparent_header->value() : std::string();
+    ctx.trace = std::make_shared<const RequestTrace>(
+        ctx.request_id, trace_for_request(traceparent_header ? &traceparent : nullptr));
     ctx.method = Http::methodString(request.method());
     ctx.path = request.resource();
     ctx.peer = request.address().host();
@@ -159,6 +163,7 @@ void HandlerBase::reply_protocol_error(const std::shared_ptr<Tcp::Peer>& peer, H
     Http::ResponseWriter response(version, transport(), this, peer);
     RequestContext ctx;
     ctx.request_id = state_->request_id_prefix + "-protocol";
+    ctx.trace = std::make_shared<const RequestTrace>(ctx.request_id, trace_for_request(nullptr));
     ctx.method = "-";
     ctx.path = "-";
     ctx.peer = peer->address().host();

@@ -44,6 +44,8 @@ void add_common_headers(Http::Header::Collection& headers, const RequestContext&
         headers.add<Http::Header::Connection>(Http::ConnectionControl::KeepAlive);
     }
     add_header(headers, "X-Request-Id", ctx.request_id);
+    // W3C Trace Context Level 2: which trace, and which span of it, answered.
+    if (ctx.trace) add_header(headers, "traceresponse", ctx.trace->traceparent());
     add_header(headers, "X-Content-Type-Options", "nosniff");
     if (ctx.auth_route) add_header(headers, "Cache-Control", "no-store");
     if (!ctx.strict_transport_security.empty()) {
@@ -58,7 +60,7 @@ void add_common_headers(Http::Header::Collection& headers, const RequestContext&
             add_header(headers, "Access-Control-Allow-Credentials", "true");
         }
         add_header(headers, "Access-Control-Expose-Headers",
-                   "X-Request-Id, Retry-After, Idempotent-Replayed");
+                   "X-Request-Id, traceresponse, Retry-After, Idempotent-Replayed");
     }
 }
 
@@ -127,8 +129,12 @@ void send_reply(Http::ResponseWriter& writer, const RequestContext& ctx, Reply r
     const auto latency = std::chrono::steady_clock::now() - ctx.start;
     metrics::global().http_request(ctx.path, ctx.method, reply.status, latency);
     const double latency_ms = std::chrono::duration<double, std::milli>(latency).count();
+    static const TraceContext kNoTrace;
+    const TraceContext& trace = ctx.trace ? ctx.trace->context() : kNoTrace;
     Logger::write(LogLevel::info, "http.access",
                   {{"request_id", ctx.request_id},
+                   {"trace_id", trace.trace_id},
+                   {"span_id", trace.span_id},
                    {"listener", ctx.listener},
                    {"method", ctx.method},
                    {"path", printable(ctx.path)},

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,12 +13,16 @@
 #include <pistache/http.h>
 
 #include "domain/errors.hpp"
+#include "observability/request_trace.hpp"
 
 namespace testino {
 
 // What one request carries from its start to its single reply.
 struct RequestContext {
     std::string request_id;
+    // Its W3C trace (continued or started here); the reply's traceresponse, the trace_id of
+    // its log lines. Null only in unit tests that build a context by hand.
+    std::shared_ptr<const RequestTrace> trace;
     std::string method;
     std::string path;
     std::string peer;

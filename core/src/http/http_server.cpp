@@ -211,8 +211,9 @@ private:
         Reply reply{204, "", {{"Allow", allow}}};
         if (is_preflight) {
             reply.headers.emplace_back("Access-Control-Allow-Methods", allow);
-            reply.headers.emplace_back("Access-Control-Allow-Headers",
-                                       "Content-Type, Authorization, X-Request-Id, Idempotency-Key");
+            reply.headers.emplace_back(
+                "Access-Control-Allow-Headers",
+                "Content-Type, Authorization, X-Request-Id, Idempotency-Key, traceparent");
             reply.headers.emplace_back("Access-Control-Max-Age", "600");
         }
         send_reply(response, ctx, std::move(reply));
@@ -231,7 +232,7 @@ private:
         }
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
         start_flow(writer, ctx, [&] {
-            state_->flow->send(parsed.value(), {ctx.request_id, ctx.client_ip, ctx.client_key},
+            state_->flow->send(parsed.value(), {ctx.request_id, ctx.client_ip, ctx.client_key, ctx.trace},
                                replier<SendAccepted>(writer, ctx, [](const SendAccepted& sent) {
                                    Reply reply = json_reply(200, success_send_body(sent));
                                    if (sent.replayed)
@@ -246,7 +247,7 @@ private:
         if (!parsed) return send_reply(response, ctx, error_reply(parsed.error()));
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
         start_flow(writer, ctx, [&] {
-            state_->flow->verify(parsed.value(), {ctx.request_id, ctx.client_ip, ctx.client_key},
+            state_->flow->verify(parsed.value(), {ctx.request_id, ctx.client_ip, ctx.client_key, ctx.trace},
                                  replier<VerifiedLogin>(writer, ctx, [](const VerifiedLogin& login) {
                                      return json_reply(200, success_verify_body(login.tokens));
                                  }));
@@ -259,7 +260,7 @@ private:
         if (!parsed) return send_reply(response, ctx, error_reply(parsed.error()));
         auto writer = std::make_shared<Http::ResponseWriter>(std::move(response));
         SessionFlow& sessions = state_->flow->sessions();
-        const RequestInfo info{ctx.request_id, ctx.client_ip, ctx.client_key};
+        const RequestInfo info{ctx.request_id, ctx.client_ip, ctx.client_key, ctx.trace};
         if (ctx.path == kLogoutPath) {
             return start_flow(writer, ctx, [&] {
                 sessions.logout(parsed.value(), info, replier<SignedOut>(writer, ctx, [](const SignedOut&) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -11,6 +12,8 @@
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
+
+#include "observability/request_trace.hpp"
 
 namespace testino {
 namespace {
@@ -114,6 +117,15 @@ void emit(LineBuffer& buffer) {
     if (t_pending.text.size() >= kMaxPending) flush_pending();
 }
 
+// After a line's request_id: the trace id of that request, unless the line names its own.
+void write_trace_id(JsonWriter& w, std::string_view request_id, bool line_has_trace_id) {
+    if (line_has_trace_id) return;
+    const std::string trace_id = trace_id_for(request_id);
+    if (trace_id.empty()) return;
+    key(w, "trace_id");
+    w.String(trace_id.data(), static_cast<rapidjson::SizeType>(trace_id.size()));
+}
+
 }  // namespace
 
 const char* to_string(LogLevel level) {
@@ -166,12 +178,14 @@ void Logger::write_fields(LogLevel level, std::string_view event, const LogField
     Line line;
     JsonWriter& w = line.writer;
     begin_line(w, level, event);
+    const bool has_trace_id = std::any_of(begin, end, [](const LogField& f) { return f.key == "trace_id"; });
     for (const LogField* field = begin; field != end; ++field) {
         const LogField& f = *field;
         key(w, f.key);
         switch (f.kind) {
             case LogField::Kind::string:
                 w.String(f.text.data(), static_cast<rapidjson::SizeType>(f.text.size()));
+                if (f.key == "request_id") write_trace_id(w, f.text, has_trace_id);
                 break;
             case LogField::Kind::integer: w.Int64(f.integer); break;
             case LogField::Kind::real: w.Double(f.real); break;
@@ -190,10 +204,13 @@ void Logger::write_plugin(LogLevel level, std::string_view plugin, std::string_v
     begin_line(w, level, event);
     key(w, "plugin");
     w.String(plugin.data(), static_cast<rapidjson::SizeType>(plugin.size()));
+    const bool has_trace_id = std::any_of(fields.begin(), fields.end(),
+                                          [](const sdk::LogField& f) { return f.first == "trace_id"; });
     for (const auto& [k, v] : fields) {
         if (k == "ts" || k == "level" || k == "event" || k == "plugin") continue;
         key(w, k);
         w.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
+        if (k == "request_id") write_trace_id(w, v, has_trace_id);
     }
     w.EndObject();
     emit(line.buffer);

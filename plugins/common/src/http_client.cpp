@@ -1,5 +1,7 @@
 #include "testino/plugins/http_client.hpp"
 
+#include "testino/plugins/trace_context.hpp"
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -148,6 +150,10 @@ Response Client::post(const Request& request, Clock::time_point deadline) {
     append_header("Accept: application/json");
     append_header("Expect:");  // no 100-continue round trip for small bodies
     for (const auto& line : request.headers) append_header(line);
+    if (!request.traceparent.empty()) {
+        const std::string child = child_traceparent(request.traceparent);
+        if (!child.empty()) append_header("traceparent: " + child);
+    }
 
     char error_buffer[CURL_ERROR_SIZE] = {};
     Sink sink{&response.body, options_.max_response_bytes};

@@ -12,6 +12,7 @@
 #include "fake_sns.hpp"
 #include "plugin_doubles.hpp"
 #include "raw_listener.hpp"
+#include "traceparent_checks.hpp"
 
 namespace testino::sdk {
 // Readable failure output for EXPECT_EQ on statuses (found by ADL).
@@ -90,6 +91,7 @@ TEST_F(SnsProviderTest, SendsASignedPublishAndReportsTheMessageId) {
     EXPECT_EQ(requests[0].params.count("MessageAttributes.entry.2.Name"), 0u);
     EXPECT_EQ(requests[0].header("Content-Type"), kFormContentType);
     EXPECT_EQ(requests[0].header("X-Amz-Security-Token"), std::nullopt);
+    EXPECT_EQ(requests[0].header("traceparent"), std::nullopt) << "no trace, no header";
 
     const auto sent = host.records_of("sms.sns.sent");
     ASSERT_EQ(sent.size(), 1u);
@@ -246,6 +248,22 @@ TEST_P(SnsRetryTest, ThrottlingIsRetriedThenSent) {
     EXPECT_EQ(retries[0].field("attempt"), "1");
     EXPECT_NE(retries[0].field("reason").value_or("").find(GetParam().reason), std::string::npos);
     EXPECT_EQ(host.records_of("sms.sns.sent").at(0).field("attempts"), "2");
+}
+
+// Each HTTP call (a retry too) is a child span of the server's, outside the signed headers.
+TEST_F(SnsProviderTest, EachCallCarriesAChildOfTheMessagesTraceparent) {
+    fake.script({error_fixture_reply("Throttling")});
+    sdk::SmsMessage message = message_to();
+    message.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    EXPECT_EQ(provider.send(message, in(5s)).status, SendStatus::sent);
+    const auto requests = fake.requests();
+    ASSERT_EQ(requests.size(), 2u);
+    for (const auto& request : requests) {
+        EXPECT_EQ(request.rejected_with, "") << "the signature still checks";
+        EXPECT_TRUE(
+            ::testino::test::is_child_traceparent(request.header("traceparent"), message.traceparent));
+    }
+    EXPECT_NE(requests[0].header("traceparent"), requests[1].header("traceparent"));
 }
 
 INSTANTIATE_TEST_SUITE_P(

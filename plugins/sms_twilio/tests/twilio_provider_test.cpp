@@ -12,6 +12,7 @@
 #include "fake_twilio.hpp"
 #include "plugin_doubles.hpp"
 #include "raw_listener.hpp"
+#include "traceparent_checks.hpp"
 #include "twilio_test_values.hpp"
 
 namespace testino::plugins::twilio {
@@ -98,6 +99,7 @@ TEST_F(TwilioProviderTest, SendsTheMessageAsTwilioExpectsAndReturnsTheSid) {
     EXPECT_EQ(messages[0].fields, expected);
     const auto request = fake_.requests().at(0);
     EXPECT_EQ(request.header("content-type"), "application/x-www-form-urlencoded");
+    EXPECT_EQ(request.header("traceparent"), std::nullopt) << "no trace, no header";
 
     const auto sent = host_.records_of("sms.twilio.sent");
     ASSERT_EQ(sent.size(), 1u);
@@ -105,6 +107,24 @@ TEST_F(TwilioProviderTest, SendsTheMessageAsTwilioExpectsAndReturnsTheSid) {
     EXPECT_EQ(sent[0].field("sid"), "SM00000000000000000000000000000001");
     EXPECT_EQ(sent[0].field("request_id"), "req-7");
     EXPECT_TRUE(provider_->health().healthy);
+}
+
+// Each HTTP call (a retry too) is a child span of the server's: its own span id.
+TEST_F(TwilioProviderTest, EachCallCarriesAChildOfTheMessagesTraceparent) {
+    provider();
+    fake_.answer_next(twilio_error(20429));
+    sdk::SmsMessage message = kMessage;
+    message.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    EXPECT_EQ(provider_->send(message, Clock::now() + 5s).status, SendStatus::sent);
+
+    const auto requests = fake_.requests();
+    ASSERT_EQ(requests.size(), 2u);
+    EXPECT_TRUE(
+        ::testino::test::is_child_traceparent(requests[0].header("traceparent"), message.traceparent));
+    EXPECT_TRUE(
+        ::testino::test::is_child_traceparent(requests[1].header("traceparent"), message.traceparent));
+    EXPECT_NE(requests[0].header("traceparent"), requests[1].header("traceparent"));
 }
 
 TEST_F(TwilioProviderTest, SendsThroughAMessagingServiceWhenConfigured) {

@@ -25,6 +25,9 @@ struct Request {
     std::string content_type = "application/x-www-form-urlencoded";
     std::vector<std::string> headers;                               // "Name: value"
     std::optional<std::pair<std::string, std::string>> basic_auth;  // user, password
+    // The request's W3C traceparent (SmsMessage::traceparent), or "": each post() sends a
+    // child of it, with a new span id per HTTP call (retries included).
+    std::string traceparent;
 };
 
 struct Response {
