@@ -1,54 +1,18 @@
-// How the Redis store turns a Redis outcome into a store result: the failure each result
-// type has, and calling a completion exactly once whatever converting the reply does.
+// How the Redis store turns a Redis outcome into a store result: the shared store helpers
+// (testino/plugins/store_results.hpp), with the Redis store's label.
 #pragma once
 
-#include <exception>
-#include <string>
 #include <utility>
 
-#include "testino/otp_store.hpp"
+#include "testino/plugins/store_results.hpp"
 
 namespace testino::plugins::redis_results {
 
-// The result types' failure for an outcome without a usable reply.
-template <typename Result>
-Result failed(std::string detail);
-template <>
-inline sdk::StoreResult failed(std::string detail) {
-    return {sdk::StoreStatus::unavailable, std::move(detail)};
-}
-template <>
-inline sdk::VerifyResult failed(std::string detail) {
-    return {sdk::VerifyOutcome::unavailable, 0, {}, std::move(detail)};
-}
-template <>
-inline sdk::CounterResult failed(std::string detail) {
-    return {sdk::StoreStatus::unavailable, 0, {}, std::move(detail)};
-}
-template <>
-inline sdk::RefreshResult failed(std::string detail) {
-    return {sdk::RefreshOutcome::unavailable, {}, {}, std::move(detail)};
-}
-template <>
-inline sdk::HealthReport failed(std::string detail) {
-    return {false, std::move(detail)};
-}
+using store_results::failed;
 
-// Calls `done` with `convert()`, or with a failure if converting throws: a completion is
-// called exactly once, and nothing is thrown into the loop thread.
 template <typename Result, typename Convert>
 void finish_with(const sdk::StoreCompletion<Result>& done, Convert&& convert) noexcept {
-    Result result;
-    try {
-        result = convert();
-    } catch (const std::exception& error) {
-        result = failed<Result>(std::string("redis store: ") + error.what());
-    }
-    try {
-        done(std::move(result));
-    } catch (...) {
-        // `done` must not throw (the SDK's rule); the loop thread survives one that does.
-    }
+    store_results::finish_with(done, std::forward<Convert>(convert), "redis store");
 }
 
 }  // namespace testino::plugins::redis_results
