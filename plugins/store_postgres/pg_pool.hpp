@@ -37,7 +37,7 @@ struct PgJob {
 struct PgPoolOptions {
     std::string dsn;
     std::string sslmode;
-    std::size_t size = 4;
+    std::size_t size = 8;
     std::size_t queue_capacity = 1024;
     std::chrono::milliseconds connect_timeout{500};
 };

@@ -105,7 +105,7 @@ private:
 
     // A new connection's settings, and the schema check the first time one succeeds.
     std::optional<PgFailure> prepare(PgConnection& connection, PgClock::time_point deadline);
-    std::optional<PgFailure> ensure_schema(PgConnection& connection);
+    std::optional<PgFailure> ensure_schema(PgConnection& connection, PgClock::time_point deadline);
     // Applies the migrations on `connection`; true when the schema can be used. A refusal
     // (a newer schema) is kept: every operation then fails with it.
     bool migrate(PgConnection& connection, std::optional<PgFailure>& failure);
@@ -121,7 +121,7 @@ private:
     const std::string target_;  // for logs and health, without credentials
     sdk::Host& host_;
 
-    std::mutex schema_mutex_;  // one migration at a time in this process
+    std::timed_mutex schema_mutex_;  // one migration at a time in this process
     std::atomic<bool> schema_ready_{false};
     std::string schema_refused_;  // under schema_mutex_: why the schema cannot be used
     std::atomic<bool> refused_{false};

@@ -94,11 +94,12 @@ std::string PgStore::schema_refusal() {
     return schema_refused_;
 }
 
-std::optional<PgFailure> PgStore::ensure_schema(PgConnection& connection) {
+std::optional<PgFailure> PgStore::ensure_schema(PgConnection& connection, PgClock::time_point deadline) {
     if (schema_ready_.load()) return std::nullopt;
-    // Another worker migrating: this job fails now rather than wait past its deadline.
-    std::unique_lock lock(schema_mutex_, std::try_to_lock);
-    if (!lock.owns_lock()) return PgFailure{PgFault::busy, "the schema is being migrated"};
+    // Another worker migrating (the first connections after a start without Postgres): wait
+    // for it, but not past this job's deadline.
+    std::unique_lock lock(schema_mutex_, std::defer_lock);
+    if (!lock.try_lock_until(deadline)) return PgFailure{PgFault::busy, "the schema is being migrated"};
     if (schema_ready_.load()) return std::nullopt;
     if (refused_.load()) return PgFailure{PgFault::schema, schema_refused_};
     std::optional<PgFailure> failure;
@@ -107,7 +108,7 @@ std::optional<PgFailure> PgStore::ensure_schema(PgConnection& connection) {
 }
 
 std::optional<PgFailure> PgStore::prepare(PgConnection& connection, PgClock::time_point deadline) {
-    if (auto failure = ensure_schema(connection)) return failure;
+    if (auto failure = ensure_schema(connection, deadline)) return failure;
     // The server gives up on a statement when the caller's deadline would: no work goes on
     // for an answer nobody waits for. Set after migrating, which sets its own.
     const PgOutcome set =

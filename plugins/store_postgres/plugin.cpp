@@ -26,7 +26,7 @@ testino::sdk::PluginDescriptor postgres_store_descriptor() {
         "empty: the DSN's (libpq's default: prefer)",
         "POSTGRES_SSLMODE");
     const ConfigKey pool_size = integer_key(
-        "pool_size", "4", 1, 256, "connections per server process, each with its own worker thread");
+        "pool_size", "8", 1, 256, "connections per server process, each with its own worker thread");
     const ConfigKey queue_size = integer_key(
         "queue_size", "1024", 1, 1000000,
         "operations that may wait for a free connection; beyond it they fail at once (STORE_UNAVAILABLE)");

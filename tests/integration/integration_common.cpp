@@ -10,6 +10,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
@@ -477,6 +478,37 @@ void StoreLoad::run(int port, int client, std::chrono::milliseconds slow_after) 
         return ::testing::AssertionFailure() << "verify-otp: " << verified.status << " " << verified.body;
     }
     return ::testing::AssertionSuccess();
+}
+
+StalledSends sends_while_the_store_stalls(int port, const std::string& number_prefix, int count) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto since_start = [start] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+            .count();
+    };
+    std::atomic<int> store_unavailable{0};
+    std::atomic<long long> first_send_ms{1'000'000};
+    std::atomic<long long> last_send_ms{0};
+    std::vector<std::thread> sends;
+    for (int i = 0; i < count; ++i) {
+        sends.emplace_back([&, i] {
+            HttpClient own(port);
+            const auto response = own.post_json(kSendOtp, send_body("+1", number_prefix + std::to_string(i)));
+            const long long ms = since_start();
+            if (is_api_error(response, 503, "STORE_UNAVAILABLE")) ++store_unavailable;
+            last_send_ms = std::max(last_send_ms.load(), ms);
+            first_send_ms = std::min(first_send_ms.load(), ms);
+        });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the sends reach the server
+    StalledSends result;
+    result.document_status = HttpClient(port).get("/openapi.json").status;
+    result.document_ms = since_start();
+    for (auto& send : sends) send.join();
+    result.store_unavailable = store_unavailable.load();
+    result.first_send_ms = first_send_ms.load();
+    result.last_send_ms = last_send_ms.load();
+    return result;
 }
 
 }  // namespace testino::test

@@ -179,6 +179,17 @@ bool wait_until_store_healthy(const ServerProcess& server,
 ::testing::AssertionResult sends_and_verifies(ServerProcess& server, HttpClient& client,
                                               const std::string& number);
 
+// While the store stalls (every call waits out its deadline): `count` send-otps at once to
+// +1 <number_prefix><i>, and 400 ms later a GET /openapi.json, which needs no store. A core
+// that waited for the store on a reactor thread would answer the document only after the
+// sends, and the sends one after another.
+struct StalledSends {
+    int store_unavailable = 0;                                       // sends answered 503 STORE_UNAVAILABLE
+    long long first_send_ms = 0, last_send_ms = 0, document_ms = 0;  // since the sends began
+    long document_status = 0;
+};
+StalledSends sends_while_the_store_stalls(int port, const std::string& number_prefix, int count);
+
 // Load on a server whose store is to fail and recover: `clients` threads, each sending a code
 // to its own number and guessing it wrong, until stop(). Every answer but 503 needs the store
 // (codes, attempts, rate-limit counters): 200, 400 INVALID_OTP, 429 TOO_MANY_ATTEMPTS or

@@ -1,8 +1,10 @@
 // The real testino-server with `store.backend: postgres` against a private PostgreSQL: two
 // instances sharing codes and attempts, a restart losing no code, Postgres down at start-up,
 // killed under load and restarted, a newer schema refused, and the password never shown.
+#include <algorithm>
 #include <atomic>
 #include <thread>
+#include <vector>
 
 #include "integration_common.hpp"
 #include "postgres_server.hpp"
@@ -107,6 +109,34 @@ TEST_F(PgIntegrationTest, PostgresKilledUnderLoadThenRestarted) {
     EXPECT_TRUE(wait_until_healthy(*server));
     server->send_signal(SIGTERM);
     EXPECT_EQ(server->wait_exit(10s), 0) << "clean shutdown after the faults";
+}
+
+TEST_F(PgIntegrationTest, AStatementWaitingOnALockHoldsNoReactorThread) {
+    // One reactor thread, and every send's statements (its rate-limit counters, its code)
+    // wait on table locks another session holds: a core that waited for Postgres on the reactor
+    // would serve nothing else meanwhile and answer the sends one after another.
+    PostgresServer postgres;
+    TestConfig config = postgres_config(postgres.dsn());
+    config.server["threads"] = "1";
+    config.store_sections["postgres"]["query_timeout_ms"] = "1500";
+    auto server = start_server(config);
+    ASSERT_TRUE(server);
+    HttpClient client(server->port());
+    ASSERT_TRUE(wait_until_healthy(*server));
+
+    PgSession locker(postgres.dsn());
+    ASSERT_EQ(locker.query("BEGIN"), "");
+    ASSERT_EQ(locker.query("LOCK TABLE testino_counters, testino_codes IN ACCESS EXCLUSIVE MODE"), "");
+    constexpr int kSends = 4;  // fewer than the pool's connections: all four wait at once
+    const StalledSends sends = sends_while_the_store_stalls(server->port(), "202555019", kSends);
+    ASSERT_EQ(locker.query("COMMIT"), "");
+
+    EXPECT_EQ(sends.document_status, 200);
+    EXPECT_EQ(sends.store_unavailable, kSends);
+    EXPECT_LT(sends.document_ms, sends.first_send_ms)
+        << "GET /openapi.json waited for a send waiting for Postgres";
+    EXPECT_LT(sends.last_send_ms, 2 * 1500) << "the sends were answered one after another, not together";
+    EXPECT_TRUE(sends_and_verifies(*server, client, "2025550199")) << "served again once the lock is gone";
 }
 
 TEST_F(PgIntegrationTest, ANewerSchemaStopsStartUpNamingTheVersions) {

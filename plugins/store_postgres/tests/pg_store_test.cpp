@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -178,6 +179,39 @@ TEST_F(PgStoreTest, OperationsBeyondTheQueueFailAtOnceAndQueuedOnesAtTheirDeadli
     EXPECT_EQ(unavailable.load(), 3) << "the running one and the queued ones all gave up at the deadline";
     ASSERT_EQ(locker.query("COMMIT"), "");
     EXPECT_EQ(store->verify_and_consume("+12025550150", digest_of(1)).outcome, VerifyOutcome::verified);
+}
+
+// A rotation that waited on the family's row lock judges the grace by the clock once it has
+// the row: the concurrent rotation it waited for rotated after it was called, so a grace of
+// 0 makes it a reuse (not "raced", as a clock read before the wait would say).
+TEST_F(PgStoreTest, ARotationThatWaitedForTheRowReadsTheClockAfterTheWait) {
+    PostgresServer postgres;
+    auto store = make_store(store_options(postgres.dsn(), 3000ms), host);
+    sdk::RefreshDigest first{};
+    first.fill(0x11);
+    sdk::RefreshDigest next{};
+    next.fill(0x22);
+    ASSERT_EQ(store->create_refresh("fam-clock", {first, "+12025550170", 60s, 3600s}).status,
+              StoreStatus::ok);
+
+    PgSession other(postgres.dsn());
+    ASSERT_EQ(other.query("BEGIN"), "");
+    ASSERT_EQ(other.query("SELECT 1 FROM testino_refresh_families WHERE family = 'fam-clock' FOR UPDATE"),
+              "1");
+    std::optional<sdk::RefreshResult> waited;
+    std::thread rotating([&] { waited = store->rotate_refresh("fam-clock", first, next, 60s, 0s); });
+    std::this_thread::sleep_for(200ms);  // the rotation waits for the row
+    // Another instance rotates `first` away now, after the waiting call began.
+    ASSERT_EQ(other.query("UPDATE testino_refresh_families SET history = history || current, current = "
+                          "'\\x" +
+                          std::string(64, '3') +
+                          "', rotated_at = clock_timestamp() "
+                          "WHERE family = 'fam-clock'"),
+              "");
+    ASSERT_EQ(other.query("COMMIT"), "");
+    rotating.join();
+    ASSERT_TRUE(waited);
+    EXPECT_EQ(waited->outcome, sdk::RefreshOutcome::reused) << waited->detail;
 }
 
 TEST_F(PgStoreTest, DestroyingTheStoreAnswersEveryOperationExactlyOnce) {

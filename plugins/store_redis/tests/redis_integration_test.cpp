@@ -286,39 +286,18 @@ TEST(RedisIntegrationTest, AFrozenRedisHoldsNoReactorThread) {
     config.store_sections["redis"]["command_timeout_ms"] = "1500";
     auto server = start_server(config);
     ASSERT_TRUE(server);
-    HttpClient client(server->port());
     ASSERT_TRUE(wait_until_healthy(*server));
 
     redis.freeze();
     constexpr int kSends = 4;
-    const auto start = Clock::now();
-    std::atomic<int> store_unavailable{0};
-    std::atomic<long long> last_send_ms{0};
-    std::atomic<long long> first_send_ms{1'000'000};
-    std::vector<std::thread> sends;
-    for (int i = 0; i < kSends; ++i) {
-        sends.emplace_back([&, i] {
-            HttpClient own(server->port());
-            const auto response = own.post_json(kSendOtp, send_body("+1", "202555014" + std::to_string(i)));
-            const long long ms =
-                std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-            if (is_api_error(response, 503, "STORE_UNAVAILABLE")) ++store_unavailable;
-            last_send_ms = std::max(last_send_ms.load(), ms);
-            first_send_ms = std::min(first_send_ms.load(), ms);
-        });
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the sends reach the server
-    const auto document = client.get("/openapi.json");
-    const long long document_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-    for (auto& t : sends) t.join();
+    const StalledSends sends = sends_while_the_store_stalls(server->port(), "202555014", kSends);
     redis.thaw();
 
-    EXPECT_EQ(document.status, 200);
-    EXPECT_EQ(store_unavailable.load(), kSends);
-    EXPECT_LT(document_ms, first_send_ms.load())
+    EXPECT_EQ(sends.document_status, 200);
+    EXPECT_EQ(sends.store_unavailable, kSends);
+    EXPECT_LT(sends.document_ms, sends.first_send_ms)
         << "GET /openapi.json waited for a send that was waiting for Redis";
-    EXPECT_LT(last_send_ms.load(), 2 * 1500)
+    EXPECT_LT(sends.last_send_ms, 2 * 1500)
         << "the sends were answered one after another (each waited " << 1500 << " ms), not together";
 }
 
