@@ -92,7 +92,9 @@ void PgPool::work() {
         try {
             job->run(connection, job->deadline);
         } catch (...) {
-            // A job completes itself; one that threw must not stop the worker.
+            // A job completes itself in a noexcept step, its last: one that threw has not
+            // completed yet, and must, without stopping the worker.
+            fail_quietly(*job, {PgFault::query_error, "the operation failed in the store"});
         }
     }
 }

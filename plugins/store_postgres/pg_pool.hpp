@@ -28,7 +28,8 @@ namespace testino::plugins {
 
 struct PgJob {
     PgClock::time_point deadline;
-    // Runs on a worker with a connection that is connected and prepared; must complete.
+    // Runs on a worker with a connection that is connected and prepared; must complete the
+    // job, last and without throwing (if it throws before that, the pool calls `fail`).
     std::function<void(PgConnection&, PgClock::time_point deadline)> run;
     // Completes the job as failed (the queue was full, the deadline passed, no connection).
     std::function<void(const PgFailure&)> fail;
