@@ -2,7 +2,8 @@
 """Runs the Testino benchmark (bench/run.sh builds first, then calls this).
 
 Starts the floor server, testino-server (memory store, then, when the plugin is built,
-the Redis store on one redis-server and on a 3-primary Redis Cluster) on 127.0.0.1, drives them with wrk and the Lua scripts in bench/lua, prints a
+the Redis store on one redis-server and on a 3-primary Redis Cluster, and the Postgres store
+on a private PostgreSQL) on 127.0.0.1, drives them with wrk and the Lua scripts in bench/lua, prints a
 Markdown table with medians and ratios to the floor, and writes it into bench/RESULTS.md
 between the GENERATED markers (everything else in that file is kept as written).
 
@@ -10,7 +11,10 @@ Knobs (environment): BENCH_BUILD_DIR, BENCH_DURATION (seconds per measured run, 
 BENCH_REPS (runs per row and Connection-header variant, odd, 3), BENCH_WARMUP (seconds,
 1), BENCH_CONNECTIONS (32), BENCH_THREADS (wrk threads, 2), BENCH_FILL (pending codes
 for the memory figure, 1000000), BENCH_NO_WRITE=1 (print only, leave RESULTS.md alone), BENCH_KEEP_LOGS=1 (keep
-the server logs and verify pools in bench/results/; by default they are emptied at the end).
+the server logs and verify pools in bench/results/; by default they are emptied at the end),
+BENCH_STORES (the store targets to run, comma-separated: memory,redis,redis-cluster,postgres;
+default all), BENCH_POSTGRES_POOL_SIZE (store.postgres.pool_size; default the store's),
+BENCH_POSTGRES_SETTINGS (more postgres -c settings, comma-separated, e.g. synchronous_commit=off).
 """
 
 import json
@@ -38,10 +42,14 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 FILL = int(os.environ.get("BENCH_FILL", "1000000"))
 WRITE_RESULTS = os.environ.get("BENCH_NO_WRITE", "") != "1"
+STORES = [t for t in os.environ.get("BENCH_STORES", "memory,redis,redis-cluster,postgres").split(",") if t]
+POSTGRES_POOL_SIZE = os.environ.get("BENCH_POSTGRES_POOL_SIZE", "")
+POSTGRES_SETTINGS = [t for t in os.environ.get("BENCH_POSTGRES_SETTINGS", "").split(",") if t]
 
 SERVER = os.path.join(BUILD, "bin", "testino-server")
 FLOOR = os.path.join(BUILD, "bin", "bench_floor_server")
 REDIS_PLUGIN = os.path.join(BUILD, "lib", "testino", "plugins", "store_redis.so")
+POSTGRES_PLUGIN = os.path.join(BUILD, "lib", "testino", "plugins", "store_postgres.so")
 PLUGIN_DIR = os.path.join(BUILD, "lib", "testino", "plugins")
 
 # Connection-header variants: wrk sends HTTP/1.1; "none" sends no Connection header
@@ -509,9 +517,10 @@ def redis_memory_after_sends(nodes, memory):
         memory["redis_bytes_per_code"] = (used - memory["redis_used_before"]) / pending
 
 
-def bench_server(target, config_path, rows, memory, fill, redis=None):
+def bench_server(target, config_path, rows, memory, fill, redis=None, after_sends=None):
     """health and send-otp on one server; verify rows on the pool its sends left.
-    `redis`: the Redis nodes behind the store (for the Redis memory figure), or None."""
+    `redis`: the Redis nodes behind the store (for the Redis memory figure), or None;
+    `after_sends(memory)`: called after the send-otp rows (another store's memory figure)."""
     name = f"server-{target}"
     blocks = NumberBlocks()
     if fill:
@@ -540,6 +549,8 @@ def bench_server(target, config_path, rows, memory, fill, redis=None):
         memory["load_pending"] = pending_codes(server)
         if redis:
             redis_memory_after_sends(redis, memory)
+        if after_sends:
+            after_sends(memory)
         if not fill:
             time.sleep(0.5)
             pool = Pool(name, server.stdout_path)
@@ -650,6 +661,12 @@ def build_report(rows, skipped, memories, started, elapsed):
             f"{fmt_num(m.get('fill_rps'))} req/s | {mib(m.get('load_peak_kib'))} "
             f"({fmt_int(m.get('load_pending'))} codes pending after send-otp) | "
             f"{fmt_int(m.get('pool'))} |")
+    m = memories.get("postgres", {})
+    if m.get("postgres_bytes_per_code") is not None:
+        lines.append("")
+        lines.append(f"postgres: testino_codes holds {m['postgres_bytes_per_code']:,.0f} bytes per "
+                     f"pending code (pg_total_relation_size: heap, indexes, TOAST; "
+                     f"{fmt_int(m.get('postgres_codes'))} codes, after the send-otp rows).")
     for target, servers in (("redis", "redis-server"),
                             ("redis-cluster", "the 3 cluster primaries' summed")):
         m = memories.get(target, {})
@@ -661,9 +678,12 @@ def build_report(rows, skipped, memories, started, elapsed):
                          " codes, counted as keys in INFO keyspace when health gives no count).")
     lines.append("")
     lines.extend(targets(rows, floor, memories))
-    cluster = cluster_ratio_line(rows)
-    if cluster:
-        lines.extend(["", cluster])
+    for target, base, title in (("redis-cluster", "redis", "Cluster vs single Redis"),
+                                ("postgres", "redis", "Postgres vs Redis"),
+                                ("postgres", "memory", "Postgres vs memory")):
+        line = store_ratio_line(rows, target, base, title)
+        if line:
+            lines.extend(["", line])
     return "\n".join(lines)
 
 
@@ -674,17 +694,17 @@ def row_rps(rows, target, row, variant):
     return None
 
 
-def cluster_ratio_line(rows):
-    """Cluster vs single Redis: req/s of redis-cluster ÷ redis, per row and header."""
+def store_ratio_line(rows, target, base, title):
+    """`title`: req/s of `target` ÷ `base`, per store row and Connection header."""
     parts = []
     for row in ("send-otp", "verify-otp (wrong code)", "verify-otp (right code)"):
-        ratios = [ratio(row_rps(rows, "redis-cluster", row, v), row_rps(rows, "redis", row, v))
+        ratios = [ratio(row_rps(rows, target, row, v), row_rps(rows, base, row, v))
                   for v, _ in VARIANTS]
         if any(r != "-" for r in ratios):
             parts.append(f"{row} {' / '.join(ratios)}")
     if not parts:
         return None
-    return ("Cluster vs single Redis (redis-cluster req/s ÷ redis req/s, Connection header "
+    return (f"{title} ({target} req/s ÷ {base} req/s, Connection header "
             f"{' / '.join(v for v, _ in VARIANTS)}): " + "; ".join(parts) + ".")
 
 
@@ -824,6 +844,40 @@ def bench_redis(target, start, url, rows, skipped, memories):
         stop_all(nodes)
 
 
+def bench_postgres(rows, skipped, memories):
+    """The Postgres store's rows against a private PostgreSQL (postgres_bench.py); a failure
+    becomes a skipped line."""
+    import postgres_bench  # beside this file
+
+    if not os.path.exists(POSTGRES_PLUGIN):
+        skipped.append("skipped: store_postgres plugin not built")
+        return
+    if not postgres_bench.bin_dir():
+        skipped.append("skipped: postgres not installed (Debian's postgresql)")
+        return
+    log("bench: testino-server, Postgres store")
+    memories["postgres"] = {}
+    postgres = None
+    try:
+        postgres = postgres_bench.Postgres(free_port(), POSTGRES_SETTINGS)
+        store = {"backend": "postgres", "postgres": {"dsn": postgres.dsn()}}
+        if POSTGRES_POOL_SIZE:
+            store["postgres"]["pool_size"] = int(POSTGRES_POOL_SIZE)
+
+        def table_size(memory):
+            memory["postgres_codes"], memory["postgres_bytes_per_code"] = \
+                postgres_bench.code_table_bytes(postgres)
+
+        bench_server("postgres", write_config("bench-postgres", store), rows, memories["postgres"],
+                     fill=False, after_sends=table_size)
+    except RuntimeError as e:
+        skipped.append(f"postgres: failed: {e}".replace("|", "/").replace("\n", " "))
+        log(f"bench: postgres failed: {e}")
+    finally:
+        if postgres:
+            postgres.stop()
+
+
 def main():
     started = time.time()
     os.makedirs(RESULTS_DIR, exist_ok=True)
@@ -834,24 +888,29 @@ def main():
     if not os.path.exists(SERVER):
         skipped.append("skipped: testino-server not built")
     else:
-        log("bench: testino-server, memory store")
-        memories["memory"] = {}
-        try:
-            bench_server("memory", write_config("bench-memory", None), rows,
-                         memories["memory"], fill=FILL > 0)
-        except RuntimeError as e:
-            skipped.append(f"memory: failed: {e}".replace("|", "/").replace("\n", " "))
+        if "memory" in STORES:
+            log("bench: testino-server, memory store")
+            memories["memory"] = {}
+            try:
+                bench_server("memory", write_config("bench-memory", None), rows,
+                             memories["memory"], fill=FILL > 0)
+            except RuntimeError as e:
+                skipped.append(f"memory: failed: {e}".replace("|", "/").replace("\n", " "))
 
         if not os.path.exists(REDIS_PLUGIN):
             skipped.append("skipped: store_redis plugin not built")
             log("bench: skipped: store_redis plugin not built")
         else:
-            bench_redis("redis", lambda: [start_redis()],
-                        lambda nodes: f"redis://127.0.0.1:{nodes[0].port}/0",
-                        rows, skipped, memories)
-            bench_redis("redis-cluster", start_redis_cluster,
-                        lambda nodes: f"redis-cluster://{cluster_seeds(nodes)}",
-                        rows, skipped, memories)
+            if "redis" in STORES:
+                bench_redis("redis", lambda: [start_redis()],
+                            lambda nodes: f"redis://127.0.0.1:{nodes[0].port}/0",
+                            rows, skipped, memories)
+            if "redis-cluster" in STORES:
+                bench_redis("redis-cluster", start_redis_cluster,
+                            lambda nodes: f"redis-cluster://{cluster_seeds(nodes)}",
+                            rows, skipped, memories)
+        if "postgres" in STORES:
+            bench_postgres(rows, skipped, memories)
 
     if os.environ.get("BENCH_KEEP_LOGS") != "1":
         # The fill leaves about a gigabyte of log; what is worth keeping is in the table.

@@ -7,8 +7,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache git curl openssl
   libpistache-dev rapidjson-dev libyaml-cpp-dev libboost-dev libcurl4-openssl-dev
-  libssl-dev libhiredis-dev libevent-dev libphonenumber-dev libjwt-dev libgtest-dev
-  redis-server redis-sentinel wrk python3 python3-yaml python3-jwt python3-cryptography valgrind
+  libssl-dev libhiredis-dev libevent-dev libpq-dev libphonenumber-dev libjwt-dev libgtest-dev
+  redis-server redis-sentinel postgresql wrk python3 python3-yaml python3-jwt python3-cryptography valgrind
   prometheus python3-matplotlib
   clang clang-format libfuzzer-14-dev
   nodejs

@@ -10,6 +10,7 @@
 
 #include "redis_client.hpp"
 #include "testino/otp_store.hpp"
+#include "testino/plugins/store_results.hpp"
 
 namespace testino::plugins::redis_results {
 
@@ -40,53 +41,13 @@ inline bool out_of_memory(const RedisFailure& failure) {
            failure.detail.find("OOM command not allowed") != std::string::npos;
 }
 
-// The result types' failure for an outcome without a usable reply.
-template <typename Result>
-Result failed(std::string detail);
-template <>
-inline sdk::StoreResult failed(std::string detail) {
-    return {sdk::StoreStatus::unavailable, std::move(detail)};
-}
-template <>
-inline sdk::VerifyResult failed(std::string detail) {
-    return {sdk::VerifyOutcome::unavailable, 0, {}, std::move(detail)};
-}
-template <>
-inline sdk::CounterResult failed(std::string detail) {
-    return {sdk::StoreStatus::unavailable, 0, {}, std::move(detail)};
-}
-template <>
-inline sdk::RefreshResult failed(std::string detail) {
-    return {sdk::RefreshOutcome::unavailable, {}, {}, std::move(detail)};
-}
-template <>
-inline sdk::RecordResult failed(std::string detail) {
-    return {sdk::StoreStatus::unavailable, false, false, {}, std::move(detail)};
-}
-template <>
-inline sdk::QueueBatch failed(std::string detail) {
-    return {sdk::StoreStatus::unavailable, {}, std::move(detail)};
-}
-template <>
-inline sdk::HealthReport failed(std::string detail) {
-    return {false, std::move(detail)};
-}
+using store_results::failed;
 
 // Calls `done` with `convert()`, or with a failure if converting throws: a completion is
 // called exactly once, and nothing is thrown into the loop thread.
 template <typename Result, typename Convert>
 void finish_with(const sdk::StoreCompletion<Result>& done, Convert&& convert) noexcept {
-    Result result;
-    try {
-        result = convert();
-    } catch (const std::exception& error) {
-        result = failed<Result>(std::string("redis store: ") + error.what());
-    }
-    try {
-        done(std::move(result));
-    } catch (...) {
-        // `done` must not throw (the SDK's rule); the loop thread survives one that does.
-    }
+    store_results::finish_with(done, std::forward<Convert>(convert), "redis store");
 }
 
 // For an operation that threw before its request was submitted (out of memory, say).

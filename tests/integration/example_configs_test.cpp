@@ -22,6 +22,7 @@ const std::string kAwsKeyId = "AKIAIOSFODNN7EXAMPLE";
 const std::string kAwsSecret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 const std::string kRedisPassword = "redis-pass-4f9c2a";
 const std::string kSentinelPassword = "sentinel-pass-7d1e0b";
+const std::string kPostgresPassword = "postgres-pass-2c8a51";
 
 std::map<std::string, std::string> twilio_env() {
     return {{"TWILIO_ACCOUNT_SID", kTwilioSid},
@@ -51,6 +52,9 @@ const std::vector<Example>& examples() {
         sentinel["REDIS_URL"] =
             "redis-sentinel://:" + kRedisPassword + "@127.0.0.1:26379,127.0.0.1:26380/testino";
         sentinel["REDIS_SENTINEL_PASSWORD"] = kSentinelPassword;
+        std::map<std::string, std::string> postgres = twilio_env();
+        // Nothing listens there in the test: --check-config needs no database.
+        postgres["POSTGRES_DSN"] = "postgresql://testino:" + kPostgresPassword + "@127.0.0.1:1/testino";
         std::map<std::string, std::string> both = twilio_env();
         for (const auto& [name, value] : sns_env()) both[name] = value;
         return std::vector<Example>{
@@ -61,13 +65,14 @@ const std::vector<Example>& examples() {
             {"examples/failover.yaml", both, "sms_sns.so", "store_memory.so"},
             {"examples/redis-cluster.yaml", cluster, "sms_twilio.so", "store_redis.so"},
             {"examples/redis-sentinel.yaml", sentinel, "sms_twilio.so", "store_redis.so"},
+            {"examples/postgres.yaml", postgres, "sms_twilio.so", "store_postgres.so"},
         };
     }();
     return list;
 }
 
-const std::vector<std::string> kSecrets = {kTokenSecret64, kTwilioToken, kAwsSecret, kRedisPassword,
-                                           kSentinelPassword};
+const std::vector<std::string> kSecrets = {kTokenSecret64, kTwilioToken,      kAwsSecret,
+                                           kRedisPassword, kSentinelPassword, kPostgresPassword};
 
 // What every example needs beside its own: an ES256 key (made once, for this process) and
 // OTP_HMAC_SECRET.
@@ -131,6 +136,7 @@ TEST(ExampleConfig, SnsIsValid) { expect_valid(example("examples/sns.yaml")); }
 TEST(ExampleConfig, RedisIsValid) { expect_valid(example("examples/redis.yaml")); }
 TEST(ExampleConfig, RedisClusterIsValid) { expect_valid(example("examples/redis-cluster.yaml")); }
 TEST(ExampleConfig, RedisSentinelIsValid) { expect_valid(example("examples/redis-sentinel.yaml")); }
+TEST(ExampleConfig, PostgresIsValid) { expect_valid(example("examples/postgres.yaml")); }
 TEST(ExampleConfig, FailoverIsValidAndRoutesPlusOneThroughTwilioThenSns) {
     const Example& e = example("examples/failover.yaml");
     expect_valid(e);
@@ -154,6 +160,7 @@ TEST(ExampleConfig, ProviderCredentialsComeFromTheEnvironment) {
          {Missing{"examples/twilio.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
           Missing{"examples/sns.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"},
           Missing{"examples/redis.yaml", "TWILIO_ACCOUNT_SID", "account_sid"},
+          Missing{"examples/postgres.yaml", "POSTGRES_DSN", "dsn"},
           Missing{"examples/failover.yaml", "TWILIO_AUTH_TOKEN", "auth_token"},
           Missing{"examples/failover.yaml", "AWS_SECRET_ACCESS_KEY", "secret_access_key"}}) {
         std::map<std::string, std::string> env = example(m.file).env;

@@ -10,9 +10,11 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <regex>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace testino::test {
 namespace {
@@ -360,6 +362,153 @@ int free_loopback_port() {
     }
     close(fd);
     return ntohs(address.sin_port);
+}
+
+bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+    const auto give_up = std::chrono::steady_clock::now() + timeout;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() >= give_up) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return true;
+}
+
+bool reaches(const std::atomic<int>& counter, int at_least, std::chrono::milliseconds timeout) {
+    return eventually([&] { return counter.load() >= at_least; }, timeout);
+}
+
+void start_on_a_free_port(int& port, const std::function<void()>& start) {
+    for (int attempt = 0;; ++attempt) {
+        try {
+            start();
+            return;
+        } catch (const std::runtime_error&) {
+            if (attempt == 2) throw;
+            port = free_loopback_port();
+        }
+    }
+}
+
+StoreHealth store_health(const ServerProcess& server) {
+    const auto response = HttpClient(server.admin_port()).get(kAdminHealth);
+    StoreHealth health{response.status, "", "", ""};
+    const auto body = parse_json(response.body);
+    if (body.HasParseError() || !body.IsObject() || !body.HasMember("plugins") ||
+        !body["plugins"].IsArray()) {
+        return health;
+    }
+    for (const auto& plugin : body["plugins"].GetArray()) {
+        if (json_string(plugin, "kind") == "otp_store") {
+            health.name = json_string(plugin, "name");
+            health.state = json_string(plugin, "state");
+            health.detail = json_string(plugin, "detail");
+        }
+    }
+    return health;
+}
+
+bool wait_until_store_healthy(const ServerProcess& server, std::chrono::milliseconds timeout) {
+    return eventually([&] { return store_health(server).status == 200; }, timeout);
+}
+
+StoreLoad::StoreLoad(int port, int clients, std::chrono::milliseconds slow_after) {
+    for (int client = 0; client < clients; ++client) {
+        threads_.emplace_back([this, port, client, slow_after] { run(port, client, slow_after); });
+    }
+}
+
+StoreLoad::~StoreLoad() { stop(); }
+
+void StoreLoad::stop() {
+    stopping_.store(true);
+    for (auto& thread : threads_) {
+        if (thread.joinable()) thread.join();
+    }
+}
+
+void StoreLoad::run(int port, int client, std::chrono::milliseconds slow_after) {
+    HttpClient http(port);
+    const std::string number = "20255501" + std::to_string(60 + client);
+    while (!stopping_.load()) {
+        const auto started = std::chrono::steady_clock::now();
+        const auto sent = http.post_json(kSendOtp, send_body("+1", number));
+        const auto guessed = http.post_json(kVerifyOtp, verify_body("+1", number, "000000"));
+        if (std::chrono::steady_clock::now() - started > slow_after) slow.fetch_add(1);
+        for (const auto* response : {&sent, &guessed}) {
+            if (is_api_error(*response, 503, "STORE_UNAVAILABLE")) {
+                unavailable.fetch_add(1);
+            } else if (response->status == 200 || is_api_error(*response, 400, "INVALID_OTP") ||
+                       is_api_error(*response, 429, "TOO_MANY_ATTEMPTS") ||
+                       is_api_error(*response, 429, "RATE_LIMITED")) {
+                store_answered.fetch_add(1);
+            } else {
+                unexpected.fetch_add(1);
+                ADD_FAILURE() << response->status << " " << response->body << response->error;
+            }
+        }
+    }
+}
+
+::testing::AssertionResult store_unavailable_within(HttpClient& client, const std::string& number,
+                                                    std::chrono::milliseconds limit) {
+    const auto started = std::chrono::steady_clock::now();
+    const auto sent = client.post_json(kSendOtp, send_body("+1", number));
+    const auto verified = client.post_json(kVerifyOtp, verify_body("+1", number, "123456"));
+    const auto took = std::chrono::steady_clock::now() - started;
+    for (const auto* response : {&sent, &verified}) {
+        if (!is_api_error(*response, 503, "STORE_UNAVAILABLE")) {
+            return ::testing::AssertionFailure() << "not 503 STORE_UNAVAILABLE: " << response->status << " "
+                                                 << response->body << response->error;
+        }
+    }
+    if (took > limit) {
+        return ::testing::AssertionFailure()
+               << "answered in " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+               << " ms, over " << limit.count() << " ms";
+    }
+    return ::testing::AssertionSuccess();
+}
+
+::testing::AssertionResult sends_and_verifies(ServerProcess& server, HttpClient& client,
+                                              const std::string& number) {
+    const std::string code = send_and_read_console_code(server, client, "+1", number, "+1" + number);
+    if (code.size() != 6) return ::testing::AssertionFailure() << "no code was sent: '" << code << "'";
+    const auto verified = client.post_json(kVerifyOtp, verify_body("+1", number, code));
+    if (verified.status != 200) {
+        return ::testing::AssertionFailure() << "verify-otp: " << verified.status << " " << verified.body;
+    }
+    return ::testing::AssertionSuccess();
+}
+
+StalledSends sends_while_the_store_stalls(int port, const std::string& number_prefix, int count) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto since_start = [start] {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
+            .count();
+    };
+    std::atomic<int> store_unavailable{0};
+    std::atomic<long long> first_send_ms{1'000'000};
+    std::atomic<long long> last_send_ms{0};
+    std::vector<std::thread> sends;
+    for (int i = 0; i < count; ++i) {
+        sends.emplace_back([&, i] {
+            HttpClient own(port);
+            const auto response = own.post_json(kSendOtp, send_body("+1", number_prefix + std::to_string(i)));
+            const long long ms = since_start();
+            if (is_api_error(response, 503, "STORE_UNAVAILABLE")) ++store_unavailable;
+            last_send_ms = std::max(last_send_ms.load(), ms);
+            first_send_ms = std::min(first_send_ms.load(), ms);
+        });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the sends reach the server
+    StalledSends result;
+    result.document_status = HttpClient(port).get("/openapi.json").status;
+    result.document_ms = since_start();
+    for (auto& send : sends) send.join();
+    result.store_unavailable = store_unavailable.load();
+    result.first_send_ms = first_send_ms.load();
+    result.last_send_ms = last_send_ms.load();
+    return result;
 }
 
 }  // namespace testino::test

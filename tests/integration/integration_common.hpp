@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "http_client.hpp"
@@ -143,5 +146,71 @@ std::optional<DecodedJwt> decode_jwt(const std::string& token, const std::string
 
 // A port that was free a moment ago (bound to port 0 on loopback, then closed).
 int free_loopback_port();
+
+// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns
+// whether it held. For waiting on background effects without asserting on time.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// eventually(counter >= at_least)
+bool reaches(const std::atomic<int>& counter, int at_least,
+             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Calls `start` until it does not throw std::runtime_error, at most three times, picking
+// `port` again before each retry: a port that was free may be taken before a test server
+// (Redis, Postgres) binds it.
+void start_on_a_free_port(int& port, const std::function<void()>& start);
+
+// The OTP store's entry in the admin listener's health details, and the response's status.
+struct StoreHealth {
+    long status = 0;
+    std::string name;   // the store plugin's
+    std::string state;  // "up" or "down"
+    std::string detail;
+};
+StoreHealth store_health(const ServerProcess& server);
+bool wait_until_store_healthy(const ServerProcess& server,
+                              std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// A send-otp and a verify-otp for +1 `number` both answer 503 STORE_UNAVAILABLE, the two
+// within `limit` (a store that is down answers fast instead of holding requests).
+::testing::AssertionResult store_unavailable_within(HttpClient& client, const std::string& number,
+                                                    std::chrono::milliseconds limit);
+// A code sent to +1 `number` (read from the console provider's log) verifies: 200.
+::testing::AssertionResult sends_and_verifies(ServerProcess& server, HttpClient& client,
+                                              const std::string& number);
+
+// While the store stalls (every call waits out its deadline): `count` send-otps at once to
+// +1 <number_prefix><i>, and 400 ms later a GET /openapi.json, which needs no store. A core
+// that waited for the store on a reactor thread would answer the document only after the
+// sends, and the sends one after another.
+struct StalledSends {
+    int store_unavailable = 0;                                       // sends answered 503 STORE_UNAVAILABLE
+    long long first_send_ms = 0, last_send_ms = 0, document_ms = 0;  // since the sends began
+    long document_status = 0;
+};
+StalledSends sends_while_the_store_stalls(int port, const std::string& number_prefix, int count);
+
+// Load on a server whose store is to fail and recover: `clients` threads, each sending a code
+// to its own number and guessing it wrong, until stop(). Every answer but 503 needs the store
+// (codes, attempts, rate-limit counters): 200, 400 INVALID_OTP, 429 TOO_MANY_ATTEMPTS or
+// RATE_LIMITED count as store_answered; 503 STORE_UNAVAILABLE as unavailable; anything else
+// (no answer, a 500) is a test failure and counts as unexpected. A send and guess pair
+// taking over `slow_after` counts as slow.
+class StoreLoad {
+public:
+    StoreLoad(int port, int clients = 4, std::chrono::milliseconds slow_after = std::chrono::seconds(3));
+    ~StoreLoad();  // stop()
+    void stop();
+
+    std::atomic<int> store_answered{0};
+    std::atomic<int> unavailable{0};
+    std::atomic<int> unexpected{0};
+    std::atomic<int> slow{0};
+
+private:
+    void run(int port, int client, std::chrono::milliseconds slow_after);
+    std::atomic<bool> stopping_{false};
+    std::vector<std::thread> threads_;
+};
 
 }  // namespace testino::test

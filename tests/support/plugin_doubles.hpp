@@ -88,8 +88,25 @@ public:
     }
     const boost::dll::shared_library& library() const { return library_; }
 
+    // The ConfigError message the factory throws for `values` (its schema's defaults for the
+    // rest), or "" when it makes the plugin; the plugin is destroyed at once.
+    template <typename Interface>
+    std::string config_error(const std::map<std::string, std::string>& values) const;
+
 private:
     boost::dll::shared_library library_;
 };
+
+template <typename Interface>
+std::string PluginLibrary::config_error(const std::map<std::string, std::string>& values) const {
+    const MapConfigView config(values, descriptor().config_keys);
+    RecordingHost host;
+    try {
+        create<Interface>(config, host).reset();
+    } catch (const sdk::ConfigError& error) {
+        return error.what();
+    }
+    return "";
+}
 
 }  // namespace testino::test_support

@@ -23,34 +23,7 @@ TestConfig redis_config(const std::string& url) {
     return config;
 }
 
-struct StoreHealth {
-    long status = 0;
-    std::string state;
-    std::string detail;
-};
-
-// The store's entry in the admin listener's health details.
-StoreHealth store_health(const ServerProcess& server) {
-    const auto response = HttpClient(server.admin_port()).get(kAdminHealth);
-    StoreHealth health{response.status, "", ""};
-    const auto body = parse_json(response.body);
-    if (body.HasParseError() || !body.IsObject() || !body.HasMember("plugins") ||
-        !body["plugins"].IsArray()) {
-        return health;
-    }
-    for (const auto& plugin : body["plugins"].GetArray()) {
-        if (json_string(plugin, "kind") == "otp_store") {
-            EXPECT_EQ(json_string(plugin, "name"), "redis");
-            health.state = json_string(plugin, "state");
-            health.detail = json_string(plugin, "detail");
-        }
-    }
-    return health;
-}
-
-bool wait_until_healthy(const ServerProcess& server) {
-    return eventually([&] { return store_health(server).status == 200; });
-}
+bool wait_until_healthy(const ServerProcess& server) { return wait_until_store_healthy(server); }
 
 std::string wrong_code(const std::string& code) { return code == "000000" ? "111111" : "000000"; }
 
@@ -78,6 +51,7 @@ TEST_F(TwoServersTest, CodeSentThroughOneServerVerifiesThroughTheOther) {
     HttpClient& to_first = *this->to_first;
     HttpClient& to_second = *this->to_second;
     EXPECT_EQ(store_health(*first).state, "up");
+    EXPECT_EQ(store_health(*first).name, "redis");
 
     const std::string code = send_and_read_console_code(*first, to_first, "+1", "2025550123", "+12025550123");
     ASSERT_EQ(code.size(), 6u);
@@ -232,18 +206,12 @@ TEST(RedisIntegrationTest, RedisDownAtStartUpThenBackWithoutARestart) {
     EXPECT_EQ(health.state, "down");
     EXPECT_NE(health.detail.find("refused"), std::string::npos) << health.detail;
 
-    const auto started = Clock::now();
-    EXPECT_TRUE(
-        is_api_error(client.post_json(kSendOtp, send_body("+1", "2025550150")), 503, "STORE_UNAVAILABLE"));
-    EXPECT_TRUE(is_api_error(client.post_json(kVerifyOtp, verify_body("+1", "2025550150", "123456")), 503,
-                             "STORE_UNAVAILABLE"));
-    EXPECT_LT(Clock::now() - started, 2s) << "answered within 2 s with a 300 ms command timeout";
+    // Answered within 2 s with a 300 ms command timeout.
+    EXPECT_TRUE(store_unavailable_within(client, "2025550150", 2s));
 
     redis.start();
     ASSERT_TRUE(wait_until_healthy(*server)) << store_health(*server).detail;
-    const std::string code = send_and_read_console_code(*server, client, "+1", "2025550150", "+12025550150");
-    ASSERT_EQ(code.size(), 6u);
-    EXPECT_EQ(client.post_json(kVerifyOtp, verify_body("+1", "2025550150", code)).status, 200);
+    EXPECT_TRUE(sends_and_verifies(*server, client, "2025550150"));
 }
 
 TEST(RedisIntegrationTest, RedisKilledUnderLoadThenRestarted) {
@@ -251,49 +219,18 @@ TEST(RedisIntegrationTest, RedisKilledUnderLoadThenRestarted) {
     auto server = start_server(redis_config(redis.url()));
     ASSERT_TRUE(server);
 
-    std::atomic<bool> stop{false};
-    // Every answer but 503 needs the store (codes, attempts, rate-limit counters): 200, 400
-    // INVALID_OTP, 429 TOO_MANY_ATTEMPTS or RATE_LIMITED.
-    std::atomic<int> store_answered{0};
-    std::atomic<int> unavailable{0};  // 503 STORE_UNAVAILABLE
-    std::atomic<int> unexpected{0};   // no answer, a 500, anything else
-    std::atomic<int> slow{0};
-    std::vector<std::thread> clients;
-    for (int t = 0; t < 4; ++t) {
-        clients.emplace_back([&, t] {
-            HttpClient client(server->port());
-            const std::string number = "20255501" + std::to_string(60 + t);
-            while (!stop.load()) {
-                const auto started = Clock::now();
-                const auto sent = client.post_json(kSendOtp, send_body("+1", number));
-                const auto guessed = client.post_json(kVerifyOtp, verify_body("+1", number, "000000"));
-                if (Clock::now() - started > 3s) slow.fetch_add(1);
-                for (const auto* response : {&sent, &guessed}) {
-                    if (is_api_error(*response, 503, "STORE_UNAVAILABLE")) {
-                        unavailable.fetch_add(1);
-                    } else if (response->status == 200 || is_api_error(*response, 400, "INVALID_OTP") ||
-                               is_api_error(*response, 429, "TOO_MANY_ATTEMPTS") ||
-                               is_api_error(*response, 429, "RATE_LIMITED")) {
-                        store_answered.fetch_add(1);
-                    } else {
-                        unexpected.fetch_add(1);
-                        ADD_FAILURE() << response->status << " " << response->body << response->error;
-                    }
-                }
-            }
-        });
-    }
-    EXPECT_TRUE(reaches(store_answered, 20));
+    StoreLoad load(server->port());
+    EXPECT_TRUE(reaches(load.store_answered, 20));
     redis.kill();
-    EXPECT_TRUE(reaches(unavailable, 20));
+    EXPECT_TRUE(reaches(load.unavailable, 20));
     redis.start();
-    const int answered_before = store_answered.load();
-    EXPECT_TRUE(reaches(store_answered, answered_before + 20)) << "the server uses Redis again by itself";
-    stop.store(true);
-    for (auto& client : clients) client.join();
+    const int answered_before = load.store_answered.load();
+    EXPECT_TRUE(reaches(load.store_answered, answered_before + 20))
+        << "the server uses Redis again by itself";
+    load.stop();
 
-    EXPECT_EQ(unexpected.load(), 0);
-    EXPECT_EQ(slow.load(), 0) << "no request pair took over 3 s (command timeout 300 ms)";
+    EXPECT_EQ(load.unexpected.load(), 0);
+    EXPECT_EQ(load.slow.load(), 0) << "no request pair took over 3 s (command timeout 300 ms)";
     EXPECT_TRUE(server->running());
     EXPECT_TRUE(wait_until_healthy(*server));
     server->send_signal(SIGTERM);
@@ -349,39 +286,18 @@ TEST(RedisIntegrationTest, AFrozenRedisHoldsNoReactorThread) {
     config.store_sections["redis"]["command_timeout_ms"] = "1500";
     auto server = start_server(config);
     ASSERT_TRUE(server);
-    HttpClient client(server->port());
     ASSERT_TRUE(wait_until_healthy(*server));
 
     redis.freeze();
     constexpr int kSends = 4;
-    const auto start = Clock::now();
-    std::atomic<int> store_unavailable{0};
-    std::atomic<long long> last_send_ms{0};
-    std::atomic<long long> first_send_ms{1'000'000};
-    std::vector<std::thread> sends;
-    for (int i = 0; i < kSends; ++i) {
-        sends.emplace_back([&, i] {
-            HttpClient own(server->port());
-            const auto response = own.post_json(kSendOtp, send_body("+1", "202555014" + std::to_string(i)));
-            const long long ms =
-                std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-            if (is_api_error(response, 503, "STORE_UNAVAILABLE")) ++store_unavailable;
-            last_send_ms = std::max(last_send_ms.load(), ms);
-            first_send_ms = std::min(first_send_ms.load(), ms);
-        });
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(400));  // the sends reach the server
-    const auto document = client.get("/openapi.json");
-    const long long document_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-    for (auto& t : sends) t.join();
+    const StalledSends sends = sends_while_the_store_stalls(server->port(), "202555014", kSends);
     redis.thaw();
 
-    EXPECT_EQ(document.status, 200);
-    EXPECT_EQ(store_unavailable.load(), kSends);
-    EXPECT_LT(document_ms, first_send_ms.load())
+    EXPECT_EQ(sends.document_status, 200);
+    EXPECT_EQ(sends.store_unavailable, kSends);
+    EXPECT_LT(sends.document_ms, sends.first_send_ms)
         << "GET /openapi.json waited for a send that was waiting for Redis";
-    EXPECT_LT(last_send_ms.load(), 2 * 1500)
+    EXPECT_LT(sends.last_send_ms, 2 * 1500)
         << "the sends were answered one after another (each waited " << 1500 << " ms), not together";
 }
 

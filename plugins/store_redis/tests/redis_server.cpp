@@ -82,16 +82,7 @@ std::string run_command(int port, const std::string& password, const std::vector
 RedisServer::RedisServer(RedisServerOptions options) : options_(std::move(options)) {
     port_ = free_loopback_port();
     if (!options_.start) return;
-    // The free port may be taken before redis-server binds it: try a few.
-    for (int attempt = 0;; ++attempt) {
-        try {
-            start();
-            return;
-        } catch (const std::runtime_error&) {
-            if (attempt == 2) throw;
-            port_ = free_loopback_port();
-        }
-    }
+    start_on_a_free_port(port_, [this] { start(); });
 }
 
 RedisServer::~RedisServer() { kill(); }
@@ -184,19 +175,6 @@ int RedisServer::connected_clients() const {
     int lines = 0;
     for (const char c : list) lines += c == '\n' ? 1 : 0;
     return list.empty() ? 0 : lines + (list.back() == '\n' ? 0 : 1);
-}
-
-bool eventually(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
-    const auto give_up = std::chrono::steady_clock::now() + timeout;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() >= give_up) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
-}
-
-bool reaches(const std::atomic<int>& counter, int at_least, std::chrono::milliseconds timeout) {
-    return eventually([&] { return counter.load() >= at_least; }, timeout);
 }
 
 }  // namespace testino::test

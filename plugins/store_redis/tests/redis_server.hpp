@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "integration_common.hpp"
 #include "server_process.hpp"
 
 namespace testino::test {
@@ -69,12 +70,6 @@ private:
     pid_t pid_ = -1;
 };
 
-// Polls `condition` every few milliseconds until it holds or `timeout` passes; returns
-// whether it held. For waiting on background effects without asserting on time.
-bool eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds timeout = std::chrono::seconds(10));
-// eventually(counter >= at_least)
-bool reaches(const std::atomic<int>& counter, int at_least,
-             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// eventually() and reaches() are in integration_common.hpp.
 
 }  // namespace testino::test

@@ -24,15 +24,7 @@ using namespace std::chrono_literals;
 
 // The factory's ConfigError message for a config, or "" if it did not throw.
 std::string config_error(const std::map<std::string, std::string>& values) {
-    PluginLibrary plugin(STORE_REDIS_PLUGIN_PATH);
-    const MapConfigView config(values, plugin.descriptor().config_keys);
-    RecordingHost host;
-    try {
-        plugin.create<OtpStore>(config, host).reset();
-    } catch (const ConfigError& error) {
-        return error.what();
-    }
-    return "";
+    return PluginLibrary(STORE_REDIS_PLUGIN_PATH).config_error<OtpStore>(values);
 }
 
 TEST(StoreRedisPluginTest, ExportsTheCurrentAbiVersionAndItsDescriptor) {
