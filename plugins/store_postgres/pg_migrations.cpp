@@ -76,6 +76,11 @@ const std::vector<PgMigration>& pg_migrations() {
             "codes, counters, refresh families and their functions",
 #include "pg_schema_v1.sql.inc"
         },
+        {
+            2,
+            "records and queues",
+#include "pg_schema_v2.sql.inc"
+        },
     };
     return migrations;
 }

@@ -115,6 +115,60 @@ WHERE family = $1 AND expires_at > now()
   AND (testino_same(current, $2) OR EXISTS (SELECT 1 FROM unnest(history) AS h(d) WHERE testino_same(h.d, $2)))
 RETURNING 1)sql";
 
+// A delay or lease: never negative, clamped like TTLs.
+PgParam milliseconds(std::chrono::milliseconds duration) {
+    const auto clamped =
+        std::clamp<std::chrono::milliseconds>(duration, std::chrono::milliseconds(0), kMaxTtl);
+    return PgParam::text(std::to_string(clamped.count()));
+}
+
+StoreResult written(const PgRows&) { return StoreResult{}; }
+
+sdk::RecordResult record_result(const PgRows& rows) {
+    if (rows.size() == 0) return {};
+    expect_row(rows, 1);
+    return {StoreStatus::ok, false, true, rows.text(0, 0), {}};
+}
+
+constexpr const char* kRecordPut = R"sql(
+INSERT INTO testino_records (key, value, expires_at) VALUES ($1, $2, now() + $3::bigint * interval '1 millisecond')
+ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, expires_at = EXCLUDED.expires_at)sql";
+
+// A new item only while the queue holds fewer than $6; replacing one is always allowed. Under
+// concurrent enqueues of new items the bound may be passed by a few (each counts alone).
+constexpr const char* kEnqueue = R"sql(
+INSERT INTO testino_queue_items AS q (queue, id, payload, attempts, due_at)
+SELECT $1, $2, $3, $4::int, now() + $5::bigint * interval '1 millisecond'
+WHERE EXISTS (SELECT 1 FROM testino_queue_items WHERE queue = $1 AND id = $2)
+   OR (SELECT count(*) FROM testino_queue_items WHERE queue = $1) < $6::bigint
+ON CONFLICT (queue, id) DO UPDATE SET
+  payload = EXCLUDED.payload, attempts = EXCLUDED.attempts, due_at = EXCLUDED.due_at
+RETURNING 1)sql";
+
+// SKIP LOCKED: a row another claim holds is not due for this one; a row it already moved
+// is re-checked against due_at <= now() after the lock and dropped. Earliest due first.
+constexpr const char* kClaimDue = R"sql(
+WITH due AS (
+  SELECT queue, id, due_at FROM testino_queue_items
+  WHERE queue = $1 AND due_at <= now() ORDER BY due_at, id LIMIT $2::int FOR UPDATE SKIP LOCKED),
+claimed AS (
+  UPDATE testino_queue_items AS q
+  SET due_at = now() + $3::bigint * interval '1 millisecond', attempts = q.attempts + 1
+  FROM due WHERE q.queue = due.queue AND q.id = due.id
+  RETURNING q.id, q.payload, q.attempts, due.due_at AS was_due)
+SELECT id, payload, attempts FROM claimed ORDER BY was_due, id)sql";
+
+sdk::QueueBatch batch_result(const PgRows& rows) {
+    sdk::QueueBatch batch;
+    if (rows.size() > 0 && rows.columns() != 3) expect_row(rows, 3);
+    batch.items.reserve(static_cast<std::size_t>(rows.size()));
+    for (int row = 0; row < rows.size(); ++row) {
+        const auto attempts = std::clamp<std::int64_t>(rows.integer(row, 2), 0, 0x7FFFFFFF);
+        batch.items.push_back({rows.text(row, 0), rows.text(row, 1), static_cast<int>(attempts)});
+    }
+    return batch;
+}
+
 }  // namespace
 
 template <typename Result>
@@ -125,6 +179,10 @@ Result PgStore::failure_result(const PgFailure& failure) const {
         if (failure.fault == PgFault::full) return {StoreStatus::full, std::move(detail)};
     } else if constexpr (std::is_same_v<Result, sdk::CounterResult>) {
         if (failure.fault == PgFault::full) return {StoreStatus::full, 0, {}, std::move(detail)};
+    } else if constexpr (std::is_same_v<Result, sdk::RecordResult>) {
+        if (failure.fault == PgFault::full) return {StoreStatus::full, false, false, {}, std::move(detail)};
+    } else if constexpr (std::is_same_v<Result, sdk::QueueBatch>) {
+        if (failure.fault == PgFault::full) return {StoreStatus::full, {}, std::move(detail)};
     }
     return failed<Result>(std::move(detail));
 }
@@ -242,6 +300,79 @@ void PgStore::health(sdk::StoreCompletion<sdk::HealthReport> done) {
     submit<sdk::HealthReport>("health", "SELECT 1", {}, std::move(done), [this](const PgRows&) {
         return sdk::HealthReport{true, "postgres " + target_};
     });
+}
+
+// --- records and queues ------------------------------------------------------------------
+
+void PgStore::claim_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                           sdk::StoreCompletion<sdk::RecordResult> done) {
+    submit<sdk::RecordResult>(
+        "claim_record", "SELECT o_created, o_value FROM testino_claim_record($1, $2, $3)",
+        {PgParam::text(key), PgParam::text(value), milliseconds(ttl, std::chrono::seconds(1))},
+        std::move(done), [](const PgRows& rows) {
+            expect_row(rows, 2);
+            return sdk::RecordResult{StoreStatus::ok, rows.text(0, 0) == "t", true, rows.text(0, 1), {}};
+        });
+}
+
+void PgStore::put_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                         sdk::StoreCompletion<StoreResult> done) {
+    submit<StoreResult>(
+        "put_record", kRecordPut,
+        {PgParam::text(key), PgParam::text(value), milliseconds(ttl, std::chrono::seconds(1))},
+        std::move(done), written);
+}
+
+void PgStore::get_record(const std::string& key, sdk::StoreCompletion<sdk::RecordResult> done) {
+    submit<sdk::RecordResult>("get_record",
+                              "SELECT value FROM testino_records WHERE key = $1 AND expires_at > now()",
+                              {PgParam::text(key)}, std::move(done), record_result);
+}
+
+void PgStore::remove_record(const std::string& key, sdk::StoreCompletion<StoreResult> done) {
+    submit<StoreResult>("remove_record", "DELETE FROM testino_records WHERE key = $1", {PgParam::text(key)},
+                        std::move(done), written);
+}
+
+void PgStore::enqueue(const std::string& queue, const sdk::QueueItem& item, std::chrono::milliseconds delay,
+                      sdk::StoreCompletion<StoreResult> done) {
+    const long long bound = options_.max_queue_items;
+    const std::string full = "postgres " + target_ + ": the queue " + queue + " holds " +
+                             std::to_string(bound) + " items (max_queue_items)";
+    submit<StoreResult>("enqueue", kEnqueue,
+                        {PgParam::text(queue), PgParam::text(item.id), PgParam::text(item.payload),
+                         PgParam::text(std::to_string(std::max(item.attempts, 0))), milliseconds(delay),
+                         PgParam::text(std::to_string(bound))},
+                        std::move(done), [full](const PgRows& rows) {
+                            if (rows.size() == 0) return StoreResult{StoreStatus::full, full};
+                            return StoreResult{};
+                        });
+}
+
+void PgStore::claim_due(const std::string& queue, int max, std::chrono::milliseconds lease,
+                        sdk::StoreCompletion<sdk::QueueBatch> done) {
+    if (max <= 0) {
+        store_results::finish_with(
+            done, [] { return sdk::QueueBatch{}; }, kLabel);
+        return;
+    }
+    submit<sdk::QueueBatch>("claim_due", kClaimDue,
+                            {PgParam::text(queue), PgParam::text(std::to_string(max)), milliseconds(lease)},
+                            std::move(done), batch_result);
+}
+
+void PgStore::ack(const std::string& queue, const std::string& id, sdk::StoreCompletion<StoreResult> done) {
+    submit<StoreResult>("ack", "DELETE FROM testino_queue_items WHERE queue = $1 AND id = $2",
+                        {PgParam::text(queue), PgParam::text(id)}, std::move(done), written);
+}
+
+void PgStore::queue_length(const std::string& queue, sdk::StoreCompletion<sdk::CounterResult> done) {
+    submit<sdk::CounterResult>(
+        "queue_length", "SELECT count(*) FROM testino_queue_items WHERE queue = $1", {PgParam::text(queue)},
+        std::move(done), [](const PgRows& rows) {
+            expect_row(rows, 1);
+            return sdk::CounterResult{StoreStatus::ok, rows.integer(0, 0), std::chrono::seconds(0), {}};
+        });
 }
 
 }  // namespace testino::plugins

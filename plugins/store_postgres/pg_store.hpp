@@ -8,6 +8,8 @@
 //                             its overlap lasts, shared attempts, row_expires_at
 //   testino_counters          key, value, expires_at (the fixed window's end)
 //   testino_refresh_families  family, subject, current digest, rotated-away digests, expiry
+//   testino_records           key, value, expires_at (pg_schema_v2.sql.inc)
+//   testino_queue_items       queue, id, payload, attempts, due_at
 // Each operation is one statement: a call of a PL/pgSQL function that locks the key's row
 // (verify, put, remove, rotate) or a single INSERT ... ON CONFLICT DO UPDATE / UPDATE /
 // DELETE ... RETURNING (counters, create and revoke of a family), so it is atomic across
@@ -51,6 +53,8 @@ struct PgStoreOptions {
     std::chrono::milliseconds sweep_interval{10000};
     int sweep_batch = 1000;
     int sweep_max_batches = 10;
+    // Items one queue may hold; an enqueue of a new item beyond it is `full`, as in Redis.
+    long long max_queue_items = 100000;
 };
 
 // The store cannot start: the database was reached at start-up and refused the schema (a
@@ -88,6 +92,22 @@ public:
     void revoke_refresh(const std::string& family, const sdk::RefreshDigest& presented,
                         sdk::StoreCompletion<sdk::RefreshResult> done) override;
     void health(sdk::StoreCompletion<sdk::HealthReport> done) override;
+
+    // Records and queues (ABI 8): testino_records and testino_queue_items (schema v2).
+    bool keeps_records() const override { return true; }
+    void claim_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                      sdk::StoreCompletion<sdk::RecordResult> done) override;
+    void put_record(const std::string& key, const std::string& value, std::chrono::seconds ttl,
+                    sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void get_record(const std::string& key, sdk::StoreCompletion<sdk::RecordResult> done) override;
+    void remove_record(const std::string& key, sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void enqueue(const std::string& queue, const sdk::QueueItem& item, std::chrono::milliseconds delay,
+                 sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void claim_due(const std::string& queue, int max, std::chrono::milliseconds lease,
+                   sdk::StoreCompletion<sdk::QueueBatch> done) override;
+    void ack(const std::string& queue, const std::string& id,
+             sdk::StoreCompletion<sdk::StoreResult> done) override;
+    void queue_length(const std::string& queue, sdk::StoreCompletion<sdk::CounterResult> done) override;
 
     // "user@host:port/db", never the password.
     const std::string& target() const { return target_; }

@@ -20,6 +20,7 @@ constexpr SweptTable kSweptTables[] = {
     {"testino_codes", "row_expires_at"},
     {"testino_counters", "expires_at"},
     {"testino_refresh_families", "expires_at"},
+    {"testino_records", "expires_at"},
 };
 
 }  // namespace

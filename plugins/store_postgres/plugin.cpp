@@ -46,13 +46,17 @@ testino::sdk::PluginDescriptor postgres_store_descriptor() {
         integer_key("sweep_batch_size", "1000", 1, 100000, "most expired rows one sweeper statement deletes");
     const ConfigKey sweep_batches =
         integer_key("sweep_max_batches", "10", 1, 1000, "most batches per table in one sweeper pass");
+    const ConfigKey max_queue_items =
+        integer_key("max_queue_items", "100000", 1, 100000000,
+                    "items one queue (such as the webhook outbox) may hold; beyond it a new item is refused "
+                    "(STORE_FULL)");
 
     return {sdk::PluginKind::otp_store,
             "postgres",
             "1.0.0",
             "OTP store in PostgreSQL, shared by every server instance using the same database",
             {dsn, sslmode, pool_size, queue_size, connect_timeout, query_timeout, migrate_timeout,
-             sweep_interval, sweep_batch, sweep_batches},
+             sweep_interval, sweep_batch, sweep_batches, max_queue_items},
             {}};  // channels: SMS providers only
 }
 
@@ -80,6 +84,7 @@ std::unique_ptr<testino::sdk::OtpStore> create_postgres_store(const testino::sdk
     options.sweep_interval = std::chrono::milliseconds(config.get_int("sweep_interval_ms"));
     options.sweep_batch = static_cast<int>(config.get_int("sweep_batch_size"));
     options.sweep_max_batches = static_cast<int>(config.get_int("sweep_max_batches"));
+    options.max_queue_items = config.get_int("max_queue_items");
     try {
         return std::make_unique<testino::plugins::PgStore>(std::move(options), context.host);
     } catch (const testino::plugins::PgStartError& error) {

@@ -41,7 +41,7 @@ TEST_F(PgMigrationsTest, AFreshDatabaseIsMigratedOnceAndAgainIsANoOp) {
     }
     auto again = make_store(store_options(postgres->dsn(db)), host);
     EXPECT_EQ(host.count("store.postgres.migrated"), 1u) << "nothing left to apply";
-    EXPECT_EQ(versions(db), "1");
+    EXPECT_EQ(versions(db), "1,2");
     EXPECT_EQ(again->put_code("+12025550200", digest_of(1), 60s, 3).status, sdk::StoreStatus::ok);
 }
 
@@ -55,7 +55,7 @@ TEST_F(PgMigrationsTest, InstancesStartingTogetherApplyEachMigrationOnce) {
     for (auto& thread : starting) thread.join();
     EXPECT_EQ(host.count("store.postgres.migrated"), 1u)
         << "the others waited for the lock, then found it done";
-    EXPECT_EQ(versions(db), "1");
+    EXPECT_EQ(versions(db), "1,2");
     for (auto& store : stores) EXPECT_TRUE(store->health().healthy);
 }
 
@@ -66,20 +66,20 @@ TEST_F(PgMigrationsTest, OnlyThePendingMigrationsApplyInOrder) {
     std::vector<PgMigration> migrations = pg_migrations();
     auto first = apply_migrations(connection, PgClock::now() + 10s, migrations);
     ASSERT_FALSE(first.failure) << first.failure->detail;
-    migrations.push_back({2, "a test column", "ALTER TABLE testino_codes ADD COLUMN test_note text"});
+    migrations.push_back({3, "a test column", "ALTER TABLE testino_codes ADD COLUMN test_note text"});
     auto second = apply_migrations(connection, PgClock::now() + 10s, migrations);
     ASSERT_FALSE(second.failure) << second.failure->detail;
-    EXPECT_EQ(second.from, 1);
-    EXPECT_EQ(second.to, 2);
-    EXPECT_EQ(versions(db), "1,2");
+    EXPECT_EQ(second.from, 2);
+    EXPECT_EQ(second.to, 3);
+    EXPECT_EQ(versions(db), "1,2,3");
     // A failing migration changes nothing and records nothing.
     migrations.push_back(
-        {3, "broken", "ALTER TABLE testino_codes ADD COLUMN x text; SELECT no_such_function()"});
+        {4, "broken", "ALTER TABLE testino_codes ADD COLUMN x text; SELECT no_such_function()"});
     auto third = apply_migrations(connection, PgClock::now() + 10s, migrations);
     ASSERT_TRUE(third.failure);
     EXPECT_EQ(third.failure->fault, PgFault::query_error);
-    EXPECT_TRUE(contains(third.failure->detail, "migration 3 (broken)")) << third.failure->detail;
-    EXPECT_EQ(versions(db), "1,2");
+    EXPECT_TRUE(contains(third.failure->detail, "migration 4 (broken)")) << third.failure->detail;
+    EXPECT_EQ(versions(db), "1,2,3");
     EXPECT_EQ(postgres->query("SELECT count(*) FROM information_schema.columns WHERE column_name = 'x'", db),
               "0");
     // The lock was released: another session can take it at once.
@@ -97,7 +97,7 @@ TEST_F(PgMigrationsTest, ASchemaNewerThanTheBinaryStopsStartUpWithAClearError) {
         FAIL() << "started on a newer schema";
     } catch (const PgStartError& error) {
         const std::string message = error.what();
-        EXPECT_TRUE(contains(message, "version 99, newer than this testino-server knows (1)")) << message;
+        EXPECT_TRUE(contains(message, "version 99, newer than this testino-server knows (2)")) << message;
         EXPECT_TRUE(contains(message, "testino@127.0.0.1:")) << message;
         EXPECT_FALSE(contains(message, PostgresServer::kPassword)) << message;
     }

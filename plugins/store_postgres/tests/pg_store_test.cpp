@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "otp_store_contract.hpp"
+#include "pg_migrations.hpp"
 #include "pg_test_support.hpp"
 #include "plugin_doubles.hpp"
 #include "postgres_server.hpp"
@@ -94,7 +95,8 @@ TEST_F(PgStoreTest, DownAtStartUpAnswersFastThenMigratesAndServesOnceItIsUp) {
     EXPECT_TRUE(test::eventually([&] { return store->health().healthy; })) << store->health().detail;
     EXPECT_EQ(store->put_code("+12025550120", digest_of(1), 60s, 5).status, StoreStatus::ok);
     EXPECT_EQ(store->verify_and_consume("+12025550120", digest_of(1)).outcome, VerifyOutcome::verified);
-    EXPECT_EQ(postgres.query("SELECT max(version) FROM testino_schema_version"), "1");
+    EXPECT_EQ(postgres.query("SELECT max(version) FROM testino_schema_version"),
+              std::to_string(pg_known_schema_version()));
     EXPECT_EQ(host.count("store.postgres.recovered"), 1u);
 }
 

@@ -44,9 +44,9 @@ TEST(StorePostgresPluginTest, TheDsnIsASecretFromTheEnvironmentWithoutADefault) 
     EXPECT_TRUE(dsn->required);
     EXPECT_TRUE(dsn->default_value.empty());
     EXPECT_EQ(dsn->env, "POSTGRES_DSN");
-    for (const char* name :
-         {"sslmode", "pool_size", "queue_size", "connect_timeout_ms", "query_timeout_ms",
-          "migrate_timeout_ms", "sweep_interval_ms", "sweep_batch_size", "sweep_max_batches"}) {
+    for (const char* name : {"sslmode", "pool_size", "queue_size", "connect_timeout_ms", "query_timeout_ms",
+                             "migrate_timeout_ms", "sweep_interval_ms", "sweep_batch_size",
+                             "sweep_max_batches", "max_queue_items"}) {
         EXPECT_NE(find_key(keys, name), nullptr) << name;
     }
 }
