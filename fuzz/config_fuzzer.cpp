@@ -70,12 +70,22 @@ void check_config(const AppConfig& config) {
     FUZZ_CHECK(!config.token.keys.empty() && config.token.signing_key < config.token.keys.size());
     FUZZ_CHECK(config.token.ttl.count() >= 60);
     FUZZ_CHECK(config.sms.workers >= 1 && config.sms.queue_size >= 1 && config.sms.timeout.count() >= 100);
-    FUZZ_CHECK(config.sections.size() ==
-               8);  // server, otp, token, limits, limits.fraud_guard, sms, store, plugins
+    // server, server.tls, otp, token, limits, limits.fraud_guard, sms, store, plugins, webhooks
+    FUZZ_CHECK(config.sections.size() == 10);
+    // Webhooks on: every URL absolute http(s), and a key of 24 to 64 bytes from a whsec_ secret.
+    if (config.webhooks.enabled()) {
+        FUZZ_CHECK(config.webhooks.secret.size() >= 24 && config.webhooks.secret.size() <= 64);
+        for (const std::string& url : config.webhooks.urls) {
+            FUZZ_CHECK(url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0);
+        }
+    }
 
     std::ostringstream listing;
     for (const ConfigSection& section : config.sections) section.describe(listing);
     FUZZ_CHECK(described_value(listing.str(), "token.secret").rfind("\"***\"", 0) == 0);
+    if (config.webhooks.enabled()) {
+        FUZZ_CHECK(described_value(listing.str(), "webhooks.secret").rfind("\"***\"", 0) == 0);
+    }
     const std::string hmac = described_value(listing.str(), "otp.hmac_secret");
     FUZZ_CHECK(hmac == "(unset)" || hmac.rfind("\"***\"", 0) == 0);
 }
