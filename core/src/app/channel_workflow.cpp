@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "domain/otp_crypto.hpp"
 #include "observability/logging.hpp"
 
 namespace testino {
@@ -13,13 +14,7 @@ std::string step_key(const std::string& e164) { return "num:{" + e164 + "}:wf:st
 std::string wait_key(const std::string& e164) { return "num:{" + e164 + "}:wf:wait"; }
 
 std::string carrier_key(const std::string& e164, const sdk::CodeDigest& digest) {
-    static const char* const hex = "0123456789abcdef";
-    std::string key = "num:{" + e164 + "}:via:";
-    for (std::size_t i = 0; i < 8; ++i) {
-        key += hex[digest[i] >> 4];
-        key += hex[digest[i] & 15];
-    }
-    return key;
+    return "num:{" + e164 + "}:via:" + to_hex(digest.data(), 8);
 }
 
 // A counter's value back to 0: read it, then take that much off.

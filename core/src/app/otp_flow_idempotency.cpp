@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "app/otp_flow_jobs.hpp"
+#include "domain/otp_crypto.hpp"
 #include "observability/logging.hpp"
 #include "observability/metrics.hpp"
 
@@ -22,13 +23,7 @@ std::string hex_sha256(const std::string& text) {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
     EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr);
-    static const char* const hex = "0123456789abcdef";
-    std::string out;
-    for (unsigned int i = 0; i < size; ++i) {
-        out += hex[digest[i] >> 4];
-        out += hex[digest[i] & 15];
-    }
-    return out;
+    return to_hex(digest, size);
 }
 
 std::string fingerprint(const SendOtpRequest& r) {

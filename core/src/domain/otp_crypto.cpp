@@ -21,16 +21,6 @@ void random_bytes(unsigned char* out, std::size_t n) {
     }
 }
 
-std::string to_hex(const unsigned char* data, std::size_t n) {
-    static constexpr char digits[] = "0123456789abcdef";
-    std::string hex(n * 2, '0');
-    for (std::size_t i = 0; i < n; ++i) {
-        hex[2 * i] = digits[data[i] >> 4];
-        hex[2 * i + 1] = digits[data[i] & 0xf];
-    }
-    return hex;
-}
-
 // One keyed HMAC context per thread and key, reset for each message: OpenSSL 3's one-shot
 // HMAC() fetches the algorithm and sets the key on every call, which costs more than
 // hashing a 20-byte message. The server uses one key, so the cache stays tiny.
@@ -69,6 +59,16 @@ private:
 };
 
 }  // namespace
+
+std::string to_hex(const unsigned char* data, std::size_t n) {
+    static constexpr char digits[] = "0123456789abcdef";
+    std::string hex(n * 2, '0');
+    for (std::size_t i = 0; i < n; ++i) {
+        hex[2 * i] = digits[data[i] >> 4];
+        hex[2 * i + 1] = digits[data[i] & 0xf];
+    }
+    return hex;
+}
 
 void hmac_sha256(std::string_view key, std::string_view data, unsigned char* out) {
     thread_local HmacContexts contexts;

@@ -28,6 +28,9 @@ sdk::CodeDigest flow_tag(std::string_view key, std::string_view e164, std::strin
 // HMAC-SHA256(secret, label) as hex: a key for one purpose derived from another secret.
 std::string derive_key(std::string_view secret, std::string_view label);
 
+// `n` bytes as lower-case hex.
+std::string to_hex(const unsigned char* data, std::size_t n);
+
 // `bytes` random bytes from RAND_bytes, as lower-case hex.
 std::string random_hex(std::size_t bytes);
 
